@@ -1,0 +1,44 @@
+package schema
+
+import (
+	"callme/internal/pulid"
+
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+)
+
+// DayCounter is the numbering state of one seller on one business day. Every
+// fetch locks this row, which serialises issuing at a stall without touching
+// the seller row or other stalls.
+type DayCounter struct{ ent.Schema }
+
+func (DayCounter) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("seller_id").GoType(pulid.ID("")).MaxLen(pulid.Len).Immutable(),
+		field.Int("business_day").Immutable(),
+		// last_number is the number most recently handed out (0 before the first).
+		field.Int("last_number").Default(0),
+		// issued counts tickets of the day; it is the next ticket's issue_seq.
+		field.Int("issued").Default(0),
+		// max_number is the seller's setting copied when the day started.
+		field.Int("max_number").Immutable(),
+	}
+}
+
+func (DayCounter) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("seller", Seller.Type).Ref("counters").Field("seller_id").Unique().Required().Immutable(),
+	}
+}
+
+func (DayCounter) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("seller_id", "business_day").Unique()}
+}
+
+func (DayCounter) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.Skip(entgql.SkipAll)}
+}

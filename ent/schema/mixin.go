@@ -1,0 +1,40 @@
+package schema
+
+import (
+	"callme/internal/pulid"
+
+	"entgo.io/ent"
+	"entgo.io/ent/dialect"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/mixin"
+)
+
+// idMixin gives a type the opaque prefixed IDs that clients see (see
+// internal/pulid). The prefix is part of every stored ID: never change it.
+type idMixin struct {
+	mixin.Schema
+	prefix string
+}
+
+func (m idMixin) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("id").
+			GoType(pulid.ID("")).
+			MaxLen(pulid.Len).
+			NotEmpty().
+			Immutable().
+			DefaultFunc(func() pulid.ID { return pulid.New(m.prefix) }),
+	}
+}
+
+// ID prefixes, one per Node type. node(id) resolves types by these.
+const (
+	PrefixSeller   = "SL"
+	PrefixMenuItem = "MI"
+	PrefixUser     = "US"
+	PrefixTicket   = "TK"
+)
+
+// mysqlTime gives timestamps microsecond precision on MySQL (ent's default
+// there is whole seconds), so every database orders and compares alike.
+func mysqlTime() map[string]string { return map[string]string{dialect.MySQL: "datetime(6)"} }

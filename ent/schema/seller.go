@@ -1,0 +1,58 @@
+package schema
+
+import (
+	"time"
+
+	"callme/internal/pulid"
+
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+)
+
+// Seller is one canteen stall.
+type Seller struct{ ent.Schema }
+
+func (Seller) Mixin() []ent.Mixin { return []ent.Mixin{idMixin{prefix: PrefixSeller}} }
+
+func (Seller) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("name").NotEmpty().MaxLen(40),
+		field.String("person_name").Optional().Nillable().MaxLen(40),
+		field.String("phone").Optional().Nillable().MaxLen(32),
+		// photo is a storage key, turned into photoURL by the API.
+		field.String("photo").Optional().Nillable().MaxLen(255),
+		// prefix starts every ticket code of the stall ("A" in A007).
+		field.String("prefix").Default("").MaxLen(4),
+		// max_number is where numbering wraps. A day's counter copies it when
+		// the day starts, so a change applies from the next business day.
+		field.Int("max_number").Default(999).Range(9, 9999),
+		field.Bool("open").Default(false),
+		field.Time("paid_until").SchemaType(mysqlTime()).Optional().Nillable(),
+		// owner_id binds the stall to the SELLER-app user who claimed it.
+		field.String("owner_id").GoType(pulid.ID("")).MaxLen(pulid.Len).Optional().Nillable().Unique(),
+		// invite_hash is the SHA-256 of the one-time invite code; NULL once used.
+		field.String("invite_hash").Optional().Nillable().Unique().MaxLen(64).Sensitive(),
+		// call_seq is the last CallEvent.seq handed out. It never resets, so a
+		// board can resume with `after` across a day turnover.
+		field.Int64("call_seq").Default(0),
+		field.Time("created_at").SchemaType(mysqlTime()).Default(time.Now).Immutable().
+			Annotations(entgql.OrderField("CREATED_AT")),
+	}
+}
+
+func (Seller) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("owner", User.Type).Ref("stall").Field("owner_id").Unique(),
+		edge.To("menu", MenuItem.Type),
+		edge.To("tickets", Ticket.Type),
+		edge.To("call_events", CallEvent.Type),
+		edge.To("counters", DayCounter.Type),
+	}
+}
+
+func (Seller) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.RelayConnection()}
+}

@@ -1,0 +1,200 @@
+// Package canteen holds callme's rules: who may do what, how numbers are
+// issued and wrap, which status may follow which, and the business day. The
+// GraphQL resolvers are thin adapters over Service; everything here is
+// testable without GraphQL.
+//
+// Every unit of work runs in one database transaction (inTx), retried whole on
+// deadlocks and conflicts, and publishes its events only after commit.
+package canteen
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"callme/ent"
+	"callme/internal/events"
+	"callme/internal/model"
+	"callme/internal/wechat"
+
+	"entgo.io/ent/dialect"
+	"github.com/go-sql-driver/mysql"
+	"modernc.org/sqlite"
+)
+
+// Config holds the rules that operators may tune.
+type Config struct {
+	// Admins are the openids with the ADMIN role.
+	Admins []string
+	// Location is the canteen's time zone; DayStartHour is when a business day
+	// begins in it (numbers restart then).
+	Location     *time.Location
+	DayStartHour int
+	// SessionIdle is how long a session lives without requests.
+	SessionIdle time.Duration
+	// MaxActiveTickets caps a customer's WAITING and CALLED tickets of a day.
+	MaxActiveTickets int
+	// DevLogin accepts `dev:<openid>` login codes (no WeChat credentials).
+	DevLogin bool
+	// TxRetries is how often a transaction is retried on deadlock or conflict.
+	TxRetries int
+	// Now is the clock; tests inject their own.
+	Now func() time.Time
+}
+
+func (c *Config) setDefaults() {
+	if c.Location == nil {
+		c.Location = time.UTC
+	}
+	if c.SessionIdle <= 0 {
+		c.SessionIdle = 30 * time.Minute
+	}
+	if c.MaxActiveTickets <= 0 {
+		c.MaxActiveTickets = 3
+	}
+	if c.TxRetries <= 0 {
+		c.TxRetries = 5
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// WeChat is the part of the WeChat client that the domain needs.
+type WeChat interface {
+	Code2Session(ctx context.Context, app model.App, code string) (wechat.Session, error)
+}
+
+// Service runs callme's use cases.
+type Service struct {
+	db      *ent.Client
+	dialect string
+	broker  events.Broker
+	wechat  WeChat
+	cfg     Config
+	admins  map[string]bool
+	log     *slog.Logger
+}
+
+// New returns a Service. wx may be nil when only dev login is used.
+func New(db *ent.Client, dialectName string, broker events.Broker, wx WeChat, cfg Config, log *slog.Logger) *Service {
+	cfg.setDefaults()
+	admins := make(map[string]bool, len(cfg.Admins))
+	for _, a := range cfg.Admins {
+		if a = strings.TrimSpace(a); a != "" {
+			admins[a] = true
+		}
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{db: db, dialect: dialectName, broker: broker, wechat: wx, cfg: cfg, admins: admins, log: log}
+}
+
+// now is the clock at microsecond precision, the finest every database keeps.
+func (s *Service) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Microsecond) }
+
+// BusinessDay returns the business day (YYYYMMDD) that t falls in: the local
+// date, where a day starts at DayStartHour rather than midnight.
+func (s *Service) BusinessDay(t time.Time) int {
+	lt := t.In(s.cfg.Location).Add(-time.Duration(s.cfg.DayStartHour) * time.Hour)
+	y, m, d := lt.Date()
+	return y*10000 + int(m)*100 + d
+}
+
+func (s *Service) today() int { return s.BusinessDay(s.now()) }
+
+// txn is a transaction plus the events to publish once it commits.
+type txn struct {
+	*ent.Tx
+	events []events.Event
+}
+
+func (t *txn) publish(ev events.Event) { t.events = append(t.events, ev) }
+
+// errConflict makes inTx retry: a row changed under a conditional update.
+var errConflict = errors.New("canteen: concurrent update, retry")
+
+// inTx runs fn in a transaction, retries it whole on deadlocks, lock
+// timeouts, busy databases and conflicts, and publishes fn's events after
+// commit, so nobody hears of a change that might still roll back.
+func (s *Service) inTx(ctx context.Context, fn func(*txn) error) error {
+	var err error
+	for attempt := 0; attempt <= s.cfg.TxRetries; attempt++ {
+		if attempt > 0 {
+			// Jittered backoff, so colliding transactions do not collide again.
+			d := time.Duration(1<<min(attempt, 6))*time.Millisecond + time.Duration(rand.Int64N(int64(2*time.Millisecond)))
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(d):
+			}
+		}
+		var t *txn
+		t, err = s.runTx(ctx, fn)
+		if err == nil {
+			for _, ev := range t.events {
+				s.broker.Publish(ev)
+			}
+			return nil
+		}
+		if !retryable(err) {
+			return err
+		}
+		s.log.DebugContext(ctx, "retrying transaction", "attempt", attempt+1, "err", err)
+	}
+	return err
+}
+
+func (s *Service) runTx(ctx context.Context, fn func(*txn) error) (t *txn, err error) {
+	tx, err := s.db.Tx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t = &txn{Tx: tx}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = tx.Rollback()
+			panic(p)
+		}
+	}()
+	if err := fn(t); err != nil {
+		_ = tx.Rollback()
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// retryable reports whether running the same transaction again may succeed.
+func retryable(err error) bool {
+	var de *Error
+	if errors.As(err, &de) {
+		return false
+	}
+	if errors.Is(err, errConflict) {
+		return true
+	}
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		return me.Number == 1213 || me.Number == 1205 // deadlock, lock wait timeout
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		c := se.Code() & 0xff
+		return c == 5 || c == 6 // SQLITE_BUSY, SQLITE_LOCKED
+	}
+	// A unique index caught a race (two first fetches of a day creating the
+	// counter, two logins creating the user): the retry sees the winner's row.
+	return ent.IsConstraintError(err)
+}
+
+// forUpdate reports whether SELECT … FOR UPDATE is available. SQLite has no
+// row locks; its transactions take the database write lock at BEGIN
+// (_txlock=immediate), which serialises them anyway.
+func (s *Service) forUpdate() bool { return s.dialect == dialect.MySQL }

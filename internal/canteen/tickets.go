@@ -1,0 +1,533 @@
+package canteen
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"callme/ent"
+	"callme/ent/daycounter"
+	"callme/ent/predicate"
+	"callme/ent/seller"
+	"callme/ent/ticket"
+	"callme/ent/user"
+	"callme/internal/events"
+	"callme/internal/model"
+	"callme/internal/pulid"
+)
+
+// Note and idempotency key limits.
+const (
+	maxNoteRunes  = 100
+	maxIdemKeyLen = 64
+)
+
+// FetchInput asks for a number at a stall.
+type FetchInput struct {
+	SellerID       pulid.ID
+	Note           *string
+	IdempotencyKey *string
+}
+
+// ClaimInput attaches a handed-out number to the caller.
+type ClaimInput struct {
+	SellerID pulid.ID
+	Number   int
+	Note     *string
+}
+
+// TicketTopic and SellerTopic name the event topics of one ticket and one stall.
+func TicketTopic(id pulid.ID) string { return "ticket:" + string(id) }
+func SellerTopic(id pulid.ID) string { return "seller:" + string(id) }
+
+// FormatCode renders a ticket code: the prefix and the number zero-padded to
+// the width of maxNumber (A + 7 with 999 → A007).
+func FormatCode(prefix string, number, maxNumber int) string {
+	width := len(fmt.Sprint(maxNumber))
+	return fmt.Sprintf("%s%0*d", prefix, width, number)
+}
+
+func checkNote(note *string) (*string, error) {
+	if note == nil {
+		return nil, nil
+	}
+	n := strings.TrimSpace(*note)
+	if n == "" {
+		return nil, nil
+	}
+	if utf8.RuneCountInString(n) > maxNoteRunes {
+		return nil, Errorf(CodeBadUserInput, "note must be at most %d characters", maxNoteRunes)
+	}
+	return &n, nil
+}
+
+// Fetch issues the next number of the stall's business day. A customer gets
+// a ticket of their own; the stall's seller gets an unowned one to hand out.
+func (s *Service) Fetch(ctx context.Context, in FetchInput) (*ent.Ticket, error) {
+	a, err := requireActor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	note, err := checkNote(in.Note)
+	if err != nil {
+		return nil, err
+	}
+	var key *string
+	if in.IdempotencyKey != nil {
+		k := *in.IdempotencyKey
+		if k == "" || len(k) > maxIdemKeyLen {
+			return nil, Errorf(CodeBadUserInput, "idempotencyKey must be 1 to %d characters", maxIdemKeyLen)
+		}
+		key = &k
+	}
+	// From the seller app, only the stall's own seller (or an admin) hands
+	// out numbers, and they are unowned; from the customer app, they are the
+	// caller's own.
+	owned := a.App == model.AppCustomer
+	if !owned && !a.manages(in.SellerID) {
+		return nil, Errorf(CodeForbidden, "only this stall's seller can hand out its numbers")
+	}
+
+	var t *ent.Ticket
+	err = s.inTx(ctx, func(tx *txn) error {
+		if key != nil {
+			prev, err := tx.Ticket.Query().Where(ticket.IssuedBy(a.UserID), ticket.IdempotencyKey(*key)).Only(ctx)
+			if err == nil {
+				if prev.SellerID != in.SellerID {
+					return Errorf(CodeBadUserInput, "idempotencyKey was already used for a ticket at another stall")
+				}
+				t = prev
+				return nil
+			}
+			if !ent.IsNotFound(err) {
+				return err
+			}
+		}
+		st, err := tx.Seller.Get(ctx, in.SellerID)
+		if ent.IsNotFound(err) {
+			return Errorf(CodeNotFound, "no such seller")
+		}
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		if !paid(st, now) {
+			return Errorf(CodeSellerInactive, "this stall's paid term is over; it cannot issue numbers")
+		}
+		if !st.Open {
+			return Errorf(CodeSellerClosed, "this stall is closed; try again when it opens")
+		}
+		day := s.BusinessDay(now)
+		if owned {
+			if err := s.checkActiveCap(ctx, tx, a.UserID, day); err != nil {
+				return err
+			}
+		}
+		c, err := s.lockCounter(ctx, tx, st, day)
+		if err != nil {
+			return err
+		}
+		number, err := s.nextNumber(ctx, tx, c)
+		if err != nil {
+			return err
+		}
+		create := tx.Ticket.Create().
+			SetSellerID(st.ID).
+			SetBusinessDay(day).
+			SetNumber(number).
+			SetCode(FormatCode(st.Prefix, number, c.MaxNumber)).
+			SetActiveNumber(number).
+			SetIssueSeq(c.Issued + 1).
+			SetStatus(model.StatusWaiting).
+			SetIssuedBy(a.UserID).
+			SetNillableIdempotencyKey(key).
+			SetNillableNote(note).
+			SetCreatedAt(now)
+		if owned {
+			create.SetOwnerID(a.UserID).SetClaimedAt(now)
+		}
+		if t, err = create.Save(ctx); err != nil {
+			return err
+		}
+		n, err := tx.DayCounter.Update().
+			Where(daycounter.ID(c.ID), daycounter.Issued(c.Issued)).
+			SetLastNumber(number).
+			SetIssued(c.Issued + 1).
+			Save(ctx)
+		if err != nil {
+			return err
+		}
+		if n != 1 {
+			return errConflict
+		}
+		tx.publish(events.Event{Topic: SellerTopic(st.ID)})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return t.Unwrap(), nil
+}
+
+// checkActiveCap enforces the per-customer cap on active tickets. On MySQL
+// it locks the user's row, so two fetches by one customer at two stalls
+// cannot both slip under the cap.
+func (s *Service) checkActiveCap(ctx context.Context, tx *txn, uid pulid.ID, day int) error {
+	if s.forUpdate() {
+		if _, err := tx.User.Query().Where(user.ID(uid)).ForUpdate().Only(ctx); err != nil {
+			return err
+		}
+	}
+	n, err := tx.Ticket.Query().
+		Where(ticket.OwnerID(uid), ticket.BusinessDay(day), ticket.ActiveNumberNotNil()).
+		Count(ctx)
+	if err != nil {
+		return err
+	}
+	if n >= s.cfg.MaxActiveTickets {
+		return &Error{
+			Code:       CodeRateLimited,
+			Message:    fmt.Sprintf("you already hold %d active tickets today; finish or cancel one first", n),
+			Extensions: map[string]any{"limit": s.cfg.MaxActiveTickets},
+		}
+	}
+	return nil
+}
+
+// lockCounter returns the stall's counter row of day, locked for this
+// transaction, creating it on the day's first fetch.
+func (s *Service) lockCounter(ctx context.Context, tx *txn, st *ent.Seller, day int) (*ent.DayCounter, error) {
+	q := tx.DayCounter.Query().Where(daycounter.SellerID(st.ID), daycounter.BusinessDay(day))
+	if s.forUpdate() {
+		q = q.ForUpdate()
+	}
+	c, err := q.Only(ctx)
+	if ent.IsNotFound(err) {
+		// Two first fetches may race here; the unique index lets one win and
+		// the other's transaction is retried (see retryable).
+		return tx.DayCounter.Create().
+			SetSellerID(st.ID).
+			SetBusinessDay(day).
+			SetMaxNumber(st.MaxNumber).
+			Save(ctx)
+	}
+	return c, err
+}
+
+// nextNumber picks the number after the counter's last one, wrapping after
+// max_number and skipping numbers still held by active tickets.
+func (s *Service) nextNumber(ctx context.Context, tx *txn, c *ent.DayCounter) (int, error) {
+	next := c.LastNumber%c.MaxNumber + 1
+	if c.Issued < c.MaxNumber {
+		return next, nil // no wrap yet today: next was never handed out
+	}
+	held, err := tx.Ticket.Query().
+		Where(ticket.SellerID(c.SellerID), ticket.BusinessDay(c.BusinessDay), ticket.ActiveNumberNotNil()).
+		Select(ticket.FieldActiveNumber).
+		Ints(ctx)
+	if err != nil {
+		return 0, err
+	}
+	inUse := make(map[int]bool, len(held))
+	for _, n := range held {
+		inUse[n] = true
+	}
+	for i := 0; i < c.MaxNumber; i++ {
+		n := (c.LastNumber+i)%c.MaxNumber + 1
+		if !inUse[n] {
+			return n, nil
+		}
+	}
+	return 0, Errorf(CodeNumbersExhausted, "all %d numbers of today are waiting or called; finish some first", c.MaxNumber)
+}
+
+// Claim attaches a number the seller handed out to the calling customer.
+func (s *Service) Claim(ctx context.Context, in ClaimInput) (*ent.Ticket, error) {
+	a, err := requireActor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if a.App != model.AppCustomer {
+		return nil, Errorf(CodeForbidden, "claim numbers from the customer app")
+	}
+	if in.Number < 1 || in.Number > 9999 {
+		return nil, Errorf(CodeBadUserInput, "number must be between 1 and 9999")
+	}
+	note, err := checkNote(in.Note)
+	if err != nil {
+		return nil, err
+	}
+	var t *ent.Ticket
+	err = s.inTx(ctx, func(tx *txn) error {
+		day := s.today()
+		cur, err := tx.Ticket.Query().
+			Where(ticket.SellerID(in.SellerID), ticket.BusinessDay(day), ticket.ActiveNumber(in.Number)).
+			Only(ctx)
+		if ent.IsNotFound(err) {
+			return Errorf(CodeNotFound, "no waiting or called number %d at this stall today", in.Number)
+		}
+		if err != nil {
+			return err
+		}
+		if cur.OwnerID != nil {
+			if *cur.OwnerID == a.UserID {
+				t = cur
+				return nil
+			}
+			return Errorf(CodeTicketTaken, "number %d is already claimed by another customer", in.Number)
+		}
+		if err := s.checkActiveCap(ctx, tx, a.UserID, day); err != nil {
+			return err
+		}
+		t, err = tx.Ticket.UpdateOneID(cur.ID).
+			Where(ticket.OwnerIDIsNil(), ticket.Version(cur.Version)).
+			SetOwnerID(a.UserID).
+			SetClaimedAt(s.now()).
+			SetNillableNote(note).
+			AddVersion(1).
+			Save(ctx)
+		if ent.IsNotFound(err) {
+			return errConflict // claimed or changed meanwhile: look again
+		}
+		if err != nil {
+			return err
+		}
+		tx.publish(ticketEvent(t))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return t.Unwrap(), nil
+}
+
+func ticketEvent(t *ent.Ticket) events.Event {
+	return events.Event{Topic: TicketTopic(t.ID), Seq: int64(t.Version), Payload: t}
+}
+
+// getTicket loads a ticket in tx and checks that the caller may act on it.
+func getTicket(ctx context.Context, tx *txn, a *Actor, id pulid.ID, ownerToo bool) (*ent.Ticket, error) {
+	t, err := tx.Ticket.Get(ctx, id)
+	if ent.IsNotFound(err) {
+		return nil, Errorf(CodeNotFound, "no such ticket")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if a.manages(t.SellerID) {
+		return t, nil
+	}
+	if ownerToo && t.OwnerID != nil && *t.OwnerID == a.UserID {
+		return t, nil
+	}
+	if ownerToo {
+		return nil, Errorf(CodeForbidden, "only the ticket's owner or its stall's seller can do this")
+	}
+	return nil, Errorf(CodeForbidden, "only the ticket's stall's seller can do this")
+}
+
+// Call calls a WAITING ticket, or calls a CALLED one again (a recall).
+func (s *Service) Call(ctx context.Context, id pulid.ID) (*ent.Ticket, error) {
+	a, err := requireActor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var t *ent.Ticket
+	err = s.inTx(ctx, func(tx *txn) error {
+		cur, err := getTicket(ctx, tx, a, id, false)
+		if err != nil {
+			return err
+		}
+		t, err = s.call(ctx, tx, a, cur)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// CallNext calls the oldest WAITING ticket of today, or returns nil.
+func (s *Service) CallNext(ctx context.Context, sellerID pulid.ID) (*ent.Ticket, error) {
+	a, err := requireActor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !a.manages(sellerID) {
+		return nil, Errorf(CodeForbidden, "only this stall's seller can call its numbers")
+	}
+	var t *ent.Ticket
+	err = s.inTx(ctx, func(tx *txn) error {
+		t = nil
+		cur, err := tx.Ticket.Query().
+			Where(ticket.SellerID(sellerID), ticket.BusinessDay(s.today()), ticket.StatusEQ(model.StatusWaiting)).
+			Order(ent.Asc(ticket.FieldIssueSeq)).
+			First(ctx)
+		if ent.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		t, err = s.call(ctx, tx, a, cur)
+		return err
+	})
+	return t, err
+}
+
+// call records one call of cur: the ticket moves to CALLED, the stall's call
+// sequence grows by one, and a CallEvent keeps it for replay. The seller row
+// update serialises calls of one stall, so seqs are gap-free and in commit order.
+func (s *Service) call(ctx context.Context, tx *txn, a *Actor, cur *ent.Ticket) (*ent.Ticket, error) {
+	if cur.Status != model.StatusWaiting && cur.Status != model.StatusCalled {
+		return nil, Errorf(CodeInvalidTransition, "cannot call a %s ticket", cur.Status)
+	}
+	if cur.BusinessDay != s.today() {
+		return nil, Errorf(CodeInvalidTransition, "this ticket is from an earlier business day")
+	}
+	now := s.now()
+	if err := tx.Seller.UpdateOneID(cur.SellerID).AddCallSeq(1).Exec(ctx); err != nil {
+		return nil, err
+	}
+	st, err := tx.Seller.Query().Where(seller.ID(cur.SellerID)).Only(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t, err := tx.Ticket.UpdateOneID(cur.ID).
+		Where(ticket.Version(cur.Version)).
+		SetStatus(model.StatusCalled).
+		AddCallCount(1).
+		SetCalledAt(now).
+		SetCalledBy(a.UserID).
+		AddVersion(1).
+		Save(ctx)
+	if ent.IsNotFound(err) {
+		return nil, errConflict
+	}
+	if err != nil {
+		return nil, err
+	}
+	_, err = tx.CallEvent.Create().
+		SetSellerID(st.ID).
+		SetBusinessDay(cur.BusinessDay).
+		SetSeq(st.CallSeq).
+		SetTicketID(t.ID).
+		SetCalledAt(now).
+		Save(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t = t.Unwrap()
+	t.Edges.Seller = st.Unwrap()
+	ev := newCallEvent(st.CallSeq, t, now)
+	tx.publish(events.Event{Topic: SellerTopic(st.ID), Seq: ev.Seq, Payload: ev})
+	tx.publish(ticketEvent(t))
+	return t, nil
+}
+
+// Complete marks a CALLED ticket picked up (its owner or its seller).
+func (s *Service) Complete(ctx context.Context, id pulid.ID) (*ent.Ticket, error) {
+	return s.finish(ctx, id, model.StatusDone, func(st model.TicketStatus) bool { return st == model.StatusCalled })
+}
+
+// Cancel cancels a WAITING or CALLED ticket (its owner or its seller).
+func (s *Service) Cancel(ctx context.Context, id pulid.ID) (*ent.Ticket, error) {
+	return s.finish(ctx, id, model.StatusCancelled, model.TicketStatus.Active)
+}
+
+// finish moves a ticket to a final status, releasing its number.
+func (s *Service) finish(ctx context.Context, id pulid.ID, to model.TicketStatus, from func(model.TicketStatus) bool) (*ent.Ticket, error) {
+	a, err := requireActor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var t *ent.Ticket
+	err = s.inTx(ctx, func(tx *txn) error {
+		cur, err := getTicket(ctx, tx, a, id, true)
+		if err != nil {
+			return err
+		}
+		if !from(cur.Status) {
+			return Errorf(CodeInvalidTransition, "cannot move a %s ticket to %s", cur.Status, to)
+		}
+		t, err = tx.Ticket.UpdateOneID(cur.ID).
+			Where(ticket.Version(cur.Version)).
+			SetStatus(to).
+			ClearActiveNumber().
+			SetDoneAt(s.now()).
+			SetDoneBy(a.UserID).
+			AddVersion(1).
+			Save(ctx)
+		if ent.IsNotFound(err) {
+			return errConflict
+		}
+		if err != nil {
+			return err
+		}
+		tx.publish(ticketEvent(t))
+		tx.publish(events.Event{Topic: SellerTopic(t.SellerID)})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return t.Unwrap(), nil
+}
+
+// MyTickets lists the caller's tickets of the current business day.
+func (s *Service) MyTickets(ctx context.Context) ([]*ent.Ticket, error) {
+	a, err := requireActor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.ticketList(ctx, ticket.OwnerID(a.UserID), ticket.BusinessDay(s.today()))
+}
+
+// Queue lists a stall's active tickets of today in issue order (its seller only).
+func (s *Service) Queue(ctx context.Context, sellerID pulid.ID) ([]*ent.Ticket, error) {
+	a, err := requireActor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !a.manages(sellerID) {
+		return nil, Errorf(CodeForbidden, "only this stall's seller can see its queue")
+	}
+	return s.ticketList(ctx, ticket.SellerID(sellerID), ticket.BusinessDay(s.today()), ticket.ActiveNumberNotNil())
+}
+
+// ticketList loads tickets in issue order, eager-loading the edges the
+// GraphQL query asks for, so a list costs a constant number of statements.
+func (s *Service) ticketList(ctx context.Context, where ...predicate.Ticket) ([]*ent.Ticket, error) {
+	q, err := s.db.Ticket.Query().
+		Where(where...).
+		Order(ent.Asc(ticket.FieldBusinessDay), ent.Asc(ticket.FieldIssueSeq)).
+		CollectFields(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return q.All(ctx)
+}
+
+// Position counts the WAITING tickets ahead of t, or nil unless t is WAITING.
+func (s *Service) Position(ctx context.Context, t *ent.Ticket) (*int, error) {
+	if t.Status != model.StatusWaiting {
+		return nil, nil
+	}
+	n, err := s.db.Ticket.Query().
+		Where(ticket.SellerID(t.SellerID), ticket.BusinessDay(t.BusinessDay),
+			ticket.StatusEQ(model.StatusWaiting), ticket.IssueSeqLT(t.IssueSeq)).
+		Count(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &n, nil
+}
+
+// canRead reports whether the caller may see t: its owner, its seller, an admin.
+func canRead(a *Actor, t *ent.Ticket) bool {
+	if a == nil {
+		return false
+	}
+	return a.manages(t.SellerID) || (t.OwnerID != nil && *t.OwnerID == a.UserID)
+}

@@ -1,0 +1,280 @@
+// Package store opens callme's database, applies the versioned migrations and
+// hands out an ent client. It hides the two supported engines' differences:
+//
+//   - SQLite (the embedded default, pure Go): WAL mode, and every write goes
+//     through one dedicated connection while reads use a pool. SQLite allows
+//     one writer at a time; letting many connections race for the write lock
+//     starves some of them into SQLITE_BUSY (shared/FACTS.md), while one write
+//     connection is fair and faster.
+//   - MySQL/MariaDB: one pool; write transactions are retried on deadlock by
+//     the domain (see canteen.Service.inTx).
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"callme/ent"
+
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+	"github.com/go-sql-driver/mysql"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// DB is an open database.
+type DB struct {
+	Client  *ent.Client
+	Dialect string
+	// Pinger checks that the database answers, for /readyz.
+	pingers []*sql.DB
+	closers []func() error
+}
+
+// Options tune the connection pools.
+type Options struct {
+	MaxOpenConns int // MySQL pool size and SQLite read pool size; default 16
+	// Hook, when set, sees every SQL statement before it runs (tests count them).
+	Hook func(query string)
+}
+
+// Open parses dsn ("sqlite:path", "file:path", a bare path ending in .db, or
+// "mysql://user@tcp(host:port)/db?params"), applies migrations and returns an
+// ent client.
+func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
+	if opts.MaxOpenConns <= 0 {
+		opts.MaxOpenConns = 16
+	}
+	var (
+		db  *DB
+		err error
+	)
+	switch {
+	case strings.HasPrefix(dsn, "mysql://"):
+		db, err = openMySQL(ctx, strings.TrimPrefix(dsn, "mysql://"), opts)
+	default:
+		db, err = openSQLite(ctx, dsn, opts)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return db, nil
+}
+
+// SQL returns the main connection pool (for pool metrics).
+func (db *DB) SQL() *sql.DB { return db.pingers[len(db.pingers)-1] }
+
+// Ping reports whether the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	for _, p := range db.pingers {
+		if err := p.PingContext(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close closes every pool.
+func (db *DB) Close() error {
+	var errs []error
+	for _, c := range db.closers {
+		errs = append(errs, c())
+	}
+	return errors.Join(errs...)
+}
+
+// MySQLConfig parses a go-sql-driver DSN and sets the options callme relies
+// on: parseTime and UTC times, so ent reads back what it wrote.
+func MySQLConfig(dsn string) (*mysql.Config, error) {
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("bad MySQL DSN: %w", err)
+	}
+	cfg.ParseTime = true
+	cfg.Loc = time.UTC
+	if cfg.Params == nil {
+		cfg.Params = map[string]string{}
+	}
+	// Strict mode turns silent truncation into errors: never store half a value.
+	cfg.Params["sql_mode"] = "'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'"
+	cfg.Params["time_zone"] = "'+00:00'"
+	return cfg, nil
+}
+
+func openMySQL(ctx context.Context, dsn string, opts Options) (*DB, error) {
+	cfg, err := MySQLConfig(dsn)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.DBName == "" {
+		return nil, errors.New("the MySQL DSN names no database, e.g. mysql://root@tcp(127.0.0.1:3306)/callme")
+	}
+	if err := createDatabase(ctx, cfg); err != nil {
+		return nil, err
+	}
+	// Migration files hold several statements each; only their connection
+	// allows that, so a stray semicolon in a query can never chain statements.
+	mcfg := cfg.Clone()
+	mcfg.MultiStatements = true
+	mdb, err := openMySQLDB(mcfg)
+	if err != nil {
+		return nil, err
+	}
+	err = migrateUp(dialect.MySQL, mdb)
+	mdb.Close()
+	if err != nil {
+		return nil, fmt.Errorf("applying migrations: %w", err)
+	}
+	sqldb, err := openMySQLDB(cfg)
+	if err != nil {
+		return nil, err
+	}
+	sqldb.SetMaxOpenConns(opts.MaxOpenConns)
+	sqldb.SetMaxIdleConns(opts.MaxOpenConns)
+	sqldb.SetConnMaxLifetime(30 * time.Minute)
+	if err := sqldb.PingContext(ctx); err != nil {
+		sqldb.Close()
+		return nil, fmt.Errorf("connecting to MySQL: %w", err)
+	}
+	drv := hooked(entsql.OpenDB(dialect.MySQL, sqldb), opts.Hook)
+	return &DB{
+		Client:  ent.NewClient(ent.Driver(drv)),
+		Dialect: dialect.MySQL,
+		pingers: []*sql.DB{sqldb},
+		closers: []func() error{sqldb.Close},
+	}, nil
+}
+
+func openMySQLDB(cfg *mysql.Config) (*sql.DB, error) {
+	conn, err := mysql.NewConnector(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return sql.OpenDB(conn), nil
+}
+
+// resetDatabase drops and recreates the configured database (tests and the
+// migration generator's scratch database only).
+func resetDatabase(ctx context.Context, cfg *mysql.Config) error {
+	db, err := serverDB(cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	_, err = db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+quoteIdent(cfg.DBName))
+	if err != nil {
+		return err
+	}
+	return createDatabase(ctx, cfg)
+}
+
+// DropDatabase drops the database a MySQL DSN names (tests clean up with it).
+func DropDatabase(ctx context.Context, dsn string) error {
+	cfg, err := MySQLConfig(dsn)
+	if err != nil {
+		return err
+	}
+	db, err := serverDB(cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	_, err = db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+quoteIdent(cfg.DBName))
+	return err
+}
+
+func serverDB(cfg *mysql.Config) (*sql.DB, error) {
+	c := cfg.Clone()
+	c.DBName = ""
+	return openMySQLDB(c)
+}
+
+func quoteIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
+
+// createDatabase creates the configured database if it is missing, so that
+// pointing callme at a fresh server is one setting.
+func createDatabase(ctx context.Context, cfg *mysql.Config) error {
+	db, err := serverDB(cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	_, err = db.ExecContext(ctx, "CREATE DATABASE IF NOT EXISTS "+quoteIdent(cfg.DBName)+" CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+	if err != nil {
+		return fmt.Errorf("creating database %q: %w", cfg.DBName, err)
+	}
+	return nil
+}
+
+// SQLitePath extracts the file path from a SQLite DSN.
+func SQLitePath(dsn string) string {
+	p := strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite:"), "file:")
+	if i := strings.IndexByte(p, '?'); i >= 0 {
+		p = p[:i]
+	}
+	return strings.TrimPrefix(p, "//")
+}
+
+func sqliteDSN(path string, write bool) string {
+	q := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(FULL)"} {
+		q.Add("_pragma", p)
+	}
+	if write {
+		// Take the write lock at BEGIN, so a transaction never fails halfway
+		// when it upgrades from reading to writing.
+		q.Set("_txlock", "immediate")
+	} else {
+		// A write sent to the read pool by mistake fails loudly.
+		q.Add("_pragma", "query_only(1)")
+	}
+	return "file:" + path + "?" + q.Encode()
+}
+
+func openSQLite(ctx context.Context, dsn string, opts Options) (*DB, error) {
+	path := SQLitePath(dsn)
+	if path == "" || strings.Contains(path, ":memory:") {
+		return nil, errors.New("SQLite needs a file path (in-memory databases cannot be shared between the read and write connections)")
+	}
+	mdb, err := sql.Open("sqlite", sqliteDSN(path, true))
+	if err != nil {
+		return nil, err
+	}
+	if err := migrateUp(dialect.SQLite, mdb); err != nil {
+		return nil, fmt.Errorf("applying migrations: %w", err)
+	}
+	w, err := sql.Open("sqlite", sqliteDSN(path, true))
+	if err != nil {
+		return nil, err
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("opening SQLite %s: %w", path, err)
+	}
+	r, err := sql.Open("sqlite", sqliteDSN(path, false))
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	r.SetMaxOpenConns(opts.MaxOpenConns)
+	r.SetMaxIdleConns(opts.MaxOpenConns)
+	drv := hooked(&splitDriver{
+		w: entsql.OpenDB(dialect.SQLite, w),
+		r: entsql.OpenDB(dialect.SQLite, r),
+	}, opts.Hook)
+	return &DB{
+		Client:  ent.NewClient(ent.Driver(drv)),
+		Dialect: dialect.SQLite,
+		pingers: []*sql.DB{w, r},
+		closers: []func() error{r.Close, w.Close},
+	}, nil
+}

@@ -1,0 +1,108 @@
+package wechat
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// ErrUnavailable means WeChat did not give a usable answer: errcode -1
+// (system busy), a timeout, a network error, an HTTP 5xx or an unparsable or
+// incomplete body. It is returned wrapped (test with errors.Is) once retries
+// are exhausted; the request may succeed later.
+var ErrUnavailable = errors.New("wechat: unavailable")
+
+// ErrNotConfigured means there are no credentials for the requested app.
+var ErrNotConfigured = errors.New("wechat: app not configured")
+
+// Error is an errcode answered by WeChat. Msg is WeChat's errmsg with any
+// secret or code that WeChat might echo removed.
+type Error struct {
+	Code int
+	Msg  string
+	API  string // e.g. "jscode2session", "stable_token"
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("wechat %s: errcode %d: %s", e.API, e.Code, e.Msg)
+}
+
+// Errcodes the domain cares about.
+const (
+	codeBusy         = -1
+	codeInvalidCode  = 40029
+	codeCodeUsed     = 40163
+	codeMissingCode  = 41008
+	codeRateLimited  = 45011
+	codeBlocked      = 40226
+	codeInvalidToken = 40001
+	codeExpiredToken = 42001
+)
+
+func errCode(err error) (int, bool) {
+	var we *Error
+	if errors.As(err, &we) {
+		return we.Code, true
+	}
+	return 0, false
+}
+
+// IsInvalidCode reports whether WeChat rejected the wx.login code: unknown or
+// expired (40029), already used (40163) or missing (41008). The mini-program
+// should call wx.login again.
+func IsInvalidCode(err error) bool {
+	c, ok := errCode(err)
+	return ok && (c == codeInvalidCode || c == codeCodeUsed || c == codeMissingCode)
+}
+
+// IsRateLimited reports whether WeChat answered 45011 (too many requests).
+func IsRateLimited(err error) bool {
+	c, ok := errCode(err)
+	return ok && c == codeRateLimited
+}
+
+// IsBlocked reports whether WeChat answered 40226 (high-risk user blocked).
+func IsBlocked(err error) bool {
+	c, ok := errCode(err)
+	return ok && c == codeBlocked
+}
+
+// IsTokenInvalid reports whether WeChat rejected an access token (40001
+// invalid, 42001 expired); call InvalidateToken and retry once.
+func IsTokenInvalid(err error) bool {
+	c, ok := errCode(err)
+	return ok && (c == codeInvalidToken || c == codeExpiredToken)
+}
+
+// unavailableError is what callers get for anything ErrUnavailable covers.
+// Its text is built here from sanitized parts only; cause is never a
+// *url.Error (whose text holds the URL with the secret).
+type unavailableError struct {
+	api      string
+	reason   string // sanitized, e.g. "timeout", "HTTP 502", "errcode -1: system error"
+	attempts int
+	causes   []error
+}
+
+func (e *unavailableError) Error() string {
+	if e.attempts > 1 {
+		return fmt.Sprintf("wechat %s: unavailable after %d attempts: %s", e.api, e.attempts, e.reason)
+	}
+	return fmt.Sprintf("wechat %s: unavailable: %s", e.api, e.reason)
+}
+
+func (e *unavailableError) Unwrap() []error {
+	return append([]error{ErrUnavailable}, e.causes...)
+}
+
+// redact removes every non-empty secret from s. It is a second line of
+// defence: messages are built without secrets, but WeChat's errmsg and
+// low-level network errors are text we do not control.
+func redact(s string, secrets ...string) string {
+	for _, sec := range secrets {
+		if sec != "" {
+			s = strings.ReplaceAll(s, sec, "[redacted]")
+		}
+	}
+	return s
+}

@@ -1,0 +1,290 @@
+// Command callme serves canteen "take a number" pickup calling over GraphQL.
+//
+//	go run .            # SQLite in ./callme.db, dev login, playground at http://localhost:8080/
+//	go run . --help     # every setting, with its environment variable
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+	_ "time/tzdata" // Asia/Shanghai must resolve on machines without tzdata
+
+	"callme/graph"
+	"callme/internal/canteen"
+	"callme/internal/events"
+	"callme/internal/model"
+	"callme/internal/store"
+	"callme/internal/wechat"
+
+	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args, os.Getenv, os.Stdout); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "callme:", err)
+		os.Exit(1)
+	}
+}
+
+// config is every setting, from flags with environment fallbacks.
+type config struct {
+	Addr             string
+	DB               string
+	DBMaxConns       int
+	Production       bool
+	Admins           string
+	TimeZone         string
+	DayStartHour     int
+	SessionIdle      time.Duration
+	MaxActiveTickets int
+	AllowedOrigins   string
+	WeChatBaseURL    string
+	CustomerAppID    string
+	CustomerSecret   string
+	SellerAppID      string
+	SellerSecret     string
+	LogLevel         string
+	ShutdownTimeout  time.Duration
+}
+
+// parseConfig reads flags; each flag's default comes from its environment
+// variable, so `CALLME_DB=… go run .` and `go run . -db …` are the same.
+func parseConfig(args []string, getenv func(string) string, out io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
+	fs.SetOutput(out)
+	str := func(p *string, name, env, def, usage string) {
+		if v := getenv(env); v != "" {
+			def = v
+		}
+		fs.StringVar(p, name, def, usage+" ($"+env+")")
+	}
+	var errs []error
+	num := func(p *int, name, env string, def int, usage string) {
+		if v := getenv(env); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("$%s: %q is not a number", env, v))
+			}
+			def = n
+		}
+		fs.IntVar(p, name, def, usage+" ($"+env+")")
+	}
+	dur := func(p *time.Duration, name, env string, def time.Duration, usage string) {
+		if v := getenv(env); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("$%s: %q is not a duration like 30m", env, v))
+			}
+			def = d
+		}
+		fs.DurationVar(p, name, def, usage+" ($"+env+")")
+	}
+	prod := getenv("CALLME_PRODUCTION")
+	fs.BoolVar(&c.Production, "production", prod == "1" || strings.EqualFold(prod, "true"),
+		"production mode: no playground, no introspection, no dev login ($CALLME_PRODUCTION)")
+	str(&c.Addr, "addr", "CALLME_ADDR", ":8080", "listen address")
+	str(&c.DB, "db", "CALLME_DB", "sqlite:callme.db", "database: sqlite:PATH or mysql://user:pass@tcp(host:3306)/callme")
+	num(&c.DBMaxConns, "db-max-conns", "CALLME_DB_MAX_CONNS", 16, "database pool size (SQLite: readers; writes use one connection)")
+	str(&c.Admins, "admins", "CALLME_ADMINS", "", "comma-separated admin openids (default \"admin\" unless -production)")
+	str(&c.TimeZone, "timezone", "CALLME_TIMEZONE", "Asia/Shanghai", "time zone of business days")
+	num(&c.DayStartHour, "day-start-hour", "CALLME_DAY_START_HOUR", 4, "local hour (0-23) at which a business day and its numbering start")
+	dur(&c.SessionIdle, "session-idle", "CALLME_SESSION_IDLE", 30*time.Minute, "sessions expire after this long without requests")
+	num(&c.MaxActiveTickets, "max-active-tickets", "CALLME_MAX_ACTIVE_TICKETS", 3, "active tickets a customer may hold per day")
+	str(&c.AllowedOrigins, "allowed-origins", "CALLME_ALLOWED_ORIGINS", "", "comma-separated extra browser origins (host patterns) allowed to open WebSockets")
+	str(&c.WeChatBaseURL, "wechat-base-url", "CALLME_WECHAT_BASE_URL", "https://api.weixin.qq.com", "WeChat server API base URL")
+	str(&c.CustomerAppID, "customer-appid", "CALLME_CUSTOMER_APPID", "", "customer mini-program appid")
+	str(&c.CustomerSecret, "customer-secret", "CALLME_CUSTOMER_SECRET", "", "customer mini-program appsecret")
+	str(&c.SellerAppID, "seller-appid", "CALLME_SELLER_APPID", "", "seller mini-program appid")
+	str(&c.SellerSecret, "seller-secret", "CALLME_SELLER_SECRET", "", "seller mini-program appsecret")
+	str(&c.LogLevel, "log-level", "CALLME_LOG_LEVEL", "info", "debug, info, warn or error")
+	dur(&c.ShutdownTimeout, "shutdown-timeout", "CALLME_SHUTDOWN_TIMEOUT", 10*time.Second, "how long to finish requests on shutdown")
+	if err := fs.Parse(args[1:]); err != nil {
+		return c, err
+	}
+	if len(errs) > 0 {
+		return c, errors.Join(errs...)
+	}
+	if c.Admins == "" && !c.Production {
+		c.Admins = "admin"
+	}
+	if c.DayStartHour < 0 || c.DayStartHour > 23 {
+		return c, fmt.Errorf("-day-start-hour must be 0..23, got %d", c.DayStartHour)
+	}
+	return c, nil
+}
+
+func (c config) wechatApps() map[model.App]wechat.AppCredentials {
+	apps := map[model.App]wechat.AppCredentials{}
+	if c.CustomerAppID != "" && c.CustomerSecret != "" {
+		apps[model.AppCustomer] = wechat.AppCredentials{AppID: c.CustomerAppID, Secret: c.CustomerSecret}
+	}
+	if c.SellerAppID != "" && c.SellerSecret != "" {
+		apps[model.AppSeller] = wechat.AppCredentials{AppID: c.SellerAppID, Secret: c.SellerSecret}
+	}
+	return apps
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// app is a wired callme: the database, the domain and the HTTP routes.
+type app struct {
+	handler http.Handler
+	db      *store.DB
+	svc     *canteen.Service
+}
+
+func (a *app) Close() error { return a.db.Close() }
+
+// newApp wires callme from cfg. now may be nil (the real clock).
+func newApp(ctx context.Context, cfg config, log *slog.Logger, now func() time.Time) (*app, error) {
+	loc, err := time.LoadLocation(cfg.TimeZone)
+	if err != nil {
+		return nil, fmt.Errorf("unknown time zone %q: %w", cfg.TimeZone, err)
+	}
+	apps := cfg.wechatApps()
+	devLogin := len(apps) == 0 && !cfg.Production
+	if len(apps) == 0 && cfg.Production {
+		return nil, errors.New("production mode needs WeChat credentials (-customer-appid/-customer-secret, -seller-appid/-seller-secret): dev login is off")
+	}
+	db, err := store.Open(ctx, cfg.DB, store.Options{MaxOpenConns: cfg.DBMaxConns})
+	if err != nil {
+		return nil, err
+	}
+	var wx canteen.WeChat
+	if len(apps) > 0 {
+		wx = wechat.New(wechat.Config{BaseURL: cfg.WeChatBaseURL, Apps: apps, Logger: log})
+	}
+	svc := canteen.New(db.Client, db.Dialect, events.NewLocal(64), wx, canteen.Config{
+		Admins:           splitList(cfg.Admins),
+		Location:         loc,
+		DayStartHour:     cfg.DayStartHour,
+		SessionIdle:      cfg.SessionIdle,
+		MaxActiveTickets: cfg.MaxActiveTickets,
+		DevLogin:         devLogin,
+		Now:              now,
+	}, log)
+	if devLogin {
+		log.Warn("dev login is on: the code dev:<name> logs in as openid <name>; configure WeChat credentials or -production for real use")
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewDBStatsCollector(db.SQL(), db.Dialect),
+	)
+
+	mux := http.NewServeMux()
+	mux.Handle("/query", graph.NewHandler(svc, graph.Options{
+		Introspection:  !cfg.Production,
+		AllowedOrigins: splitList(cfg.AllowedOrigins),
+		Logger:         log,
+	}))
+	if !cfg.Production {
+		mux.Handle("GET /{$}", playground.Handler("callme", "/query"))
+	}
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := db.Ping(ctx); err != nil {
+			log.WarnContext(ctx, "not ready", "err", err)
+			http.Error(w, "database unreachable", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = io.WriteString(w, "ready\n")
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	return &app{handler: mux, db: db, svc: svc}, nil
+}
+
+func newLogger(level string, w io.Writer) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("-log-level: %w", err)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+// run starts callme and serves until ctx ends.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := parseConfig(args, getenv, stdout)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(cfg.LogLevel, stdout)
+	if err != nil {
+		return err
+	}
+	a, err := newApp(ctx, cfg, log, nil)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	// Subscriptions outlive Shutdown (hijacked connections); cancelling the
+	// base context ends them.
+	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelBase()
+	srv := &http.Server{
+		Handler:           a.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return base },
+	}
+	log.Info("callme listening", "url", "http://"+ln.Addr().String()+"/", "db", dbKind(cfg.DB), "production", cfg.Production)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	err = srv.Shutdown(sctx)
+	cancelBase()
+	return err
+}
+
+func dbKind(dsn string) string {
+	if strings.HasPrefix(dsn, "mysql://") {
+		return "mysql"
+	}
+	return "sqlite:" + store.SQLitePath(dsn)
+}
