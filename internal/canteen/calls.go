@@ -182,4 +182,3 @@ func (s *Service) TicketUpdated(ctx context.Context, id pulid.ID) (<-chan *ent.T
 	}()
 	return out, nil
 }
-

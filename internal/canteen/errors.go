@@ -10,18 +10,18 @@ import (
 type Code string
 
 const (
-	CodeUnauthenticated    Code = "UNAUTHENTICATED"
-	CodeForbidden          Code = "FORBIDDEN"
-	CodeBadUserInput       Code = "BAD_USER_INPUT"
-	CodeNotFound           Code = "NOT_FOUND"
-	CodeSellerClosed       Code = "SELLER_CLOSED"
-	CodeSellerInactive     Code = "SELLER_INACTIVE"
-	CodeNumbersExhausted   Code = "NUMBERS_EXHAUSTED"
-	CodeTicketTaken        Code = "TICKET_TAKEN"
-	CodeInvalidTransition  Code = "INVALID_TRANSITION"
-	CodeRateLimited        Code = "RATE_LIMITED"
-	CodeWeChatUnavailable  Code = "WECHAT_UNAVAILABLE"
-	CodeInternal           Code = "INTERNAL"
+	CodeUnauthenticated   Code = "UNAUTHENTICATED"
+	CodeForbidden         Code = "FORBIDDEN"
+	CodeBadUserInput      Code = "BAD_USER_INPUT"
+	CodeNotFound          Code = "NOT_FOUND"
+	CodeSellerClosed      Code = "SELLER_CLOSED"
+	CodeSellerInactive    Code = "SELLER_INACTIVE"
+	CodeNumbersExhausted  Code = "NUMBERS_EXHAUSTED"
+	CodeTicketTaken       Code = "TICKET_TAKEN"
+	CodeInvalidTransition Code = "INVALID_TRANSITION"
+	CodeRateLimited       Code = "RATE_LIMITED"
+	CodeWeChatUnavailable Code = "WECHAT_UNAVAILABLE"
+	CodeInternal          Code = "INTERNAL"
 )
 
 // Error is an error the caller can act on. Its message is shown to clients,

@@ -107,7 +107,7 @@ type localSub struct {
 	once   sync.Once
 }
 
-func (s *localSub) Events() <-chan Event     { return s.ch }
+func (s *localSub) Events() <-chan Event    { return s.ch }
 func (s *localSub) Lagged() <-chan struct{} { return s.lagged }
 
 func (s *localSub) Close() {

@@ -45,7 +45,7 @@ func (d *splitDriver) BeginTx(ctx context.Context, opts *sql.TxOptions) (dialect
 	return d.w.BeginTx(ctx, opts)
 }
 
-func (d *splitDriver) Close() error { return nil } // DB.Close closes the pools
+func (d *splitDriver) Close() error    { return nil } // DB.Close closes the pools
 func (d *splitDriver) Dialect() string { return dialect.SQLite }
 
 func isRead(query string) bool {
