@@ -216,9 +216,9 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Actor, error
 		expires  time.Time
 		sellerID *string
 	)
-	sess := entsql.Table(session.Table)
-	usr := entsql.Table(user.Table)
-	sel := entsql.Table(seller.Table)
+	sess := entsql.Table(session.Table).As("s")
+	usr := entsql.Table(user.Table).As("u")
+	sel := entsql.Table(seller.Table).As("st")
 	query, args := entsql.Dialect(s.dialect).
 		Select(sess.C(session.FieldID), sess.C(session.FieldUserID), sess.C(session.FieldApp),
 			sess.C(session.FieldLastSeenAt), sess.C(session.FieldExpiresAt), usr.C(user.FieldOpenid), sel.C(seller.FieldID)).
