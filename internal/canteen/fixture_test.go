@@ -95,6 +95,7 @@ func (f *fixture) auth(t *testing.T, token string) context.Context {
 // seller's context and the stall.
 func (f *fixture) stall(t *testing.T, name, prefix string, maxNumber int) (context.Context, *ent.Seller) {
 	t.Helper()
+	f.clock.Add(time.Second) // stalls list oldest first; keep creation order distinct
 	admin := f.as(t, model.AppSeller, "admin")
 	paid := f.clock.Now().Add(30 * 24 * time.Hour)
 	inv, err := f.svc.CreateSeller(admin, canteen.CreateSellerInput{Name: name, Prefix: &prefix, PaidUntil: &paid, MaxNumber: &maxNumber})

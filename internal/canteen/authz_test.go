@@ -1,0 +1,271 @@
+package canteen_test
+
+import (
+	"context"
+	"time"
+	"strings"
+	"testing"
+
+	"callme/ent"
+	"callme/internal/canteen"
+	"callme/internal/model"
+	"callme/internal/store/storetest"
+)
+
+// TestAuthorization walks the operations on a stall and its tickets with
+// every kind of caller.
+func TestAuthorization(t *testing.T) {
+	f := newFixture(t, storetest.Engines()[0])
+	seller, st := f.stall(t, "Curry", "C", 999)
+	otherSeller, _ := f.stall(t, "Salad", "S", 999)
+	alice := f.as(t, model.AppCustomer, "alice")
+	bob := f.as(t, model.AppCustomer, "bob")
+	admin := f.as(t, model.AppSeller, "admin")
+	unbound := f.as(t, model.AppSeller, "nobody")
+	anon := context.Background()
+
+	ticket := func() *ent.Ticket {
+		return must[*ent.Ticket](t)(f.svc.Fetch(alice, canteen.FetchInput{SellerID: st.ID}))
+	}
+	// Run with ok=true to expect success.
+	type op struct {
+		name string
+		do   func(ctx context.Context) error
+	}
+	ops := []op{
+		{"call", func(ctx context.Context) error { _, err := f.svc.Call(ctx, ticket().ID); return err }},
+		{"callNext", func(ctx context.Context) error { ticket(); _, err := f.svc.CallNext(ctx, st.ID); return err }},
+		{"complete", func(ctx context.Context) error {
+			tk := ticket()
+			must[*ent.Ticket](t)(f.svc.Call(seller, tk.ID))
+			_, err := f.svc.Complete(ctx, tk.ID)
+			return err
+		}},
+		{"cancel", func(ctx context.Context) error { _, err := f.svc.Cancel(ctx, ticket().ID); return err }},
+		{"queue", func(ctx context.Context) error { _, err := f.svc.Queue(ctx, st.ID); return err }},
+		{"setOpen", func(ctx context.Context) error { _, err := f.svc.SetOpen(ctx, st.ID, true); return err }},
+		{"sellerFetch", func(ctx context.Context) error {
+			if canteen.ActorFrom(ctx) != nil && canteen.ActorFrom(ctx).App == model.AppCustomer {
+				return canteen.Errorf(canteen.CodeForbidden, "n/a: customers always fetch for themselves")
+			}
+			_, err := f.svc.Fetch(ctx, canteen.FetchInput{SellerID: st.ID})
+			return err
+		}},
+		{"createSeller", func(ctx context.Context) error {
+			_, err := f.svc.CreateSeller(ctx, canteen.CreateSellerInput{Name: "X"})
+			return err
+		}},
+		{"ticketUpdated", func(ctx context.Context) error {
+			c, cancel := context.WithCancel(ctx)
+			defer cancel()
+			_, err := f.svc.TicketUpdated(c, ticket().ID)
+			return err
+		}},
+		{"nodeTicket", func(ctx context.Context) error { _, err := f.svc.Node(ctx, ticket().ID); return err }},
+	}
+	callers := []struct {
+		name string
+		ctx  context.Context
+		// allowed lists the ops this caller may do; others must fail with want.
+		allowed map[string]bool
+		want    canteen.Code
+	}{
+		{"seller", seller, set("call", "callNext", "complete", "cancel", "queue", "setOpen", "sellerFetch", "ticketUpdated", "nodeTicket"), ""},
+		{"admin", admin, set("call", "callNext", "complete", "cancel", "queue", "setOpen", "sellerFetch", "createSeller", "ticketUpdated", "nodeTicket"), ""},
+		{"owner", alice, set("complete", "cancel", "ticketUpdated", "nodeTicket"), canteen.CodeForbidden},
+		{"other customer", bob, set(), canteen.CodeForbidden},
+		{"other seller", otherSeller, set(), canteen.CodeForbidden},
+		{"seller app, no stall", unbound, set(), canteen.CodeForbidden},
+		{"anonymous", anon, set(), canteen.CodeUnauthenticated},
+	}
+	for _, c := range callers {
+		for _, o := range ops {
+			t.Run(c.name+"/"+o.name, func(t *testing.T) {
+				// Fresh customer quota for each case.
+				alice = f.as(t, model.AppCustomer, "alice")
+				cancelAll(t, f, alice)
+				err := o.do(c.ctx)
+				if c.allowed[o.name] {
+					if err != nil {
+						t.Fatalf("want allowed, got %v", err)
+					}
+					return
+				}
+				want := c.want
+				if want == "" {
+					want = canteen.CodeForbidden
+				}
+				if c.name == "anonymous" && o.name == "nodeTicket" {
+					want = canteen.CodeForbidden // node never demands a session; it hides
+				}
+				wantCode(t, err, want)
+			})
+		}
+	}
+}
+
+func set(names ...string) map[string]bool {
+	m := map[string]bool{}
+	for _, n := range names {
+		m[n] = true
+	}
+	return m
+}
+
+func cancelAll(t *testing.T, f *fixture, ctx context.Context) {
+	t.Helper()
+	for _, tk := range must[[]*ent.Ticket](t)(f.svc.MyTickets(ctx)) {
+		if tk.Status.Active() {
+			must[*ent.Ticket](t)(f.svc.Cancel(ctx, tk.ID))
+		}
+	}
+}
+
+func TestClaim(t *testing.T) {
+	forEngine(t, func(t *testing.T, e storetest.Engine) {
+		f := newFixture(t, e)
+		seller, st := f.stall(t, "Kebab", "K", 999)
+		alice := f.as(t, model.AppCustomer, "alice")
+		bob := f.as(t, model.AppCustomer, "bob")
+		handed := must[*ent.Ticket](t)(f.svc.Fetch(seller, canteen.FetchInput{SellerID: st.ID}))
+		note := "no onions"
+		got := must[*ent.Ticket](t)(f.svc.Claim(alice, canteen.ClaimInput{SellerID: st.ID, Number: handed.Number, Note: &note}))
+		if got.ID != handed.ID || got.OwnerID == nil || got.Note == nil || *got.Note != note {
+			t.Fatalf("claim gave %+v", got)
+		}
+		again := must[*ent.Ticket](t)(f.svc.Claim(alice, canteen.ClaimInput{SellerID: st.ID, Number: handed.Number}))
+		if again.ID != handed.ID {
+			t.Fatal("claiming one's own ticket again must return it")
+		}
+		_, err := f.svc.Claim(bob, canteen.ClaimInput{SellerID: st.ID, Number: handed.Number})
+		wantCode(t, err, canteen.CodeTicketTaken)
+		_, err = f.svc.Claim(bob, canteen.ClaimInput{SellerID: st.ID, Number: 42})
+		wantCode(t, err, canteen.CodeNotFound)
+		_, err = f.svc.Claim(bob, canteen.ClaimInput{SellerID: st.ID, Number: 0})
+		wantCode(t, err, canteen.CodeBadUserInput)
+		long := string(make([]rune, 101))
+		_, err = f.svc.Claim(bob, canteen.ClaimInput{SellerID: st.ID, Number: 1, Note: &long})
+		wantCode(t, err, canteen.CodeBadUserInput)
+		_, err = f.svc.Claim(seller, canteen.ClaimInput{SellerID: st.ID, Number: 1})
+		wantCode(t, err, canteen.CodeForbidden)
+		mine := must[[]*ent.Ticket](t)(f.svc.MyTickets(alice))
+		if len(mine) != 1 || mine[0].ID != handed.ID {
+			t.Fatalf("alice's tickets: %d, want the claimed one", len(mine))
+		}
+	})
+}
+
+func TestClaimSeller(t *testing.T) {
+	f := newFixture(t, storetest.Engines()[0])
+	admin := f.as(t, model.AppSeller, "admin")
+	inv := must[*canteen.SellerInvite](t)(f.svc.CreateSeller(admin, canteen.CreateSellerInput{Name: "Fish"}))
+	customer := f.as(t, model.AppCustomer, "carol")
+	_, err := f.svc.ClaimSeller(customer, inv.InviteCode)
+	wantCode(t, err, canteen.CodeForbidden)
+	_, err = f.svc.ClaimSeller(f.as(t, model.AppSeller, "dave"), "ZZZZ-ZZZZ-ZZZZ")
+	wantCode(t, err, canteen.CodeNotFound)
+
+	dave := f.as(t, model.AppSeller, "dave")
+	// Case and dashes do not matter to people typing the code.
+	typed := []byte(inv.InviteCode)
+	for i := range typed {
+		if typed[i] >= 'A' && typed[i] <= 'Z' {
+			typed[i] += 'a' - 'A'
+		}
+	}
+	st := must[*ent.Seller](t)(f.svc.ClaimSeller(dave, string(typed)))
+	if st.OwnerID == nil {
+		t.Fatal("claimed stall has no owner")
+	}
+	if got := roleString(canteen.ActorFrom(dave).Roles()); got != "SELLER" {
+		t.Fatalf("same session after claim: roles %q, want SELLER", got)
+	}
+	_, err = f.svc.ClaimSeller(f.as(t, model.AppSeller, "erin"), inv.InviteCode)
+	wantCode(t, err, canteen.CodeNotFound) // used
+	inv2 := must[*canteen.SellerInvite](t)(f.svc.CreateSeller(admin, canteen.CreateSellerInput{Name: "Fish 2"}))
+	_, err = f.svc.ClaimSeller(f.as(t, model.AppSeller, "dave"), inv2.InviteCode)
+	wantCode(t, err, canteen.CodeForbidden) // one stall per account
+
+	for _, in := range []canteen.CreateSellerInput{
+		{Name: ""},
+		{Name: string(make([]rune, 41))},
+		{Name: "ok", Prefix: ptr("TOOLONG")},
+		{Name: "ok", Prefix: ptr("A-")},
+		{Name: "ok", MaxNumber: ptr(8)},
+		{Name: "ok", MaxNumber: ptr(10000)},
+	} {
+		_, err := f.svc.CreateSeller(admin, in)
+		wantCode(t, err, canteen.CodeBadUserInput)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestSellerVisibility(t *testing.T) {
+	f := newFixture(t, storetest.Engines()[0])
+	admin := f.as(t, model.AppSeller, "admin")
+	_, open := f.stall(t, "Open", "O", 999)
+	sellerClosed, closed := f.stall(t, "Closed", "C", 999)
+	must[*ent.Seller](t)(f.svc.SetOpen(sellerClosed, closed.ID, false))
+	f.clock.Add(time.Second)
+	unpaid := must[*canteen.SellerInvite](t)(f.svc.CreateSeller(admin, canteen.CreateSellerInput{Name: "Unpaid"})).Seller
+
+	names := func(ctx context.Context, openOnly bool) []string {
+		c := must[*ent.SellerConnection](t)(f.svc.Sellers(ctx, nil, nil, openOnly))
+		var out []string
+		for _, e := range c.Edges {
+			out = append(out, e.Node.Name)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name     string
+		ctx      context.Context
+		openOnly bool
+		want     string
+	}{
+		{"anonymous", context.Background(), false, "Open,Closed"},
+		{"anonymous open only", context.Background(), true, "Open"},
+		{"admin", admin, false, "Open,Closed,Unpaid"},
+	} {
+		if got := joinStrings(names(tc.ctx, tc.openOnly)); got != tc.want {
+			t.Errorf("%s: sellers %q, want %q", tc.name, got, tc.want)
+		}
+	}
+	if st := must[*ent.Seller](t)(f.svc.Seller(context.Background(), unpaid.ID)); st != nil {
+		t.Error("anonymous caller sees an unpaid stall")
+	}
+	if st := must[*ent.Seller](t)(f.svc.Seller(context.Background(), open.ID)); st == nil {
+		t.Error("anonymous caller cannot see an open stall")
+	}
+	// Pagination: first 1, then the rest after its cursor.
+	one := 1
+	page := must[*ent.SellerConnection](t)(f.svc.Sellers(admin, &one, nil, false))
+	if len(page.Edges) != 1 || !page.PageInfo.HasNextPage || page.TotalCount != 3 {
+		t.Fatalf("page 1: %d edges, next %v, total %d", len(page.Edges), page.PageInfo.HasNextPage, page.TotalCount)
+	}
+	var buf strings.Builder
+	page.PageInfo.EndCursor.MarshalGQL(&buf)
+	after := strings.Trim(buf.String(), `"`)
+	rest := must[*ent.SellerConnection](t)(f.svc.Sellers(admin, nil, &after, false))
+	if len(rest.Edges) != 2 || rest.Edges[0].Node.Name != "Closed" {
+		t.Fatalf("page 2 has %d edges", len(rest.Edges))
+	}
+	tooMany := 101
+	_, err := f.svc.Sellers(admin, &tooMany, nil, false)
+	wantCode(t, err, canteen.CodeBadUserInput)
+	bad := "garbage"
+	_, err = f.svc.Sellers(admin, nil, &bad, false)
+	wantCode(t, err, canteen.CodeBadUserInput)
+}
+
+func joinStrings(s []string) string {
+	out := ""
+	for i, v := range s {
+		if i > 0 {
+			out += ","
+		}
+		out += v
+	}
+	return out
+}
