@@ -65,6 +65,10 @@ type config struct {
 	SellerSecret     string
 	LogLevel         string
 	ShutdownTimeout  time.Duration
+
+	// Not flags: set by tests.
+	now     func() time.Time
+	sqlHook func(query string)
 }
 
 // parseConfig reads flags; each flag's default comes from its environment
@@ -164,8 +168,8 @@ type app struct {
 
 func (a *app) Close() error { return a.db.Close() }
 
-// newApp wires callme from cfg. now may be nil (the real clock).
-func newApp(ctx context.Context, cfg config, log *slog.Logger, now func() time.Time) (*app, error) {
+// newApp wires callme from cfg.
+func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	loc, err := time.LoadLocation(cfg.TimeZone)
 	if err != nil {
 		return nil, fmt.Errorf("unknown time zone %q: %w", cfg.TimeZone, err)
@@ -175,7 +179,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger, now func() time.T
 	if len(apps) == 0 && cfg.Production {
 		return nil, errors.New("production mode needs WeChat credentials (-customer-appid/-customer-secret, -seller-appid/-seller-secret): dev login is off")
 	}
-	db, err := store.Open(ctx, cfg.DB, store.Options{MaxOpenConns: cfg.DBMaxConns})
+	db, err := store.Open(ctx, cfg.DB, store.Options{MaxOpenConns: cfg.DBMaxConns, Hook: cfg.sqlHook})
 	if err != nil {
 		return nil, err
 	}
@@ -190,7 +194,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger, now func() time.T
 		SessionIdle:      cfg.SessionIdle,
 		MaxActiveTickets: cfg.MaxActiveTickets,
 		DevLogin:         devLogin,
-		Now:              now,
+		Now:              cfg.now,
 	}, log)
 	if devLogin {
 		log.Warn("dev login is on: the code dev:<name> logs in as openid <name>; configure WeChat credentials or -production for real use")
@@ -247,7 +251,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
-	a, err := newApp(ctx, cfg, log, nil)
+	a, err := newApp(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
