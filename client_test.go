@@ -267,3 +267,5 @@ func (c *wsClient) errorCode(id string) string {
 
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+func wsjsonRead(ctx context.Context, c *wsClient, v any) error { return wsjson.Read(ctx, c.conn, v) }

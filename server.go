@@ -65,6 +65,7 @@ type config struct {
 	SellerSecret     string
 	LogLevel         string
 	ShutdownTimeout  time.Duration
+	WSKeepAlive      time.Duration
 
 	// Not flags: set by tests.
 	now     func() time.Time
@@ -122,6 +123,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	str(&c.SellerAppID, "seller-appid", "CALLME_SELLER_APPID", "", "seller mini-program appid")
 	str(&c.SellerSecret, "seller-secret", "CALLME_SELLER_SECRET", "", "seller mini-program appsecret")
 	str(&c.LogLevel, "log-level", "CALLME_LOG_LEVEL", "info", "debug, info, warn or error")
+	dur(&c.WSKeepAlive, "ws-keepalive", "CALLME_WS_KEEPALIVE", 15*time.Second, "WebSocket keep-alive ping interval (keeps NATs from dropping idle phones)")
 	dur(&c.ShutdownTimeout, "shutdown-timeout", "CALLME_SHUTDOWN_TIMEOUT", 10*time.Second, "how long to finish requests on shutdown")
 	if err := fs.Parse(args[1:]); err != nil {
 		return c, err
@@ -211,6 +213,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	mux.Handle("/query", graph.NewHandler(svc, graph.Options{
 		Introspection:  !cfg.Production,
 		AllowedOrigins: splitList(cfg.AllowedOrigins),
+		KeepAlive:      cfg.WSKeepAlive,
 		Logger:         log,
 	}))
 	if !cfg.Production {

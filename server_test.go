@@ -378,3 +378,17 @@ func TestNoNPlusOne(t *testing.T) {
 	}
 	t.Logf("myTickets with sellers: %d statements for 1 ticket and for 3", n1)
 }
+
+func TestWebSocketKeepAlive(t *testing.T) {
+	s := startServer(t, storetest.Engines()[0], func(c *config) { c.WSKeepAlive = 20 * time.Millisecond })
+	for _, proto := range []struct{ name, ping string }{{"graphql-transport-ws", "ping"}, {"graphql-ws", "ka"}} {
+		ws := s.dialWS(t, proto.name, nil)
+		var m wsMessage
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := wsjsonRead(ctx, ws, &m)
+		cancel()
+		if err != nil || m.Type != proto.ping {
+			t.Errorf("%s: got %q (%v), want a %q keep-alive", proto.name, m.Type, err, proto.ping)
+		}
+	}
+}

@@ -50,7 +50,11 @@ func NewHandler(svc *canteen.Service, opts Options) http.Handler {
 		Implementation: transport.CoderWebsocketImplementation{
 			AcceptOptions: websocket.AcceptOptions{OriginPatterns: opts.AllowedOrigins},
 		},
+		// graphql-ws clients get "ka" messages; graphql-transport-ws clients
+		// get pings and must pong within two intervals, so dead phones free
+		// their subscriptions instead of lingering until TCP gives up.
 		KeepAlivePingInterval: opts.KeepAlive,
+		PingPongInterval:      opts.KeepAlive,
 		InitTimeout:           10 * time.Second,
 		InitFunc: func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 			token := p.GetString("authToken")
