@@ -124,6 +124,14 @@ func (s *testServer) login(t *testing.T, app, name string) string {
 // token and the stall's ID.
 func (s *testServer) openStall(t *testing.T, name, prefix string) (string, string) {
 	t.Helper()
+	return s.openStallWith(t, name, map[string]any{"prefix": prefix})
+}
+
+// openStallWith is openStall with extra CreateSellerInput fields.
+func (s *testServer) openStallWith(t *testing.T, name string, in map[string]any) (string, string) {
+	t.Helper()
+	in["name"] = name
+	in["paidUntil"] = time.Now().Add(720 * time.Hour).Format(time.RFC3339)
 	admin := s.login(t, "SELLER", "admin")
 	var created struct {
 		CreateSeller struct {
@@ -132,7 +140,7 @@ func (s *testServer) openStall(t *testing.T, name, prefix string) (string, strin
 		}
 	}
 	s.ok(t, admin, `mutation($in: CreateSellerInput!) { createSeller(input: $in) { seller { id } inviteCode } }`,
-		map[string]any{"in": map[string]any{"name": name, "prefix": prefix, "paidUntil": time.Now().Add(720 * time.Hour).Format(time.RFC3339)}}, &created)
+		map[string]any{"in": in}, &created)
 	seller := s.login(t, "SELLER", "owner-"+strings.ReplaceAll(name, " ", "_"))
 	s.ok(t, seller, `mutation($code: String!) { claimSeller(inviteCode: $code) { id } }`, map[string]any{"code": created.CreateSeller.InviteCode}, nil)
 	id := created.CreateSeller.Seller.ID

@@ -4,7 +4,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"callme/internal/model"
 	"callme/internal/store/storetest"
@@ -81,7 +80,7 @@ func TestEveryErrorCodeOverHTTP(t *testing.T) {
 				s.ok(t, admin, c.query, nil, &d)
 				c = call{s, admin, `mutation($id: ID!) { setOpen(sellerId: $id, open: true) { id } }`, map[string]any{"id": d.CreateSeller.Seller.ID}}
 			case "NUMBERS_EXHAUSTED":
-				small, smallID := s.openStallMax(t, "Tiny", 9)
+				small, smallID := s.openStallWith(t, "Tiny", map[string]any{"maxNumber": 9})
 				for i := 0; i < 9; i++ {
 					s.ok(t, small, fetch, map[string]any{"id": smallID}, nil)
 				}
@@ -108,22 +107,4 @@ func TestEveryErrorCodeOverHTTP(t *testing.T) {
 			}
 		})
 	}
-}
-
-func (s *testServer) openStallMax(t *testing.T, name string, maxNumber int) (string, string) {
-	t.Helper()
-	admin := s.login(t, "SELLER", "admin")
-	var created struct {
-		CreateSeller struct {
-			Seller     struct{ ID string }
-			InviteCode string
-		}
-	}
-	s.ok(t, admin, `mutation($in: CreateSellerInput!) { createSeller(input: $in) { seller { id } inviteCode } }`,
-		map[string]any{"in": map[string]any{"name": name, "maxNumber": maxNumber, "paidUntil": time.Now().Add(time.Hour).Format(time.RFC3339)}}, &created)
-	seller := s.login(t, "SELLER", "owner-"+name)
-	id := created.CreateSeller.Seller.ID
-	s.ok(t, seller, `mutation($code: String!) { claimSeller(inviteCode: $code) { id } }`, map[string]any{"code": created.CreateSeller.InviteCode}, nil)
-	s.ok(t, seller, `mutation($id: ID!) { setOpen(sellerId: $id, open: true) { open } }`, map[string]any{"id": id}, nil)
-	return seller, id
 }
