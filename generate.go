@@ -4,3 +4,4 @@ package main
 // GraphQL schema to the generated ent types.
 //go:generate go run ./ent/entc.go
 //go:generate go run github.com/99designs/gqlgen generate
+//go:generate go run . schema -o schema.graphql
