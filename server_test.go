@@ -392,3 +392,30 @@ func TestWebSocketKeepAlive(t *testing.T) {
 		}
 	}
 }
+
+// TestRequestErrorsFollowGraphQLOverHTTP: how a document that does not parse
+// is answered depends on what the client accepts.
+func TestRequestErrorsFollowGraphQLOverHTTP(t *testing.T) {
+	s := startServer(t, storetest.Engines()[0])
+	for _, tc := range []struct {
+		accept     string
+		wantStatus int
+		wantData   bool
+	}{
+		{"application/json", 200, true},
+		{"application/graphql-response+json", 400, false},
+	} {
+		req, _ := http.NewRequest(http.MethodPost, s.URL+"/query", strings.NewReader(`{"query":"{"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", tc.accept)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != tc.wantStatus || strings.Contains(string(b), `"data"`) != tc.wantData || !strings.Contains(string(b), "GRAPHQL_PARSE_FAILED") {
+			t.Errorf("Accept %s: %d %s; want %d, data entry %v", tc.accept, res.StatusCode, b, tc.wantStatus, tc.wantData)
+		}
+	}
+}

@@ -83,7 +83,7 @@ func NewHandler(svc *canteen.Service, opts Options) http.Handler {
 	srv.AroundFields(markInternal)
 	srv.SetErrorPresenter(presentErrors(opts.Logger))
 	srv.SetRecoverFunc(recoverPanic(opts.Logger))
-	return authenticate(svc, limitBody(opts.MaxBodyBytes, srv), opts.Logger)
+	return authenticate(svc, limitBody(opts.MaxBodyBytes, httpSpec(srv)), opts.Logger)
 }
 
 func bearer(h string) string {
