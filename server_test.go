@@ -419,3 +419,39 @@ func TestRequestErrorsFollowGraphQLOverHTTP(t *testing.T) {
 		}
 	}
 }
+
+// TestTicketNoteIsPrivate: public edges (a stall's lastCalled, the call
+// stream) reach tickets; their notes stay with the owner and the seller.
+func TestTicketNoteIsPrivate(t *testing.T) {
+	s := startServer(t, storetest.Engines()[0])
+	seller, stallID := s.openStall(t, "Private", "P")
+	alice, bob := s.login(t, "CUSTOMER", "alice"), s.login(t, "CUSTOMER", "bob")
+	var f struct{ Fetch struct{ ID string } }
+	s.ok(t, alice, `mutation($id: ID!) { fetch(input: {sellerId: $id, note: "room 302, Li Wei"}) { id } }`, map[string]any{"id": stallID}, &f)
+	s.ok(t, seller, `mutation($id: ID!) { call(ticketId: $id) { id } }`, map[string]any{"id": f.Fetch.ID}, nil)
+	for _, tc := range []struct {
+		name, token string
+		want        *string
+	}{
+		{"anonymous", "", nil},
+		{"other customer", bob, nil},
+		{"owner", alice, ptrTo("room 302, Li Wei")},
+		{"seller", seller, ptrTo("room 302, Li Wei")},
+	} {
+		var d struct{ Seller struct{ LastCalled struct{ Note *string } } }
+		s.ok(t, tc.token, `query($id: ID!) { seller(id: $id) { lastCalled { note } } }`, map[string]any{"id": stallID}, &d)
+		got := d.Seller.LastCalled.Note
+		if (got == nil) != (tc.want == nil) || (got != nil && *got != *tc.want) {
+			t.Errorf("%s sees note %v, want %v", tc.name, deref(got), deref(tc.want))
+		}
+	}
+}
+
+func ptrTo(s string) *string { return &s }
+
+func deref(s *string) string {
+	if s == nil {
+		return "<nil>"
+	}
+	return *s
+}

@@ -190,6 +190,8 @@ type SubscriptionResolver interface {
 	TicketUpdated(ctx context.Context, ticketID pulid.ID) (<-chan *ent.Ticket, error)
 }
 type TicketResolver interface {
+	Note(ctx context.Context, obj *ent.Ticket) (*string, error)
+
 	Position(ctx context.Context, obj *ent.Ticket) (*int, error)
 }
 type UserResolver interface {
@@ -3308,7 +3310,7 @@ func (ec *executionContext) _Ticket_note(ctx context.Context, field graphql.Coll
 			return ec.fieldContext_Ticket_note(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Note, nil
+			return ec.Resolvers.Ticket().Note(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -3319,7 +3321,7 @@ func (ec *executionContext) _Ticket_note(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_Ticket_note(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Ticket", field, false, false, "String")
+	return graphql.NewScalarFieldContext("Ticket", field, true, true, "String")
 }
 
 func (ec *executionContext) _Ticket_callCount(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
@@ -5517,10 +5519,11 @@ func (ec *executionContext) _Ticket(ctx context.Context, sel ast.SelectionSet, o
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "note":
-			out.Values[i] = ec._Ticket_note(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Ticket_note(ctx, field, obj)
+				})
 		case "callCount":
 			out.Values[i] = ec._Ticket_callCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {

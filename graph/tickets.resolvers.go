@@ -62,6 +62,11 @@ func (r *subscriptionResolver) TicketUpdated(ctx context.Context, ticketID pulid
 	return r.Svc.TicketUpdated(ctx, ticketID)
 }
 
+// Note is the resolver for the note field.
+func (r *ticketResolver) Note(ctx context.Context, obj *ent.Ticket) (*string, error) {
+	return r.Svc.Note(ctx, obj), nil
+}
+
 // Position is the resolver for the position field.
 func (r *ticketResolver) Position(ctx context.Context, obj *ent.Ticket) (*int, error) {
 	return r.Svc.Position(ctx, obj)

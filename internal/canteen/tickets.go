@@ -524,6 +524,16 @@ func (s *Service) Position(ctx context.Context, t *ent.Ticket) (*int, error) {
 	return &n, nil
 }
 
+// Note returns a ticket's note to its owner and its seller only. Tickets
+// reach other callers through public edges (a stall's lastCalled, the call
+// stream), and a note may say who the customer is.
+func (s *Service) Note(ctx context.Context, t *ent.Ticket) *string {
+	if !canRead(ActorFrom(ctx), t) {
+		return nil
+	}
+	return t.Note
+}
+
 // canRead reports whether the caller may see t: its owner, its seller, an admin.
 func canRead(a *Actor, t *ent.Ticket) bool {
 	if a == nil {
