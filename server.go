@@ -67,6 +67,10 @@ type config struct {
 	LogLevel         string
 	ShutdownTimeout  time.Duration
 	WSKeepAlive      time.Duration
+	RecallGap        time.Duration
+	MaxBodyBytes     int
+	Limits           graph.Limits
+	TrustProxy       bool
 
 	// Not flags: set by tests.
 	now     func() time.Time
@@ -125,10 +129,32 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	str(&c.SellerSecret, "seller-secret", "CALLME_SELLER_SECRET", "", "seller mini-program appsecret")
 	str(&c.LogLevel, "log-level", "CALLME_LOG_LEVEL", "info", "debug, info, warn or error")
 	dur(&c.WSKeepAlive, "ws-keepalive", "CALLME_WS_KEEPALIVE", 15*time.Second, "WebSocket keep-alive ping interval (keeps NATs from dropping idle phones)")
+	dur(&c.RecallGap, "recall-gap", "CALLME_RECALL_GAP", 5*time.Second, "minimum time between two calls of the same ticket")
+	num(&c.MaxBodyBytes, "max-body-bytes", "CALLME_MAX_BODY_BYTES", 1<<20, "largest request body (413 beyond)")
+	num(&c.Limits.MaxDepth, "max-depth", "CALLME_MAX_DEPTH", 12, "deepest query nesting")
+	num(&c.Limits.MaxComplexity, "max-complexity", "CALLME_MAX_COMPLEXITY", 10000, "query complexity limit (list fields cost their page size)")
+	num(&c.Limits.MaxTokens, "max-tokens", "CALLME_MAX_TOKENS", 15000, "parser token limit per query document")
+	num(&c.Limits.MaxSubsPerSocket, "max-subscriptions-per-socket", "CALLME_MAX_SUBSCRIPTIONS_PER_SOCKET", 20, "subscriptions one WebSocket may hold")
+	wsMsg := 64 << 10
+	num(&wsMsg, "max-ws-message-bytes", "CALLME_MAX_WS_MESSAGE_BYTES", wsMsg, "largest WebSocket message from a client")
+	dur(&c.Limits.RequestTimeout, "request-timeout", "CALLME_REQUEST_TIMEOUT", 15*time.Second, "deadline of one HTTP request")
+	var ipLogins, ipMuts, sessMuts int
+	num(&ipLogins, "rate-ip-logins", "CALLME_RATE_IP_LOGINS", 20, "logins per second per client address (a campus may share one NAT address)")
+	num(&ipMuts, "rate-ip-mutations", "CALLME_RATE_IP_MUTATIONS", 50, "mutations per second per client address")
+	num(&c.Limits.IPBurst, "rate-ip-burst", "CALLME_RATE_IP_BURST", 200, "burst allowance per client address")
+	num(&sessMuts, "rate-session-mutations", "CALLME_RATE_SESSION_MUTATIONS", 5, "mutations per second per session")
+	num(&c.Limits.SessionBurst, "rate-session-burst", "CALLME_RATE_SESSION_BURST", 30, "burst allowance per session")
+	trust := getenv("CALLME_TRUST_PROXY")
+	fs.BoolVar(&c.TrustProxy, "trust-proxy", trust == "1" || strings.EqualFold(trust, "true"),
+		"take client addresses from X-Forwarded-For (only behind a proxy that sets it) ($CALLME_TRUST_PROXY)")
 	dur(&c.ShutdownTimeout, "shutdown-timeout", "CALLME_SHUTDOWN_TIMEOUT", 10*time.Second, "how long to finish requests on shutdown")
 	if err := fs.Parse(args[1:]); err != nil {
 		return c, err
 	}
+	c.Limits.MaxWSMessageBytes = int64(wsMsg)
+	c.Limits.IPLoginsPerSec, c.Limits.IPMutationsPerSec = float64(ipLogins), float64(ipMuts)
+	c.Limits.SessionMutsPerSec = float64(sessMuts)
+	c.Limits.TrustForwardedFor = c.TrustProxy
 	if len(errs) > 0 {
 		return c, errors.Join(errs...)
 	}
@@ -197,6 +223,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		SessionIdle:      cfg.SessionIdle,
 		MaxActiveTickets: cfg.MaxActiveTickets,
 		DevLogin:         devLogin,
+		RecallGap:        cfg.RecallGap,
 		Now:              cfg.now,
 	}, log)
 	if devLogin {
@@ -215,6 +242,9 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		Introspection:  !cfg.Production,
 		AllowedOrigins: splitList(cfg.AllowedOrigins),
 		KeepAlive:      cfg.WSKeepAlive,
+		MaxBodyBytes:   int64(cfg.MaxBodyBytes),
+		Production:     cfg.Production,
+		Limits:         cfg.Limits,
 		Logger:         log,
 	}))
 	if !cfg.Production {

@@ -62,7 +62,11 @@ func presentErrors(log *slog.Logger) graphql.ErrorPresenterFunc {
 			return gerr
 		}
 		// gqlgen's own errors: parse and validation failures carry a code;
-		// argument coercion failures do not, and are bad input too.
+		// argument coercion failures do not, and are bad input too, like a
+		// query over the complexity limit.
+		if gerr.Extensions["code"] == "COMPLEXITY_LIMIT_EXCEEDED" {
+			gerr.Extensions["code"] = string(canteen.CodeBadUserInput)
+		}
 		if _, ok := gerr.Extensions["code"]; !ok {
 			if gerr.Extensions == nil {
 				gerr.Extensions = map[string]any{}

@@ -1,7 +1,9 @@
 package graph
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -29,7 +31,11 @@ type Options struct {
 	KeepAlive time.Duration
 	// MaxBodyBytes limits POST bodies (413 beyond).
 	MaxBodyBytes int64
-	Logger       *slog.Logger
+	// Production turns off field suggestions in errors ("did you mean …"),
+	// which would otherwise reveal the schema with introspection off.
+	Production bool
+	Limits     Limits
+	Logger     *slog.Logger
 }
 
 // NewHandler returns the /query endpoint: GraphQL over HTTP (GET, POST,
@@ -45,17 +51,23 @@ func NewHandler(svc *canteen.Service, opts Options) http.Handler {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = 1 << 20
 	}
-	srv := handler.New(NewExecutableSchema(Config{Resolvers: &Resolver{Svc: svc}}))
+	opts.Limits.setDefaults()
+	lim := opts.Limits
+	srv := handler.New(NewExecutableSchema(Config{Resolvers: &Resolver{Svc: svc}, Complexity: complexity()}))
 	srv.AddTransport(transport.Websocket{
-		Implementation: transport.CoderWebsocketImplementation{
-			AcceptOptions: websocket.AcceptOptions{OriginPatterns: opts.AllowedOrigins},
+		Implementation: guardedWS{
+			inner: transport.CoderWebsocketImplementation{
+				AcceptOptions: websocket.AcceptOptions{OriginPatterns: opts.AllowedOrigins},
+			},
+			maxSubs: lim.MaxSubsPerSocket,
 		},
+		PayloadReadLimit: &lim.MaxWSMessageBytes,
 		// graphql-ws clients get "ka" messages; graphql-transport-ws clients
 		// get pings and must pong within two intervals, so dead phones free
 		// their subscriptions instead of lingering until TCP gives up.
 		KeepAlivePingInterval: opts.KeepAlive,
 		PingPongInterval:      opts.KeepAlive,
-		InitTimeout:           10 * time.Second,
+		InitTimeout:           lim.InitTimeout,
 		InitFunc: func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 			token := p.GetString("authToken")
 			if token == "" {
@@ -76,6 +88,11 @@ func NewHandler(svc *canteen.Service, opts Options) http.Handler {
 	srv.AddTransport(transport.POST{})
 	srv.AddTransport(transport.MultipartForm{MaxUploadSize: opts.MaxBodyBytes, MaxMemory: opts.MaxBodyBytes})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.SetParserTokenLimit(lim.MaxTokens)
+	srv.SetDisableSuggestion(opts.Production)
+	srv.Use(depthLimit{max: lim.MaxDepth})
+	srv.Use(extension.FixedComplexityLimit(lim.MaxComplexity))
+	srv.AroundOperations(newRateLimits(lim).intercept)
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
 	if opts.Introspection {
 		srv.Use(extension.Introspection{})
@@ -83,7 +100,7 @@ func NewHandler(svc *canteen.Service, opts Options) http.Handler {
 	srv.AroundFields(markInternal)
 	srv.SetErrorPresenter(presentErrors(opts.Logger))
 	srv.SetRecoverFunc(recoverPanic(opts.Logger))
-	return authenticate(svc, limitBody(opts.MaxBodyBytes, httpSpec(srv)), opts.Logger)
+	return authenticate(svc, limitBody(opts.MaxBodyBytes, httpSpec(srv)), lim, opts.Logger)
 }
 
 func bearer(h string) string {
@@ -96,8 +113,18 @@ func bearer(h string) string {
 // authenticate puts the caller of a bearer token into the request context.
 // Unknown or expired tokens make the request anonymous; operations that need
 // a session then answer UNAUTHENTICATED, which tells the app to log in again.
-func authenticate(svc *canteen.Service, next http.Handler, log *slog.Logger) http.Handler {
+// It also records the client address and bounds plain requests in time.
+func authenticate(svc *canteen.Service, next http.Handler, lim Limits, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := context.WithValue(r.Context(), clientIPKey{}, clientIP(r, lim.TrustForwardedFor))
+		if r.Header.Get("Upgrade") == "" {
+			// A hung database fails the request at its deadline instead of
+			// holding the client (WebSockets live on; their work is per event).
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, lim.RequestTimeout)
+			defer cancel()
+		}
+		r = r.WithContext(ctx)
 		if token := bearer(r.Header.Get("Authorization")); token != "" {
 			a, err := svc.Authenticate(r.Context(), token)
 			if err != nil {
@@ -114,15 +141,32 @@ func authenticate(svc *canteen.Service, next http.Handler, log *slog.Logger) htt
 }
 
 // limitBody answers 413 for bodies over max instead of a vague parse error.
+// Bodies without a Content-Length are read up to the limit first, so a
+// chunked upload cannot slip past it.
 func limitBody(max int64, next http.Handler) http.Handler {
+	tooLarge := func(w http.ResponseWriter) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusRequestEntityTooLarge)
+		_, _ = w.Write([]byte(`{"errors":[{"message":"request body too large","extensions":{"code":"BAD_USER_INPUT"}}]}`))
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > max {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusRequestEntityTooLarge)
-			_, _ = w.Write([]byte(`{"errors":[{"message":"request body too large","extensions":{"code":"BAD_USER_INPUT"}}]}`))
+			tooLarge(w)
 			return
 		}
-		if r.Body != nil {
+		if r.Body != nil && r.Body != http.NoBody && r.ContentLength < 0 {
+			b, err := io.ReadAll(io.LimitReader(r.Body, max+1))
+			if err != nil {
+				http.Error(w, "reading request body failed", http.StatusBadRequest)
+				return
+			}
+			if int64(len(b)) > max {
+				tooLarge(w)
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(b))
+			r.ContentLength = int64(len(b))
+		} else if r.Body != nil {
 			r.Body = http.MaxBytesReader(w, r.Body, max)
 		}
 		next.ServeHTTP(w, r)

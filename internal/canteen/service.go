@@ -39,6 +39,9 @@ type Config struct {
 	MaxActiveTickets int
 	// DevLogin accepts `dev:<openid>` login codes (no WeChat credentials).
 	DevLogin bool
+	// RecallGap is the least time between two calls of one ticket, so a
+	// double tap on "call again" does not announce a number twice.
+	RecallGap time.Duration
 	// TxRetries is how often a transaction is retried on deadlock or conflict.
 	TxRetries int
 	// Now is the clock; tests inject their own.

@@ -387,6 +387,16 @@ func (s *Service) call(ctx context.Context, tx *txn, a *Actor, cur *ent.Ticket) 
 		return nil, Errorf(CodeInvalidTransition, "this ticket is from an earlier business day")
 	}
 	now := s.now()
+	if cur.Status == model.StatusCalled && cur.CalledAt != nil {
+		if wait := cur.CalledAt.Add(s.cfg.RecallGap).Sub(now); wait > 0 {
+			secs := int(wait.Seconds() + 0.999)
+			return nil, &Error{
+				Code:       CodeRateLimited,
+				Message:    fmt.Sprintf("this number was just called; call it again in %d s", secs),
+				Extensions: map[string]any{"retryAfterSeconds": secs},
+			}
+		}
+	}
 	if err := tx.Seller.UpdateOneID(cur.SellerID).AddCallSeq(1).Exec(ctx); err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package canteen_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -267,4 +268,22 @@ func TestConcurrentFetchesNeverDuplicate(t *testing.T) {
 		}
 		t.Logf("%s: %d concurrent fetches in %v (%.0f tickets/s)", e.Name, n, elapsed, float64(n)/elapsed.Seconds())
 	})
+}
+
+func TestRecallGap(t *testing.T) {
+	f := newFixture(t, storetest.Engines()[0], func(c *canteen.Config) { c.RecallGap = 10 * time.Second })
+	seller, st := f.stall(t, "Gap", "G", 999)
+	tk := must[*ent.Ticket](t)(f.svc.Fetch(seller, canteen.FetchInput{SellerID: st.ID}))
+	must[*ent.Ticket](t)(f.svc.Call(seller, tk.ID))
+	f.clock.Add(4 * time.Second)
+	_, err := f.svc.Call(seller, tk.ID)
+	wantCode(t, err, canteen.CodeRateLimited)
+	var de *canteen.Error
+	if errors.As(err, &de); de.Extensions["retryAfterSeconds"] != 6 {
+		t.Fatalf("retryAfterSeconds %v, want 6", de.Extensions["retryAfterSeconds"])
+	}
+	f.clock.Add(6 * time.Second)
+	if got := must[*ent.Ticket](t)(f.svc.Call(seller, tk.ID)); got.CallCount != 2 {
+		t.Fatalf("recall after the gap: callCount %d, want 2", got.CallCount)
+	}
 }

@@ -1,0 +1,86 @@
+// Package ratelimit keeps token buckets per key (a client address, a
+// session), so one abusive client is slowed without slowing the others.
+package ratelimit
+
+import (
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Limiter is a set of token buckets, one per key, created on first use and
+// forgotten after idle, so memory stays bounded by the active clients.
+type Limiter struct {
+	rate  rate.Limit
+	burst int
+	idle  time.Duration
+	now   func() time.Time
+
+	mu      sync.Mutex
+	buckets map[string]*bucket
+	calls   int
+}
+
+type bucket struct {
+	lim  *rate.Limiter
+	seen time.Time
+}
+
+// New returns a limiter allowing perSecond events per key with bursts of
+// burst. perSecond <= 0 disables limiting. now may be nil (the real clock).
+func New(perSecond float64, burst int, now func() time.Time) *Limiter {
+	if now == nil {
+		now = time.Now
+	}
+	r := rate.Limit(perSecond)
+	if perSecond <= 0 {
+		r = rate.Inf
+	}
+	if burst < 1 {
+		burst = 1
+	}
+	return &Limiter{rate: r, burst: burst, idle: 10 * time.Minute, now: now, buckets: map[string]*bucket{}}
+}
+
+// Allow takes a token for key. When none is left it reports how long until
+// one will be.
+func (l *Limiter) Allow(key string) (ok bool, retryAfter time.Duration) {
+	if l.rate == rate.Inf {
+		return true, 0
+	}
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.calls++
+	if l.calls%1024 == 0 {
+		l.sweep(now)
+	}
+	b := l.buckets[key]
+	if b == nil {
+		b = &bucket{lim: rate.NewLimiter(l.rate, l.burst)}
+		l.buckets[key] = b
+	}
+	b.seen = now
+	r := b.lim.ReserveN(now, 1)
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		return false, d
+	}
+	return true, 0
+}
+
+// Len counts the keys held (for tests and metrics).
+func (l *Limiter) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.buckets)
+}
+
+func (l *Limiter) sweep(now time.Time) {
+	for k, b := range l.buckets {
+		if now.Sub(b.seen) > l.idle {
+			delete(l.buckets, k)
+		}
+	}
+}

@@ -1,0 +1,52 @@
+package ratelimit
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+func TestLimiterBurstRefillAndIsolation(t *testing.T) {
+	now := time.Unix(0, 0)
+	l := New(2, 3, func() time.Time { return now })
+	for i := 0; i < 3; i++ {
+		if ok, _ := l.Allow("a"); !ok {
+			t.Fatalf("burst event %d refused", i+1)
+		}
+	}
+	ok, retry := l.Allow("a")
+	if ok || retry != 500*time.Millisecond {
+		t.Fatalf("4th event: ok=%v retry=%v, want refused with 500ms", ok, retry)
+	}
+	if ok, _ := l.Allow("b"); !ok {
+		t.Fatal("another key was slowed by a")
+	}
+	now = now.Add(500 * time.Millisecond)
+	if ok, _ := l.Allow("a"); !ok {
+		t.Fatal("no token after the refill time")
+	}
+}
+
+func TestLimiterForgetsIdleKeys(t *testing.T) {
+	now := time.Unix(0, 0)
+	l := New(1, 1, func() time.Time { return now })
+	for i := 0; i < 1000; i++ {
+		l.Allow(fmt.Sprint(i))
+	}
+	now = now.Add(time.Hour)
+	for i := 0; i < 1024; i++ {
+		l.Allow("fresh")
+	}
+	if n := l.Len(); n != 1 {
+		t.Fatalf("%d keys held after an idle hour, want 1", n)
+	}
+}
+
+func TestLimiterDisabled(t *testing.T) {
+	l := New(0, 0, nil)
+	for i := 0; i < 10000; i++ {
+		if ok, _ := l.Allow("x"); !ok {
+			t.Fatal("a disabled limiter refused")
+		}
+	}
+}
