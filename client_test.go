@@ -246,7 +246,7 @@ func (c *wsClient) errorCode(id string) string {
 	c.t.Helper()
 	m := c.read()
 	if m.ID != id {
-		c.t.Fatalf("got %s for %q, want an error for %q", m.Type, m.ID, id)
+		c.t.Fatalf("got %s for %q (%s), want an error for %q", m.Type, m.ID, m.Payload, id)
 	}
 	var errs []gqlError
 	switch m.Type {

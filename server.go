@@ -193,6 +193,7 @@ type app struct {
 	handler http.Handler
 	db      *store.DB
 	svc     *canteen.Service
+	broker  *events.Local
 }
 
 func (a *app) Close() error { return a.db.Close() }
@@ -216,7 +217,8 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	if len(apps) > 0 {
 		wx = wechat.New(wechat.Config{BaseURL: cfg.WeChatBaseURL, Apps: apps, Logger: log})
 	}
-	svc := canteen.New(db.Client, db.Dialect, events.NewLocal(64), wx, canteen.Config{
+	broker := events.NewLocal(64)
+	svc := canteen.New(db.Client, db.Dialect, broker, wx, canteen.Config{
 		Admins:           splitList(cfg.Admins),
 		Location:         loc,
 		DayStartHour:     cfg.DayStartHour,
@@ -264,7 +266,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		_, _ = io.WriteString(w, "ready\n")
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	return &app{handler: mux, db: db, svc: svc}, nil
+	return &app{handler: mux, db: db, svc: svc, broker: broker}, nil
 }
 
 func newLogger(level string, w io.Writer) (*slog.Logger, error) {

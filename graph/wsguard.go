@@ -104,12 +104,19 @@ func (c *guardedConn) release(id string) {
 }
 
 // WriteJSON sees the transport's own messages: a complete or error for an id
-// ends that subscription.
+// ends that subscription, and nothing is sent for an id the client already
+// completed (gqlgen would report the cancelled resolver as an error).
 func (c *guardedConn) WriteJSON(v any) error {
 	if rv := reflect.Indirect(reflect.ValueOf(v)); rv.Kind() == reflect.Struct {
-		if t, id := rv.FieldByName("Type"), rv.FieldByName("ID"); t.IsValid() && id.IsValid() && id.Kind() == reflect.String {
+		if t, id := rv.FieldByName("Type"), rv.FieldByName("ID"); t.IsValid() && id.IsValid() && id.Kind() == reflect.String && id.String() != "" {
+			c.mu.Lock()
+			active := c.active[id.String()]
 			if s := t.String(); s == "complete" || s == "error" {
-				c.release(id.String())
+				delete(c.active, id.String())
+			}
+			c.mu.Unlock()
+			if !active {
+				return nil
 			}
 		}
 	}
