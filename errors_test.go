@@ -108,3 +108,60 @@ func TestEveryErrorCodeOverHTTP(t *testing.T) {
 		})
 	}
 }
+
+// TestLogsHoldNoSecrets runs logins, a stall's setup, a call and failures
+// with debug logging on, and checks the log for every secret involved.
+func TestLogsHoldNoSecrets(t *testing.T) {
+	creds := map[model.App]wechat.AppCredentials{
+		model.AppCustomer: {AppID: "wxc", Secret: "customer-appsecret-1"},
+		model.AppSeller:   {AppID: "wxs", Secret: "seller-appsecret-2"},
+	}
+	fake := wechattest.NewServer(t, creds)
+	s := startServer(t, storetest.Engines()[0], func(c *config) {
+		c.WeChatBaseURL, c.Admins, c.LogLevel = fake.URL, "o-admin", "debug"
+		c.CustomerAppID, c.CustomerSecret = "wxc", "customer-appsecret-1"
+		c.SellerAppID, c.SellerSecret = "wxs", "seller-appsecret-2"
+	})
+	secrets := []string{"customer-appsecret-1", "seller-appsecret-2", "o-admin", "o-owner", "o-alice"}
+	login := func(app model.App, openid string) string {
+		code := fake.IssueCode(app, openid)
+		var d struct{ Login struct{ Token string } }
+		s.ok(t, "", `mutation($app: App!, $code: String!) { login(input: {app: $app, code: $code}) { token } }`,
+			map[string]any{"app": string(app), "code": code}, &d)
+		secrets = append(secrets, code, fake.SessionKey(code), d.Login.Token)
+		return d.Login.Token
+	}
+	admin := login(model.AppSeller, "o-admin")
+	var created struct {
+		CreateSeller struct {
+			Seller     struct{ ID string }
+			InviteCode string
+		}
+	}
+	s.ok(t, admin, `mutation { createSeller(input: {name: "Quiet", paidUntil: "2030-01-01T00:00:00Z"}) { seller { id } inviteCode } }`, nil, &created)
+	secrets = append(secrets, created.CreateSeller.InviteCode)
+	owner := login(model.AppSeller, "o-owner")
+	s.ok(t, owner, `mutation($c: String!) { claimSeller(inviteCode: $c) { id } }`, map[string]any{"c": created.CreateSeller.InviteCode}, nil)
+	s.ok(t, owner, `mutation($id: ID!) { setOpen(sellerId: $id, open: true) { id } }`, map[string]any{"id": created.CreateSeller.Seller.ID}, nil)
+	alice := login(model.AppCustomer, "o-alice")
+	s.ok(t, alice, `mutation($id: ID!) { fetch(input: {sellerId: $id}) { id } }`, map[string]any{"id": created.CreateSeller.Seller.ID}, nil)
+	s.ok(t, owner, `mutation($id: ID!) { callNext(sellerId: $id) { id } }`, map[string]any{"id": created.CreateSeller.Seller.ID}, nil)
+	// Failures log too: a reused code, WeChat busy, an unknown token.
+	used := fake.IssueCode(model.AppCustomer, "o-alice")
+	secrets = append(secrets, used)
+	s.query(t, "", `mutation($c: String!) { login(input: {app: CUSTOMER, code: $c}) { token } }`, map[string]any{"c": used})
+	s.query(t, "", `mutation($c: String!) { login(input: {app: CUSTOMER, code: $c}) { token } }`, map[string]any{"c": used})
+	fake.FailNext(3, -1)
+	s.query(t, "", `mutation($c: String!) { login(input: {app: CUSTOMER, code: $c}) { token } }`, map[string]any{"c": fake.IssueCode(model.AppCustomer, "o-alice")})
+	s.query(t, "made-up-token-123", `{ me { id } }`, nil)
+
+	logs := s.logs.String()
+	if !strings.Contains(logs, "level=WARN") {
+		t.Fatalf("expected WeChat retries to be logged:\n%s", logs)
+	}
+	for _, secret := range secrets {
+		if secret != "" && strings.Contains(logs, secret) {
+			t.Errorf("log contains %q", secret)
+		}
+	}
+}
