@@ -34,7 +34,7 @@ type syncBuffer struct {
 func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
 func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
-func startServer(t *testing.T, e storetest.Engine, mod ...func(*config)) *testServer {
+func startServer(t testing.TB, e storetest.Engine, mod ...func(*config)) *testServer {
 	t.Helper()
 	cfg, err := parseConfig([]string{"callme", "-db", e.DSN(t)}, func(string) string { return "" }, io.Discard)
 	if err != nil {
@@ -76,7 +76,7 @@ func (r gqlResponse) code() string {
 }
 
 // query posts a GraphQL request with an optional bearer token.
-func (s *testServer) query(t *testing.T, token, query string, vars map[string]any) gqlResponse {
+func (s *testServer) query(t testing.TB, token, query string, vars map[string]any) gqlResponse {
 	t.Helper()
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 	req, _ := http.NewRequest(http.MethodPost, s.URL+"/query", bytes.NewReader(body))
@@ -99,7 +99,7 @@ func (s *testServer) query(t *testing.T, token, query string, vars map[string]an
 }
 
 // ok runs a query that must succeed and decodes its data into v.
-func (s *testServer) ok(t *testing.T, token, query string, vars map[string]any, v any) {
+func (s *testServer) ok(t testing.TB, token, query string, vars map[string]any, v any) {
 	t.Helper()
 	r := s.query(t, token, query, vars)
 	if len(r.Errors) > 0 {
@@ -112,7 +112,7 @@ func (s *testServer) ok(t *testing.T, token, query string, vars map[string]any, 
 	}
 }
 
-func (s *testServer) login(t *testing.T, app, name string) string {
+func (s *testServer) login(t testing.TB, app, name string) string {
 	t.Helper()
 	var d struct{ Login struct{ Token string } }
 	s.ok(t, "", `mutation($app: App!, $code: String!) { login(input: {app: $app, code: $code}) { token } }`,

@@ -191,6 +191,7 @@ func TestClaimSeller(t *testing.T) {
 		{Name: string(make([]rune, 41))},
 		{Name: "ok", Prefix: ptr("TOOLONG")},
 		{Name: "ok", Prefix: ptr("A-")},
+		{Name: "ok", Prefix: ptr("B2")},
 		{Name: "ok", MaxNumber: ptr(8)},
 		{Name: "ok", MaxNumber: ptr(10000)},
 	} {

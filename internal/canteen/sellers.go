@@ -110,14 +110,16 @@ func checkName(field, v string) (string, error) {
 	return v, nil
 }
 
+// checkPrefix accepts up to 4 letters. Digits are refused: with prefix "B2"
+// the code B2007 could not be told from B + 2007 when read out.
 func checkPrefix(p string) (string, error) {
 	p = strings.ToUpper(strings.TrimSpace(p))
 	if len(p) > 4 {
-		return "", Errorf(CodeBadUserInput, "prefix must be at most 4 letters or digits")
+		return "", Errorf(CodeBadUserInput, "prefix must be at most 4 letters")
 	}
 	for _, r := range p {
-		if !(r >= 'A' && r <= 'Z') && !(r >= '0' && r <= '9') {
-			return "", Errorf(CodeBadUserInput, "prefix must be at most 4 letters or digits")
+		if r < 'A' || r > 'Z' {
+			return "", Errorf(CodeBadUserInput, "prefix must be at most 4 letters (A-Z)")
 		}
 	}
 	return p, nil

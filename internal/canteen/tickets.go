@@ -48,6 +48,32 @@ func FormatCode(prefix string, number, maxNumber int) string {
 	return fmt.Sprintf("%s%0*d", prefix, width, number)
 }
 
+// ParseCode splits a ticket code as people type it ("a007", " A7 ") into
+// its prefix and number. Prefixes are letters only, so the split is the first
+// digit.
+func ParseCode(code string) (prefix string, number int, err error) {
+	code = strings.ToUpper(strings.TrimSpace(code))
+	i := strings.IndexFunc(code, func(r rune) bool { return r >= '0' && r <= '9' })
+	if i < 0 || i > 4 || len(code)-i > 4 {
+		return "", 0, Errorf(CodeBadUserInput, "a ticket code is up to 4 letters and a number, like A007")
+	}
+	for _, r := range code[:i] {
+		if r < 'A' || r > 'Z' {
+			return "", 0, Errorf(CodeBadUserInput, "a ticket code is up to 4 letters and a number, like A007")
+		}
+	}
+	for _, r := range code[i:] {
+		if r < '0' || r > '9' {
+			return "", 0, Errorf(CodeBadUserInput, "a ticket code is up to 4 letters and a number, like A007")
+		}
+		number = number*10 + int(r-'0')
+	}
+	if number < 1 {
+		return "", 0, Errorf(CodeBadUserInput, "ticket numbers start at 1")
+	}
+	return code[:i], number, nil
+}
+
 func checkNote(note *string) (*string, error) {
 	if note == nil {
 		return nil, nil
