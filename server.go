@@ -209,7 +209,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	if len(apps) == 0 && cfg.Production {
 		return nil, errors.New("production mode needs WeChat credentials (-customer-appid/-customer-secret, -seller-appid/-seller-secret): dev login is off")
 	}
-	db, err := store.Open(ctx, cfg.DB, store.Options{MaxOpenConns: cfg.DBMaxConns, Hook: cfg.sqlHook})
+	db, err := store.Open(ctx, cfg.DB, store.Options{MaxOpenConns: cfg.DBMaxConns, Hook: cfg.sqlHook, Logger: log})
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strings"
 	"time"
@@ -41,6 +42,19 @@ type Options struct {
 	MaxOpenConns int // MySQL pool size and SQLite read pool size; default 16
 	// Hook, when set, sees every SQL statement before it runs (tests count them).
 	Hook func(query string)
+	// Logger receives the MySQL driver's connection warnings, which it would
+	// otherwise print to stderr. Nil discards them.
+	Logger *slog.Logger
+}
+
+// mysqlLogger routes go-sql-driver's messages ("unexpected EOF" when a
+// connection dies) into slog at debug level: database/sql retries them.
+type mysqlLogger struct{ log *slog.Logger }
+
+func (l mysqlLogger) Print(v ...any) {
+	if l.log != nil {
+		l.log.Debug("mysql driver", "msg", fmt.Sprint(v...))
+	}
 }
 
 // Open parses dsn ("sqlite:path", "file:path", a bare path ending in .db, or
@@ -111,6 +125,7 @@ func openMySQL(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	cfg.Logger = mysqlLogger{opts.Logger}
 	if cfg.DBName == "" {
 		return nil, errors.New("the MySQL DSN names no database, e.g. mysql://root@tcp(127.0.0.1:3306)/callme")
 	}
