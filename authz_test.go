@@ -1,0 +1,155 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+
+	"callme/graph"
+	"callme/internal/store/storetest"
+)
+
+// TestAuthorizationWalk runs every query, mutation and subscription of the
+// schema as every kind of caller and checks who gets through. A root field
+// without a row here fails the test, so a new operation must state its rules.
+func TestAuthorizationWalk(t *testing.T) {
+	s := startServer(t, storetest.Engines()[0], noRateLimits, func(c *config) { c.RecallGap = 0 })
+	_, stallID := s.openStall(t, "Mine", "M")
+	_, otherStall := s.openStall(t, "Theirs", "T")
+	_ = otherStall
+	roles := []string{"anonymous", "owner", "otherCustomer", "seller", "otherSeller", "admin"}
+	token := func(role string) string {
+		switch role {
+		case "owner":
+			return s.login(t, "CUSTOMER", "alice")
+		case "otherCustomer":
+			return s.login(t, "CUSTOMER", "bob")
+		case "seller":
+			return s.login(t, "SELLER", "owner-Mine")
+		case "otherSeller":
+			return s.login(t, "SELLER", "owner-Theirs")
+		case "admin":
+			return s.login(t, "SELLER", "admin")
+		}
+		return ""
+	}
+	seller := func() string { return token("seller") }
+	// ticket makes a fresh ticket owned by alice, optionally CALLED.
+	ticket := func(called bool) string {
+		alice := token("owner")
+		var mine struct{ MyTickets []struct{ ID, Status string } }
+		s.ok(t, alice, `{ myTickets { id status } }`, nil, &mine)
+		for _, tk := range mine.MyTickets { // stay under the active-ticket cap
+			if tk.Status == "WAITING" || tk.Status == "CALLED" {
+				s.ok(t, alice, `mutation($id: ID!) { cancel(ticketId: $id) { id } }`, map[string]any{"id": tk.ID}, nil)
+			}
+		}
+		var f struct{ Fetch struct{ ID string } }
+		s.ok(t, alice, `mutation($id: ID!) { fetch(input: {sellerId: $id}) { id } }`, map[string]any{"id": stallID}, &f)
+		if called {
+			s.ok(t, seller(), `mutation($id: ID!) { call(ticketId: $id) { id } }`, map[string]any{"id": f.Fetch.ID}, nil)
+		}
+		return f.Fetch.ID
+	}
+	handed := func() int {
+		var f struct{ Fetch struct{ Number int } }
+		s.ok(t, seller(), `mutation($id: ID!) { fetch(input: {sellerId: $id}) { number } }`, map[string]any{"id": stallID}, &f)
+		return f.Fetch.Number
+	}
+	invite := func() string {
+		var d struct{ CreateSeller struct{ InviteCode string } }
+		s.ok(t, token("admin"), `mutation { createSeller(input: {name: "New"}) { inviteCode } }`, nil, &d)
+		return d.CreateSeller.InviteCode
+	}
+
+	const U, F = "UNAUTHENTICATED", "FORBIDDEN"
+	type row struct {
+		doc  string
+		vars func() map[string]any
+		want [6]string // per role, in the order of roles; "" = allowed
+	}
+	sid := func() map[string]any { return map[string]any{"id": stallID} }
+	tid := func(called bool) func() map[string]any {
+		return func() map[string]any { return map[string]any{"id": ticket(called)} }
+	}
+	rows := map[string]row{
+		"Query.node":        {`query($id: ID!) { node(id: $id) { id } }`, tid(false), [6]string{F, "", F, "", F, ""}},
+		"Query.me":          {`{ me { id roles } }`, nil, [6]string{}},
+		"Query.sellers":     {`{ sellers { totalCount } }`, nil, [6]string{}},
+		"Query.seller":      {`query($id: ID!) { seller(id: $id) { name } }`, sid, [6]string{}},
+		"Query.myTickets":   {`{ myTickets { id } }`, nil, [6]string{U, "", "", "", "", ""}},
+		"Query.queue":       {`query($id: ID!) { queue(sellerId: $id) { id } }`, sid, [6]string{U, F, F, "", F, ""}},
+		"Mutation.login":    {`mutation { login(input: {app: CUSTOMER, code: "dev:someone"}) { token } }`, nil, [6]string{}},
+		"Mutation.logout":   {`mutation { logout }`, nil, [6]string{U, "", "", "", "", ""}},
+		"Mutation.fetch":    {`mutation($id: ID!) { fetch(input: {sellerId: $id}) { id } }`, sid, [6]string{U, "", "", "", F, ""}},
+		"Mutation.claim":    {`mutation($id: ID!, $n: Int!) { claim(input: {sellerId: $id, number: $n}) { id } }`, func() map[string]any { return map[string]any{"id": stallID, "n": handed()} }, [6]string{U, "", "", F, F, F}},
+		"Mutation.call":     {`mutation($id: ID!) { call(ticketId: $id) { id } }`, tid(false), [6]string{U, F, F, "", F, ""}},
+		"Mutation.callNext": {`mutation($id: ID!) { callNext(sellerId: $id) { id } }`, sid, [6]string{U, F, F, "", F, ""}},
+		"Mutation.complete": {`mutation($id: ID!) { complete(ticketId: $id) { id } }`, tid(true), [6]string{U, "", F, "", F, ""}},
+		"Mutation.cancel":   {`mutation($id: ID!) { cancel(ticketId: $id) { id } }`, tid(false), [6]string{U, "", F, "", F, ""}},
+		"Mutation.setOpen":  {`mutation($id: ID!) { setOpen(sellerId: $id, open: true) { id } }`, sid, [6]string{U, F, F, "", F, ""}},
+		"Mutation.createSeller": {`mutation { createSeller(input: {name: "X"}) { inviteCode } }`, nil, [6]string{U, F, F, F, F, ""}},
+		// Sellers already run a stall; the admin's SELLER-app account does not.
+		"Mutation.claimSeller": {`mutation($c: String!) { claimSeller(inviteCode: $c) { id } }`, func() map[string]any { return map[string]any{"c": invite()} }, [6]string{U, F, F, F, F, ""}},
+		"Subscription.calledNumbers": {`subscription($id: ID!) { calledNumbers(sellerId: $id, after: 0) { seq } }`, func() map[string]any { ticket(true); return sid() }, [6]string{}},
+		"Subscription.ticketUpdated": {`subscription($id: ID!) { ticketUpdated(ticketId: $id) { id } }`, tid(false), [6]string{U, "", F, "", F, ""}},
+	}
+
+	// Every root field of the schema needs a row.
+	schema := graph.NewExecutableSchema(graph.Config{}).Schema()
+	var missing []string
+	for _, root := range []string{"Query", "Mutation", "Subscription"} {
+		for _, f := range schema.Types[root].Fields {
+			if !strings.HasPrefix(f.Name, "__") {
+				if _, ok := rows[root+"."+f.Name]; !ok {
+					missing = append(missing, root+"."+f.Name)
+				}
+			}
+		}
+	}
+	if len(missing) > 0 {
+		t.Fatalf("no authorization row for %v", missing)
+	}
+	names := make([]string, 0, len(rows))
+	for n := range rows {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		r := rows[name]
+		for i, role := range roles {
+			t.Run(name+"/"+role, func(t *testing.T) {
+				var vars map[string]any
+				if r.vars != nil {
+					vars = r.vars()
+				}
+				tok := token(role)
+				var got string
+				if strings.HasPrefix(name, "Subscription.") {
+					init := map[string]any{}
+					if tok != "" {
+						init["authToken"] = tok
+					}
+					ws := s.dialWS(t, "graphql-transport-ws", init)
+					ws.subscribe("1", r.doc, vars)
+					m := ws.read()
+					var res gqlResponse
+					_ = json.Unmarshal(m.Payload, &res)
+					if m.Type == "error" {
+						var errs []gqlError
+						_ = json.Unmarshal(m.Payload, &errs)
+						res.Errors = errs
+					}
+					got = res.code()
+				} else {
+					got = s.query(t, tok, r.doc, vars).code()
+				}
+				if got != r.want[i] {
+					t.Fatalf("got %q, want %q", got, fmt.Sprint(r.want[i]))
+				}
+			})
+		}
+	}
+}
