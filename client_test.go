@@ -31,8 +31,12 @@ type syncBuffer struct {
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func startServer(t testing.TB, e storetest.Engine, mod ...func(*config)) *testServer {
 	t.Helper()
@@ -272,7 +276,6 @@ func (c *wsClient) errorCode(id string) string {
 	code, _ := errs[0].Extensions["code"].(string)
 	return code
 }
-
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 

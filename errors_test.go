@@ -30,7 +30,12 @@ func TestEveryErrorCodeOverHTTP(t *testing.T) {
 	newcomer := s.login(t, "SELLER", "newcomer")
 
 	fetch := `mutation($id: ID!, $note: String) { fetch(input: {sellerId: $id, note: $note}) { id number } }`
-	var handed struct{ Fetch struct{ ID string; Number int } }
+	var handed struct {
+		Fetch struct {
+			ID     string
+			Number int
+		}
+	}
 	s.ok(t, seller, fetch, map[string]any{"id": stallID}, &handed)
 	s.ok(t, alice, `mutation($id: ID!, $n: Int!) { claim(input: {sellerId: $id, number: $n}) { id } }`, map[string]any{"id": stallID, "n": handed.Fetch.Number}, nil)
 
@@ -76,7 +81,9 @@ func TestEveryErrorCodeOverHTTP(t *testing.T) {
 			switch tc.code {
 			case "SELLER_INACTIVE":
 				// Create an unpaid stall, then try to open it.
-				var d struct{ CreateSeller struct{ Seller struct{ ID string } } }
+				var d struct {
+					CreateSeller struct{ Seller struct{ ID string } }
+				}
 				s.ok(t, admin, c.query, nil, &d)
 				c = call{s, admin, `mutation($id: ID!) { setOpen(sellerId: $id, open: true) { id } }`, map[string]any{"id": d.CreateSeller.Seller.ID}}
 			case "NUMBERS_EXHAUSTED":

@@ -146,7 +146,12 @@ func TestFaultConnectionResetsNeverHalfWriteTickets(t *testing.T) {
 					r := s.query(t, seller, `mutation($id: ID!, $k: String!) { fetch(input: {sellerId: $id, idempotencyKey: $k}) { id number } }`,
 						map[string]any{"id": stallID, "k": fmt.Sprint("key-", i)})
 					if len(r.Errors) == 0 {
-						var d struct{ Fetch struct{ ID string; Number int } }
+						var d struct {
+							Fetch struct {
+								ID     string
+								Number int
+							}
+						}
 						_ = jsonUnmarshal(r.Data, &d)
 						numbers[i], ids[i] = d.Fetch.Number, d.Fetch.ID
 						break

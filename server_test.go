@@ -361,7 +361,9 @@ func TestNoNPlusOne(t *testing.T) {
 		s.ok(t, three, fetch, map[string]any{"id": id}, nil)
 	}
 	statements := func(token string) (int64, int) {
-		var d struct{ MyTickets []struct{ Seller struct{ Name string } } }
+		var d struct {
+			MyTickets []struct{ Seller struct{ Name string } }
+		}
 		count.Store(0)
 		counting.Store(true)
 		s.ok(t, token, `{ myTickets { code status seller { id name prefix open } } }`, nil, &d)
@@ -438,7 +440,9 @@ func TestTicketNoteIsPrivate(t *testing.T) {
 		{"owner", alice, ptrTo("room 302, Li Wei")},
 		{"seller", seller, ptrTo("room 302, Li Wei")},
 	} {
-		var d struct{ Seller struct{ LastCalled struct{ Note *string } } }
+		var d struct {
+			Seller struct{ LastCalled struct{ Note *string } }
+		}
 		s.ok(t, tc.token, `query($id: ID!) { seller(id: $id) { lastCalled { note } } }`, map[string]any{"id": stallID}, &d)
 		got := d.Seller.LastCalled.Note
 		if (got == nil) != (tc.want == nil) || (got != nil && *got != *tc.want) {
