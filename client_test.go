@@ -21,8 +21,8 @@ import (
 
 // testServer is callme behind a real HTTP server, with a GraphQL client.
 type testServer struct {
-	*httptest.Server
-	app  *app
+	URL  string
+	app  *app // nil for a server in another process
 	logs *syncBuffer
 }
 
@@ -55,7 +55,7 @@ func startServer(t testing.TB, e storetest.Engine, mod ...func(*config)) *testSe
 	}
 	srv := httptest.NewServer(a.handler)
 	t.Cleanup(func() { srv.Close(); a.Close() })
-	return &testServer{Server: srv, app: a, logs: logs}
+	return &testServer{URL: srv.URL, app: a, logs: logs}
 }
 
 type gqlError struct {
@@ -230,6 +230,9 @@ func (c *wsClient) subscribe(id, query string, vars map[string]any) {
 func (c *wsClient) next(id string, v any) {
 	c.t.Helper()
 	m := c.read()
+	for m.Type == "complete" && m.ID != id { // the end of another subscription
+		m = c.read()
+	}
 	if m.ID != id || (m.Type != "next" && m.Type != "data") {
 		c.t.Fatalf("got %s for %q: %s; want a result for %q", m.Type, m.ID, m.Payload, id)
 	}
@@ -280,3 +283,7 @@ func (c *wsClient) errorCode(id string) string {
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 
 func wsjsonRead(ctx context.Context, c *wsClient, v any) error { return wsjson.Read(ctx, c.conn, v) }
+
+func contextWithTimeout(d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), d)
+}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"callme/internal/canteen"
+	"callme/internal/events"
 	"callme/internal/pulid"
 	"callme/internal/store/storetest"
 
@@ -29,7 +30,7 @@ func TestSubscriptionsDoNotLeak(t *testing.T) {
 	settle := func(wantSubs, maxGoroutines int) (int, int) {
 		var g, subs int
 		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-			g, subs = runtime.NumGoroutine(), s.app.broker.Subscribers(topic)
+			g, subs = runtime.NumGoroutine(), s.app.broker.(*events.Local).Subscribers(topic)
 			if subs == wantSubs && g <= maxGoroutines {
 				break
 			}

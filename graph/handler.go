@@ -35,7 +35,14 @@ type Options struct {
 	// which would otherwise reveal the schema with introspection off.
 	Production bool
 	Limits     Limits
-	Logger     *slog.Logger
+	// Metrics, when set, records operations, sockets and subscriptions.
+	Metrics *Metrics
+	// ShuttingDown reports that the server is stopping: sockets then close
+	// with 1001 "going away" instead of 1000.
+	ShuttingDown func() bool
+	// Sockets, when set, counts open WebSockets.
+	Sockets *Sockets
+	Logger  *slog.Logger
 }
 
 // NewHandler returns the /query endpoint: GraphQL over HTTP (GET, POST,
@@ -59,7 +66,10 @@ func NewHandler(svc *canteen.Service, opts Options) http.Handler {
 			inner: transport.CoderWebsocketImplementation{
 				AcceptOptions: websocket.AcceptOptions{OriginPatterns: opts.AllowedOrigins},
 			},
-			maxSubs: lim.MaxSubsPerSocket,
+			maxSubs:      lim.MaxSubsPerSocket,
+			metrics:      opts.Metrics,
+			shuttingDown: opts.ShuttingDown,
+			sockets:      opts.Sockets,
 		},
 		PayloadReadLimit: &lim.MaxWSMessageBytes,
 		// graphql-ws clients get "ka" messages; graphql-transport-ws clients
@@ -96,6 +106,9 @@ func NewHandler(svc *canteen.Service, opts Options) http.Handler {
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
 	if opts.Introspection {
 		srv.Use(extension.Introspection{})
+	}
+	if opts.Metrics != nil {
+		srv.Use(metricsExtension{opts.Metrics})
 	}
 	srv.AroundFields(markInternal)
 	srv.SetErrorPresenter(presentErrors(opts.Logger))

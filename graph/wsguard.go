@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql/handler/transport"
@@ -28,19 +29,38 @@ const (
 type guardedWS struct {
 	inner   transport.WebsocketImplementation
 	maxSubs int
+	metrics *Metrics // may be nil
+	// shuttingDown turns the transport's close on cancel into 1001 "going
+	// away", so clients reconnect (to another instance) at once.
+	shuttingDown func() bool
+	sockets      *Sockets
 }
+
+// Sockets counts open GraphQL WebSockets, so shutdown can wait for their
+// close frames to go out.
+type Sockets struct{ n atomic.Int64 }
+
+// Open returns the number of open sockets.
+func (s *Sockets) Open() int64 { return s.n.Load() }
 
 func (g guardedWS) Accept(w http.ResponseWriter, r *http.Request, opts transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
 	c, err := g.inner.Accept(w, r, opts)
 	if err != nil {
 		return nil, err
 	}
-	return &guardedConn{WebsocketConn: c, maxSubs: g.maxSubs, active: map[string]bool{}}, nil
+	if g.metrics != nil {
+		g.metrics.wsConns.Inc()
+	}
+	if g.sockets != nil {
+		g.sockets.n.Add(1)
+	}
+	return &guardedConn{WebsocketConn: c, guardedWS: g, active: map[string]bool{}}, nil
 }
 
 type guardedConn struct {
 	transport.WebsocketConn
-	maxSubs int
+	guardedWS
+	closeOnce sync.Once
 
 	mu     sync.Mutex
 	active map[string]bool
@@ -66,6 +86,7 @@ func (c *guardedConn) NextReader() (int, io.Reader, error) {
 				dup, full := c.active[head.ID], len(c.active) >= c.maxSubs
 				if !dup && !full {
 					c.active[head.ID] = true
+					c.countSubs(1)
 				}
 				c.mu.Unlock()
 				if dup {
@@ -99,8 +120,34 @@ func (c *guardedConn) refuse(id string) {
 
 func (c *guardedConn) release(id string) {
 	c.mu.Lock()
-	delete(c.active, id)
+	if c.active[id] {
+		delete(c.active, id)
+		c.countSubs(-1)
+	}
 	c.mu.Unlock()
+}
+
+func (c *guardedConn) countSubs(d float64) {
+	if c.metrics != nil {
+		c.metrics.subs.Add(d)
+	}
+}
+
+// Close also ends the count of the connection and its subscriptions.
+func (c *guardedConn) Close() error {
+	c.closeOnce.Do(func() {
+		c.mu.Lock()
+		c.countSubs(-float64(len(c.active)))
+		clear(c.active)
+		c.mu.Unlock()
+		if c.metrics != nil {
+			c.metrics.wsConns.Dec()
+		}
+		if c.sockets != nil {
+			c.sockets.n.Add(-1)
+		}
+	})
+	return c.WebsocketConn.Close()
 }
 
 // WriteJSON sees the transport's own messages: a complete or error for an id
@@ -111,8 +158,9 @@ func (c *guardedConn) WriteJSON(v any) error {
 		if t, id := rv.FieldByName("Type"), rv.FieldByName("ID"); t.IsValid() && id.IsValid() && id.Kind() == reflect.String && id.String() != "" {
 			c.mu.Lock()
 			active := c.active[id.String()]
-			if s := t.String(); s == "complete" || s == "error" {
+			if s := t.String(); active && (s == "complete" || s == "error") {
 				delete(c.active, id.String())
+				c.countSubs(-1)
 			}
 			c.mu.Unlock()
 			if !active {
@@ -124,8 +172,11 @@ func (c *guardedConn) WriteJSON(v any) error {
 }
 
 func (c *guardedConn) WriteClose(code int, msg string) error {
-	if code == transport.WebsocketCloseProtocolError && msg == "connection initialisation timeout" {
+	switch {
+	case code == transport.WebsocketCloseProtocolError && msg == "connection initialisation timeout":
 		code = closeInitTimeout
+	case code == transport.WebsocketCloseNormalClosure && c.shuttingDown != nil && c.shuttingDown():
+		code, msg = 1001, "server shutting down; reconnect"
 	}
 	return c.WebsocketConn.WriteClose(code, msg)
 }

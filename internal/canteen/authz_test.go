@@ -2,9 +2,9 @@ package canteen_test
 
 import (
 	"context"
-	"time"
 	"strings"
 	"testing"
+	"time"
 
 	"callme/ent"
 	"callme/internal/canteen"

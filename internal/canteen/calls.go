@@ -2,10 +2,12 @@ package canteen
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"callme/ent"
 	"callme/ent/callevent"
+	"callme/internal/events"
 	"callme/internal/pulid"
 )
 
@@ -105,8 +107,16 @@ func (s *Service) CalledNumbers(ctx context.Context, sellerID pulid.ID, after *i
 				return
 			case ev := <-sub.Events():
 				ce, ok := ev.Payload.(*CallEvent)
-				if !ok || ce.Seq <= last {
-					continue // a queue change, or a call already sent
+				if !ok {
+					// A hint without the call (another instance's event that
+					// could not be hydrated): read it from the database.
+					if ev.Seq > last && !catchUp(last, ev.Seq, false) {
+						return
+					}
+					continue
+				}
+				if ce.Seq <= last {
+					continue // a call already sent
 				}
 				if ce.Seq > last+1 && !catchUp(last, ce.Seq-1, false) {
 					return
@@ -122,6 +132,31 @@ func (s *Service) CalledNumbers(ctx context.Context, sellerID pulid.ID, after *i
 		}
 	}()
 	return out, nil
+}
+
+// Hydrate turns an event that arrived from another instance (topic and seq
+// only) into one carrying its snapshot, read once per instance however many
+// subscribers wait for it.
+func (s *Service) Hydrate(ctx context.Context, ev events.Event) (events.Event, error) {
+	switch {
+	case strings.HasPrefix(ev.Topic, "seller:") && ev.Seq > 0:
+		sellerID := pulid.ID(strings.TrimPrefix(ev.Topic, "seller:"))
+		ce, err := s.db.CallEvent.Query().
+			Where(callevent.SellerID(sellerID), callevent.Seq(ev.Seq)).
+			WithTicket(func(q *ent.TicketQuery) { q.WithSeller() }).
+			Only(ctx)
+		if err != nil {
+			return ev, err
+		}
+		ev.Payload = newCallEvent(ce.Seq, ce.Edges.Ticket, ce.CalledAt)
+	case strings.HasPrefix(ev.Topic, "ticket:"):
+		t, err := s.db.Ticket.Get(ctx, pulid.ID(strings.TrimPrefix(ev.Topic, "ticket:")))
+		if err != nil {
+			return ev, err
+		}
+		ev.Payload = t
+	}
+	return ev, nil
 }
 
 // TicketUpdated streams a ticket's current state, then every change, to its
@@ -169,7 +204,13 @@ func (s *Service) TicketUpdated(ctx context.Context, id pulid.ID) (<-chan *ent.T
 			case <-ctx.Done():
 				return
 			case ev := <-sub.Events():
-				if t, ok := ev.Payload.(*ent.Ticket); ok && !send(t) {
+				t, ok := ev.Payload.(*ent.Ticket)
+				if !ok && int(ev.Seq) > version {
+					var gerr error
+					t, gerr = s.db.Ticket.Get(ctx, id) // a hint: read the state
+					ok = gerr == nil
+				}
+				if ok && !send(t) {
 					return
 				}
 			case <-sub.Lagged():

@@ -164,3 +164,47 @@ func TestTicketUpdatedSendsStateThenChanges(t *testing.T) {
 		}
 	})
 }
+
+// TestHintsWithoutPayload: events from other instances may arrive as bare
+// hints (topic and seq); subscribers then read the call or ticket from the
+// database, and Hydrate fills a hint in once for all of them.
+func TestHintsWithoutPayload(t *testing.T) {
+	f := newFixture(t, storetest.Engines()[0])
+	seller, st := f.stall(t, "Hints", "H", 999)
+	alice := f.as(t, model.AppCustomer, "alice")
+	tk := must[*ent.Ticket](t)(f.svc.Fetch(alice, canteen.FetchInput{SellerID: st.ID}))
+	ctx, cancel := context.WithCancel(alice)
+	defer cancel()
+	calls := must[<-chan *canteen.CallEvent](t)(f.svc.CalledNumbers(ctx, st.ID, nil))
+	updates := must[<-chan *ent.Ticket](t)(f.svc.TicketUpdated(ctx, tk.ID))
+	<-updates // current state
+
+	// Call without telling this broker, as another instance would.
+	other := canteen.New(f.db.Client, f.db.Dialect, events.NewLocal(1), nil, canteen.Config{
+		Admins: []string{"admin"}, Location: shanghai, DayStartHour: 4, DevLogin: true, Now: f.clock.Now,
+	}, nil)
+	must[*ent.Ticket](t)(other.Call(seller, tk.ID))
+	f.broker.Publish(events.Event{Topic: canteen.SellerTopic(st.ID), Seq: 1})
+	f.broker.Publish(events.Event{Topic: canteen.TicketTopic(tk.ID), Seq: 2})
+	if ev := recvCall(t, calls); ev.Seq != 1 || ev.Code != "H001" {
+		t.Fatalf("from a hint: seq %d %s, want seq 1 H001", ev.Seq, ev.Code)
+	}
+	select {
+	case got := <-updates:
+		if got.Status != model.StatusCalled {
+			t.Fatalf("from a hint: %s, want CALLED", got.Status)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no ticket update from a hint")
+	}
+
+	for _, ev := range []events.Event{{Topic: canteen.SellerTopic(st.ID), Seq: 1}, {Topic: canteen.TicketTopic(tk.ID), Seq: 2}} {
+		h, err := f.svc.Hydrate(context.Background(), ev)
+		if err != nil || h.Payload == nil {
+			t.Fatalf("Hydrate(%s): %v, payload %v", ev.Topic, err, h.Payload)
+		}
+	}
+	if ce := must[events.Event](t)(f.svc.Hydrate(context.Background(), events.Event{Topic: canteen.SellerTopic(st.ID), Seq: 1})).Payload.(*canteen.CallEvent); ce.Ticket.Edges.Seller == nil {
+		t.Fatal("a hydrated call lacks its seller: every subscriber would query it")
+	}
+}

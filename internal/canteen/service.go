@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"callme/ent"
@@ -80,6 +81,19 @@ type Service struct {
 	cfg     Config
 	admins  map[string]bool
 	log     *slog.Logger
+
+	issued, called atomic.Uint64
+}
+
+// Stats counts what this instance did since start (for metrics).
+type Stats struct {
+	TicketsIssued uint64
+	Calls         uint64 // calls and recalls
+}
+
+// Stats returns the service's counters.
+func (s *Service) Stats() Stats {
+	return Stats{TicketsIssued: s.issued.Load(), Calls: s.called.Load()}
 }
 
 // New returns a Service. wx may be nil when only dev login is used.
@@ -110,13 +124,16 @@ func (s *Service) BusinessDay(t time.Time) int {
 
 func (s *Service) today() int { return s.BusinessDay(s.now()) }
 
-// txn is a transaction plus the events to publish once it commits.
+// txn is a transaction plus what to do once it commits.
 type txn struct {
 	*ent.Tx
-	events []events.Event
+	events    []events.Event
+	committed []func()
 }
 
 func (t *txn) publish(ev events.Event) { t.events = append(t.events, ev) }
+
+func (t *txn) onCommit(f func()) { t.committed = append(t.committed, f) }
 
 // errConflict makes inTx retry: a row changed under a conditional update.
 var errConflict = errors.New("canteen: concurrent update, retry")
@@ -141,6 +158,9 @@ func (s *Service) inTx(ctx context.Context, fn func(*txn) error) error {
 		if err == nil {
 			for _, ev := range t.events {
 				s.broker.Publish(ev)
+			}
+			for _, f := range t.committed {
+				f()
 			}
 			return nil
 		}

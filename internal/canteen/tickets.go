@@ -188,6 +188,7 @@ func (s *Service) Fetch(ctx context.Context, in FetchInput) (*ent.Ticket, error)
 			return errConflict
 		}
 		tx.publish(events.Event{Topic: SellerTopic(st.ID)})
+		tx.onCommit(func() { s.issued.Add(1) })
 		return nil
 	})
 	if err != nil {
@@ -459,6 +460,7 @@ func (s *Service) call(ctx context.Context, tx *txn, a *Actor, cur *ent.Ticket) 
 	ev := newCallEvent(st.CallSeq, t, now)
 	tx.publish(events.Event{Topic: SellerTopic(st.ID), Seq: ev.Seq, Payload: ev})
 	tx.publish(ticketEvent(t))
+	tx.onCommit(func() { s.called.Add(1) })
 	return t, nil
 }
 

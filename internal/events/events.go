@@ -10,6 +10,7 @@ package events
 
 import (
 	"sync"
+	"sync/atomic"
 )
 
 // Event is one notice on a topic.
@@ -48,6 +49,20 @@ type Local struct {
 	mu     sync.RWMutex
 	topics map[string]map[*localSub]struct{}
 	buffer int
+
+	published, delivered, dropped atomic.Uint64
+}
+
+// LocalStats counts events since start.
+type LocalStats struct {
+	Published uint64 // events published
+	Delivered uint64 // copies handed to subscribers
+	Dropped   uint64 // copies dropped for lagging subscribers (they catch up from the database)
+}
+
+// Stats returns the broker's counters.
+func (b *Local) Stats() LocalStats {
+	return LocalStats{Published: b.published.Load(), Delivered: b.delivered.Load(), Dropped: b.dropped.Load()}
 }
 
 // NewLocal returns an in-process broker whose subscribers buffer up to buffer
@@ -60,12 +75,15 @@ func NewLocal(buffer int) *Local {
 }
 
 func (b *Local) Publish(ev Event) {
+	b.published.Add(1)
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	for s := range b.topics[ev.Topic] {
 		select {
 		case s.ch <- ev:
+			b.delivered.Add(1)
 		default:
+			b.dropped.Add(1)
 			select {
 			case s.lagged <- struct{}{}:
 			default: // already told

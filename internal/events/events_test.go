@@ -46,6 +46,9 @@ func TestLocalSlowSubscriberLagsWithoutBlocking(t *testing.T) {
 	if got := len(slow.Events()); got != 2 {
 		t.Fatalf("slow subscriber buffered %d events, want 2", got)
 	}
+	if st := b.Stats(); st.Published != 5 || st.Delivered != 7 || st.Dropped != 3 {
+		t.Fatalf("stats %+v, want 5 published, 7 delivered, 3 dropped", st)
+	}
 }
 
 func TestLocalCloseUnsubscribes(t *testing.T) {
