@@ -17,6 +17,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 	_ "time/tzdata" // Asia/Shanghai must resolve on machines without tzdata
@@ -27,12 +28,13 @@ import (
 	"callme/internal/model"
 	"callme/internal/store"
 	"callme/internal/wechat"
+	"callme/web"
 
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/vektah/gqlparser/v2/formatter"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+	"github.com/vektah/gqlparser/v2/formatter"
 )
 
 func main() {
@@ -68,6 +70,7 @@ type config struct {
 	ShutdownTimeout  time.Duration
 	WSKeepAlive      time.Duration
 	RecallGap        time.Duration
+	Redis            string
 	MaxBodyBytes     int
 	Limits           graph.Limits
 	TrustProxy       bool
@@ -115,6 +118,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 		"production mode: no playground, no introspection, no dev login ($CALLME_PRODUCTION)")
 	str(&c.Addr, "addr", "CALLME_ADDR", ":8080", "listen address")
 	str(&c.DB, "db", "CALLME_DB", "sqlite:callme.db", "database: sqlite:PATH or mysql://user:pass@tcp(host:3306)/callme")
+	str(&c.Redis, "redis", "CALLME_REDIS", "", "Redis URL (redis://host:6379/0) to fan events out across instances; empty: in-process")
 	num(&c.DBMaxConns, "db-max-conns", "CALLME_DB_MAX_CONNS", 16, "database pool size (SQLite: readers; writes use one connection)")
 	str(&c.Admins, "admins", "CALLME_ADMINS", "", "comma-separated admin openids (default \"admin\" unless -production)")
 	str(&c.TimeZone, "timezone", "CALLME_TIMEZONE", "Asia/Shanghai", "time zone of business days")
@@ -193,10 +197,20 @@ type app struct {
 	handler http.Handler
 	db      *store.DB
 	svc     *canteen.Service
-	broker  *events.Local
+	broker  events.Broker
+	closers []func() error
+	// shutting is set when the server starts shutting down.
+	shutting atomic.Bool
+	sockets  graph.Sockets
 }
 
-func (a *app) Close() error { return a.db.Close() }
+func (a *app) Close() error {
+	var errs []error
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		errs = append(errs, a.closers[i]())
+	}
+	return errors.Join(append(errs, a.db.Close())...)
+}
 
 // newApp wires callme from cfg.
 func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
@@ -217,7 +231,31 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	if len(apps) > 0 {
 		wx = wechat.New(wechat.Config{BaseURL: cfg.WeChatBaseURL, Apps: apps, Logger: log})
 	}
-	broker := events.NewLocal(64)
+	a := &app{db: db}
+	var (
+		broker  events.Broker
+		local   *events.Local
+		rdb     *events.Redis
+		hydrate func(context.Context, events.Event) (events.Event, error)
+	)
+	if cfg.Redis != "" {
+		opt, err := redis.ParseURL(cfg.Redis)
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("-redis: %w", err)
+		}
+		client := redis.NewClient(opt)
+		rdb = events.NewRedis(client, events.RedisOptions{
+			Hydrate: func(ctx context.Context, ev events.Event) (events.Event, error) { return hydrate(ctx, ev) },
+			Logger:  log,
+		})
+		broker = rdb
+		a.closers = append(a.closers, client.Close, rdb.Close)
+	} else {
+		local = events.NewLocal(64)
+		broker = local
+	}
+	a.broker = broker
 	svc := canteen.New(db.Client, db.Dialect, broker, wx, canteen.Config{
 		Admins:           splitList(cfg.Admins),
 		Location:         loc,
@@ -228,6 +266,8 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		RecallGap:        cfg.RecallGap,
 		Now:              cfg.now,
 	}, log)
+	hydrate = svc.Hydrate
+	a.svc = svc
 	if devLogin {
 		log.Warn("dev login is on: the code dev:<name> logs in as openid <name>; configure WeChat credentials or -production for real use")
 	}
@@ -238,6 +278,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewDBStatsCollector(db.SQL(), db.Dialect),
 	)
+	registerDomainMetrics(reg, svc, local, rdb)
 
 	mux := http.NewServeMux()
 	mux.Handle("/query", graph.NewHandler(svc, graph.Options{
@@ -247,26 +288,42 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		MaxBodyBytes:   int64(cfg.MaxBodyBytes),
 		Production:     cfg.Production,
 		Limits:         cfg.Limits,
+		Metrics:        graph.NewMetrics(reg),
+		ShuttingDown:   a.shutting.Load,
+		Sockets:        &a.sockets,
 		Logger:         log,
 	}))
 	if !cfg.Production {
-		mux.Handle("GET /{$}", playground.Handler("callme", "/query"))
+		mux.Handle("GET /{$}", web.Playground("/query"))
 	}
+	mux.Handle("GET /board/", web.Board())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
+		if a.shutting.Load() {
+			http.Error(w, "shutting down", http.StatusServiceUnavailable)
+			return
+		}
 		if err := db.Ping(ctx); err != nil {
 			log.WarnContext(ctx, "not ready", "err", err)
 			http.Error(w, "database unreachable", http.StatusServiceUnavailable)
 			return
 		}
+		if rdb != nil {
+			if err := rdb.Ping(ctx); err != nil {
+				log.WarnContext(ctx, "not ready", "err", err)
+				http.Error(w, "redis unreachable", http.StatusServiceUnavailable)
+				return
+			}
+		}
 		_, _ = io.WriteString(w, "ready\n")
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	return &app{handler: mux, db: db, svc: svc, broker: broker}, nil
+	a.handler = mux
+	return a, nil
 }
 
 func newLogger(level string, w io.Writer) (*slog.Logger, error) {
@@ -318,11 +375,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	case <-ctx.Done():
 	}
+	// Stop taking connections, finish requests in flight, then end the
+	// subscriptions: their sockets close with 1001 so clients reconnect at
+	// once (to another instance) and resume with `after`.
 	log.Info("shutting down")
+	a.shutting.Store(true)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	err = srv.Shutdown(sctx)
 	cancelBase()
+	a.waitSockets(sctx)
 	return err
 }
 

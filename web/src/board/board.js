@@ -1,0 +1,492 @@
+// The call board: /board/{sellerId}. It reads the stall through GraphQL over
+// HTTP (name, waiting count; polled) and follows calledNumbers over
+// graphql-transport-ws with the graphql-ws client. See ../../README.md.
+//
+// Resuming: every CallEvent has a per-stall seq. The subscription's `after`
+// variable always holds the last seq shown, so whichever way the socket is
+// re-opened (graphql-ws's own retries, or a fresh client after an error),
+// the server replays exactly the calls the board has not seen. Events with a
+// seq already shown are dropped, so nothing appears twice.
+import { createClient } from 'graphql-ws/client';
+import { Announcer } from './announcer.js';
+
+const ENDPOINT = document.documentElement.dataset.endpoint || '/query';
+const HISTORY_SIZE = 10; // numbers listed besides the big one
+const POLL_MS = 5000; // waiting count and stall name
+const UNKNOWN_POLL_MS = 30000; // an unknown stall is asked about again this often
+const REPLAY_ANNOUNCE_MAX = 3; // after a disconnect, announce only the latest few missed calls
+const REPLAY_SETTLE_MS = 300;
+const LIVE_MARGIN_MS = 1500; // calls this close to (re)subscribing count as live, not replayed
+
+const SELLER_QUERY = `query Board($id: ID!) {
+  seller(id: $id) { id name waitingCount lastCalled { code } }
+}`;
+const CALLS_SUBSCRIPTION = `subscription BoardCalls($sellerId: ID!, $after: Int) {
+  calledNumbers(sellerId: $sellerId, after: $after) {
+    seq code announcement calledAt
+    ticket { id code status }
+  }
+}`;
+
+const $ = (id) => document.getElementById(id);
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// backoff: 0.5 s, 1 s, 2 s, … up to 15 s, with ±25 % jitter so that a room
+// of boards does not reconnect in lockstep after a server restart.
+function backoff(attempt) {
+  const base = Math.min(15000, 500 * 2 ** Math.min(attempt, 10));
+  return Math.round(base * (0.75 + Math.random() * 0.5));
+}
+
+// ---------------------------------------------------------------------------
+// Server clock: the HTTP Date header of each poll estimates the offset between
+// the server's clock and this device's, for the clock display and to tell
+// replayed calls from live ones (CallEvent.calledAt is server time).
+
+const offsets = [];
+let clockOffset = 0;
+
+function noteServerDate(res, sentAt, receivedAt) {
+  const date = Date.parse(res.headers.get('date') || '');
+  if (Number.isNaN(date)) return;
+  // Date has whole seconds: the true time was in [date, date+1 s).
+  offsets.push(date + 500 - (sentAt + receivedAt) / 2);
+  if (offsets.length > 12) offsets.shift();
+  const sorted = [...offsets].sort((a, b) => a - b);
+  clockOffset = sorted[Math.floor(sorted.length / 2)];
+}
+
+const serverNow = () => Date.now() + clockOffset;
+
+// ---------------------------------------------------------------------------
+// GraphQL over HTTP.
+
+class GraphQLError extends Error {
+  constructor(errors) {
+    super(errors.map((e) => e.message).join('; '));
+    this.errors = errors;
+  }
+}
+
+async function gql(query, variables) {
+  const sentAt = Date.now();
+  const res = await fetch(ENDPOINT, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/graphql-response+json, application/json',
+    },
+    body: JSON.stringify({ query, variables }),
+    cache: 'no-store',
+    credentials: 'omit',
+  });
+  noteServerDate(res, sentAt, Date.now());
+  let body = null;
+  try {
+    body = await res.json();
+  } catch {
+    // not GraphQL: a proxy's error page, say
+  }
+  if (!body || (!body.data && !body.errors)) throw new Error(`HTTP ${res.status}`);
+  if (body.errors && body.errors.length && !body.data) throw new GraphQLError(body.errors);
+  return body.data;
+}
+
+// isUnknownSeller: the id is not a stall (or not one that may be shown).
+function isUnknownSeller(err) {
+  const errors = Array.isArray(err) ? err : err && err.errors;
+  if (!Array.isArray(errors)) return false;
+  return errors.some((e) => {
+    const code = e && e.extensions && e.extensions.code;
+    return code === 'NOT_FOUND' || code === 'BAD_USER_INPUT';
+  });
+}
+
+// ---------------------------------------------------------------------------
+// The page.
+
+function sellerIdFromPath() {
+  const m = window.location.pathname.match(/\/board\/([^/]+)\/?$/);
+  if (!m) return '';
+  try {
+    return decodeURIComponent(m[1]).trim();
+  } catch {
+    return '';
+  }
+}
+
+const view = {
+  current: null, // the code shown big
+  history: [], // the codes listed below it, newest first, each once
+
+  setState(state) {
+    document.body.dataset.state = state;
+  },
+
+  setConn(conn) {
+    const body = document.body;
+    if (body.dataset.conn === conn) return;
+    body.dataset.conn = conn;
+    const banner = $('banner');
+    if (conn === 'live') {
+      banner.hidden = true;
+      return;
+    }
+    $('banner-text').textContent =
+      conn === 'connecting' ? '正在连接… Connecting…' : '连接中断，正在重连… Reconnecting…';
+    banner.hidden = false;
+  },
+
+  setSeller(seller) {
+    $('stall-name').textContent = seller.name;
+    document.title = `${seller.name} · 叫号`;
+    this.setWaiting(seller.waitingCount);
+    if (this.current === null && seller.lastCalled) this.show(seller.lastCalled.code, false);
+  },
+
+  setWaiting(n) {
+    $('waiting').textContent = String(n);
+    document.body.classList.remove('stale');
+  },
+
+  showUnknown(id) {
+    if (document.body.dataset.state !== 'ready') $('stall-name').textContent = '叫号 · Call board';
+    $('error-detail').textContent = id ? `ID: ${id}` : '地址里没有档口 ID · The address has no stall id';
+    $('error').hidden = false;
+    this.setConn('live'); // nothing to reconnect to: no banner over the error
+    this.setState('error');
+  },
+
+  hideUnknown() {
+    $('error').hidden = true;
+  },
+
+  // show makes code the big number; the previous one moves to the list. A
+  // code called again (a recall) moves to the front instead of appearing twice.
+  show(code, flash) {
+    if (this.current !== null && this.current !== code) this.history.unshift(this.current);
+    this.history = this.history.filter((c) => c !== code).slice(0, HISTORY_SIZE);
+    this.current = code;
+    const el = $('current');
+    el.replaceChildren(textSpan(code));
+    el.style.setProperty('--len', String(Math.max(code.length, 3)));
+    if (flash) {
+      el.classList.remove('flash');
+      void el.offsetWidth; // restart the animation
+      el.classList.add('flash');
+    }
+    const list = $('history');
+    list.replaceChildren(
+      ...this.history.map((c) => {
+        const li = document.createElement('li');
+        li.dataset.code = c;
+        li.style.setProperty('--len', String(Math.max(c.length, 3)));
+        li.append(textSpan(c));
+        return li;
+      }),
+    );
+    fitNumbers();
+  },
+};
+
+function textSpan(text) {
+  const span = document.createElement('span');
+  span.textContent = text;
+  return span;
+}
+
+// fit shrinks el's font until its text (inner) fits maxW x maxH; the CSS
+// font size is the upper bound.
+function fit(el, inner, maxW, maxH) {
+  el.style.fontSize = '';
+  const w = inner.offsetWidth;
+  const h = inner.offsetHeight;
+  if (!w || !h || maxW <= 0 || maxH <= 0) return;
+  const scale = Math.min(1, maxW / w, maxH / h);
+  if (scale < 1) el.style.fontSize = `${Math.floor(parseFloat(getComputedStyle(el).fontSize) * scale * 0.97)}px`;
+}
+
+// fitNumbers keeps the big number and the list inside their boxes whatever
+// the screen, the font and the length of the codes.
+function fitNumbers() {
+  const cur = $('current');
+  const now = cur.parentElement;
+  const box = getComputedStyle(now);
+  const padX = parseFloat(box.paddingLeft) + parseFloat(box.paddingRight);
+  const padY = parseFloat(box.paddingTop) + parseFloat(box.paddingBottom);
+  const label = now.querySelector('.label');
+  const above = (label ? label.offsetHeight : 0) + parseFloat(getComputedStyle(cur).marginTop);
+  if (cur.firstElementChild) fit(cur, cur.firstElementChild, now.clientWidth - padX, now.clientHeight - padY - above);
+  for (const li of $('history').children) {
+    if (li.firstElementChild) fit(li, li.firstElementChild, li.clientWidth * 0.9, li.clientHeight * 0.9);
+  }
+}
+
+function startClock() {
+  const time = $('clock-time');
+  const date = $('clock-date');
+  const pad = (n) => String(n).padStart(2, '0');
+  const days = ['日', '一', '二', '三', '四', '五', '六'];
+  const tick = () => {
+    const d = new Date(serverNow());
+    time.textContent = `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+    date.textContent = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} 星期${days[d.getDay()]}`;
+    setTimeout(tick, 1000 - (serverNow() % 1000) + 5);
+  };
+  tick();
+}
+
+function setupSound(announcer) {
+  const button = $('sound');
+  const render = () => {
+    if (!announcer.enabled) {
+      button.className = 'sound off';
+      button.textContent = '🔇 点击开启声音 · Tap to enable sound';
+      button.title = '';
+    } else if (!announcer.unlocked) {
+      button.className = 'sound blocked';
+      button.textContent = '🔈 轻触屏幕恢复声音 · Tap to resume sound';
+      button.title = '';
+    } else {
+      button.className = 'sound on';
+      button.textContent = '🔊';
+      button.title = '声音已开启，点击关闭 · Sound on (tap to mute)';
+    }
+    document.body.dataset.sound = announcer.enabled ? (announcer.unlocked ? 'on' : 'blocked') : 'off';
+  };
+  announcer.onChange = render;
+  button.addEventListener('click', (e) => {
+    e.stopPropagation();
+    if (!announcer.enabled) announcer.enable();
+    else if (!announcer.unlocked) announcer.unlock();
+    else announcer.disable();
+    render();
+  });
+  // Sound was turned on before: the first tap or key anywhere unlocks it.
+  const unlockAnywhere = () => {
+    if (announcer.enabled) announcer.unlock();
+    render();
+  };
+  document.addEventListener('pointerdown', unlockAnywhere, { capture: true });
+  document.addEventListener('keydown', unlockAnywhere, { capture: true });
+  if (announcer.enabled) announcer.unlock();
+  render();
+  // Double tap: full screen (a TV browser's F11 works as well).
+  document.addEventListener('dblclick', () => {
+    const el = document.documentElement;
+    if (document.fullscreenElement) document.exitFullscreen?.().catch(() => {});
+    else el.requestFullscreen?.().catch(() => {});
+  });
+}
+
+// ---------------------------------------------------------------------------
+// The call stream.
+
+class CallStream {
+  constructor(sellerId, announcer) {
+    this.sellerId = sellerId;
+    this.announcer = announcer;
+    this.lastSeq = 0;
+    this.seen = new Map(); // seq -> ticket id, to tell a resent call from a reset database
+    this.payload = { query: CALLS_SUBSCRIPTION, variables: { sellerId, after: 0 } };
+    this.client = null;
+    this.dispose = null;
+    this.everConnected = false; // a connection before this one: replays are announced (collapsed)
+    this.announceReplays = false;
+    this.subscribedAt = 0; // server time when the current subscription started
+    this.replayBatch = [];
+    this.replayTimer = 0;
+    this.attempt = 0; // fresh clients after fatal errors
+    this.onUnknown = () => {};
+    this.onCall = () => {};
+  }
+
+  start() {
+    const url = new URL(ENDPOINT, window.location.href);
+    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+    let socket = null;
+    let pongTimer = 0;
+    const client = createClient({
+      url: url.href,
+      lazy: true,
+      // Retry forever, on any kind of close or error, with our backoff.
+      retryAttempts: Infinity,
+      shouldRetry: () => true,
+      retryWait: (retries) => sleep(backoff(retries)),
+      // Ping every 10 s; no pong within 5 s means a dead link (a TV whose
+      // Wi-Fi dropped without closing the socket): close and reconnect.
+      keepAlive: 10000,
+      on: {
+        connecting: () => view.setConn(this.everConnected ? 'reconnecting' : 'connecting'),
+        connected: (s) => {
+          socket = s;
+          this.attempt = 0;
+          this.announceReplays = this.everConnected;
+          this.everConnected = true;
+          this.subscribedAt = serverNow();
+          this.payload.variables.after = this.lastSeq;
+          view.setConn('live');
+        },
+        closed: () => {
+          clearTimeout(pongTimer);
+          socket = null;
+          view.setConn(this.everConnected ? 'reconnecting' : 'connecting');
+        },
+        ping: (received) => {
+          if (received) return;
+          clearTimeout(pongTimer);
+          pongTimer = setTimeout(() => {
+            if (socket && socket.readyState === WebSocket.OPEN) socket.close(4408, 'Pong timeout');
+          }, 5000);
+        },
+        pong: (received) => {
+          if (received) clearTimeout(pongTimer);
+        },
+      },
+    });
+    this.client = client;
+    // payload is sent again, as it is then, on every reconnection.
+    this.dispose = client.subscribe(this.payload, {
+      next: (result) => {
+        if (result.data && result.data.calledNumbers) this.onEvent(result.data.calledNumbers);
+        else if (result.errors) console.warn('calledNumbers:', result.errors);
+      },
+      error: (err) => this.restart(err),
+      complete: () => this.restart(null), // the server ended the stream (shutting down)
+    });
+  }
+
+  // restart replaces the client after a fatal close, an error or the end of
+  // the stream: the server may be restarting, so try again with backoff.
+  restart(err) {
+    if (this.client) this.client.dispose();
+    this.client = null;
+    if (err && isUnknownSeller(err)) {
+      this.onUnknown();
+      return;
+    }
+    if (err) console.warn('call stream:', err);
+    view.setConn(this.everConnected ? 'reconnecting' : 'connecting');
+    setTimeout(() => this.start(), backoff(this.attempt++));
+  }
+
+  onEvent(ev) {
+    const seq = Number(ev.seq);
+    if (!Number.isFinite(seq)) return;
+    const ticketId = ev.ticket ? ev.ticket.id : '';
+    if (seq <= this.lastSeq) {
+      // The server sends calls in seq order, so an old seq is either one
+      // shown already (drop it) or, when it is not the call shown under that
+      // seq, a sign that the stall's numbering started over (a database
+      // reset): follow it rather than ignore every call from now on.
+      if (this.seen.get(seq) === ticketId) return;
+      this.seen.clear();
+    }
+    this.lastSeq = seq;
+    this.payload.variables.after = seq;
+    this.seen.set(seq, ticketId);
+    if (this.seen.size > 2000) this.seen.delete(this.seen.keys().next().value);
+    document.body.dataset.lastSeq = String(seq);
+
+    view.show(ev.code, true);
+    this.onCall(ev);
+
+    const calledAt = Date.parse(ev.calledAt);
+    const replayed = !Number.isNaN(calledAt) && calledAt < this.subscribedAt - LIVE_MARGIN_MS;
+    if (!replayed) {
+      this.flushReplays();
+      this.announcer.say(ev.announcement);
+    } else if (this.announceReplays) {
+      // Missed while disconnected: gather the burst, then announce its last few.
+      this.replayBatch.push(ev.announcement);
+      clearTimeout(this.replayTimer);
+      this.replayTimer = setTimeout(() => this.flushReplays(), REPLAY_SETTLE_MS);
+    }
+    // On the first connection the day's earlier calls are only shown.
+  }
+
+  flushReplays() {
+    clearTimeout(this.replayTimer);
+    const batch = this.replayBatch.splice(0).slice(-REPLAY_ANNOUNCE_MAX);
+    for (const text of batch) this.announcer.say(text);
+  }
+}
+
+// ---------------------------------------------------------------------------
+
+async function main() {
+  startClock();
+  let fitFrame = 0;
+  window.addEventListener('resize', () => {
+    cancelAnimationFrame(fitFrame);
+    fitFrame = requestAnimationFrame(fitNumbers);
+  });
+  if (document.fonts && document.fonts.ready) document.fonts.ready.then(fitNumbers, () => {});
+  const announcer = new Announcer();
+  setupSound(announcer);
+
+  const sellerId = sellerIdFromPath();
+  if (!sellerId) {
+    view.showUnknown('');
+    return;
+  }
+
+  // Load the stall; retry while the server is unreachable.
+  let seller = null;
+  for (let attempt = 0; ; ) {
+    try {
+      const data = await gql(SELLER_QUERY, { id: sellerId });
+      seller = data.seller;
+      if (seller) break;
+      view.showUnknown(sellerId);
+      await sleep(UNKNOWN_POLL_MS);
+    } catch (err) {
+      if (isUnknownSeller(err)) {
+        view.showUnknown(sellerId);
+        await sleep(UNKNOWN_POLL_MS);
+        continue;
+      }
+      view.setConn(attempt > 0 ? 'reconnecting' : 'connecting');
+      await sleep(backoff(attempt++));
+    }
+  }
+  view.hideUnknown();
+  view.setSeller(seller);
+  view.setState('ready');
+
+  let pollTimer = 0;
+  let polling = false;
+  const poll = async () => {
+    clearTimeout(pollTimer);
+    if (polling) return;
+    polling = true;
+    try {
+      const data = await gql(SELLER_QUERY, { id: sellerId });
+      if (data.seller) {
+        view.hideUnknown();
+        view.setSeller(data.seller);
+        if (document.body.dataset.state === 'error') view.setState('ready');
+      } else {
+        view.showUnknown(sellerId);
+      }
+    } catch {
+      document.body.classList.add('stale');
+    } finally {
+      polling = false;
+      pollTimer = setTimeout(poll, POLL_MS);
+    }
+  };
+  pollTimer = setTimeout(poll, POLL_MS);
+
+  const stream = new CallStream(sellerId, announcer);
+  let refreshTimer = 0;
+  stream.onCall = () => {
+    // A call changes the waiting count: refresh it soon, once per burst.
+    clearTimeout(refreshTimer);
+    refreshTimer = setTimeout(poll, 250);
+  };
+  stream.onUnknown = () => view.showUnknown(sellerId);
+  stream.start();
+}
+
+main();
