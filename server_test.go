@@ -72,6 +72,13 @@ func TestRun(t *testing.T) {
 			t.Errorf("GET /%s: %d %.80q, want %d containing %q", tc.path, res.StatusCode, b, tc.want, tc.body)
 		}
 	}
+	var out strings.Builder
+	hostport := strings.TrimSuffix(strings.TrimPrefix(url, "http://"), "/")
+	if err := run(ctx, []string{"callme", "healthcheck"}, func(k string) string {
+		return map[string]string{"CALLME_ADDR": hostport}[k]
+	}, &out); err != nil || out.String() != "ready\n" {
+		t.Errorf("healthcheck: %v %q", err, out.String())
+	}
 	cancel()
 	select {
 	case err := <-done:
