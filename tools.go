@@ -12,6 +12,8 @@ import (
 	_ "github.com/Shopify/toxiproxy/v2"
 	_ "github.com/Shopify/toxiproxy/v2/client"
 	_ "github.com/redis/go-redis/v9"
+	_ "github.com/skip2/go-qrcode"
 	_ "go.uber.org/goleak"
+	_ "golang.org/x/image/webp"
 	_ "golang.org/x/time/rate"
 )
