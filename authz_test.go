@@ -92,7 +92,27 @@ func TestAuthorizationWalk(t *testing.T) {
 		"Mutation.setOpen":      {`mutation($id: ID!) { setOpen(sellerId: $id, open: true) { id } }`, sid, [6]string{U, F, F, "", F, ""}},
 		"Mutation.createSeller": {`mutation { createSeller(input: {name: "X"}) { inviteCode } }`, nil, [6]string{U, F, F, F, F, ""}},
 		// Sellers already run a stall; the admin's SELLER-app account does not.
-		"Mutation.claimSeller":       {`mutation($c: String!) { claimSeller(inviteCode: $c) { id } }`, func() map[string]any { return map[string]any{"c": invite()} }, [6]string{U, F, F, F, F, ""}},
+		"Mutation.claimSeller": {`mutation($c: String!) { claimSeller(inviteCode: $c) { id } }`, func() map[string]any { return map[string]any{"c": invite()} }, [6]string{U, F, F, F, F, ""}},
+		"Query.sellerStats":    {`query($id: ID!) { sellerStats(sellerId: $id, from: "2026-11-01", to: "2026-11-30") { day } }`, sid, [6]string{U, F, F, "", F, ""}},
+		"Query.auditLog":       {`{ auditLog { action } }`, nil, [6]string{U, F, F, F, F, ""}},
+		"Query.sellerTickets":  {`query($id: ID!) { sellerTickets(sellerId: $id, day: "2026-11-25") { id } }`, sid, [6]string{U, F, F, "", F, ""}},
+		"Mutation.setMenu":     {`mutation($id: ID!) { setMenu(sellerId: $id, items: [{name: "Noodles", priceCents: 1200}]) { id } }`, sid, [6]string{U, F, F, "", F, ""}},
+		"Mutation.setMenuItemAvailable": {`mutation($id: ID!) { setMenuItemAvailable(itemId: $id, available: false) { id } }`, func() map[string]any {
+			var d struct {
+				SetMenu struct{ Menu []struct{ ID string } }
+			}
+			s.ok(t, seller(), `mutation($id: ID!) { setMenu(sellerId: $id, items: [{name: "Rice"}]) { menu { id } } }`, sid(), &d)
+			return map[string]any{"id": d.SetMenu.Menu[0].ID}
+		}, [6]string{U, F, F, "", F, ""}},
+		"Mutation.updateSeller":   {`mutation($id: ID!) { updateSeller(input: {sellerId: $id, pickupNote: "window 3"}) { notice } }`, sid, [6]string{U, F, F, "", F, ""}},
+		"Mutation.renewSeller":    {`mutation($id: ID!) { renewSeller(sellerId: $id, months: 1) { paidUntil } }`, sid, [6]string{U, F, F, F, F, ""}},
+		"Mutation.clearUnclaimed": {`mutation($id: ID!) { clearUnclaimed(sellerId: $id) }`, sid, [6]string{U, F, F, "", F, ""}},
+		"Mutation.markNoShow":     {`mutation($id: ID!) { markNoShow(ticketId: $id) { status } }`, tid(true), [6]string{U, F, F, "", F, ""}},
+		"Mutation.reopen": {`mutation($id: ID!) { reopen(ticketId: $id) { status } }`, func() map[string]any {
+			id := ticket(false)
+			s.ok(t, seller(), `mutation($id: ID!) { cancel(ticketId: $id) { id } }`, map[string]any{"id": id}, nil)
+			return map[string]any{"id": id}
+		}, [6]string{U, F, F, "", F, ""}},
 		"Subscription.calledNumbers": {`subscription($id: ID!) { calledNumbers(sellerId: $id, after: 0) { seq } }`, func() map[string]any { ticket(true); return sid() }, [6]string{}},
 		"Subscription.ticketUpdated": {`subscription($id: ID!) { ticketUpdated(ticketId: $id) { id } }`, tid(false), [6]string{U, "", F, "", F, ""}},
 	}

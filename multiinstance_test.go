@@ -46,6 +46,9 @@ func twoInstances(t *testing.T, redisFor func(i int) string) [2]*testServer {
 // test runs on one Redis server do not hear each other.
 func redisURL(t *testing.T) string {
 	u := os.Getenv(envRedis)
+	if u == "" || os.Getenv(storetest.EnvMySQL) == "" {
+		t.Skipf("needs MariaDB and Redis: set %s and %s", storetest.EnvMySQL, envRedis)
+	}
 	opt, err := redis.ParseURL(u)
 	if err != nil {
 		t.Fatal(err)

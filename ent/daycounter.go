@@ -28,6 +28,8 @@ type DayCounter struct {
 	Issued int `json:"issued,omitempty"`
 	// MaxNumber holds the value of the "max_number" field.
 	MaxNumber int `json:"max_number,omitempty"`
+	// Prefix holds the value of the "prefix" field.
+	Prefix string `json:"prefix,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the DayCounterQuery when eager-loading is set.
 	Edges        DayCounterEdges `json:"edges"`
@@ -65,6 +67,8 @@ func (*DayCounter) scanValues(columns []string) ([]any, error) {
 			values[i] = new(pulid.ID)
 		case daycounter.FieldID, daycounter.FieldBusinessDay, daycounter.FieldLastNumber, daycounter.FieldIssued, daycounter.FieldMaxNumber:
 			values[i] = new(sql.NullInt64)
+		case daycounter.FieldPrefix:
+			values[i] = new(sql.NullString)
 		default:
 			values[i] = new(sql.UnknownType)
 		}
@@ -115,6 +119,12 @@ func (_m *DayCounter) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field max_number", values[i])
 			} else if value.Valid {
 				_m.MaxNumber = int(value.Int64)
+			}
+		case daycounter.FieldPrefix:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field prefix", values[i])
+			} else if value.Valid {
+				_m.Prefix = value.String
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -171,6 +181,9 @@ func (_m *DayCounter) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("max_number=")
 	builder.WriteString(fmt.Sprintf("%v", _m.MaxNumber))
+	builder.WriteString(", ")
+	builder.WriteString("prefix=")
+	builder.WriteString(_m.Prefix)
 	builder.WriteByte(')')
 	return builder.String()
 }

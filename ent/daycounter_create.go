@@ -69,6 +69,20 @@ func (_c *DayCounterCreate) SetMaxNumber(v int) *DayCounterCreate {
 	return _c
 }
 
+// SetPrefix sets the "prefix" field.
+func (_c *DayCounterCreate) SetPrefix(v string) *DayCounterCreate {
+	_c.mutation.SetPrefix(v)
+	return _c
+}
+
+// SetNillablePrefix sets the "prefix" field if the given value is not nil.
+func (_c *DayCounterCreate) SetNillablePrefix(v *string) *DayCounterCreate {
+	if v != nil {
+		_c.SetPrefix(*v)
+	}
+	return _c
+}
+
 // SetSeller sets the "seller" edge to the Seller entity.
 func (_c *DayCounterCreate) SetSeller(v *Seller) *DayCounterCreate {
 	return _c.SetSellerID(v.ID)
@@ -117,6 +131,10 @@ func (_c *DayCounterCreate) defaults() {
 		v := daycounter.DefaultIssued
 		_c.mutation.SetIssued(v)
 	}
+	if _, ok := _c.mutation.Prefix(); !ok {
+		v := daycounter.DefaultPrefix
+		_c.mutation.SetPrefix(v)
+	}
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -140,6 +158,14 @@ func (_c *DayCounterCreate) check() error {
 	}
 	if _, ok := _c.mutation.MaxNumber(); !ok {
 		return &ValidationError{Name: "max_number", err: errors.New(`ent: missing required field "DayCounter.max_number"`)}
+	}
+	if _, ok := _c.mutation.Prefix(); !ok {
+		return &ValidationError{Name: "prefix", err: errors.New(`ent: missing required field "DayCounter.prefix"`)}
+	}
+	if v, ok := _c.mutation.Prefix(); ok {
+		if err := daycounter.PrefixValidator(v); err != nil {
+			return &ValidationError{Name: "prefix", err: fmt.Errorf(`ent: validator failed for field "DayCounter.prefix": %w`, err)}
+		}
 	}
 	if len(_c.mutation.SellerIDs()) == 0 {
 		return &ValidationError{Name: "seller", err: errors.New(`ent: missing required edge "DayCounter.seller"`)}
@@ -186,6 +212,10 @@ func (_c *DayCounterCreate) createSpec() (*DayCounter, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.MaxNumber(); ok {
 		_spec.SetField(daycounter.FieldMaxNumber, field.TypeInt, value)
 		_node.MaxNumber = value
+	}
+	if value, ok := _c.mutation.Prefix(); ok {
+		_spec.SetField(daycounter.FieldPrefix, field.TypeString, value)
+		_node.Prefix = value
 	}
 	if nodes := _c.mutation.SellerIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -311,6 +341,9 @@ func (u *DayCounterUpsertOne) UpdateNewValues() *DayCounterUpsertOne {
 		}
 		if _, exists := u.create.mutation.MaxNumber(); exists {
 			s.SetIgnore(daycounter.FieldMaxNumber)
+		}
+		if _, exists := u.create.mutation.Prefix(); exists {
+			s.SetIgnore(daycounter.FieldPrefix)
 		}
 	}))
 	return u
@@ -569,6 +602,9 @@ func (u *DayCounterUpsertBulk) UpdateNewValues() *DayCounterUpsertBulk {
 			}
 			if _, exists := b.mutation.MaxNumber(); exists {
 				s.SetIgnore(daycounter.FieldMaxNumber)
+			}
+			if _, exists := b.mutation.Prefix(); exists {
+				s.SetIgnore(daycounter.FieldPrefix)
 			}
 		}
 	}))

@@ -3,6 +3,7 @@
 package ent
 
 import (
+	"callme/ent/auditentry"
 	"callme/ent/callevent"
 	"callme/ent/daycounter"
 	"callme/ent/menuitem"
@@ -79,6 +80,7 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
+			auditentry.Table: auditentry.ValidColumn,
 			callevent.Table:  callevent.ValidColumn,
 			daycounter.Table: daycounter.ValidColumn,
 			menuitem.Table:   menuitem.ValidColumn,

@@ -209,6 +209,21 @@ func (_q *SellerQuery) collectField(ctx context.Context, oneNode bool, opCtx *gr
 				selectedFields = append(selectedFields, seller.FieldOpen)
 				fieldSeen[seller.FieldOpen] = struct{}{}
 			}
+		case "pickupNote":
+			if _, ok := fieldSeen[seller.FieldPickupNote]; !ok {
+				selectedFields = append(selectedFields, seller.FieldPickupNote)
+				fieldSeen[seller.FieldPickupNote] = struct{}{}
+			}
+		case "noShowAfterCalls":
+			if _, ok := fieldSeen[seller.FieldNoShowAfterCalls]; !ok {
+				selectedFields = append(selectedFields, seller.FieldNoShowAfterCalls)
+				fieldSeen[seller.FieldNoShowAfterCalls] = struct{}{}
+			}
+		case "noShowAfterMinutes":
+			if _, ok := fieldSeen[seller.FieldNoShowAfterMinutes]; !ok {
+				selectedFields = append(selectedFields, seller.FieldNoShowAfterMinutes)
+				fieldSeen[seller.FieldNoShowAfterMinutes] = struct{}{}
+			}
 		case "paidUntil":
 			if _, ok := fieldSeen[seller.FieldPaidUntil]; !ok {
 				selectedFields = append(selectedFields, seller.FieldPaidUntil)
@@ -414,6 +429,11 @@ func (_q *TicketQuery) collectField(ctx context.Context, oneNode bool, opCtx *gr
 			if _, ok := fieldSeen[ticket.FieldClaimedAt]; !ok {
 				selectedFields = append(selectedFields, ticket.FieldClaimedAt)
 				fieldSeen[ticket.FieldClaimedAt] = struct{}{}
+			}
+		case "firstCalledAt":
+			if _, ok := fieldSeen[ticket.FieldFirstCalledAt]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldFirstCalledAt)
+				fieldSeen[ticket.FieldFirstCalledAt] = struct{}{}
 			}
 		case "calledAt":
 			if _, ok := fieldSeen[ticket.FieldCalledAt]; !ok {

@@ -3,6 +3,7 @@
 package ent
 
 import (
+	"callme/ent/auditentry"
 	"callme/ent/callevent"
 	"callme/ent/daycounter"
 	"callme/ent/menuitem"
@@ -32,6 +33,7 @@ const (
 	OpUpdateOne = ent.OpUpdateOne
 
 	// Node types.
+	TypeAuditEntry = "AuditEntry"
 	TypeCallEvent  = "CallEvent"
 	TypeDayCounter = "DayCounter"
 	TypeMenuItem   = "MenuItem"
@@ -40,6 +42,548 @@ const (
 	TypeTicket     = "Ticket"
 	TypeUser       = "User"
 )
+
+// AuditEntryMutation represents an operation that mutates the AuditEntry nodes in the graph.
+type AuditEntryMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	actor_id      *pulid.ID
+	action        *string
+	target_id     *pulid.ID
+	detail        *string
+	created_at    *time.Time
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*AuditEntry, error)
+	predicates    []predicate.AuditEntry
+}
+
+var _ ent.Mutation = (*AuditEntryMutation)(nil)
+
+// auditentryOption allows management of the mutation configuration using functional options.
+type auditentryOption func(*AuditEntryMutation)
+
+// newAuditEntryMutation creates new mutation for the AuditEntry entity.
+func newAuditEntryMutation(c config, op Op, opts ...auditentryOption) *AuditEntryMutation {
+	m := &AuditEntryMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeAuditEntry,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withAuditEntryID sets the ID field of the mutation.
+func withAuditEntryID(id int) auditentryOption {
+	return func(m *AuditEntryMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *AuditEntry
+		)
+		m.oldValue = func(ctx context.Context) (*AuditEntry, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().AuditEntry.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withAuditEntry sets the old AuditEntry of the mutation.
+func withAuditEntry(node *AuditEntry) auditentryOption {
+	return func(m *AuditEntryMutation) {
+		m.oldValue = func(context.Context) (*AuditEntry, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m AuditEntryMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m AuditEntryMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *AuditEntryMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *AuditEntryMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().AuditEntry.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetActorID sets the "actor_id" field.
+func (m *AuditEntryMutation) SetActorID(pu pulid.ID) {
+	m.actor_id = &pu
+}
+
+// ActorID returns the value of the "actor_id" field in the mutation.
+func (m *AuditEntryMutation) ActorID() (r pulid.ID, exists bool) {
+	v := m.actor_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldActorID returns the old "actor_id" field's value of the AuditEntry entity.
+// If the AuditEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuditEntryMutation) OldActorID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldActorID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldActorID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldActorID: %w", err)
+	}
+	return oldValue.ActorID, nil
+}
+
+// ResetActorID resets all changes to the "actor_id" field.
+func (m *AuditEntryMutation) ResetActorID() {
+	m.actor_id = nil
+}
+
+// SetAction sets the "action" field.
+func (m *AuditEntryMutation) SetAction(s string) {
+	m.action = &s
+}
+
+// Action returns the value of the "action" field in the mutation.
+func (m *AuditEntryMutation) Action() (r string, exists bool) {
+	v := m.action
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAction returns the old "action" field's value of the AuditEntry entity.
+// If the AuditEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuditEntryMutation) OldAction(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAction is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAction requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAction: %w", err)
+	}
+	return oldValue.Action, nil
+}
+
+// ResetAction resets all changes to the "action" field.
+func (m *AuditEntryMutation) ResetAction() {
+	m.action = nil
+}
+
+// SetTargetID sets the "target_id" field.
+func (m *AuditEntryMutation) SetTargetID(pu pulid.ID) {
+	m.target_id = &pu
+}
+
+// TargetID returns the value of the "target_id" field in the mutation.
+func (m *AuditEntryMutation) TargetID() (r pulid.ID, exists bool) {
+	v := m.target_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTargetID returns the old "target_id" field's value of the AuditEntry entity.
+// If the AuditEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuditEntryMutation) OldTargetID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTargetID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTargetID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTargetID: %w", err)
+	}
+	return oldValue.TargetID, nil
+}
+
+// ResetTargetID resets all changes to the "target_id" field.
+func (m *AuditEntryMutation) ResetTargetID() {
+	m.target_id = nil
+}
+
+// SetDetail sets the "detail" field.
+func (m *AuditEntryMutation) SetDetail(s string) {
+	m.detail = &s
+}
+
+// Detail returns the value of the "detail" field in the mutation.
+func (m *AuditEntryMutation) Detail() (r string, exists bool) {
+	v := m.detail
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDetail returns the old "detail" field's value of the AuditEntry entity.
+// If the AuditEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuditEntryMutation) OldDetail(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDetail is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDetail requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDetail: %w", err)
+	}
+	return oldValue.Detail, nil
+}
+
+// ResetDetail resets all changes to the "detail" field.
+func (m *AuditEntryMutation) ResetDetail() {
+	m.detail = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *AuditEntryMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *AuditEntryMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the AuditEntry entity.
+// If the AuditEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuditEntryMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *AuditEntryMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// Where appends a list predicates to the AuditEntryMutation builder.
+func (m *AuditEntryMutation) Where(ps ...predicate.AuditEntry) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the AuditEntryMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *AuditEntryMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.AuditEntry, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *AuditEntryMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *AuditEntryMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (AuditEntry).
+func (m *AuditEntryMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *AuditEntryMutation) Fields() []string {
+	fields := make([]string, 0, 5)
+	if m.actor_id != nil {
+		fields = append(fields, auditentry.FieldActorID)
+	}
+	if m.action != nil {
+		fields = append(fields, auditentry.FieldAction)
+	}
+	if m.target_id != nil {
+		fields = append(fields, auditentry.FieldTargetID)
+	}
+	if m.detail != nil {
+		fields = append(fields, auditentry.FieldDetail)
+	}
+	if m.created_at != nil {
+		fields = append(fields, auditentry.FieldCreatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *AuditEntryMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case auditentry.FieldActorID:
+		return m.ActorID()
+	case auditentry.FieldAction:
+		return m.Action()
+	case auditentry.FieldTargetID:
+		return m.TargetID()
+	case auditentry.FieldDetail:
+		return m.Detail()
+	case auditentry.FieldCreatedAt:
+		return m.CreatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *AuditEntryMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case auditentry.FieldActorID:
+		return m.OldActorID(ctx)
+	case auditentry.FieldAction:
+		return m.OldAction(ctx)
+	case auditentry.FieldTargetID:
+		return m.OldTargetID(ctx)
+	case auditentry.FieldDetail:
+		return m.OldDetail(ctx)
+	case auditentry.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown AuditEntry field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AuditEntryMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case auditentry.FieldActorID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetActorID(v)
+		return nil
+	case auditentry.FieldAction:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAction(v)
+		return nil
+	case auditentry.FieldTargetID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTargetID(v)
+		return nil
+	case auditentry.FieldDetail:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDetail(v)
+		return nil
+	case auditentry.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown AuditEntry field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *AuditEntryMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *AuditEntryMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AuditEntryMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown AuditEntry numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *AuditEntryMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *AuditEntryMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *AuditEntryMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown AuditEntry nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *AuditEntryMutation) ResetField(name string) error {
+	switch name {
+	case auditentry.FieldActorID:
+		m.ResetActorID()
+		return nil
+	case auditentry.FieldAction:
+		m.ResetAction()
+		return nil
+	case auditentry.FieldTargetID:
+		m.ResetTargetID()
+		return nil
+	case auditentry.FieldDetail:
+		m.ResetDetail()
+		return nil
+	case auditentry.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown AuditEntry field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *AuditEntryMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *AuditEntryMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *AuditEntryMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *AuditEntryMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *AuditEntryMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *AuditEntryMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *AuditEntryMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown AuditEntry unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *AuditEntryMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown AuditEntry edge %s", name)
+}
 
 // CallEventMutation represents an operation that mutates the CallEvent nodes in the graph.
 type CallEventMutation struct {
@@ -766,6 +1310,7 @@ type DayCounterMutation struct {
 	addissued       *int
 	max_number      *int
 	addmax_number   *int
+	prefix          *string
 	clearedFields   map[string]struct{}
 	seller          *pulid.ID
 	clearedseller   bool
@@ -1132,6 +1677,42 @@ func (m *DayCounterMutation) ResetMaxNumber() {
 	m.addmax_number = nil
 }
 
+// SetPrefix sets the "prefix" field.
+func (m *DayCounterMutation) SetPrefix(s string) {
+	m.prefix = &s
+}
+
+// Prefix returns the value of the "prefix" field in the mutation.
+func (m *DayCounterMutation) Prefix() (r string, exists bool) {
+	v := m.prefix
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPrefix returns the old "prefix" field's value of the DayCounter entity.
+// If the DayCounter object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DayCounterMutation) OldPrefix(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPrefix is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPrefix requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPrefix: %w", err)
+	}
+	return oldValue.Prefix, nil
+}
+
+// ResetPrefix resets all changes to the "prefix" field.
+func (m *DayCounterMutation) ResetPrefix() {
+	m.prefix = nil
+}
+
 // ClearSeller clears the "seller" edge to the Seller entity.
 func (m *DayCounterMutation) ClearSeller() {
 	m.clearedseller = true
@@ -1193,7 +1774,7 @@ func (m *DayCounterMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *DayCounterMutation) Fields() []string {
-	fields := make([]string, 0, 5)
+	fields := make([]string, 0, 6)
 	if m.seller != nil {
 		fields = append(fields, daycounter.FieldSellerID)
 	}
@@ -1208,6 +1789,9 @@ func (m *DayCounterMutation) Fields() []string {
 	}
 	if m.max_number != nil {
 		fields = append(fields, daycounter.FieldMaxNumber)
+	}
+	if m.prefix != nil {
+		fields = append(fields, daycounter.FieldPrefix)
 	}
 	return fields
 }
@@ -1227,6 +1811,8 @@ func (m *DayCounterMutation) Field(name string) (ent.Value, bool) {
 		return m.Issued()
 	case daycounter.FieldMaxNumber:
 		return m.MaxNumber()
+	case daycounter.FieldPrefix:
+		return m.Prefix()
 	}
 	return nil, false
 }
@@ -1246,6 +1832,8 @@ func (m *DayCounterMutation) OldField(ctx context.Context, name string) (ent.Val
 		return m.OldIssued(ctx)
 	case daycounter.FieldMaxNumber:
 		return m.OldMaxNumber(ctx)
+	case daycounter.FieldPrefix:
+		return m.OldPrefix(ctx)
 	}
 	return nil, fmt.Errorf("unknown DayCounter field %s", name)
 }
@@ -1289,6 +1877,13 @@ func (m *DayCounterMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetMaxNumber(v)
+		return nil
+	case daycounter.FieldPrefix:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPrefix(v)
 		return nil
 	}
 	return fmt.Errorf("unknown DayCounter field %s", name)
@@ -1404,6 +1999,9 @@ func (m *DayCounterMutation) ResetField(name string) error {
 		return nil
 	case daycounter.FieldMaxNumber:
 		m.ResetMaxNumber()
+		return nil
+	case daycounter.FieldPrefix:
+		m.ResetPrefix()
 		return nil
 	}
 	return fmt.Errorf("unknown DayCounter field %s", name)
@@ -2180,40 +2778,45 @@ func (m *MenuItemMutation) ResetEdge(name string) error {
 // SellerMutation represents an operation that mutates the Seller nodes in the graph.
 type SellerMutation struct {
 	config
-	op                 Op
-	typ                string
-	id                 *pulid.ID
-	name               *string
-	person_name        *string
-	phone              *string
-	photo              *string
-	prefix             *string
-	max_number         *int
-	addmax_number      *int
-	open               *bool
-	paid_until         *time.Time
-	invite_hash        *string
-	call_seq           *int64
-	addcall_seq        *int64
-	created_at         *time.Time
-	clearedFields      map[string]struct{}
-	owner              *pulid.ID
-	clearedowner       bool
-	menu               map[pulid.ID]struct{}
-	removedmenu        map[pulid.ID]struct{}
-	clearedmenu        bool
-	tickets            map[pulid.ID]struct{}
-	removedtickets     map[pulid.ID]struct{}
-	clearedtickets     bool
-	call_events        map[int]struct{}
-	removedcall_events map[int]struct{}
-	clearedcall_events bool
-	counters           map[int]struct{}
-	removedcounters    map[int]struct{}
-	clearedcounters    bool
-	done               bool
-	oldValue           func(context.Context) (*Seller, error)
-	predicates         []predicate.Seller
+	op                       Op
+	typ                      string
+	id                       *pulid.ID
+	name                     *string
+	person_name              *string
+	phone                    *string
+	photo                    *string
+	prefix                   *string
+	max_number               *int
+	addmax_number            *int
+	open                     *bool
+	pickup_note              *string
+	no_show_after_calls      *int
+	addno_show_after_calls   *int
+	no_show_after_minutes    *int
+	addno_show_after_minutes *int
+	paid_until               *time.Time
+	invite_hash              *string
+	call_seq                 *int64
+	addcall_seq              *int64
+	created_at               *time.Time
+	clearedFields            map[string]struct{}
+	owner                    *pulid.ID
+	clearedowner             bool
+	menu                     map[pulid.ID]struct{}
+	removedmenu              map[pulid.ID]struct{}
+	clearedmenu              bool
+	tickets                  map[pulid.ID]struct{}
+	removedtickets           map[pulid.ID]struct{}
+	clearedtickets           bool
+	call_events              map[int]struct{}
+	removedcall_events       map[int]struct{}
+	clearedcall_events       bool
+	counters                 map[int]struct{}
+	removedcounters          map[int]struct{}
+	clearedcounters          bool
+	done                     bool
+	oldValue                 func(context.Context) (*Seller, error)
+	predicates               []predicate.Seller
 }
 
 var _ ent.Mutation = (*SellerMutation)(nil)
@@ -2629,6 +3232,167 @@ func (m *SellerMutation) OldOpen(ctx context.Context) (v bool, err error) {
 // ResetOpen resets all changes to the "open" field.
 func (m *SellerMutation) ResetOpen() {
 	m.open = nil
+}
+
+// SetPickupNote sets the "pickup_note" field.
+func (m *SellerMutation) SetPickupNote(s string) {
+	m.pickup_note = &s
+}
+
+// PickupNote returns the value of the "pickup_note" field in the mutation.
+func (m *SellerMutation) PickupNote() (r string, exists bool) {
+	v := m.pickup_note
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPickupNote returns the old "pickup_note" field's value of the Seller entity.
+// If the Seller object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SellerMutation) OldPickupNote(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPickupNote is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPickupNote requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPickupNote: %w", err)
+	}
+	return oldValue.PickupNote, nil
+}
+
+// ClearPickupNote clears the value of the "pickup_note" field.
+func (m *SellerMutation) ClearPickupNote() {
+	m.pickup_note = nil
+	m.clearedFields[seller.FieldPickupNote] = struct{}{}
+}
+
+// PickupNoteCleared returns if the "pickup_note" field was cleared in this mutation.
+func (m *SellerMutation) PickupNoteCleared() bool {
+	_, ok := m.clearedFields[seller.FieldPickupNote]
+	return ok
+}
+
+// ResetPickupNote resets all changes to the "pickup_note" field.
+func (m *SellerMutation) ResetPickupNote() {
+	m.pickup_note = nil
+	delete(m.clearedFields, seller.FieldPickupNote)
+}
+
+// SetNoShowAfterCalls sets the "no_show_after_calls" field.
+func (m *SellerMutation) SetNoShowAfterCalls(i int) {
+	m.no_show_after_calls = &i
+	m.addno_show_after_calls = nil
+}
+
+// NoShowAfterCalls returns the value of the "no_show_after_calls" field in the mutation.
+func (m *SellerMutation) NoShowAfterCalls() (r int, exists bool) {
+	v := m.no_show_after_calls
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNoShowAfterCalls returns the old "no_show_after_calls" field's value of the Seller entity.
+// If the Seller object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SellerMutation) OldNoShowAfterCalls(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNoShowAfterCalls is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNoShowAfterCalls requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNoShowAfterCalls: %w", err)
+	}
+	return oldValue.NoShowAfterCalls, nil
+}
+
+// AddNoShowAfterCalls adds i to the "no_show_after_calls" field.
+func (m *SellerMutation) AddNoShowAfterCalls(i int) {
+	if m.addno_show_after_calls != nil {
+		*m.addno_show_after_calls += i
+	} else {
+		m.addno_show_after_calls = &i
+	}
+}
+
+// AddedNoShowAfterCalls returns the value that was added to the "no_show_after_calls" field in this mutation.
+func (m *SellerMutation) AddedNoShowAfterCalls() (r int, exists bool) {
+	v := m.addno_show_after_calls
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetNoShowAfterCalls resets all changes to the "no_show_after_calls" field.
+func (m *SellerMutation) ResetNoShowAfterCalls() {
+	m.no_show_after_calls = nil
+	m.addno_show_after_calls = nil
+}
+
+// SetNoShowAfterMinutes sets the "no_show_after_minutes" field.
+func (m *SellerMutation) SetNoShowAfterMinutes(i int) {
+	m.no_show_after_minutes = &i
+	m.addno_show_after_minutes = nil
+}
+
+// NoShowAfterMinutes returns the value of the "no_show_after_minutes" field in the mutation.
+func (m *SellerMutation) NoShowAfterMinutes() (r int, exists bool) {
+	v := m.no_show_after_minutes
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNoShowAfterMinutes returns the old "no_show_after_minutes" field's value of the Seller entity.
+// If the Seller object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SellerMutation) OldNoShowAfterMinutes(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNoShowAfterMinutes is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNoShowAfterMinutes requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNoShowAfterMinutes: %w", err)
+	}
+	return oldValue.NoShowAfterMinutes, nil
+}
+
+// AddNoShowAfterMinutes adds i to the "no_show_after_minutes" field.
+func (m *SellerMutation) AddNoShowAfterMinutes(i int) {
+	if m.addno_show_after_minutes != nil {
+		*m.addno_show_after_minutes += i
+	} else {
+		m.addno_show_after_minutes = &i
+	}
+}
+
+// AddedNoShowAfterMinutes returns the value that was added to the "no_show_after_minutes" field in this mutation.
+func (m *SellerMutation) AddedNoShowAfterMinutes() (r int, exists bool) {
+	v := m.addno_show_after_minutes
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetNoShowAfterMinutes resets all changes to the "no_show_after_minutes" field.
+func (m *SellerMutation) ResetNoShowAfterMinutes() {
+	m.no_show_after_minutes = nil
+	m.addno_show_after_minutes = nil
 }
 
 // SetPaidUntil sets the "paid_until" field.
@@ -3147,7 +3911,7 @@ func (m *SellerMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *SellerMutation) Fields() []string {
-	fields := make([]string, 0, 12)
+	fields := make([]string, 0, 15)
 	if m.name != nil {
 		fields = append(fields, seller.FieldName)
 	}
@@ -3168,6 +3932,15 @@ func (m *SellerMutation) Fields() []string {
 	}
 	if m.open != nil {
 		fields = append(fields, seller.FieldOpen)
+	}
+	if m.pickup_note != nil {
+		fields = append(fields, seller.FieldPickupNote)
+	}
+	if m.no_show_after_calls != nil {
+		fields = append(fields, seller.FieldNoShowAfterCalls)
+	}
+	if m.no_show_after_minutes != nil {
+		fields = append(fields, seller.FieldNoShowAfterMinutes)
 	}
 	if m.paid_until != nil {
 		fields = append(fields, seller.FieldPaidUntil)
@@ -3206,6 +3979,12 @@ func (m *SellerMutation) Field(name string) (ent.Value, bool) {
 		return m.MaxNumber()
 	case seller.FieldOpen:
 		return m.Open()
+	case seller.FieldPickupNote:
+		return m.PickupNote()
+	case seller.FieldNoShowAfterCalls:
+		return m.NoShowAfterCalls()
+	case seller.FieldNoShowAfterMinutes:
+		return m.NoShowAfterMinutes()
 	case seller.FieldPaidUntil:
 		return m.PaidUntil()
 	case seller.FieldOwnerID:
@@ -3239,6 +4018,12 @@ func (m *SellerMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldMaxNumber(ctx)
 	case seller.FieldOpen:
 		return m.OldOpen(ctx)
+	case seller.FieldPickupNote:
+		return m.OldPickupNote(ctx)
+	case seller.FieldNoShowAfterCalls:
+		return m.OldNoShowAfterCalls(ctx)
+	case seller.FieldNoShowAfterMinutes:
+		return m.OldNoShowAfterMinutes(ctx)
 	case seller.FieldPaidUntil:
 		return m.OldPaidUntil(ctx)
 	case seller.FieldOwnerID:
@@ -3307,6 +4092,27 @@ func (m *SellerMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetOpen(v)
 		return nil
+	case seller.FieldPickupNote:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPickupNote(v)
+		return nil
+	case seller.FieldNoShowAfterCalls:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNoShowAfterCalls(v)
+		return nil
+	case seller.FieldNoShowAfterMinutes:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNoShowAfterMinutes(v)
+		return nil
 	case seller.FieldPaidUntil:
 		v, ok := value.(time.Time)
 		if !ok {
@@ -3353,6 +4159,12 @@ func (m *SellerMutation) AddedFields() []string {
 	if m.addmax_number != nil {
 		fields = append(fields, seller.FieldMaxNumber)
 	}
+	if m.addno_show_after_calls != nil {
+		fields = append(fields, seller.FieldNoShowAfterCalls)
+	}
+	if m.addno_show_after_minutes != nil {
+		fields = append(fields, seller.FieldNoShowAfterMinutes)
+	}
 	if m.addcall_seq != nil {
 		fields = append(fields, seller.FieldCallSeq)
 	}
@@ -3366,6 +4178,10 @@ func (m *SellerMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
 	case seller.FieldMaxNumber:
 		return m.AddedMaxNumber()
+	case seller.FieldNoShowAfterCalls:
+		return m.AddedNoShowAfterCalls()
+	case seller.FieldNoShowAfterMinutes:
+		return m.AddedNoShowAfterMinutes()
 	case seller.FieldCallSeq:
 		return m.AddedCallSeq()
 	}
@@ -3383,6 +4199,20 @@ func (m *SellerMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddMaxNumber(v)
+		return nil
+	case seller.FieldNoShowAfterCalls:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddNoShowAfterCalls(v)
+		return nil
+	case seller.FieldNoShowAfterMinutes:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddNoShowAfterMinutes(v)
 		return nil
 	case seller.FieldCallSeq:
 		v, ok := value.(int64)
@@ -3407,6 +4237,9 @@ func (m *SellerMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(seller.FieldPhoto) {
 		fields = append(fields, seller.FieldPhoto)
+	}
+	if m.FieldCleared(seller.FieldPickupNote) {
+		fields = append(fields, seller.FieldPickupNote)
 	}
 	if m.FieldCleared(seller.FieldPaidUntil) {
 		fields = append(fields, seller.FieldPaidUntil)
@@ -3439,6 +4272,9 @@ func (m *SellerMutation) ClearField(name string) error {
 		return nil
 	case seller.FieldPhoto:
 		m.ClearPhoto()
+		return nil
+	case seller.FieldPickupNote:
+		m.ClearPickupNote()
 		return nil
 	case seller.FieldPaidUntil:
 		m.ClearPaidUntil()
@@ -3477,6 +4313,15 @@ func (m *SellerMutation) ResetField(name string) error {
 		return nil
 	case seller.FieldOpen:
 		m.ResetOpen()
+		return nil
+	case seller.FieldPickupNote:
+		m.ResetPickupNote()
+		return nil
+	case seller.FieldNoShowAfterCalls:
+		m.ResetNoShowAfterCalls()
+		return nil
+	case seller.FieldNoShowAfterMinutes:
+		m.ResetNoShowAfterMinutes()
 		return nil
 	case seller.FieldPaidUntil:
 		m.ResetPaidUntil()
@@ -4428,6 +5273,7 @@ type TicketMutation struct {
 	addversion       *int
 	created_at       *time.Time
 	claimed_at       *time.Time
+	first_called_at  *time.Time
 	called_at        *time.Time
 	done_at          *time.Time
 	called_by        *pulid.ID
@@ -5272,6 +6118,55 @@ func (m *TicketMutation) ResetClaimedAt() {
 	delete(m.clearedFields, ticket.FieldClaimedAt)
 }
 
+// SetFirstCalledAt sets the "first_called_at" field.
+func (m *TicketMutation) SetFirstCalledAt(t time.Time) {
+	m.first_called_at = &t
+}
+
+// FirstCalledAt returns the value of the "first_called_at" field in the mutation.
+func (m *TicketMutation) FirstCalledAt() (r time.Time, exists bool) {
+	v := m.first_called_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFirstCalledAt returns the old "first_called_at" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldFirstCalledAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFirstCalledAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFirstCalledAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFirstCalledAt: %w", err)
+	}
+	return oldValue.FirstCalledAt, nil
+}
+
+// ClearFirstCalledAt clears the value of the "first_called_at" field.
+func (m *TicketMutation) ClearFirstCalledAt() {
+	m.first_called_at = nil
+	m.clearedFields[ticket.FieldFirstCalledAt] = struct{}{}
+}
+
+// FirstCalledAtCleared returns if the "first_called_at" field was cleared in this mutation.
+func (m *TicketMutation) FirstCalledAtCleared() bool {
+	_, ok := m.clearedFields[ticket.FieldFirstCalledAt]
+	return ok
+}
+
+// ResetFirstCalledAt resets all changes to the "first_called_at" field.
+func (m *TicketMutation) ResetFirstCalledAt() {
+	m.first_called_at = nil
+	delete(m.clearedFields, ticket.FieldFirstCalledAt)
+}
+
 // SetCalledAt sets the "called_at" field.
 func (m *TicketMutation) SetCalledAt(t time.Time) {
 	m.called_at = &t
@@ -5556,7 +6451,7 @@ func (m *TicketMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *TicketMutation) Fields() []string {
-	fields := make([]string, 0, 19)
+	fields := make([]string, 0, 20)
 	if m.seller != nil {
 		fields = append(fields, ticket.FieldSellerID)
 	}
@@ -5601,6 +6496,9 @@ func (m *TicketMutation) Fields() []string {
 	}
 	if m.claimed_at != nil {
 		fields = append(fields, ticket.FieldClaimedAt)
+	}
+	if m.first_called_at != nil {
+		fields = append(fields, ticket.FieldFirstCalledAt)
 	}
 	if m.called_at != nil {
 		fields = append(fields, ticket.FieldCalledAt)
@@ -5652,6 +6550,8 @@ func (m *TicketMutation) Field(name string) (ent.Value, bool) {
 		return m.CreatedAt()
 	case ticket.FieldClaimedAt:
 		return m.ClaimedAt()
+	case ticket.FieldFirstCalledAt:
+		return m.FirstCalledAt()
 	case ticket.FieldCalledAt:
 		return m.CalledAt()
 	case ticket.FieldDoneAt:
@@ -5699,6 +6599,8 @@ func (m *TicketMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldCreatedAt(ctx)
 	case ticket.FieldClaimedAt:
 		return m.OldClaimedAt(ctx)
+	case ticket.FieldFirstCalledAt:
+		return m.OldFirstCalledAt(ctx)
 	case ticket.FieldCalledAt:
 		return m.OldCalledAt(ctx)
 	case ticket.FieldDoneAt:
@@ -5820,6 +6722,13 @@ func (m *TicketMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetClaimedAt(v)
+		return nil
+	case ticket.FieldFirstCalledAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFirstCalledAt(v)
 		return nil
 	case ticket.FieldCalledAt:
 		v, ok := value.(time.Time)
@@ -5969,6 +6878,9 @@ func (m *TicketMutation) ClearedFields() []string {
 	if m.FieldCleared(ticket.FieldClaimedAt) {
 		fields = append(fields, ticket.FieldClaimedAt)
 	}
+	if m.FieldCleared(ticket.FieldFirstCalledAt) {
+		fields = append(fields, ticket.FieldFirstCalledAt)
+	}
 	if m.FieldCleared(ticket.FieldCalledAt) {
 		fields = append(fields, ticket.FieldCalledAt)
 	}
@@ -6009,6 +6921,9 @@ func (m *TicketMutation) ClearField(name string) error {
 		return nil
 	case ticket.FieldClaimedAt:
 		m.ClearClaimedAt()
+		return nil
+	case ticket.FieldFirstCalledAt:
+		m.ClearFirstCalledAt()
 		return nil
 	case ticket.FieldCalledAt:
 		m.ClearCalledAt()
@@ -6074,6 +6989,9 @@ func (m *TicketMutation) ResetField(name string) error {
 		return nil
 	case ticket.FieldClaimedAt:
 		m.ResetClaimedAt()
+		return nil
+	case ticket.FieldFirstCalledAt:
+		m.ResetFirstCalledAt()
 		return nil
 	case ticket.FieldCalledAt:
 		m.ResetCalledAt()

@@ -3,6 +3,7 @@
 package ent
 
 import (
+	"callme/ent/auditentry"
 	"callme/ent/callevent"
 	"callme/ent/daycounter"
 	"callme/ent/menuitem"
@@ -19,6 +20,30 @@ import (
 // (default values, validators, hooks and policies) and stitches it
 // to their package variables.
 func init() {
+	auditentryFields := schema.AuditEntry{}.Fields()
+	_ = auditentryFields
+	// auditentryDescActorID is the schema descriptor for actor_id field.
+	auditentryDescActorID := auditentryFields[0].Descriptor()
+	// auditentry.ActorIDValidator is a validator for the "actor_id" field. It is called by the builders before save.
+	auditentry.ActorIDValidator = auditentryDescActorID.Validators[0].(func(string) error)
+	// auditentryDescAction is the schema descriptor for action field.
+	auditentryDescAction := auditentryFields[1].Descriptor()
+	// auditentry.ActionValidator is a validator for the "action" field. It is called by the builders before save.
+	auditentry.ActionValidator = auditentryDescAction.Validators[0].(func(string) error)
+	// auditentryDescTargetID is the schema descriptor for target_id field.
+	auditentryDescTargetID := auditentryFields[2].Descriptor()
+	// auditentry.TargetIDValidator is a validator for the "target_id" field. It is called by the builders before save.
+	auditentry.TargetIDValidator = auditentryDescTargetID.Validators[0].(func(string) error)
+	// auditentryDescDetail is the schema descriptor for detail field.
+	auditentryDescDetail := auditentryFields[3].Descriptor()
+	// auditentry.DefaultDetail holds the default value on creation for the detail field.
+	auditentry.DefaultDetail = auditentryDescDetail.Default.(string)
+	// auditentry.DetailValidator is a validator for the "detail" field. It is called by the builders before save.
+	auditentry.DetailValidator = auditentryDescDetail.Validators[0].(func(string) error)
+	// auditentryDescCreatedAt is the schema descriptor for created_at field.
+	auditentryDescCreatedAt := auditentryFields[4].Descriptor()
+	// auditentry.DefaultCreatedAt holds the default value on creation for the created_at field.
+	auditentry.DefaultCreatedAt = auditentryDescCreatedAt.Default.(func() time.Time)
 	calleventFields := schema.CallEvent{}.Fields()
 	_ = calleventFields
 	// calleventDescSellerID is the schema descriptor for seller_id field.
@@ -43,6 +68,12 @@ func init() {
 	daycounterDescIssued := daycounterFields[3].Descriptor()
 	// daycounter.DefaultIssued holds the default value on creation for the issued field.
 	daycounter.DefaultIssued = daycounterDescIssued.Default.(int)
+	// daycounterDescPrefix is the schema descriptor for prefix field.
+	daycounterDescPrefix := daycounterFields[5].Descriptor()
+	// daycounter.DefaultPrefix holds the default value on creation for the prefix field.
+	daycounter.DefaultPrefix = daycounterDescPrefix.Default.(string)
+	// daycounter.PrefixValidator is a validator for the "prefix" field. It is called by the builders before save.
+	daycounter.PrefixValidator = daycounterDescPrefix.Validators[0].(func(string) error)
 	menuitemMixin := schema.MenuItem{}.Mixin()
 	menuitemMixinFields0 := menuitemMixin[0].Fields()
 	_ = menuitemMixinFields0
@@ -153,20 +184,36 @@ func init() {
 	sellerDescOpen := sellerFields[6].Descriptor()
 	// seller.DefaultOpen holds the default value on creation for the open field.
 	seller.DefaultOpen = sellerDescOpen.Default.(bool)
+	// sellerDescPickupNote is the schema descriptor for pickup_note field.
+	sellerDescPickupNote := sellerFields[7].Descriptor()
+	// seller.PickupNoteValidator is a validator for the "pickup_note" field. It is called by the builders before save.
+	seller.PickupNoteValidator = sellerDescPickupNote.Validators[0].(func(string) error)
+	// sellerDescNoShowAfterCalls is the schema descriptor for no_show_after_calls field.
+	sellerDescNoShowAfterCalls := sellerFields[8].Descriptor()
+	// seller.DefaultNoShowAfterCalls holds the default value on creation for the no_show_after_calls field.
+	seller.DefaultNoShowAfterCalls = sellerDescNoShowAfterCalls.Default.(int)
+	// seller.NoShowAfterCallsValidator is a validator for the "no_show_after_calls" field. It is called by the builders before save.
+	seller.NoShowAfterCallsValidator = sellerDescNoShowAfterCalls.Validators[0].(func(int) error)
+	// sellerDescNoShowAfterMinutes is the schema descriptor for no_show_after_minutes field.
+	sellerDescNoShowAfterMinutes := sellerFields[9].Descriptor()
+	// seller.DefaultNoShowAfterMinutes holds the default value on creation for the no_show_after_minutes field.
+	seller.DefaultNoShowAfterMinutes = sellerDescNoShowAfterMinutes.Default.(int)
+	// seller.NoShowAfterMinutesValidator is a validator for the "no_show_after_minutes" field. It is called by the builders before save.
+	seller.NoShowAfterMinutesValidator = sellerDescNoShowAfterMinutes.Validators[0].(func(int) error)
 	// sellerDescOwnerID is the schema descriptor for owner_id field.
-	sellerDescOwnerID := sellerFields[8].Descriptor()
+	sellerDescOwnerID := sellerFields[11].Descriptor()
 	// seller.OwnerIDValidator is a validator for the "owner_id" field. It is called by the builders before save.
 	seller.OwnerIDValidator = sellerDescOwnerID.Validators[0].(func(string) error)
 	// sellerDescInviteHash is the schema descriptor for invite_hash field.
-	sellerDescInviteHash := sellerFields[9].Descriptor()
+	sellerDescInviteHash := sellerFields[12].Descriptor()
 	// seller.InviteHashValidator is a validator for the "invite_hash" field. It is called by the builders before save.
 	seller.InviteHashValidator = sellerDescInviteHash.Validators[0].(func(string) error)
 	// sellerDescCallSeq is the schema descriptor for call_seq field.
-	sellerDescCallSeq := sellerFields[10].Descriptor()
+	sellerDescCallSeq := sellerFields[13].Descriptor()
 	// seller.DefaultCallSeq holds the default value on creation for the call_seq field.
 	seller.DefaultCallSeq = sellerDescCallSeq.Default.(int64)
 	// sellerDescCreatedAt is the schema descriptor for created_at field.
-	sellerDescCreatedAt := sellerFields[11].Descriptor()
+	sellerDescCreatedAt := sellerFields[14].Descriptor()
 	// seller.DefaultCreatedAt holds the default value on creation for the created_at field.
 	seller.DefaultCreatedAt = sellerDescCreatedAt.Default.(func() time.Time)
 	// sellerDescID is the schema descriptor for id field.
@@ -263,11 +310,11 @@ func init() {
 	// ticket.DefaultCreatedAt holds the default value on creation for the created_at field.
 	ticket.DefaultCreatedAt = ticketDescCreatedAt.Default.(func() time.Time)
 	// ticketDescCalledBy is the schema descriptor for called_by field.
-	ticketDescCalledBy := ticketFields[17].Descriptor()
+	ticketDescCalledBy := ticketFields[18].Descriptor()
 	// ticket.CalledByValidator is a validator for the "called_by" field. It is called by the builders before save.
 	ticket.CalledByValidator = ticketDescCalledBy.Validators[0].(func(string) error)
 	// ticketDescDoneBy is the schema descriptor for done_by field.
-	ticketDescDoneBy := ticketFields[18].Descriptor()
+	ticketDescDoneBy := ticketFields[19].Descriptor()
 	// ticket.DoneByValidator is a validator for the "done_by" field. It is called by the builders before save.
 	ticket.DoneByValidator = ticketDescDoneBy.Validators[0].(func(string) error)
 	// ticketDescID is the schema descriptor for id field.

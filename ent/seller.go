@@ -33,6 +33,12 @@ type Seller struct {
 	MaxNumber int `json:"max_number,omitempty"`
 	// Open holds the value of the "open" field.
 	Open bool `json:"open,omitempty"`
+	// PickupNote holds the value of the "pickup_note" field.
+	PickupNote *string `json:"pickup_note,omitempty"`
+	// NoShowAfterCalls holds the value of the "no_show_after_calls" field.
+	NoShowAfterCalls int `json:"no_show_after_calls,omitempty"`
+	// NoShowAfterMinutes holds the value of the "no_show_after_minutes" field.
+	NoShowAfterMinutes int `json:"no_show_after_minutes,omitempty"`
 	// PaidUntil holds the value of the "paid_until" field.
 	PaidUntil *time.Time `json:"paid_until,omitempty"`
 	// OwnerID holds the value of the "owner_id" field.
@@ -131,9 +137,9 @@ func (*Seller) scanValues(columns []string) ([]any, error) {
 			values[i] = new(pulid.ID)
 		case seller.FieldOpen:
 			values[i] = new(sql.NullBool)
-		case seller.FieldMaxNumber, seller.FieldCallSeq:
+		case seller.FieldMaxNumber, seller.FieldNoShowAfterCalls, seller.FieldNoShowAfterMinutes, seller.FieldCallSeq:
 			values[i] = new(sql.NullInt64)
-		case seller.FieldName, seller.FieldPersonName, seller.FieldPhone, seller.FieldPhoto, seller.FieldPrefix, seller.FieldInviteHash:
+		case seller.FieldName, seller.FieldPersonName, seller.FieldPhone, seller.FieldPhoto, seller.FieldPrefix, seller.FieldPickupNote, seller.FieldInviteHash:
 			values[i] = new(sql.NullString)
 		case seller.FieldPaidUntil, seller.FieldCreatedAt:
 			values[i] = new(sql.NullTime)
@@ -202,6 +208,25 @@ func (_m *Seller) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field open", values[i])
 			} else if value.Valid {
 				_m.Open = value.Bool
+			}
+		case seller.FieldPickupNote:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field pickup_note", values[i])
+			} else if value.Valid {
+				_m.PickupNote = new(string)
+				*_m.PickupNote = value.String
+			}
+		case seller.FieldNoShowAfterCalls:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field no_show_after_calls", values[i])
+			} else if value.Valid {
+				_m.NoShowAfterCalls = int(value.Int64)
+			}
+		case seller.FieldNoShowAfterMinutes:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field no_show_after_minutes", values[i])
+			} else if value.Valid {
+				_m.NoShowAfterMinutes = int(value.Int64)
 			}
 		case seller.FieldPaidUntil:
 			if value, ok := values[i].(*sql.NullTime); !ok {
@@ -323,6 +348,17 @@ func (_m *Seller) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("open=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Open))
+	builder.WriteString(", ")
+	if v := _m.PickupNote; v != nil {
+		builder.WriteString("pickup_note=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	builder.WriteString("no_show_after_calls=")
+	builder.WriteString(fmt.Sprintf("%v", _m.NoShowAfterCalls))
+	builder.WriteString(", ")
+	builder.WriteString("no_show_after_minutes=")
+	builder.WriteString(fmt.Sprintf("%v", _m.NoShowAfterMinutes))
 	builder.WriteString(", ")
 	if v := _m.PaidUntil; v != nil {
 		builder.WriteString("paid_until=")

@@ -119,6 +119,48 @@ func (_c *SellerCreate) SetNillableOpen(v *bool) *SellerCreate {
 	return _c
 }
 
+// SetPickupNote sets the "pickup_note" field.
+func (_c *SellerCreate) SetPickupNote(v string) *SellerCreate {
+	_c.mutation.SetPickupNote(v)
+	return _c
+}
+
+// SetNillablePickupNote sets the "pickup_note" field if the given value is not nil.
+func (_c *SellerCreate) SetNillablePickupNote(v *string) *SellerCreate {
+	if v != nil {
+		_c.SetPickupNote(*v)
+	}
+	return _c
+}
+
+// SetNoShowAfterCalls sets the "no_show_after_calls" field.
+func (_c *SellerCreate) SetNoShowAfterCalls(v int) *SellerCreate {
+	_c.mutation.SetNoShowAfterCalls(v)
+	return _c
+}
+
+// SetNillableNoShowAfterCalls sets the "no_show_after_calls" field if the given value is not nil.
+func (_c *SellerCreate) SetNillableNoShowAfterCalls(v *int) *SellerCreate {
+	if v != nil {
+		_c.SetNoShowAfterCalls(*v)
+	}
+	return _c
+}
+
+// SetNoShowAfterMinutes sets the "no_show_after_minutes" field.
+func (_c *SellerCreate) SetNoShowAfterMinutes(v int) *SellerCreate {
+	_c.mutation.SetNoShowAfterMinutes(v)
+	return _c
+}
+
+// SetNillableNoShowAfterMinutes sets the "no_show_after_minutes" field if the given value is not nil.
+func (_c *SellerCreate) SetNillableNoShowAfterMinutes(v *int) *SellerCreate {
+	if v != nil {
+		_c.SetNoShowAfterMinutes(*v)
+	}
+	return _c
+}
+
 // SetPaidUntil sets the "paid_until" field.
 func (_c *SellerCreate) SetPaidUntil(v time.Time) *SellerCreate {
 	_c.mutation.SetPaidUntil(v)
@@ -315,6 +357,14 @@ func (_c *SellerCreate) defaults() {
 		v := seller.DefaultOpen
 		_c.mutation.SetOpen(v)
 	}
+	if _, ok := _c.mutation.NoShowAfterCalls(); !ok {
+		v := seller.DefaultNoShowAfterCalls
+		_c.mutation.SetNoShowAfterCalls(v)
+	}
+	if _, ok := _c.mutation.NoShowAfterMinutes(); !ok {
+		v := seller.DefaultNoShowAfterMinutes
+		_c.mutation.SetNoShowAfterMinutes(v)
+	}
 	if _, ok := _c.mutation.CallSeq(); !ok {
 		v := seller.DefaultCallSeq
 		_c.mutation.SetCallSeq(v)
@@ -372,6 +422,27 @@ func (_c *SellerCreate) check() error {
 	}
 	if _, ok := _c.mutation.Open(); !ok {
 		return &ValidationError{Name: "open", err: errors.New(`ent: missing required field "Seller.open"`)}
+	}
+	if v, ok := _c.mutation.PickupNote(); ok {
+		if err := seller.PickupNoteValidator(v); err != nil {
+			return &ValidationError{Name: "pickup_note", err: fmt.Errorf(`ent: validator failed for field "Seller.pickup_note": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.NoShowAfterCalls(); !ok {
+		return &ValidationError{Name: "no_show_after_calls", err: errors.New(`ent: missing required field "Seller.no_show_after_calls"`)}
+	}
+	if v, ok := _c.mutation.NoShowAfterCalls(); ok {
+		if err := seller.NoShowAfterCallsValidator(v); err != nil {
+			return &ValidationError{Name: "no_show_after_calls", err: fmt.Errorf(`ent: validator failed for field "Seller.no_show_after_calls": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.NoShowAfterMinutes(); !ok {
+		return &ValidationError{Name: "no_show_after_minutes", err: errors.New(`ent: missing required field "Seller.no_show_after_minutes"`)}
+	}
+	if v, ok := _c.mutation.NoShowAfterMinutes(); ok {
+		if err := seller.NoShowAfterMinutesValidator(v); err != nil {
+			return &ValidationError{Name: "no_show_after_minutes", err: fmt.Errorf(`ent: validator failed for field "Seller.no_show_after_minutes": %w`, err)}
+		}
 	}
 	if v, ok := _c.mutation.OwnerID(); ok {
 		if err := seller.OwnerIDValidator(string(v)); err != nil {
@@ -457,6 +528,18 @@ func (_c *SellerCreate) createSpec() (*Seller, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Open(); ok {
 		_spec.SetField(seller.FieldOpen, field.TypeBool, value)
 		_node.Open = value
+	}
+	if value, ok := _c.mutation.PickupNote(); ok {
+		_spec.SetField(seller.FieldPickupNote, field.TypeString, value)
+		_node.PickupNote = &value
+	}
+	if value, ok := _c.mutation.NoShowAfterCalls(); ok {
+		_spec.SetField(seller.FieldNoShowAfterCalls, field.TypeInt, value)
+		_node.NoShowAfterCalls = value
+	}
+	if value, ok := _c.mutation.NoShowAfterMinutes(); ok {
+		_spec.SetField(seller.FieldNoShowAfterMinutes, field.TypeInt, value)
+		_node.NoShowAfterMinutes = value
 	}
 	if value, ok := _c.mutation.PaidUntil(); ok {
 		_spec.SetField(seller.FieldPaidUntil, field.TypeTime, value)
@@ -715,6 +798,60 @@ func (u *SellerUpsert) UpdateOpen() *SellerUpsert {
 	return u
 }
 
+// SetPickupNote sets the "pickup_note" field.
+func (u *SellerUpsert) SetPickupNote(v string) *SellerUpsert {
+	u.Set(seller.FieldPickupNote, v)
+	return u
+}
+
+// UpdatePickupNote sets the "pickup_note" field to the value that was provided on create.
+func (u *SellerUpsert) UpdatePickupNote() *SellerUpsert {
+	u.SetExcluded(seller.FieldPickupNote)
+	return u
+}
+
+// ClearPickupNote clears the value of the "pickup_note" field.
+func (u *SellerUpsert) ClearPickupNote() *SellerUpsert {
+	u.SetNull(seller.FieldPickupNote)
+	return u
+}
+
+// SetNoShowAfterCalls sets the "no_show_after_calls" field.
+func (u *SellerUpsert) SetNoShowAfterCalls(v int) *SellerUpsert {
+	u.Set(seller.FieldNoShowAfterCalls, v)
+	return u
+}
+
+// UpdateNoShowAfterCalls sets the "no_show_after_calls" field to the value that was provided on create.
+func (u *SellerUpsert) UpdateNoShowAfterCalls() *SellerUpsert {
+	u.SetExcluded(seller.FieldNoShowAfterCalls)
+	return u
+}
+
+// AddNoShowAfterCalls adds v to the "no_show_after_calls" field.
+func (u *SellerUpsert) AddNoShowAfterCalls(v int) *SellerUpsert {
+	u.Add(seller.FieldNoShowAfterCalls, v)
+	return u
+}
+
+// SetNoShowAfterMinutes sets the "no_show_after_minutes" field.
+func (u *SellerUpsert) SetNoShowAfterMinutes(v int) *SellerUpsert {
+	u.Set(seller.FieldNoShowAfterMinutes, v)
+	return u
+}
+
+// UpdateNoShowAfterMinutes sets the "no_show_after_minutes" field to the value that was provided on create.
+func (u *SellerUpsert) UpdateNoShowAfterMinutes() *SellerUpsert {
+	u.SetExcluded(seller.FieldNoShowAfterMinutes)
+	return u
+}
+
+// AddNoShowAfterMinutes adds v to the "no_show_after_minutes" field.
+func (u *SellerUpsert) AddNoShowAfterMinutes(v int) *SellerUpsert {
+	u.Add(seller.FieldNoShowAfterMinutes, v)
+	return u
+}
+
 // SetPaidUntil sets the "paid_until" field.
 func (u *SellerUpsert) SetPaidUntil(v time.Time) *SellerUpsert {
 	u.Set(seller.FieldPaidUntil, v)
@@ -961,6 +1098,69 @@ func (u *SellerUpsertOne) SetOpen(v bool) *SellerUpsertOne {
 func (u *SellerUpsertOne) UpdateOpen() *SellerUpsertOne {
 	return u.Update(func(s *SellerUpsert) {
 		s.UpdateOpen()
+	})
+}
+
+// SetPickupNote sets the "pickup_note" field.
+func (u *SellerUpsertOne) SetPickupNote(v string) *SellerUpsertOne {
+	return u.Update(func(s *SellerUpsert) {
+		s.SetPickupNote(v)
+	})
+}
+
+// UpdatePickupNote sets the "pickup_note" field to the value that was provided on create.
+func (u *SellerUpsertOne) UpdatePickupNote() *SellerUpsertOne {
+	return u.Update(func(s *SellerUpsert) {
+		s.UpdatePickupNote()
+	})
+}
+
+// ClearPickupNote clears the value of the "pickup_note" field.
+func (u *SellerUpsertOne) ClearPickupNote() *SellerUpsertOne {
+	return u.Update(func(s *SellerUpsert) {
+		s.ClearPickupNote()
+	})
+}
+
+// SetNoShowAfterCalls sets the "no_show_after_calls" field.
+func (u *SellerUpsertOne) SetNoShowAfterCalls(v int) *SellerUpsertOne {
+	return u.Update(func(s *SellerUpsert) {
+		s.SetNoShowAfterCalls(v)
+	})
+}
+
+// AddNoShowAfterCalls adds v to the "no_show_after_calls" field.
+func (u *SellerUpsertOne) AddNoShowAfterCalls(v int) *SellerUpsertOne {
+	return u.Update(func(s *SellerUpsert) {
+		s.AddNoShowAfterCalls(v)
+	})
+}
+
+// UpdateNoShowAfterCalls sets the "no_show_after_calls" field to the value that was provided on create.
+func (u *SellerUpsertOne) UpdateNoShowAfterCalls() *SellerUpsertOne {
+	return u.Update(func(s *SellerUpsert) {
+		s.UpdateNoShowAfterCalls()
+	})
+}
+
+// SetNoShowAfterMinutes sets the "no_show_after_minutes" field.
+func (u *SellerUpsertOne) SetNoShowAfterMinutes(v int) *SellerUpsertOne {
+	return u.Update(func(s *SellerUpsert) {
+		s.SetNoShowAfterMinutes(v)
+	})
+}
+
+// AddNoShowAfterMinutes adds v to the "no_show_after_minutes" field.
+func (u *SellerUpsertOne) AddNoShowAfterMinutes(v int) *SellerUpsertOne {
+	return u.Update(func(s *SellerUpsert) {
+		s.AddNoShowAfterMinutes(v)
+	})
+}
+
+// UpdateNoShowAfterMinutes sets the "no_show_after_minutes" field to the value that was provided on create.
+func (u *SellerUpsertOne) UpdateNoShowAfterMinutes() *SellerUpsertOne {
+	return u.Update(func(s *SellerUpsert) {
+		s.UpdateNoShowAfterMinutes()
 	})
 }
 
@@ -1389,6 +1589,69 @@ func (u *SellerUpsertBulk) SetOpen(v bool) *SellerUpsertBulk {
 func (u *SellerUpsertBulk) UpdateOpen() *SellerUpsertBulk {
 	return u.Update(func(s *SellerUpsert) {
 		s.UpdateOpen()
+	})
+}
+
+// SetPickupNote sets the "pickup_note" field.
+func (u *SellerUpsertBulk) SetPickupNote(v string) *SellerUpsertBulk {
+	return u.Update(func(s *SellerUpsert) {
+		s.SetPickupNote(v)
+	})
+}
+
+// UpdatePickupNote sets the "pickup_note" field to the value that was provided on create.
+func (u *SellerUpsertBulk) UpdatePickupNote() *SellerUpsertBulk {
+	return u.Update(func(s *SellerUpsert) {
+		s.UpdatePickupNote()
+	})
+}
+
+// ClearPickupNote clears the value of the "pickup_note" field.
+func (u *SellerUpsertBulk) ClearPickupNote() *SellerUpsertBulk {
+	return u.Update(func(s *SellerUpsert) {
+		s.ClearPickupNote()
+	})
+}
+
+// SetNoShowAfterCalls sets the "no_show_after_calls" field.
+func (u *SellerUpsertBulk) SetNoShowAfterCalls(v int) *SellerUpsertBulk {
+	return u.Update(func(s *SellerUpsert) {
+		s.SetNoShowAfterCalls(v)
+	})
+}
+
+// AddNoShowAfterCalls adds v to the "no_show_after_calls" field.
+func (u *SellerUpsertBulk) AddNoShowAfterCalls(v int) *SellerUpsertBulk {
+	return u.Update(func(s *SellerUpsert) {
+		s.AddNoShowAfterCalls(v)
+	})
+}
+
+// UpdateNoShowAfterCalls sets the "no_show_after_calls" field to the value that was provided on create.
+func (u *SellerUpsertBulk) UpdateNoShowAfterCalls() *SellerUpsertBulk {
+	return u.Update(func(s *SellerUpsert) {
+		s.UpdateNoShowAfterCalls()
+	})
+}
+
+// SetNoShowAfterMinutes sets the "no_show_after_minutes" field.
+func (u *SellerUpsertBulk) SetNoShowAfterMinutes(v int) *SellerUpsertBulk {
+	return u.Update(func(s *SellerUpsert) {
+		s.SetNoShowAfterMinutes(v)
+	})
+}
+
+// AddNoShowAfterMinutes adds v to the "no_show_after_minutes" field.
+func (u *SellerUpsertBulk) AddNoShowAfterMinutes(v int) *SellerUpsertBulk {
+	return u.Update(func(s *SellerUpsert) {
+		s.AddNoShowAfterMinutes(v)
+	})
+}
+
+// UpdateNoShowAfterMinutes sets the "no_show_after_minutes" field to the value that was provided on create.
+func (u *SellerUpsertBulk) UpdateNoShowAfterMinutes() *SellerUpsertBulk {
+	return u.Update(func(s *SellerUpsert) {
+		s.UpdateNoShowAfterMinutes()
 	})
 }
 

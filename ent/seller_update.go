@@ -158,6 +158,68 @@ func (_u *SellerUpdate) SetNillableOpen(v *bool) *SellerUpdate {
 	return _u
 }
 
+// SetPickupNote sets the "pickup_note" field.
+func (_u *SellerUpdate) SetPickupNote(v string) *SellerUpdate {
+	_u.mutation.SetPickupNote(v)
+	return _u
+}
+
+// SetNillablePickupNote sets the "pickup_note" field if the given value is not nil.
+func (_u *SellerUpdate) SetNillablePickupNote(v *string) *SellerUpdate {
+	if v != nil {
+		_u.SetPickupNote(*v)
+	}
+	return _u
+}
+
+// ClearPickupNote clears the value of the "pickup_note" field.
+func (_u *SellerUpdate) ClearPickupNote() *SellerUpdate {
+	_u.mutation.ClearPickupNote()
+	return _u
+}
+
+// SetNoShowAfterCalls sets the "no_show_after_calls" field.
+func (_u *SellerUpdate) SetNoShowAfterCalls(v int) *SellerUpdate {
+	_u.mutation.ResetNoShowAfterCalls()
+	_u.mutation.SetNoShowAfterCalls(v)
+	return _u
+}
+
+// SetNillableNoShowAfterCalls sets the "no_show_after_calls" field if the given value is not nil.
+func (_u *SellerUpdate) SetNillableNoShowAfterCalls(v *int) *SellerUpdate {
+	if v != nil {
+		_u.SetNoShowAfterCalls(*v)
+	}
+	return _u
+}
+
+// AddNoShowAfterCalls adds value to the "no_show_after_calls" field.
+func (_u *SellerUpdate) AddNoShowAfterCalls(v int) *SellerUpdate {
+	_u.mutation.AddNoShowAfterCalls(v)
+	return _u
+}
+
+// SetNoShowAfterMinutes sets the "no_show_after_minutes" field.
+func (_u *SellerUpdate) SetNoShowAfterMinutes(v int) *SellerUpdate {
+	_u.mutation.ResetNoShowAfterMinutes()
+	_u.mutation.SetNoShowAfterMinutes(v)
+	return _u
+}
+
+// SetNillableNoShowAfterMinutes sets the "no_show_after_minutes" field if the given value is not nil.
+func (_u *SellerUpdate) SetNillableNoShowAfterMinutes(v *int) *SellerUpdate {
+	if v != nil {
+		_u.SetNoShowAfterMinutes(*v)
+	}
+	return _u
+}
+
+// AddNoShowAfterMinutes adds value to the "no_show_after_minutes" field.
+func (_u *SellerUpdate) AddNoShowAfterMinutes(v int) *SellerUpdate {
+	_u.mutation.AddNoShowAfterMinutes(v)
+	return _u
+}
+
 // SetPaidUntil sets the "paid_until" field.
 func (_u *SellerUpdate) SetPaidUntil(v time.Time) *SellerUpdate {
 	_u.mutation.SetPaidUntil(v)
@@ -458,6 +520,21 @@ func (_u *SellerUpdate) check() error {
 			return &ValidationError{Name: "max_number", err: fmt.Errorf(`ent: validator failed for field "Seller.max_number": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.PickupNote(); ok {
+		if err := seller.PickupNoteValidator(v); err != nil {
+			return &ValidationError{Name: "pickup_note", err: fmt.Errorf(`ent: validator failed for field "Seller.pickup_note": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.NoShowAfterCalls(); ok {
+		if err := seller.NoShowAfterCallsValidator(v); err != nil {
+			return &ValidationError{Name: "no_show_after_calls", err: fmt.Errorf(`ent: validator failed for field "Seller.no_show_after_calls": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.NoShowAfterMinutes(); ok {
+		if err := seller.NoShowAfterMinutesValidator(v); err != nil {
+			return &ValidationError{Name: "no_show_after_minutes", err: fmt.Errorf(`ent: validator failed for field "Seller.no_show_after_minutes": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.OwnerID(); ok {
 		if err := seller.OwnerIDValidator(string(v)); err != nil {
 			return &ValidationError{Name: "owner_id", err: fmt.Errorf(`ent: validator failed for field "Seller.owner_id": %w`, err)}
@@ -521,6 +598,24 @@ func (_u *SellerUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.Open(); ok {
 		_spec.SetField(seller.FieldOpen, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.PickupNote(); ok {
+		_spec.SetField(seller.FieldPickupNote, field.TypeString, value)
+	}
+	if _u.mutation.PickupNoteCleared() {
+		_spec.ClearField(seller.FieldPickupNote, field.TypeString)
+	}
+	if value, ok := _u.mutation.NoShowAfterCalls(); ok {
+		_spec.SetField(seller.FieldNoShowAfterCalls, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedNoShowAfterCalls(); ok {
+		_spec.AddField(seller.FieldNoShowAfterCalls, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.NoShowAfterMinutes(); ok {
+		_spec.SetField(seller.FieldNoShowAfterMinutes, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedNoShowAfterMinutes(); ok {
+		_spec.AddField(seller.FieldNoShowAfterMinutes, field.TypeInt, value)
 	}
 	if value, ok := _u.mutation.PaidUntil(); ok {
 		_spec.SetField(seller.FieldPaidUntil, field.TypeTime, value)
@@ -894,6 +989,68 @@ func (_u *SellerUpdateOne) SetNillableOpen(v *bool) *SellerUpdateOne {
 	return _u
 }
 
+// SetPickupNote sets the "pickup_note" field.
+func (_u *SellerUpdateOne) SetPickupNote(v string) *SellerUpdateOne {
+	_u.mutation.SetPickupNote(v)
+	return _u
+}
+
+// SetNillablePickupNote sets the "pickup_note" field if the given value is not nil.
+func (_u *SellerUpdateOne) SetNillablePickupNote(v *string) *SellerUpdateOne {
+	if v != nil {
+		_u.SetPickupNote(*v)
+	}
+	return _u
+}
+
+// ClearPickupNote clears the value of the "pickup_note" field.
+func (_u *SellerUpdateOne) ClearPickupNote() *SellerUpdateOne {
+	_u.mutation.ClearPickupNote()
+	return _u
+}
+
+// SetNoShowAfterCalls sets the "no_show_after_calls" field.
+func (_u *SellerUpdateOne) SetNoShowAfterCalls(v int) *SellerUpdateOne {
+	_u.mutation.ResetNoShowAfterCalls()
+	_u.mutation.SetNoShowAfterCalls(v)
+	return _u
+}
+
+// SetNillableNoShowAfterCalls sets the "no_show_after_calls" field if the given value is not nil.
+func (_u *SellerUpdateOne) SetNillableNoShowAfterCalls(v *int) *SellerUpdateOne {
+	if v != nil {
+		_u.SetNoShowAfterCalls(*v)
+	}
+	return _u
+}
+
+// AddNoShowAfterCalls adds value to the "no_show_after_calls" field.
+func (_u *SellerUpdateOne) AddNoShowAfterCalls(v int) *SellerUpdateOne {
+	_u.mutation.AddNoShowAfterCalls(v)
+	return _u
+}
+
+// SetNoShowAfterMinutes sets the "no_show_after_minutes" field.
+func (_u *SellerUpdateOne) SetNoShowAfterMinutes(v int) *SellerUpdateOne {
+	_u.mutation.ResetNoShowAfterMinutes()
+	_u.mutation.SetNoShowAfterMinutes(v)
+	return _u
+}
+
+// SetNillableNoShowAfterMinutes sets the "no_show_after_minutes" field if the given value is not nil.
+func (_u *SellerUpdateOne) SetNillableNoShowAfterMinutes(v *int) *SellerUpdateOne {
+	if v != nil {
+		_u.SetNoShowAfterMinutes(*v)
+	}
+	return _u
+}
+
+// AddNoShowAfterMinutes adds value to the "no_show_after_minutes" field.
+func (_u *SellerUpdateOne) AddNoShowAfterMinutes(v int) *SellerUpdateOne {
+	_u.mutation.AddNoShowAfterMinutes(v)
+	return _u
+}
+
 // SetPaidUntil sets the "paid_until" field.
 func (_u *SellerUpdateOne) SetPaidUntil(v time.Time) *SellerUpdateOne {
 	_u.mutation.SetPaidUntil(v)
@@ -1207,6 +1364,21 @@ func (_u *SellerUpdateOne) check() error {
 			return &ValidationError{Name: "max_number", err: fmt.Errorf(`ent: validator failed for field "Seller.max_number": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.PickupNote(); ok {
+		if err := seller.PickupNoteValidator(v); err != nil {
+			return &ValidationError{Name: "pickup_note", err: fmt.Errorf(`ent: validator failed for field "Seller.pickup_note": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.NoShowAfterCalls(); ok {
+		if err := seller.NoShowAfterCallsValidator(v); err != nil {
+			return &ValidationError{Name: "no_show_after_calls", err: fmt.Errorf(`ent: validator failed for field "Seller.no_show_after_calls": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.NoShowAfterMinutes(); ok {
+		if err := seller.NoShowAfterMinutesValidator(v); err != nil {
+			return &ValidationError{Name: "no_show_after_minutes", err: fmt.Errorf(`ent: validator failed for field "Seller.no_show_after_minutes": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.OwnerID(); ok {
 		if err := seller.OwnerIDValidator(string(v)); err != nil {
 			return &ValidationError{Name: "owner_id", err: fmt.Errorf(`ent: validator failed for field "Seller.owner_id": %w`, err)}
@@ -1287,6 +1459,24 @@ func (_u *SellerUpdateOne) sqlSave(ctx context.Context) (_node *Seller, err erro
 	}
 	if value, ok := _u.mutation.Open(); ok {
 		_spec.SetField(seller.FieldOpen, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.PickupNote(); ok {
+		_spec.SetField(seller.FieldPickupNote, field.TypeString, value)
+	}
+	if _u.mutation.PickupNoteCleared() {
+		_spec.ClearField(seller.FieldPickupNote, field.TypeString)
+	}
+	if value, ok := _u.mutation.NoShowAfterCalls(); ok {
+		_spec.SetField(seller.FieldNoShowAfterCalls, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedNoShowAfterCalls(); ok {
+		_spec.AddField(seller.FieldNoShowAfterCalls, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.NoShowAfterMinutes(); ok {
+		_spec.SetField(seller.FieldNoShowAfterMinutes, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedNoShowAfterMinutes(); ok {
+		_spec.AddField(seller.FieldNoShowAfterMinutes, field.TypeInt, value)
 	}
 	if value, ok := _u.mutation.PaidUntil(); ok {
 		_spec.SetField(seller.FieldPaidUntil, field.TypeTime, value)

@@ -51,6 +51,8 @@ type Ticket struct {
 	CreatedAt time.Time `json:"created_at,omitempty"`
 	// ClaimedAt holds the value of the "claimed_at" field.
 	ClaimedAt *time.Time `json:"claimed_at,omitempty"`
+	// FirstCalledAt holds the value of the "first_called_at" field.
+	FirstCalledAt *time.Time `json:"first_called_at,omitempty"`
 	// CalledAt holds the value of the "called_at" field.
 	CalledAt *time.Time `json:"called_at,omitempty"`
 	// DoneAt holds the value of the "done_at" field.
@@ -113,7 +115,7 @@ func (*Ticket) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullInt64)
 		case ticket.FieldCode, ticket.FieldStatus, ticket.FieldNote, ticket.FieldIdempotencyKey:
 			values[i] = new(sql.NullString)
-		case ticket.FieldCreatedAt, ticket.FieldClaimedAt, ticket.FieldCalledAt, ticket.FieldDoneAt:
+		case ticket.FieldCreatedAt, ticket.FieldClaimedAt, ticket.FieldFirstCalledAt, ticket.FieldCalledAt, ticket.FieldDoneAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -230,6 +232,13 @@ func (_m *Ticket) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.ClaimedAt = new(time.Time)
 				*_m.ClaimedAt = value.Time
+			}
+		case ticket.FieldFirstCalledAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field first_called_at", values[i])
+			} else if value.Valid {
+				_m.FirstCalledAt = new(time.Time)
+				*_m.FirstCalledAt = value.Time
 			}
 		case ticket.FieldCalledAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
@@ -357,6 +366,11 @@ func (_m *Ticket) String() string {
 	builder.WriteString(", ")
 	if v := _m.ClaimedAt; v != nil {
 		builder.WriteString("claimed_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.FirstCalledAt; v != nil {
+		builder.WriteString("first_called_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
 	builder.WriteString(", ")

@@ -189,6 +189,20 @@ func (_c *TicketCreate) SetNillableClaimedAt(v *time.Time) *TicketCreate {
 	return _c
 }
 
+// SetFirstCalledAt sets the "first_called_at" field.
+func (_c *TicketCreate) SetFirstCalledAt(v time.Time) *TicketCreate {
+	_c.mutation.SetFirstCalledAt(v)
+	return _c
+}
+
+// SetNillableFirstCalledAt sets the "first_called_at" field if the given value is not nil.
+func (_c *TicketCreate) SetNillableFirstCalledAt(v *time.Time) *TicketCreate {
+	if v != nil {
+		_c.SetFirstCalledAt(*v)
+	}
+	return _c
+}
+
 // SetCalledAt sets the "called_at" field.
 func (_c *TicketCreate) SetCalledAt(v time.Time) *TicketCreate {
 	_c.mutation.SetCalledAt(v)
@@ -499,6 +513,10 @@ func (_c *TicketCreate) createSpec() (*Ticket, *sqlgraph.CreateSpec) {
 		_spec.SetField(ticket.FieldClaimedAt, field.TypeTime, value)
 		_node.ClaimedAt = &value
 	}
+	if value, ok := _c.mutation.FirstCalledAt(); ok {
+		_spec.SetField(ticket.FieldFirstCalledAt, field.TypeTime, value)
+		_node.FirstCalledAt = &value
+	}
 	if value, ok := _c.mutation.CalledAt(); ok {
 		_spec.SetField(ticket.FieldCalledAt, field.TypeTime, value)
 		_node.CalledAt = &value
@@ -724,6 +742,24 @@ func (u *TicketUpsert) UpdateClaimedAt() *TicketUpsert {
 // ClearClaimedAt clears the value of the "claimed_at" field.
 func (u *TicketUpsert) ClearClaimedAt() *TicketUpsert {
 	u.SetNull(ticket.FieldClaimedAt)
+	return u
+}
+
+// SetFirstCalledAt sets the "first_called_at" field.
+func (u *TicketUpsert) SetFirstCalledAt(v time.Time) *TicketUpsert {
+	u.Set(ticket.FieldFirstCalledAt, v)
+	return u
+}
+
+// UpdateFirstCalledAt sets the "first_called_at" field to the value that was provided on create.
+func (u *TicketUpsert) UpdateFirstCalledAt() *TicketUpsert {
+	u.SetExcluded(ticket.FieldFirstCalledAt)
+	return u
+}
+
+// ClearFirstCalledAt clears the value of the "first_called_at" field.
+func (u *TicketUpsert) ClearFirstCalledAt() *TicketUpsert {
+	u.SetNull(ticket.FieldFirstCalledAt)
 	return u
 }
 
@@ -1015,6 +1051,27 @@ func (u *TicketUpsertOne) UpdateClaimedAt() *TicketUpsertOne {
 func (u *TicketUpsertOne) ClearClaimedAt() *TicketUpsertOne {
 	return u.Update(func(s *TicketUpsert) {
 		s.ClearClaimedAt()
+	})
+}
+
+// SetFirstCalledAt sets the "first_called_at" field.
+func (u *TicketUpsertOne) SetFirstCalledAt(v time.Time) *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetFirstCalledAt(v)
+	})
+}
+
+// UpdateFirstCalledAt sets the "first_called_at" field to the value that was provided on create.
+func (u *TicketUpsertOne) UpdateFirstCalledAt() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateFirstCalledAt()
+	})
+}
+
+// ClearFirstCalledAt clears the value of the "first_called_at" field.
+func (u *TicketUpsertOne) ClearFirstCalledAt() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearFirstCalledAt()
 	})
 }
 
@@ -1485,6 +1542,27 @@ func (u *TicketUpsertBulk) UpdateClaimedAt() *TicketUpsertBulk {
 func (u *TicketUpsertBulk) ClearClaimedAt() *TicketUpsertBulk {
 	return u.Update(func(s *TicketUpsert) {
 		s.ClearClaimedAt()
+	})
+}
+
+// SetFirstCalledAt sets the "first_called_at" field.
+func (u *TicketUpsertBulk) SetFirstCalledAt(v time.Time) *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetFirstCalledAt(v)
+	})
+}
+
+// UpdateFirstCalledAt sets the "first_called_at" field to the value that was provided on create.
+func (u *TicketUpsertBulk) UpdateFirstCalledAt() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateFirstCalledAt()
+	})
+}
+
+// ClearFirstCalledAt clears the value of the "first_called_at" field.
+func (u *TicketUpsertBulk) ClearFirstCalledAt() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearFirstCalledAt()
 	})
 }
 

@@ -175,6 +175,26 @@ func (_u *TicketUpdate) ClearClaimedAt() *TicketUpdate {
 	return _u
 }
 
+// SetFirstCalledAt sets the "first_called_at" field.
+func (_u *TicketUpdate) SetFirstCalledAt(v time.Time) *TicketUpdate {
+	_u.mutation.SetFirstCalledAt(v)
+	return _u
+}
+
+// SetNillableFirstCalledAt sets the "first_called_at" field if the given value is not nil.
+func (_u *TicketUpdate) SetNillableFirstCalledAt(v *time.Time) *TicketUpdate {
+	if v != nil {
+		_u.SetFirstCalledAt(*v)
+	}
+	return _u
+}
+
+// ClearFirstCalledAt clears the value of the "first_called_at" field.
+func (_u *TicketUpdate) ClearFirstCalledAt() *TicketUpdate {
+	_u.mutation.ClearFirstCalledAt()
+	return _u
+}
+
 // SetCalledAt sets the "called_at" field.
 func (_u *TicketUpdate) SetCalledAt(v time.Time) *TicketUpdate {
 	_u.mutation.SetCalledAt(v)
@@ -387,6 +407,12 @@ func (_u *TicketUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.ClaimedAtCleared() {
 		_spec.ClearField(ticket.FieldClaimedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.FirstCalledAt(); ok {
+		_spec.SetField(ticket.FieldFirstCalledAt, field.TypeTime, value)
+	}
+	if _u.mutation.FirstCalledAtCleared() {
+		_spec.ClearField(ticket.FieldFirstCalledAt, field.TypeTime)
 	}
 	if value, ok := _u.mutation.CalledAt(); ok {
 		_spec.SetField(ticket.FieldCalledAt, field.TypeTime, value)
@@ -603,6 +629,26 @@ func (_u *TicketUpdateOne) SetNillableClaimedAt(v *time.Time) *TicketUpdateOne {
 // ClearClaimedAt clears the value of the "claimed_at" field.
 func (_u *TicketUpdateOne) ClearClaimedAt() *TicketUpdateOne {
 	_u.mutation.ClearClaimedAt()
+	return _u
+}
+
+// SetFirstCalledAt sets the "first_called_at" field.
+func (_u *TicketUpdateOne) SetFirstCalledAt(v time.Time) *TicketUpdateOne {
+	_u.mutation.SetFirstCalledAt(v)
+	return _u
+}
+
+// SetNillableFirstCalledAt sets the "first_called_at" field if the given value is not nil.
+func (_u *TicketUpdateOne) SetNillableFirstCalledAt(v *time.Time) *TicketUpdateOne {
+	if v != nil {
+		_u.SetFirstCalledAt(*v)
+	}
+	return _u
+}
+
+// ClearFirstCalledAt clears the value of the "first_called_at" field.
+func (_u *TicketUpdateOne) ClearFirstCalledAt() *TicketUpdateOne {
+	_u.mutation.ClearFirstCalledAt()
 	return _u
 }
 
@@ -848,6 +894,12 @@ func (_u *TicketUpdateOne) sqlSave(ctx context.Context) (_node *Ticket, err erro
 	}
 	if _u.mutation.ClaimedAtCleared() {
 		_spec.ClearField(ticket.FieldClaimedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.FirstCalledAt(); ok {
+		_spec.SetField(ticket.FieldFirstCalledAt, field.TypeTime, value)
+	}
+	if _u.mutation.FirstCalledAtCleared() {
+		_spec.ClearField(ticket.FieldFirstCalledAt, field.TypeTime)
 	}
 	if value, ok := _u.mutation.CalledAt(); ok {
 		_spec.SetField(ticket.FieldCalledAt, field.TypeTime, value)

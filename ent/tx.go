@@ -14,6 +14,8 @@ import (
 // Tx is a transactional client that is created by calling Client.Tx().
 type Tx struct {
 	config
+	// AuditEntry is the client for interacting with the AuditEntry builders.
+	AuditEntry *AuditEntryClient
 	// CallEvent is the client for interacting with the CallEvent builders.
 	CallEvent *CallEventClient
 	// DayCounter is the client for interacting with the DayCounter builders.
@@ -159,6 +161,7 @@ func (tx *Tx) Client() *Client {
 }
 
 func (tx *Tx) init() {
+	tx.AuditEntry = NewAuditEntryClient(tx.config)
 	tx.CallEvent = NewCallEventClient(tx.config)
 	tx.DayCounter = NewDayCounterClient(tx.config)
 	tx.MenuItem = NewMenuItemClient(tx.config)
@@ -175,7 +178,7 @@ func (tx *Tx) init() {
 // of them in order to commit or rollback the transaction.
 //
 // If a closed transaction is embedded in one of the generated entities, and the entity
-// applies a query, for example: CallEvent.QueryXXX(), the query will be executed
+// applies a query, for example: AuditEntry.QueryXXX(), the query will be executed
 // through the driver which created this transaction.
 //
 // Note that txDriver is not goroutine safe.

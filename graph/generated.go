@@ -46,12 +46,33 @@ type DirectiveRoot struct {
 }
 
 type ComplexityRoot struct {
+	AuditEntry struct {
+		Action    func(childComplexity int) int
+		ActorID   func(childComplexity int) int
+		CreatedAt func(childComplexity int) int
+		Detail    func(childComplexity int) int
+		TargetID  func(childComplexity int) int
+	}
+
 	CallEvent struct {
 		Announcement func(childComplexity int) int
 		CalledAt     func(childComplexity int) int
 		Code         func(childComplexity int) int
 		Seq          func(childComplexity int) int
 		Ticket       func(childComplexity int) int
+	}
+
+	DayStats struct {
+		Calls               func(childComplexity int) int
+		Cancelled           func(childComplexity int) int
+		Completed           func(childComplexity int) int
+		Day                 func(childComplexity int) int
+		Issued              func(childComplexity int) int
+		MedianPickupSeconds func(childComplexity int) int
+		MedianWaitSeconds   func(childComplexity int) int
+		NoShows             func(childComplexity int) int
+		P90PickupSeconds    func(childComplexity int) int
+		P90WaitSeconds      func(childComplexity int) int
 	}
 
 	MenuItem struct {
@@ -62,17 +83,24 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		Call         func(childComplexity int, ticketID pulid.ID) int
-		CallNext     func(childComplexity int, sellerID pulid.ID) int
-		Cancel       func(childComplexity int, ticketID pulid.ID) int
-		Claim        func(childComplexity int, input canteen.ClaimInput) int
-		ClaimSeller  func(childComplexity int, inviteCode string) int
-		Complete     func(childComplexity int, ticketID pulid.ID) int
-		CreateSeller func(childComplexity int, input canteen.CreateSellerInput) int
-		Fetch        func(childComplexity int, input canteen.FetchInput) int
-		Login        func(childComplexity int, input canteen.LoginInput) int
-		Logout       func(childComplexity int) int
-		SetOpen      func(childComplexity int, sellerID pulid.ID, open bool) int
+		Call                 func(childComplexity int, ticketID pulid.ID) int
+		CallNext             func(childComplexity int, sellerID pulid.ID) int
+		Cancel               func(childComplexity int, ticketID pulid.ID) int
+		Claim                func(childComplexity int, input canteen.ClaimInput) int
+		ClaimSeller          func(childComplexity int, inviteCode string) int
+		ClearUnclaimed       func(childComplexity int, sellerID pulid.ID) int
+		Complete             func(childComplexity int, ticketID pulid.ID) int
+		CreateSeller         func(childComplexity int, input canteen.CreateSellerInput) int
+		Fetch                func(childComplexity int, input canteen.FetchInput) int
+		Login                func(childComplexity int, input canteen.LoginInput) int
+		Logout               func(childComplexity int) int
+		MarkNoShow           func(childComplexity int, ticketID pulid.ID) int
+		RenewSeller          func(childComplexity int, sellerID pulid.ID, months int) int
+		Reopen               func(childComplexity int, ticketID pulid.ID) int
+		SetMenu              func(childComplexity int, sellerID pulid.ID, items []*canteen.MenuItemInput) int
+		SetMenuItemAvailable func(childComplexity int, itemID pulid.ID, available bool) int
+		SetOpen              func(childComplexity int, sellerID pulid.ID, open bool) int
+		UpdateSeller         func(childComplexity int, input canteen.UpdateSellerInput) int
 	}
 
 	PageInfo struct {
@@ -83,26 +111,33 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		Me        func(childComplexity int) int
-		MyTickets func(childComplexity int) int
-		Node      func(childComplexity int, id pulid.ID) int
-		Queue     func(childComplexity int, sellerID pulid.ID) int
-		Seller    func(childComplexity int, id pulid.ID) int
-		Sellers   func(childComplexity int, first *int, after *string, openOnly *bool) int
+		AuditLog      func(childComplexity int, first *int) int
+		Me            func(childComplexity int) int
+		MyTickets     func(childComplexity int) int
+		Node          func(childComplexity int, id pulid.ID) int
+		Queue         func(childComplexity int, sellerID pulid.ID) int
+		Seller        func(childComplexity int, id pulid.ID) int
+		SellerStats   func(childComplexity int, sellerID pulid.ID, from string, to string) int
+		SellerTickets func(childComplexity int, sellerID pulid.ID, day string) int
+		Sellers       func(childComplexity int, first *int, after *string, openOnly *bool) int
 	}
 
 	Seller struct {
-		ID           func(childComplexity int) int
-		LastCalled   func(childComplexity int) int
-		MaxNumber    func(childComplexity int) int
-		Menu         func(childComplexity int) int
-		Name         func(childComplexity int) int
-		Open         func(childComplexity int) int
-		PaidUntil    func(childComplexity int) int
-		PersonName   func(childComplexity int) int
-		PhotoURL     func(childComplexity int) int
-		Prefix       func(childComplexity int) int
-		WaitingCount func(childComplexity int) int
+		AverageWaitSeconds func(childComplexity int) int
+		ID                 func(childComplexity int) int
+		LastCalled         func(childComplexity int) int
+		MaxNumber          func(childComplexity int) int
+		Menu               func(childComplexity int) int
+		Name               func(childComplexity int) int
+		NoShowAfterCalls   func(childComplexity int) int
+		NoShowAfterMinutes func(childComplexity int) int
+		Open               func(childComplexity int) int
+		PaidUntil          func(childComplexity int) int
+		PersonName         func(childComplexity int) int
+		PhotoURL           func(childComplexity int) int
+		PickupNote         func(childComplexity int) int
+		Prefix             func(childComplexity int) int
+		WaitingCount       func(childComplexity int) int
 	}
 
 	SellerConnection struct {
@@ -121,6 +156,11 @@ type ComplexityRoot struct {
 		Seller     func(childComplexity int) int
 	}
 
+	SellerUpdate struct {
+		Notice func(childComplexity int) int
+		Seller func(childComplexity int) int
+	}
+
 	Session struct {
 		ExpiresAt func(childComplexity int) int
 		Token     func(childComplexity int) int
@@ -133,17 +173,19 @@ type ComplexityRoot struct {
 	}
 
 	Ticket struct {
-		CallCount func(childComplexity int) int
-		CalledAt  func(childComplexity int) int
-		Code      func(childComplexity int) int
-		CreatedAt func(childComplexity int) int
-		DoneAt    func(childComplexity int) int
-		ID        func(childComplexity int) int
-		Note      func(childComplexity int) int
-		Number    func(childComplexity int) int
-		Position  func(childComplexity int) int
-		Seller    func(childComplexity int) int
-		Status    func(childComplexity int) int
+		BusinessDay func(childComplexity int) int
+		CallCount   func(childComplexity int) int
+		CalledAt    func(childComplexity int) int
+		Code        func(childComplexity int) int
+		CreatedAt   func(childComplexity int) int
+		DoneAt      func(childComplexity int) int
+		EtaSeconds  func(childComplexity int) int
+		ID          func(childComplexity int) int
+		Note        func(childComplexity int) int
+		Number      func(childComplexity int) int
+		Position    func(childComplexity int) int
+		Seller      func(childComplexity int) int
+		Status      func(childComplexity int) int
 	}
 
 	User struct {
@@ -163,27 +205,41 @@ type MutationResolver interface {
 	SetOpen(ctx context.Context, sellerID pulid.ID, open bool) (*ent.Seller, error)
 	CreateSeller(ctx context.Context, input canteen.CreateSellerInput) (*canteen.SellerInvite, error)
 	ClaimSeller(ctx context.Context, inviteCode string) (*ent.Seller, error)
+	SetMenu(ctx context.Context, sellerID pulid.ID, items []*canteen.MenuItemInput) (*ent.Seller, error)
+	SetMenuItemAvailable(ctx context.Context, itemID pulid.ID, available bool) (*ent.MenuItem, error)
+	UpdateSeller(ctx context.Context, input canteen.UpdateSellerInput) (*canteen.SellerUpdate, error)
+	RenewSeller(ctx context.Context, sellerID pulid.ID, months int) (*ent.Seller, error)
 	Fetch(ctx context.Context, input canteen.FetchInput) (*ent.Ticket, error)
 	Claim(ctx context.Context, input canteen.ClaimInput) (*ent.Ticket, error)
 	Call(ctx context.Context, ticketID pulid.ID) (*ent.Ticket, error)
 	CallNext(ctx context.Context, sellerID pulid.ID) (*ent.Ticket, error)
 	Complete(ctx context.Context, ticketID pulid.ID) (*ent.Ticket, error)
 	Cancel(ctx context.Context, ticketID pulid.ID) (*ent.Ticket, error)
+	ClearUnclaimed(ctx context.Context, sellerID pulid.ID) (int, error)
+	MarkNoShow(ctx context.Context, ticketID pulid.ID) (*ent.Ticket, error)
+	Reopen(ctx context.Context, ticketID pulid.ID) (*ent.Ticket, error)
 }
 type QueryResolver interface {
 	Node(ctx context.Context, id pulid.ID) (ent.Noder, error)
 	Me(ctx context.Context) (*ent.User, error)
 	Sellers(ctx context.Context, first *int, after *string, openOnly *bool) (*ent.SellerConnection, error)
 	Seller(ctx context.Context, id pulid.ID) (*ent.Seller, error)
+	SellerStats(ctx context.Context, sellerID pulid.ID, from string, to string) ([]*canteen.DayStats, error)
+	AuditLog(ctx context.Context, first *int) ([]*ent.AuditEntry, error)
 	MyTickets(ctx context.Context) ([]*ent.Ticket, error)
 	Queue(ctx context.Context, sellerID pulid.ID) ([]*ent.Ticket, error)
+	SellerTickets(ctx context.Context, sellerID pulid.ID, day string) ([]*ent.Ticket, error)
 }
 type SellerResolver interface {
 	PhotoURL(ctx context.Context, obj *ent.Seller) (*string, error)
 
+	Open(ctx context.Context, obj *ent.Seller) (bool, error)
+
 	Menu(ctx context.Context, obj *ent.Seller) ([]*ent.MenuItem, error)
 	WaitingCount(ctx context.Context, obj *ent.Seller) (int, error)
 	LastCalled(ctx context.Context, obj *ent.Seller) (*ent.Ticket, error)
+
+	AverageWaitSeconds(ctx context.Context, obj *ent.Seller) (*int, error)
 }
 type SubscriptionResolver interface {
 	CalledNumbers(ctx context.Context, sellerID pulid.ID, after *int) (<-chan *canteen.CallEvent, error)
@@ -193,6 +249,8 @@ type TicketResolver interface {
 	Note(ctx context.Context, obj *ent.Ticket) (*string, error)
 
 	Position(ctx context.Context, obj *ent.Ticket) (*int, error)
+	EtaSeconds(ctx context.Context, obj *ent.Ticket) (*int, error)
+	BusinessDay(ctx context.Context, obj *ent.Ticket) (string, error)
 }
 type UserResolver interface {
 	Roles(ctx context.Context, obj *ent.User) ([]model.Role, error)
@@ -216,6 +274,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 	ec := newExecutionContext(nil, e, nil)
 	_ = ec
 	switch typeName + "." + field {
+
+	case "AuditEntry.action":
+		if e.ComplexityRoot.AuditEntry.Action == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditEntry.Action(childComplexity), true
+	case "AuditEntry.actorId":
+		if e.ComplexityRoot.AuditEntry.ActorID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditEntry.ActorID(childComplexity), true
+	case "AuditEntry.createdAt":
+		if e.ComplexityRoot.AuditEntry.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditEntry.CreatedAt(childComplexity), true
+	case "AuditEntry.detail":
+		if e.ComplexityRoot.AuditEntry.Detail == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditEntry.Detail(childComplexity), true
+	case "AuditEntry.targetId":
+		if e.ComplexityRoot.AuditEntry.TargetID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditEntry.TargetID(childComplexity), true
 
 	case "CallEvent.announcement":
 		if e.ComplexityRoot.CallEvent.Announcement == nil {
@@ -247,6 +336,67 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CallEvent.Ticket(childComplexity), true
+
+	case "DayStats.calls":
+		if e.ComplexityRoot.DayStats.Calls == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DayStats.Calls(childComplexity), true
+	case "DayStats.cancelled":
+		if e.ComplexityRoot.DayStats.Cancelled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DayStats.Cancelled(childComplexity), true
+	case "DayStats.completed":
+		if e.ComplexityRoot.DayStats.Completed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DayStats.Completed(childComplexity), true
+	case "DayStats.day":
+		if e.ComplexityRoot.DayStats.Day == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DayStats.Day(childComplexity), true
+	case "DayStats.issued":
+		if e.ComplexityRoot.DayStats.Issued == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DayStats.Issued(childComplexity), true
+	case "DayStats.medianPickupSeconds":
+		if e.ComplexityRoot.DayStats.MedianPickupSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DayStats.MedianPickupSeconds(childComplexity), true
+	case "DayStats.medianWaitSeconds":
+		if e.ComplexityRoot.DayStats.MedianWaitSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DayStats.MedianWaitSeconds(childComplexity), true
+	case "DayStats.noShows":
+		if e.ComplexityRoot.DayStats.NoShows == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DayStats.NoShows(childComplexity), true
+	case "DayStats.p90PickupSeconds":
+		if e.ComplexityRoot.DayStats.P90PickupSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DayStats.P90PickupSeconds(childComplexity), true
+	case "DayStats.p90WaitSeconds":
+		if e.ComplexityRoot.DayStats.P90WaitSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DayStats.P90WaitSeconds(childComplexity), true
 
 	case "MenuItem.available":
 		if e.ComplexityRoot.MenuItem.Available == nil {
@@ -328,6 +478,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ClaimSeller(childComplexity, args["inviteCode"].(string)), true
+	case "Mutation.clearUnclaimed":
+		if e.ComplexityRoot.Mutation.ClearUnclaimed == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_clearUnclaimed_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ClearUnclaimed(childComplexity, args["sellerId"].(pulid.ID)), true
 	case "Mutation.complete":
 		if e.ComplexityRoot.Mutation.Complete == nil {
 			break
@@ -378,6 +539,61 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.Logout(childComplexity), true
+	case "Mutation.markNoShow":
+		if e.ComplexityRoot.Mutation.MarkNoShow == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_markNoShow_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.MarkNoShow(childComplexity, args["ticketId"].(pulid.ID)), true
+	case "Mutation.renewSeller":
+		if e.ComplexityRoot.Mutation.RenewSeller == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_renewSeller_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RenewSeller(childComplexity, args["sellerId"].(pulid.ID), args["months"].(int)), true
+	case "Mutation.reopen":
+		if e.ComplexityRoot.Mutation.Reopen == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_reopen_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.Reopen(childComplexity, args["ticketId"].(pulid.ID)), true
+	case "Mutation.setMenu":
+		if e.ComplexityRoot.Mutation.SetMenu == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setMenu_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetMenu(childComplexity, args["sellerId"].(pulid.ID), args["items"].([]*canteen.MenuItemInput)), true
+	case "Mutation.setMenuItemAvailable":
+		if e.ComplexityRoot.Mutation.SetMenuItemAvailable == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setMenuItemAvailable_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetMenuItemAvailable(childComplexity, args["itemId"].(pulid.ID), args["available"].(bool)), true
 	case "Mutation.setOpen":
 		if e.ComplexityRoot.Mutation.SetOpen == nil {
 			break
@@ -389,6 +605,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetOpen(childComplexity, args["sellerId"].(pulid.ID), args["open"].(bool)), true
+	case "Mutation.updateSeller":
+		if e.ComplexityRoot.Mutation.UpdateSeller == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateSeller_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateSeller(childComplexity, args["input"].(canteen.UpdateSellerInput)), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -414,6 +641,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
+
+	case "Query.auditLog":
+		if e.ComplexityRoot.Query.AuditLog == nil {
+			break
+		}
+
+		args, err := ec.field_Query_auditLog_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.AuditLog(childComplexity, args["first"].(*int)), true
 
 	case "Query.me":
 		if e.ComplexityRoot.Query.Me == nil {
@@ -460,6 +699,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Seller(childComplexity, args["id"].(pulid.ID)), true
+	case "Query.sellerStats":
+		if e.ComplexityRoot.Query.SellerStats == nil {
+			break
+		}
+
+		args, err := ec.field_Query_sellerStats_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.SellerStats(childComplexity, args["sellerId"].(pulid.ID), args["from"].(string), args["to"].(string)), true
+	case "Query.sellerTickets":
+		if e.ComplexityRoot.Query.SellerTickets == nil {
+			break
+		}
+
+		args, err := ec.field_Query_sellerTickets_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.SellerTickets(childComplexity, args["sellerId"].(pulid.ID), args["day"].(string)), true
 	case "Query.sellers":
 		if e.ComplexityRoot.Query.Sellers == nil {
 			break
@@ -472,6 +733,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Sellers(childComplexity, args["first"].(*int), args["after"].(*string), args["openOnly"].(*bool)), true
 
+	case "Seller.averageWaitSeconds":
+		if e.ComplexityRoot.Seller.AverageWaitSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Seller.AverageWaitSeconds(childComplexity), true
 	case "Seller.id":
 		if e.ComplexityRoot.Seller.ID == nil {
 			break
@@ -502,6 +769,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Seller.Name(childComplexity), true
+	case "Seller.noShowAfterCalls":
+		if e.ComplexityRoot.Seller.NoShowAfterCalls == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Seller.NoShowAfterCalls(childComplexity), true
+	case "Seller.noShowAfterMinutes":
+		if e.ComplexityRoot.Seller.NoShowAfterMinutes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Seller.NoShowAfterMinutes(childComplexity), true
 	case "Seller.open":
 		if e.ComplexityRoot.Seller.Open == nil {
 			break
@@ -526,6 +805,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Seller.PhotoURL(childComplexity), true
+	case "Seller.pickupNote":
+		if e.ComplexityRoot.Seller.PickupNote == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Seller.PickupNote(childComplexity), true
 	case "Seller.prefix":
 		if e.ComplexityRoot.Seller.Prefix == nil {
 			break
@@ -584,6 +869,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SellerInvite.Seller(childComplexity), true
 
+	case "SellerUpdate.notice":
+		if e.ComplexityRoot.SellerUpdate.Notice == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SellerUpdate.Notice(childComplexity), true
+	case "SellerUpdate.seller":
+		if e.ComplexityRoot.SellerUpdate.Seller == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SellerUpdate.Seller(childComplexity), true
+
 	case "Session.expiresAt":
 		if e.ComplexityRoot.Session.ExpiresAt == nil {
 			break
@@ -626,6 +924,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Subscription.TicketUpdated(childComplexity, args["ticketId"].(pulid.ID)), true
 
+	case "Ticket.businessDay":
+		if e.ComplexityRoot.Ticket.BusinessDay == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Ticket.BusinessDay(childComplexity), true
 	case "Ticket.callCount":
 		if e.ComplexityRoot.Ticket.CallCount == nil {
 			break
@@ -656,6 +960,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Ticket.DoneAt(childComplexity), true
+	case "Ticket.etaSeconds":
+		if e.ComplexityRoot.Ticket.EtaSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Ticket.EtaSeconds(childComplexity), true
 	case "Ticket.id":
 		if e.ComplexityRoot.Ticket.ID == nil {
 			break
@@ -725,6 +1035,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CreateSellerInput", ec.unmarshalInputCreateSellerInput),
 			graphql.NewInputUnmarshaler("FetchInput", ec.unmarshalInputFetchInput),
 			graphql.NewInputUnmarshaler("LoginInput", ec.unmarshalInputLoginInput),
+			graphql.NewInputUnmarshaler("MenuItemInput", ec.unmarshalInputMenuItemInput),
+			graphql.NewInputUnmarshaler("UpdateSellerInput", ec.unmarshalInputUpdateSellerInput),
 		)
 	}
 	first := true
@@ -840,6 +1152,22 @@ var parsedSchema = gqlparser.MustLoadSchema(sources...)
 // Each function is generated once per unique object type, deduplicating the
 // switch statements that were previously inlined in every fieldContext_* function.
 
+func (ec *executionContext) childFields_AuditEntry(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "actorId":
+		return ec.fieldContext_AuditEntry_actorId(ctx, field)
+	case "action":
+		return ec.fieldContext_AuditEntry_action(ctx, field)
+	case "targetId":
+		return ec.fieldContext_AuditEntry_targetId(ctx, field)
+	case "detail":
+		return ec.fieldContext_AuditEntry_detail(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_AuditEntry_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AuditEntry", field.Name)
+}
+
 func (ec *executionContext) childFields_CallEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "seq":
@@ -854,6 +1182,32 @@ func (ec *executionContext) childFields_CallEvent(ctx context.Context, field gra
 		return ec.fieldContext_CallEvent_calledAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CallEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_DayStats(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "day":
+		return ec.fieldContext_DayStats_day(ctx, field)
+	case "issued":
+		return ec.fieldContext_DayStats_issued(ctx, field)
+	case "completed":
+		return ec.fieldContext_DayStats_completed(ctx, field)
+	case "cancelled":
+		return ec.fieldContext_DayStats_cancelled(ctx, field)
+	case "noShows":
+		return ec.fieldContext_DayStats_noShows(ctx, field)
+	case "calls":
+		return ec.fieldContext_DayStats_calls(ctx, field)
+	case "medianWaitSeconds":
+		return ec.fieldContext_DayStats_medianWaitSeconds(ctx, field)
+	case "p90WaitSeconds":
+		return ec.fieldContext_DayStats_p90WaitSeconds(ctx, field)
+	case "medianPickupSeconds":
+		return ec.fieldContext_DayStats_medianPickupSeconds(ctx, field)
+	case "p90PickupSeconds":
+		return ec.fieldContext_DayStats_p90PickupSeconds(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DayStats", field.Name)
 }
 
 func (ec *executionContext) childFields_MenuItem(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -908,6 +1262,14 @@ func (ec *executionContext) childFields_Seller(ctx context.Context, field graphq
 		return ec.fieldContext_Seller_waitingCount(ctx, field)
 	case "lastCalled":
 		return ec.fieldContext_Seller_lastCalled(ctx, field)
+	case "pickupNote":
+		return ec.fieldContext_Seller_pickupNote(ctx, field)
+	case "noShowAfterCalls":
+		return ec.fieldContext_Seller_noShowAfterCalls(ctx, field)
+	case "noShowAfterMinutes":
+		return ec.fieldContext_Seller_noShowAfterMinutes(ctx, field)
+	case "averageWaitSeconds":
+		return ec.fieldContext_Seller_averageWaitSeconds(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Seller", field.Name)
 }
@@ -942,6 +1304,16 @@ func (ec *executionContext) childFields_SellerInvite(ctx context.Context, field 
 		return ec.fieldContext_SellerInvite_inviteCode(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SellerInvite", field.Name)
+}
+
+func (ec *executionContext) childFields_SellerUpdate(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "seller":
+		return ec.fieldContext_SellerUpdate_seller(ctx, field)
+	case "notice":
+		return ec.fieldContext_SellerUpdate_notice(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SellerUpdate", field.Name)
 }
 
 func (ec *executionContext) childFields_Session(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -980,6 +1352,10 @@ func (ec *executionContext) childFields_Ticket(ctx context.Context, field graphq
 		return ec.fieldContext_Ticket_doneAt(ctx, field)
 	case "position":
 		return ec.fieldContext_Ticket_position(ctx, field)
+	case "etaSeconds":
+		return ec.fieldContext_Ticket_etaSeconds(ctx, field)
+	case "businessDay":
+		return ec.fieldContext_Ticket_businessDay(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Ticket", field.Name)
 }
@@ -1182,6 +1558,20 @@ func (ec *executionContext) field_Mutation_claim_args(ctx context.Context, rawAr
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_clearUnclaimed_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "sellerId",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2callmeᚋinternalᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["sellerId"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_complete_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1238,6 +1628,100 @@ func (ec *executionContext) field_Mutation_login_args(ctx context.Context, rawAr
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_markNoShow_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "ticketId",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2callmeᚋinternalᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["ticketId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_renewSeller_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "sellerId",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2callmeᚋinternalᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["sellerId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "months",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["months"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_reopen_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "ticketId",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2callmeᚋinternalᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["ticketId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_setMenuItemAvailable_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "itemId",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2callmeᚋinternalᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["itemId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "available",
+		func(ctx context.Context, v any) (bool, error) {
+			return ec.unmarshalNBoolean2bool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["available"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_setMenu_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "sellerId",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2callmeᚋinternalᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["sellerId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "items",
+		func(ctx context.Context, v any) ([]*canteen.MenuItemInput, error) {
+			return ec.unmarshalNMenuItemInput2ᚕᚖcallmeᚋinternalᚋcanteenᚐMenuItemInputᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["items"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_setOpen_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1260,6 +1744,20 @@ func (ec *executionContext) field_Mutation_setOpen_args(ctx context.Context, raw
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_updateSeller_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (canteen.UpdateSellerInput, error) {
+			return ec.unmarshalNUpdateSellerInput2callmeᚋinternalᚋcanteenᚐUpdateSellerInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1271,6 +1769,20 @@ func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["name"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_auditLog_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
 	return args, nil
 }
 
@@ -1299,6 +1811,58 @@ func (ec *executionContext) field_Query_queue_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["sellerId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_sellerStats_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "sellerId",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2callmeᚋinternalᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["sellerId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_sellerTickets_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "sellerId",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2callmeᚋinternalᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["sellerId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "day",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["day"] = arg1
 	return args, nil
 }
 
@@ -1456,6 +2020,121 @@ func (ec *executionContext) field___Type_inputFields_args(ctx context.Context, r
 
 // region    **************************** field.gotpl *****************************
 
+func (ec *executionContext) _AuditEntry_actorId(ctx context.Context, field graphql.CollectedField, obj *ent.AuditEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditEntry_actorId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ActorID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2callmeᚋinternalᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditEntry_actorId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, "ID")
+}
+
+func (ec *executionContext) _AuditEntry_action(ctx context.Context, field graphql.CollectedField, obj *ent.AuditEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditEntry_action(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Action, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditEntry_action(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, "String")
+}
+
+func (ec *executionContext) _AuditEntry_targetId(ctx context.Context, field graphql.CollectedField, obj *ent.AuditEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditEntry_targetId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TargetID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2callmeᚋinternalᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditEntry_targetId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, "ID")
+}
+
+func (ec *executionContext) _AuditEntry_detail(ctx context.Context, field graphql.CollectedField, obj *ent.AuditEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditEntry_detail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Detail, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditEntry_detail(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, "String")
+}
+
+func (ec *executionContext) _AuditEntry_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.AuditEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditEntry_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditEntry_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, "Time")
+}
+
 func (ec *executionContext) _CallEvent_seq(ctx context.Context, field graphql.CollectedField, obj *canteen.CallEvent) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -1578,6 +2257,236 @@ func (ec *executionContext) _CallEvent_calledAt(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_CallEvent_calledAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CallEvent", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DayStats_day(ctx context.Context, field graphql.CollectedField, obj *canteen.DayStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DayStats_day(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Day, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DayStats_day(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DayStats", field, false, false, "String")
+}
+
+func (ec *executionContext) _DayStats_issued(ctx context.Context, field graphql.CollectedField, obj *canteen.DayStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DayStats_issued(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Issued, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DayStats_issued(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DayStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DayStats_completed(ctx context.Context, field graphql.CollectedField, obj *canteen.DayStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DayStats_completed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Completed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DayStats_completed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DayStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DayStats_cancelled(ctx context.Context, field graphql.CollectedField, obj *canteen.DayStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DayStats_cancelled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cancelled, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DayStats_cancelled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DayStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DayStats_noShows(ctx context.Context, field graphql.CollectedField, obj *canteen.DayStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DayStats_noShows(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NoShows, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DayStats_noShows(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DayStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DayStats_calls(ctx context.Context, field graphql.CollectedField, obj *canteen.DayStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DayStats_calls(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Calls, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DayStats_calls(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DayStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DayStats_medianWaitSeconds(ctx context.Context, field graphql.CollectedField, obj *canteen.DayStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DayStats_medianWaitSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MedianWaitSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DayStats_medianWaitSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DayStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DayStats_p90WaitSeconds(ctx context.Context, field graphql.CollectedField, obj *canteen.DayStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DayStats_p90WaitSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.P90WaitSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DayStats_p90WaitSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DayStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DayStats_medianPickupSeconds(ctx context.Context, field graphql.CollectedField, obj *canteen.DayStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DayStats_medianPickupSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MedianPickupSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DayStats_medianPickupSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DayStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DayStats_p90PickupSeconds(ctx context.Context, field graphql.CollectedField, obj *canteen.DayStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DayStats_p90PickupSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.P90PickupSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DayStats_p90PickupSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DayStats", field, false, false, "Int")
 }
 
 func (ec *executionContext) _MenuItem_id(ctx context.Context, field graphql.CollectedField, obj *ent.MenuItem) (ret graphql.Marshaler) {
@@ -1871,6 +2780,182 @@ func (ec *executionContext) fieldContext_Mutation_claimSeller(ctx context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_setMenu(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setMenu(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetMenu(ctx, fc.Args["sellerId"].(pulid.ID), fc.Args["items"].([]*canteen.MenuItemInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Seller) graphql.Marshaler {
+			return ec.marshalNSeller2ᚖcallmeᚋentᚐSeller(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setMenu(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Seller(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setMenu_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_setMenuItemAvailable(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setMenuItemAvailable(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetMenuItemAvailable(ctx, fc.Args["itemId"].(pulid.ID), fc.Args["available"].(bool))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.MenuItem) graphql.Marshaler {
+			return ec.marshalNMenuItem2ᚖcallmeᚋentᚐMenuItem(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setMenuItemAvailable(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MenuItem(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setMenuItemAvailable_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateSeller(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateSeller(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateSeller(ctx, fc.Args["input"].(canteen.UpdateSellerInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *canteen.SellerUpdate) graphql.Marshaler {
+			return ec.marshalNSellerUpdate2ᚖcallmeᚋinternalᚋcanteenᚐSellerUpdate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateSeller(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SellerUpdate(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateSeller_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_renewSeller(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_renewSeller(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RenewSeller(ctx, fc.Args["sellerId"].(pulid.ID), fc.Args["months"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Seller) graphql.Marshaler {
+			return ec.marshalNSeller2ᚖcallmeᚋentᚐSeller(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_renewSeller(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Seller(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_renewSeller_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_fetch(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -2135,6 +3220,138 @@ func (ec *executionContext) fieldContext_Mutation_cancel(ctx context.Context, fi
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_clearUnclaimed(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_clearUnclaimed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ClearUnclaimed(ctx, fc.Args["sellerId"].(pulid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_clearUnclaimed(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Int does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_clearUnclaimed_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_markNoShow(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_markNoShow(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().MarkNoShow(ctx, fc.Args["ticketId"].(pulid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Ticket) graphql.Marshaler {
+			return ec.marshalNTicket2ᚖcallmeᚋentᚐTicket(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_markNoShow(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Ticket(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_markNoShow_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_reopen(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_reopen(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().Reopen(ctx, fc.Args["ticketId"].(pulid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Ticket) graphql.Marshaler {
+			return ec.marshalNTicket2ᚖcallmeᚋentᚐTicket(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_reopen(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Ticket(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_reopen_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[pulid.ID]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -2391,6 +3608,94 @@ func (ec *executionContext) fieldContext_Query_seller(ctx context.Context, field
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_sellerStats(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_sellerStats(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().SellerStats(ctx, fc.Args["sellerId"].(pulid.ID), fc.Args["from"].(string), fc.Args["to"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*canteen.DayStats) graphql.Marshaler {
+			return ec.marshalNDayStats2ᚕᚖcallmeᚋinternalᚋcanteenᚐDayStatsᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_sellerStats(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DayStats(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_sellerStats_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_auditLog(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_auditLog(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().AuditLog(ctx, fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.AuditEntry) graphql.Marshaler {
+			return ec.marshalNAuditEntry2ᚕᚖcallmeᚋentᚐAuditEntryᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_auditLog(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AuditEntry(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_auditLog_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_myTickets(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -2461,6 +3766,50 @@ func (ec *executionContext) fieldContext_Query_queue(ctx context.Context, field 
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_queue_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_sellerTickets(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_sellerTickets(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().SellerTickets(ctx, fc.Args["sellerId"].(pulid.ID), fc.Args["day"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Ticket) graphql.Marshaler {
+			return ec.marshalNTicket2ᚕᚖcallmeᚋentᚐTicketᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_sellerTickets(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Ticket(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_sellerTickets_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2690,7 +4039,7 @@ func (ec *executionContext) _Seller_open(ctx context.Context, field graphql.Coll
 			return ec.fieldContext_Seller_open(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Open, nil
+			return ec.Resolvers.Seller().Open(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
@@ -2701,7 +4050,7 @@ func (ec *executionContext) _Seller_open(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_Seller_open(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Seller", field, false, false, "Boolean")
+	return graphql.NewScalarFieldContext("Seller", field, true, true, "Boolean")
 }
 
 func (ec *executionContext) _Seller_paidUntil(ctx context.Context, field graphql.CollectedField, obj *ent.Seller) (ret graphql.Marshaler) {
@@ -2812,6 +4161,98 @@ func (ec *executionContext) fieldContext_Seller_lastCalled(_ context.Context, fi
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Seller_pickupNote(ctx context.Context, field graphql.CollectedField, obj *ent.Seller) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Seller_pickupNote(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PickupNote, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Seller_pickupNote(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Seller", field, false, false, "String")
+}
+
+func (ec *executionContext) _Seller_noShowAfterCalls(ctx context.Context, field graphql.CollectedField, obj *ent.Seller) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Seller_noShowAfterCalls(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NoShowAfterCalls, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Seller_noShowAfterCalls(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Seller", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Seller_noShowAfterMinutes(ctx context.Context, field graphql.CollectedField, obj *ent.Seller) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Seller_noShowAfterMinutes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NoShowAfterMinutes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Seller_noShowAfterMinutes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Seller", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Seller_averageWaitSeconds(ctx context.Context, field graphql.CollectedField, obj *ent.Seller) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Seller_averageWaitSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Seller().AverageWaitSeconds(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Seller_averageWaitSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Seller", field, true, true, "Int")
 }
 
 func (ec *executionContext) _SellerConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.SellerConnection) (ret graphql.Marshaler) {
@@ -3009,6 +4450,61 @@ func (ec *executionContext) _SellerInvite_inviteCode(ctx context.Context, field 
 }
 func (ec *executionContext) fieldContext_SellerInvite_inviteCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SellerInvite", field, false, false, "String")
+}
+
+func (ec *executionContext) _SellerUpdate_seller(ctx context.Context, field graphql.CollectedField, obj *canteen.SellerUpdate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SellerUpdate_seller(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Seller, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Seller) graphql.Marshaler {
+			return ec.marshalNSeller2ᚖcallmeᚋentᚐSeller(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SellerUpdate_seller(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SellerUpdate",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Seller(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SellerUpdate_notice(ctx context.Context, field graphql.CollectedField, obj *canteen.SellerUpdate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SellerUpdate_notice(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Notice, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SellerUpdate_notice(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SellerUpdate", field, false, false, "String")
 }
 
 func (ec *executionContext) _Session_token(ctx context.Context, field graphql.CollectedField, obj *canteen.Login) (ret graphql.Marshaler) {
@@ -3437,6 +4933,52 @@ func (ec *executionContext) _Ticket_position(ctx context.Context, field graphql.
 }
 func (ec *executionContext) fieldContext_Ticket_position(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Ticket", field, true, true, "Int")
+}
+
+func (ec *executionContext) _Ticket_etaSeconds(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Ticket_etaSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Ticket().EtaSeconds(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Ticket_etaSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Ticket", field, true, true, "Int")
+}
+
+func (ec *executionContext) _Ticket_businessDay(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Ticket_businessDay(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Ticket().BusinessDay(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Ticket_businessDay(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Ticket", field, true, true, "String")
 }
 
 func (ec *executionContext) _User_id(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
@@ -4821,6 +6363,160 @@ func UnmarshalLoginInput(ctx context.Context, raw any) (canteen.LoginInput, erro
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputMenuItemInput(ctx context.Context, obj any) (canteen.MenuItemInput, error) {
+	var it canteen.MenuItemInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "priceCents", "available"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "priceCents":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("priceCents"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PriceCents = data
+		case "available":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("available"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Available = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalMenuItemInput unmarshals raw into the MenuItemInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalMenuItemInput(ctx context.Context, raw any) (canteen.MenuItemInput, error) {
+	var out canteen.MenuItemInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "MenuItemInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUpdateSellerInput(ctx context.Context, obj any) (canteen.UpdateSellerInput, error) {
+	var it canteen.UpdateSellerInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"sellerId", "name", "personName", "phone", "prefix", "maxNumber", "pickupNote", "noShowAfterCalls", "noShowAfterMinutes"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "sellerId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sellerId"))
+			data, err := ec.unmarshalNID2callmeᚋinternalᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SellerID = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "personName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("personName"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PersonName = data
+		case "phone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phone"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Phone = data
+		case "prefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("prefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Prefix = data
+		case "maxNumber":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxNumber"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxNumber = data
+		case "pickupNote":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pickupNote"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PickupNote = data
+		case "noShowAfterCalls":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("noShowAfterCalls"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NoShowAfterCalls = data
+		case "noShowAfterMinutes":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("noShowAfterMinutes"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NoShowAfterMinutes = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateSellerInput unmarshals raw into the UpdateSellerInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateSellerInput(ctx context.Context, raw any) (canteen.UpdateSellerInput, error) {
+	var out canteen.UpdateSellerInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateSellerInput", raw, &out)
+	return out, err
+}
+
 // endregion **************************** input.gotpl *****************************
 
 // region    ************************** interface.gotpl ***************************
@@ -4862,6 +6558,59 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 
 // region    **************************** object.gotpl ****************************
 
+var auditEntryImplementors = []string{"AuditEntry"}
+
+func (ec *executionContext) _AuditEntry(ctx context.Context, sel ast.SelectionSet, obj *ent.AuditEntry) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, auditEntryImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AuditEntry")
+		case "actorId":
+			out.Values[i] = ec._AuditEntry_actorId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "action":
+			out.Values[i] = ec._AuditEntry_action(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "targetId":
+			out.Values[i] = ec._AuditEntry_targetId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "detail":
+			out.Values[i] = ec._AuditEntry_detail(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._AuditEntry_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var callEventImplementors = []string{"CallEvent"}
 
 func (ec *executionContext) _CallEvent(ctx context.Context, sel ast.SelectionSet, obj *canteen.CallEvent) graphql.Marshaler {
@@ -4896,6 +6645,84 @@ func (ec *executionContext) _CallEvent(ctx context.Context, sel ast.SelectionSet
 		case "calledAt":
 			out.Values[i] = ec._CallEvent_calledAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var dayStatsImplementors = []string{"DayStats"}
+
+func (ec *executionContext) _DayStats(ctx context.Context, sel ast.SelectionSet, obj *canteen.DayStats) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, dayStatsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DayStats")
+		case "day":
+			out.Values[i] = ec._DayStats_day(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "issued":
+			out.Values[i] = ec._DayStats_issued(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "completed":
+			out.Values[i] = ec._DayStats_completed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cancelled":
+			out.Values[i] = ec._DayStats_cancelled(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "noShows":
+			out.Values[i] = ec._DayStats_noShows(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "calls":
+			out.Values[i] = ec._DayStats_calls(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "medianWaitSeconds":
+			out.Values[i] = ec._DayStats_medianWaitSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "p90WaitSeconds":
+			out.Values[i] = ec._DayStats_p90WaitSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "medianPickupSeconds":
+			out.Values[i] = ec._DayStats_medianPickupSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "p90PickupSeconds":
+			out.Values[i] = ec._DayStats_p90PickupSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -5017,6 +6844,34 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "setMenu":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setMenu(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "setMenuItemAvailable":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setMenuItemAvailable(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateSeller":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateSeller(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "renewSeller":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_renewSeller(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "fetch":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_fetch(ctx, field)
@@ -5055,6 +6910,27 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "cancel":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_cancel(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "clearUnclaimed":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_clearUnclaimed(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "markNoShow":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_markNoShow(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reopen":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_reopen(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -5167,6 +7043,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_seller(ctx, field)
 				})
+		case "sellerStats":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_sellerStats(ctx, field)
+				})
+		case "auditLog":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_auditLog(ctx, field)
+				})
 		case "myTickets":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -5178,6 +7066,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_queue(ctx, field)
+				})
+		case "sellerTickets":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_sellerTickets(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -5253,10 +7147,11 @@ func (ec *executionContext) _Seller(ctx context.Context, sel ast.SelectionSet, o
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "open":
-			out.Values[i] = ec._Seller_open(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Seller_open(ctx, field, obj)
+				})
 		case "paidUntil":
 			out.Values[i] = ec._Seller_paidUntil(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -5279,6 +7174,27 @@ func (ec *executionContext) _Seller(ctx context.Context, sel ast.SelectionSet, o
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Seller_lastCalled(ctx, field, obj)
+				})
+		case "pickupNote":
+			out.Values[i] = ec._Seller_pickupNote(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "noShowAfterCalls":
+			out.Values[i] = ec._Seller_noShowAfterCalls(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "noShowAfterMinutes":
+			out.Values[i] = ec._Seller_noShowAfterMinutes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "averageWaitSeconds":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Seller_averageWaitSeconds(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -5397,6 +7313,44 @@ func (ec *executionContext) _SellerInvite(ctx context.Context, sel ast.Selection
 		case "inviteCode":
 			out.Values[i] = ec._SellerInvite_inviteCode(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var sellerUpdateImplementors = []string{"SellerUpdate"}
+
+func (ec *executionContext) _SellerUpdate(ctx context.Context, sel ast.SelectionSet, obj *canteen.SellerUpdate) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, sellerUpdateImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SellerUpdate")
+		case "seller":
+			out.Values[i] = ec._SellerUpdate_seller(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "notice":
+			out.Values[i] = ec._SellerUpdate_notice(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -5549,6 +7503,18 @@ func (ec *executionContext) _Ticket(ctx context.Context, sel ast.SelectionSet, o
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Ticket_position(ctx, field, obj)
+				})
+		case "etaSeconds":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Ticket_etaSeconds(ctx, field, obj)
+				})
+		case "businessDay":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Ticket_businessDay(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -5984,6 +7950,30 @@ func (ec *executionContext) marshalNApp2callmeᚋinternalᚋmodelᚐApp(ctx cont
 	return v
 }
 
+func (ec *executionContext) marshalNAuditEntry2ᚕᚖcallmeᚋentᚐAuditEntryᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.AuditEntry) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAuditEntry2ᚖcallmeᚋentᚐAuditEntry(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNAuditEntry2ᚖcallmeᚋentᚐAuditEntry(ctx context.Context, sel ast.SelectionSet, v *ent.AuditEntry) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AuditEntry!")
+		return graphql.Null
+	}
+	return ec._AuditEntry(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNBoolean2bool(ctx context.Context, v any) (bool, error) {
 	res, err := graphql.UnmarshalBoolean(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -6024,6 +8014,30 @@ func (ec *executionContext) unmarshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCur
 
 func (ec *executionContext) marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx context.Context, sel ast.SelectionSet, v entgql.Cursor[pulid.ID]) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNDayStats2ᚕᚖcallmeᚋinternalᚋcanteenᚐDayStatsᚄ(ctx context.Context, sel ast.SelectionSet, v []*canteen.DayStats) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDayStats2ᚖcallmeᚋinternalᚋcanteenᚐDayStats(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDayStats2ᚖcallmeᚋinternalᚋcanteenᚐDayStats(ctx context.Context, sel ast.SelectionSet, v *canteen.DayStats) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DayStats!")
+		return graphql.Null
+	}
+	return ec._DayStats(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNFetchInput2callmeᚋinternalᚋcanteenᚐFetchInput(ctx context.Context, v any) (canteen.FetchInput, error) {
@@ -6098,6 +8112,25 @@ func (ec *executionContext) marshalNMenuItem2ᚖcallmeᚋentᚐMenuItem(ctx cont
 	return ec._MenuItem(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNMenuItemInput2ᚕᚖcallmeᚋinternalᚋcanteenᚐMenuItemInputᚄ(ctx context.Context, v any) ([]*canteen.MenuItemInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*canteen.MenuItemInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNMenuItemInput2ᚖcallmeᚋinternalᚋcanteenᚐMenuItemInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalNMenuItemInput2ᚖcallmeᚋinternalᚋcanteenᚐMenuItemInput(ctx context.Context, v any) (*canteen.MenuItemInput, error) {
+	res, err := ec.unmarshalInputMenuItemInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v entgql.PageInfo[pulid.ID]) graphql.Marshaler {
 	return ec._PageInfo(ctx, sel, &v)
 }
@@ -6164,6 +8197,14 @@ func (ec *executionContext) marshalNSellerInvite2ᚖcallmeᚋinternalᚋcanteen�
 		return graphql.Null
 	}
 	return ec._SellerInvite(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNSellerUpdate2ᚖcallmeᚋinternalᚋcanteenᚐSellerUpdate(ctx context.Context, sel ast.SelectionSet, v *canteen.SellerUpdate) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SellerUpdate!")
+		return graphql.Null
+	}
+	return ec._SellerUpdate(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNSession2ᚖcallmeᚋinternalᚋcanteenᚐLogin(ctx context.Context, sel ast.SelectionSet, v *canteen.Login) graphql.Marshaler {
@@ -6234,6 +8275,11 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 		graphql.AddInvalidNullFromMarshaler(ctx, "Time!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNUpdateSellerInput2callmeᚋinternalᚋcanteenᚐUpdateSellerInput(ctx context.Context, v any) (canteen.UpdateSellerInput, error) {
+	res, err := ec.unmarshalInputUpdateSellerInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNUser2ᚖcallmeᚋentᚐUser(ctx context.Context, sel ast.SelectionSet, v *ent.User) graphql.Marshaler {

@@ -27,6 +27,26 @@ func (r *mutationResolver) ClaimSeller(ctx context.Context, inviteCode string) (
 	return r.Svc.ClaimSeller(ctx, inviteCode)
 }
 
+// SetMenu is the resolver for the setMenu field.
+func (r *mutationResolver) SetMenu(ctx context.Context, sellerID pulid.ID, items []*canteen.MenuItemInput) (*ent.Seller, error) {
+	return r.Svc.SetMenu(ctx, sellerID, items)
+}
+
+// SetMenuItemAvailable is the resolver for the setMenuItemAvailable field.
+func (r *mutationResolver) SetMenuItemAvailable(ctx context.Context, itemID pulid.ID, available bool) (*ent.MenuItem, error) {
+	return r.Svc.SetMenuItemAvailable(ctx, itemID, available)
+}
+
+// UpdateSeller is the resolver for the updateSeller field.
+func (r *mutationResolver) UpdateSeller(ctx context.Context, input canteen.UpdateSellerInput) (*canteen.SellerUpdate, error) {
+	return r.Svc.UpdateSeller(ctx, input)
+}
+
+// RenewSeller is the resolver for the renewSeller field.
+func (r *mutationResolver) RenewSeller(ctx context.Context, sellerID pulid.ID, months int) (*ent.Seller, error) {
+	return r.Svc.RenewSeller(ctx, sellerID, months)
+}
+
 // Sellers is the resolver for the sellers field.
 func (r *queryResolver) Sellers(ctx context.Context, first *int, after *string, openOnly *bool) (*ent.SellerConnection, error) {
 	return r.Svc.Sellers(ctx, first, after, openOnly != nil && *openOnly)
@@ -37,9 +57,24 @@ func (r *queryResolver) Seller(ctx context.Context, id pulid.ID) (*ent.Seller, e
 	return r.Svc.Seller(ctx, id)
 }
 
+// SellerStats is the resolver for the sellerStats field.
+func (r *queryResolver) SellerStats(ctx context.Context, sellerID pulid.ID, from string, to string) ([]*canteen.DayStats, error) {
+	return r.Svc.SellerStats(ctx, sellerID, from, to)
+}
+
+// AuditLog is the resolver for the auditLog field.
+func (r *queryResolver) AuditLog(ctx context.Context, first *int) ([]*ent.AuditEntry, error) {
+	return r.Svc.AuditLog(ctx, first)
+}
+
 // PhotoURL is the resolver for the photoURL field.
 func (r *sellerResolver) PhotoURL(ctx context.Context, obj *ent.Seller) (*string, error) {
 	return r.Svc.PhotoURL(obj), nil
+}
+
+// Open is the resolver for the open field.
+func (r *sellerResolver) Open(ctx context.Context, obj *ent.Seller) (bool, error) {
+	return r.Svc.IsOpen(obj), nil
 }
 
 // Menu is the resolver for the menu field.
@@ -55,6 +90,11 @@ func (r *sellerResolver) WaitingCount(ctx context.Context, obj *ent.Seller) (int
 // LastCalled is the resolver for the lastCalled field.
 func (r *sellerResolver) LastCalled(ctx context.Context, obj *ent.Seller) (*ent.Ticket, error) {
 	return r.Svc.LastCalled(ctx, obj)
+}
+
+// AverageWaitSeconds is the resolver for the averageWaitSeconds field.
+func (r *sellerResolver) AverageWaitSeconds(ctx context.Context, obj *ent.Seller) (*int, error) {
+	return r.Svc.AverageWaitSeconds(ctx, obj)
 }
 
 // Seller returns SellerResolver implementation.

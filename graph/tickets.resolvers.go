@@ -42,6 +42,21 @@ func (r *mutationResolver) Cancel(ctx context.Context, ticketID pulid.ID) (*ent.
 	return r.Svc.Cancel(ctx, ticketID)
 }
 
+// ClearUnclaimed is the resolver for the clearUnclaimed field.
+func (r *mutationResolver) ClearUnclaimed(ctx context.Context, sellerID pulid.ID) (int, error) {
+	return r.Svc.ClearUnclaimed(ctx, sellerID)
+}
+
+// MarkNoShow is the resolver for the markNoShow field.
+func (r *mutationResolver) MarkNoShow(ctx context.Context, ticketID pulid.ID) (*ent.Ticket, error) {
+	return r.Svc.MarkNoShow(ctx, ticketID)
+}
+
+// Reopen is the resolver for the reopen field.
+func (r *mutationResolver) Reopen(ctx context.Context, ticketID pulid.ID) (*ent.Ticket, error) {
+	return r.Svc.Reopen(ctx, ticketID)
+}
+
 // MyTickets is the resolver for the myTickets field.
 func (r *queryResolver) MyTickets(ctx context.Context) ([]*ent.Ticket, error) {
 	return r.Svc.MyTickets(ctx)
@@ -50,6 +65,11 @@ func (r *queryResolver) MyTickets(ctx context.Context) ([]*ent.Ticket, error) {
 // Queue is the resolver for the queue field.
 func (r *queryResolver) Queue(ctx context.Context, sellerID pulid.ID) ([]*ent.Ticket, error) {
 	return r.Svc.Queue(ctx, sellerID)
+}
+
+// SellerTickets is the resolver for the sellerTickets field.
+func (r *queryResolver) SellerTickets(ctx context.Context, sellerID pulid.ID, day string) ([]*ent.Ticket, error) {
+	return r.Svc.SellerTickets(ctx, sellerID, day)
 }
 
 // CalledNumbers is the resolver for the calledNumbers field.
@@ -70,6 +90,16 @@ func (r *ticketResolver) Note(ctx context.Context, obj *ent.Ticket) (*string, er
 // Position is the resolver for the position field.
 func (r *ticketResolver) Position(ctx context.Context, obj *ent.Ticket) (*int, error) {
 	return r.Svc.Position(ctx, obj)
+}
+
+// EtaSeconds is the resolver for the etaSeconds field.
+func (r *ticketResolver) EtaSeconds(ctx context.Context, obj *ent.Ticket) (*int, error) {
+	return r.Svc.ETASeconds(ctx, obj)
+}
+
+// BusinessDay is the resolver for the businessDay field.
+func (r *ticketResolver) BusinessDay(ctx context.Context, obj *ent.Ticket) (string, error) {
+	return canteen.FormatDay(obj.BusinessDay), nil
 }
 
 // Ticket returns TicketResolver implementation.

@@ -22,6 +22,8 @@ const (
 	FieldIssued = "issued"
 	// FieldMaxNumber holds the string denoting the max_number field in the database.
 	FieldMaxNumber = "max_number"
+	// FieldPrefix holds the string denoting the prefix field in the database.
+	FieldPrefix = "prefix"
 	// EdgeSeller holds the string denoting the seller edge name in mutations.
 	EdgeSeller = "seller"
 	// Table holds the table name of the daycounter in the database.
@@ -43,6 +45,7 @@ var Columns = []string{
 	FieldLastNumber,
 	FieldIssued,
 	FieldMaxNumber,
+	FieldPrefix,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -62,6 +65,10 @@ var (
 	DefaultLastNumber int
 	// DefaultIssued holds the default value on creation for the "issued" field.
 	DefaultIssued int
+	// DefaultPrefix holds the default value on creation for the "prefix" field.
+	DefaultPrefix string
+	// PrefixValidator is a validator for the "prefix" field. It is called by the builders before save.
+	PrefixValidator func(string) error
 )
 
 // OrderOption defines the ordering options for the DayCounter queries.
@@ -95,6 +102,11 @@ func ByIssued(opts ...sql.OrderTermOption) OrderOption {
 // ByMaxNumber orders the results by the max_number field.
 func ByMaxNumber(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldMaxNumber, opts...).ToFunc()
+}
+
+// ByPrefix orders the results by the prefix field.
+func ByPrefix(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPrefix, opts...).ToFunc()
 }
 
 // BySellerField orders the results by seller field.

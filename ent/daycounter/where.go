@@ -80,6 +80,11 @@ func MaxNumber(v int) predicate.DayCounter {
 	return predicate.DayCounter(sql.FieldEQ(FieldMaxNumber, v))
 }
 
+// Prefix applies equality check predicate on the "prefix" field. It's identical to PrefixEQ.
+func Prefix(v string) predicate.DayCounter {
+	return predicate.DayCounter(sql.FieldEQ(FieldPrefix, v))
+}
+
 // SellerIDEQ applies the EQ predicate on the "seller_id" field.
 func SellerIDEQ(v pulid.ID) predicate.DayCounter {
 	return predicate.DayCounter(sql.FieldEQ(FieldSellerID, v))
@@ -308,6 +313,71 @@ func MaxNumberLT(v int) predicate.DayCounter {
 // MaxNumberLTE applies the LTE predicate on the "max_number" field.
 func MaxNumberLTE(v int) predicate.DayCounter {
 	return predicate.DayCounter(sql.FieldLTE(FieldMaxNumber, v))
+}
+
+// PrefixEQ applies the EQ predicate on the "prefix" field.
+func PrefixEQ(v string) predicate.DayCounter {
+	return predicate.DayCounter(sql.FieldEQ(FieldPrefix, v))
+}
+
+// PrefixNEQ applies the NEQ predicate on the "prefix" field.
+func PrefixNEQ(v string) predicate.DayCounter {
+	return predicate.DayCounter(sql.FieldNEQ(FieldPrefix, v))
+}
+
+// PrefixIn applies the In predicate on the "prefix" field.
+func PrefixIn(vs ...string) predicate.DayCounter {
+	return predicate.DayCounter(sql.FieldIn(FieldPrefix, vs...))
+}
+
+// PrefixNotIn applies the NotIn predicate on the "prefix" field.
+func PrefixNotIn(vs ...string) predicate.DayCounter {
+	return predicate.DayCounter(sql.FieldNotIn(FieldPrefix, vs...))
+}
+
+// PrefixGT applies the GT predicate on the "prefix" field.
+func PrefixGT(v string) predicate.DayCounter {
+	return predicate.DayCounter(sql.FieldGT(FieldPrefix, v))
+}
+
+// PrefixGTE applies the GTE predicate on the "prefix" field.
+func PrefixGTE(v string) predicate.DayCounter {
+	return predicate.DayCounter(sql.FieldGTE(FieldPrefix, v))
+}
+
+// PrefixLT applies the LT predicate on the "prefix" field.
+func PrefixLT(v string) predicate.DayCounter {
+	return predicate.DayCounter(sql.FieldLT(FieldPrefix, v))
+}
+
+// PrefixLTE applies the LTE predicate on the "prefix" field.
+func PrefixLTE(v string) predicate.DayCounter {
+	return predicate.DayCounter(sql.FieldLTE(FieldPrefix, v))
+}
+
+// PrefixContains applies the Contains predicate on the "prefix" field.
+func PrefixContains(v string) predicate.DayCounter {
+	return predicate.DayCounter(sql.FieldContains(FieldPrefix, v))
+}
+
+// PrefixHasPrefix applies the HasPrefix predicate on the "prefix" field.
+func PrefixHasPrefix(v string) predicate.DayCounter {
+	return predicate.DayCounter(sql.FieldHasPrefix(FieldPrefix, v))
+}
+
+// PrefixHasSuffix applies the HasSuffix predicate on the "prefix" field.
+func PrefixHasSuffix(v string) predicate.DayCounter {
+	return predicate.DayCounter(sql.FieldHasSuffix(FieldPrefix, v))
+}
+
+// PrefixEqualFold applies the EqualFold predicate on the "prefix" field.
+func PrefixEqualFold(v string) predicate.DayCounter {
+	return predicate.DayCounter(sql.FieldEqualFold(FieldPrefix, v))
+}
+
+// PrefixContainsFold applies the ContainsFold predicate on the "prefix" field.
+func PrefixContainsFold(v string) predicate.DayCounter {
+	return predicate.DayCounter(sql.FieldContainsFold(FieldPrefix, v))
 }
 
 // HasSeller applies the HasEdge predicate on the "seller" edge.

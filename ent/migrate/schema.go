@@ -8,6 +8,33 @@ import (
 )
 
 var (
+	// AuditEntriesColumns holds the columns for the "audit_entries" table.
+	AuditEntriesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "actor_id", Type: field.TypeString, Size: 28},
+		{Name: "action", Type: field.TypeString, Size: 40},
+		{Name: "target_id", Type: field.TypeString, Size: 28},
+		{Name: "detail", Type: field.TypeString, Size: 400, Default: ""},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+	}
+	// AuditEntriesTable holds the schema information for the "audit_entries" table.
+	AuditEntriesTable = &schema.Table{
+		Name:       "audit_entries",
+		Columns:    AuditEntriesColumns,
+		PrimaryKey: []*schema.Column{AuditEntriesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "auditentry_target_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{AuditEntriesColumns[3], AuditEntriesColumns[5]},
+			},
+			{
+				Name:    "auditentry_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{AuditEntriesColumns[5]},
+			},
+		},
+	}
 	// CallEventsColumns holds the columns for the "call_events" table.
 	CallEventsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -56,6 +83,7 @@ var (
 		{Name: "last_number", Type: field.TypeInt, Default: 0},
 		{Name: "issued", Type: field.TypeInt, Default: 0},
 		{Name: "max_number", Type: field.TypeInt},
+		{Name: "prefix", Type: field.TypeString, Size: 4, Default: ""},
 		{Name: "seller_id", Type: field.TypeString, Size: 28},
 	}
 	// DayCountersTable holds the schema information for the "day_counters" table.
@@ -66,7 +94,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "day_counters_sellers_counters",
-				Columns:    []*schema.Column{DayCountersColumns[5]},
+				Columns:    []*schema.Column{DayCountersColumns[6]},
 				RefColumns: []*schema.Column{SellersColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -75,7 +103,7 @@ var (
 			{
 				Name:    "daycounter_seller_id_business_day",
 				Unique:  true,
-				Columns: []*schema.Column{DayCountersColumns[5], DayCountersColumns[1]},
+				Columns: []*schema.Column{DayCountersColumns[6], DayCountersColumns[1]},
 			},
 		},
 	}
@@ -119,6 +147,9 @@ var (
 		{Name: "prefix", Type: field.TypeString, Size: 4, Default: ""},
 		{Name: "max_number", Type: field.TypeInt, Default: 999},
 		{Name: "open", Type: field.TypeBool, Default: false},
+		{Name: "pickup_note", Type: field.TypeString, Nullable: true, Size: 100},
+		{Name: "no_show_after_calls", Type: field.TypeInt, Default: 3},
+		{Name: "no_show_after_minutes", Type: field.TypeInt, Default: 0},
 		{Name: "paid_until", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "invite_hash", Type: field.TypeString, Unique: true, Nullable: true, Size: 64},
 		{Name: "call_seq", Type: field.TypeInt64, Default: 0},
@@ -133,7 +164,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "sellers_users_stall",
-				Columns:    []*schema.Column{SellersColumns[12]},
+				Columns:    []*schema.Column{SellersColumns[15]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -187,6 +218,7 @@ var (
 		{Name: "version", Type: field.TypeInt, Default: 1},
 		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "claimed_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "first_called_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "called_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "done_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "called_by", Type: field.TypeString, Nullable: true, Size: 28},
@@ -202,13 +234,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "tickets_sellers_tickets",
-				Columns:    []*schema.Column{TicketsColumns[18]},
+				Columns:    []*schema.Column{TicketsColumns[19]},
 				RefColumns: []*schema.Column{SellersColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "tickets_users_tickets",
-				Columns:    []*schema.Column{TicketsColumns[19]},
+				Columns:    []*schema.Column{TicketsColumns[20]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -217,17 +249,17 @@ var (
 			{
 				Name:    "ticket_seller_id_business_day_active_number",
 				Unique:  true,
-				Columns: []*schema.Column{TicketsColumns[18], TicketsColumns[1], TicketsColumns[4]},
+				Columns: []*schema.Column{TicketsColumns[19], TicketsColumns[1], TicketsColumns[4]},
 			},
 			{
 				Name:    "ticket_seller_id_business_day_issue_seq",
 				Unique:  false,
-				Columns: []*schema.Column{TicketsColumns[18], TicketsColumns[1], TicketsColumns[5]},
+				Columns: []*schema.Column{TicketsColumns[19], TicketsColumns[1], TicketsColumns[5]},
 			},
 			{
 				Name:    "ticket_owner_id_business_day",
 				Unique:  false,
-				Columns: []*schema.Column{TicketsColumns[19], TicketsColumns[1]},
+				Columns: []*schema.Column{TicketsColumns[20], TicketsColumns[1]},
 			},
 			{
 				Name:    "ticket_issued_by_idempotency_key",
@@ -259,6 +291,7 @@ var (
 	}
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
+		AuditEntriesTable,
 		CallEventsTable,
 		DayCountersTable,
 		MenuItemsTable,

@@ -6,6 +6,9 @@ import (
 	"entgo.io/ent/dialect/sql"
 )
 
+// AuditEntry is the predicate function for auditentry builders.
+type AuditEntry func(*sql.Selector)
+
 // CallEvent is the predicate function for callevent builders.
 type CallEvent func(*sql.Selector)
 

@@ -24,8 +24,10 @@ func (DayCounter) Fields() []ent.Field {
 		field.Int("last_number").Default(0),
 		// issued counts tickets of the day; it is the next ticket's issue_seq.
 		field.Int("issued").Default(0),
-		// max_number is the seller's setting copied when the day started.
+		// max_number and prefix are the seller's settings copied when the day
+		// started, so a change applies from the next business day.
 		field.Int("max_number").Immutable(),
+		field.String("prefix").Default("").MaxLen(4).Immutable(),
 	}
 }
 

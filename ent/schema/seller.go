@@ -30,6 +30,13 @@ func (Seller) Fields() []ent.Field {
 		// the day starts, so a change applies from the next business day.
 		field.Int("max_number").Default(999).Range(9, 9999),
 		field.Bool("open").Default(false),
+		// pickup_note is shown to customers and in notifications ("window 3").
+		field.String("pickup_note").Optional().Nillable().MaxLen(100),
+		// A CALLED ticket becomes NO_SHOW when it is called again after
+		// no_show_after_calls calls, or no_show_after_minutes after its first
+		// call (0: never by time).
+		field.Int("no_show_after_calls").Default(3).Range(1, 20),
+		field.Int("no_show_after_minutes").Default(0).Range(0, 240),
 		field.Time("paid_until").SchemaType(mysqlTime()).Optional().Nillable(),
 		// owner_id binds the stall to the SELLER-app user who claimed it.
 		field.String("owner_id").GoType(pulid.ID("")).MaxLen(pulid.Len).Optional().Nillable().Unique(),

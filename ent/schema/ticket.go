@@ -45,6 +45,7 @@ func (Ticket) Fields() []ent.Field {
 		field.Int("version").Default(1),
 		field.Time("created_at").SchemaType(mysqlTime()).Default(time.Now).Immutable(),
 		field.Time("claimed_at").SchemaType(mysqlTime()).Optional().Nillable(),
+		field.Time("first_called_at").SchemaType(mysqlTime()).Optional().Nillable(),
 		field.Time("called_at").SchemaType(mysqlTime()).Optional().Nillable(),
 		field.Time("done_at").SchemaType(mysqlTime()).Optional().Nillable(),
 		pid("called_by"),

@@ -29,6 +29,12 @@ const (
 	FieldMaxNumber = "max_number"
 	// FieldOpen holds the string denoting the open field in the database.
 	FieldOpen = "open"
+	// FieldPickupNote holds the string denoting the pickup_note field in the database.
+	FieldPickupNote = "pickup_note"
+	// FieldNoShowAfterCalls holds the string denoting the no_show_after_calls field in the database.
+	FieldNoShowAfterCalls = "no_show_after_calls"
+	// FieldNoShowAfterMinutes holds the string denoting the no_show_after_minutes field in the database.
+	FieldNoShowAfterMinutes = "no_show_after_minutes"
 	// FieldPaidUntil holds the string denoting the paid_until field in the database.
 	FieldPaidUntil = "paid_until"
 	// FieldOwnerID holds the string denoting the owner_id field in the database.
@@ -98,6 +104,9 @@ var Columns = []string{
 	FieldPrefix,
 	FieldMaxNumber,
 	FieldOpen,
+	FieldPickupNote,
+	FieldNoShowAfterCalls,
+	FieldNoShowAfterMinutes,
 	FieldPaidUntil,
 	FieldOwnerID,
 	FieldInviteHash,
@@ -134,6 +143,16 @@ var (
 	MaxNumberValidator func(int) error
 	// DefaultOpen holds the default value on creation for the "open" field.
 	DefaultOpen bool
+	// PickupNoteValidator is a validator for the "pickup_note" field. It is called by the builders before save.
+	PickupNoteValidator func(string) error
+	// DefaultNoShowAfterCalls holds the default value on creation for the "no_show_after_calls" field.
+	DefaultNoShowAfterCalls int
+	// NoShowAfterCallsValidator is a validator for the "no_show_after_calls" field. It is called by the builders before save.
+	NoShowAfterCallsValidator func(int) error
+	// DefaultNoShowAfterMinutes holds the default value on creation for the "no_show_after_minutes" field.
+	DefaultNoShowAfterMinutes int
+	// NoShowAfterMinutesValidator is a validator for the "no_show_after_minutes" field. It is called by the builders before save.
+	NoShowAfterMinutesValidator func(int) error
 	// OwnerIDValidator is a validator for the "owner_id" field. It is called by the builders before save.
 	OwnerIDValidator func(string) error
 	// InviteHashValidator is a validator for the "invite_hash" field. It is called by the builders before save.
@@ -189,6 +208,21 @@ func ByMaxNumber(opts ...sql.OrderTermOption) OrderOption {
 // ByOpen orders the results by the open field.
 func ByOpen(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldOpen, opts...).ToFunc()
+}
+
+// ByPickupNote orders the results by the pickup_note field.
+func ByPickupNote(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPickupNote, opts...).ToFunc()
+}
+
+// ByNoShowAfterCalls orders the results by the no_show_after_calls field.
+func ByNoShowAfterCalls(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldNoShowAfterCalls, opts...).ToFunc()
+}
+
+// ByNoShowAfterMinutes orders the results by the no_show_after_minutes field.
+func ByNoShowAfterMinutes(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldNoShowAfterMinutes, opts...).ToFunc()
 }
 
 // ByPaidUntil orders the results by the paid_until field.

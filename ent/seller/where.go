@@ -91,6 +91,21 @@ func Open(v bool) predicate.Seller {
 	return predicate.Seller(sql.FieldEQ(FieldOpen, v))
 }
 
+// PickupNote applies equality check predicate on the "pickup_note" field. It's identical to PickupNoteEQ.
+func PickupNote(v string) predicate.Seller {
+	return predicate.Seller(sql.FieldEQ(FieldPickupNote, v))
+}
+
+// NoShowAfterCalls applies equality check predicate on the "no_show_after_calls" field. It's identical to NoShowAfterCallsEQ.
+func NoShowAfterCalls(v int) predicate.Seller {
+	return predicate.Seller(sql.FieldEQ(FieldNoShowAfterCalls, v))
+}
+
+// NoShowAfterMinutes applies equality check predicate on the "no_show_after_minutes" field. It's identical to NoShowAfterMinutesEQ.
+func NoShowAfterMinutes(v int) predicate.Seller {
+	return predicate.Seller(sql.FieldEQ(FieldNoShowAfterMinutes, v))
+}
+
 // PaidUntil applies equality check predicate on the "paid_until" field. It's identical to PaidUntilEQ.
 func PaidUntil(v time.Time) predicate.Seller {
 	return predicate.Seller(sql.FieldEQ(FieldPaidUntil, v))
@@ -519,6 +534,161 @@ func OpenEQ(v bool) predicate.Seller {
 // OpenNEQ applies the NEQ predicate on the "open" field.
 func OpenNEQ(v bool) predicate.Seller {
 	return predicate.Seller(sql.FieldNEQ(FieldOpen, v))
+}
+
+// PickupNoteEQ applies the EQ predicate on the "pickup_note" field.
+func PickupNoteEQ(v string) predicate.Seller {
+	return predicate.Seller(sql.FieldEQ(FieldPickupNote, v))
+}
+
+// PickupNoteNEQ applies the NEQ predicate on the "pickup_note" field.
+func PickupNoteNEQ(v string) predicate.Seller {
+	return predicate.Seller(sql.FieldNEQ(FieldPickupNote, v))
+}
+
+// PickupNoteIn applies the In predicate on the "pickup_note" field.
+func PickupNoteIn(vs ...string) predicate.Seller {
+	return predicate.Seller(sql.FieldIn(FieldPickupNote, vs...))
+}
+
+// PickupNoteNotIn applies the NotIn predicate on the "pickup_note" field.
+func PickupNoteNotIn(vs ...string) predicate.Seller {
+	return predicate.Seller(sql.FieldNotIn(FieldPickupNote, vs...))
+}
+
+// PickupNoteGT applies the GT predicate on the "pickup_note" field.
+func PickupNoteGT(v string) predicate.Seller {
+	return predicate.Seller(sql.FieldGT(FieldPickupNote, v))
+}
+
+// PickupNoteGTE applies the GTE predicate on the "pickup_note" field.
+func PickupNoteGTE(v string) predicate.Seller {
+	return predicate.Seller(sql.FieldGTE(FieldPickupNote, v))
+}
+
+// PickupNoteLT applies the LT predicate on the "pickup_note" field.
+func PickupNoteLT(v string) predicate.Seller {
+	return predicate.Seller(sql.FieldLT(FieldPickupNote, v))
+}
+
+// PickupNoteLTE applies the LTE predicate on the "pickup_note" field.
+func PickupNoteLTE(v string) predicate.Seller {
+	return predicate.Seller(sql.FieldLTE(FieldPickupNote, v))
+}
+
+// PickupNoteContains applies the Contains predicate on the "pickup_note" field.
+func PickupNoteContains(v string) predicate.Seller {
+	return predicate.Seller(sql.FieldContains(FieldPickupNote, v))
+}
+
+// PickupNoteHasPrefix applies the HasPrefix predicate on the "pickup_note" field.
+func PickupNoteHasPrefix(v string) predicate.Seller {
+	return predicate.Seller(sql.FieldHasPrefix(FieldPickupNote, v))
+}
+
+// PickupNoteHasSuffix applies the HasSuffix predicate on the "pickup_note" field.
+func PickupNoteHasSuffix(v string) predicate.Seller {
+	return predicate.Seller(sql.FieldHasSuffix(FieldPickupNote, v))
+}
+
+// PickupNoteIsNil applies the IsNil predicate on the "pickup_note" field.
+func PickupNoteIsNil() predicate.Seller {
+	return predicate.Seller(sql.FieldIsNull(FieldPickupNote))
+}
+
+// PickupNoteNotNil applies the NotNil predicate on the "pickup_note" field.
+func PickupNoteNotNil() predicate.Seller {
+	return predicate.Seller(sql.FieldNotNull(FieldPickupNote))
+}
+
+// PickupNoteEqualFold applies the EqualFold predicate on the "pickup_note" field.
+func PickupNoteEqualFold(v string) predicate.Seller {
+	return predicate.Seller(sql.FieldEqualFold(FieldPickupNote, v))
+}
+
+// PickupNoteContainsFold applies the ContainsFold predicate on the "pickup_note" field.
+func PickupNoteContainsFold(v string) predicate.Seller {
+	return predicate.Seller(sql.FieldContainsFold(FieldPickupNote, v))
+}
+
+// NoShowAfterCallsEQ applies the EQ predicate on the "no_show_after_calls" field.
+func NoShowAfterCallsEQ(v int) predicate.Seller {
+	return predicate.Seller(sql.FieldEQ(FieldNoShowAfterCalls, v))
+}
+
+// NoShowAfterCallsNEQ applies the NEQ predicate on the "no_show_after_calls" field.
+func NoShowAfterCallsNEQ(v int) predicate.Seller {
+	return predicate.Seller(sql.FieldNEQ(FieldNoShowAfterCalls, v))
+}
+
+// NoShowAfterCallsIn applies the In predicate on the "no_show_after_calls" field.
+func NoShowAfterCallsIn(vs ...int) predicate.Seller {
+	return predicate.Seller(sql.FieldIn(FieldNoShowAfterCalls, vs...))
+}
+
+// NoShowAfterCallsNotIn applies the NotIn predicate on the "no_show_after_calls" field.
+func NoShowAfterCallsNotIn(vs ...int) predicate.Seller {
+	return predicate.Seller(sql.FieldNotIn(FieldNoShowAfterCalls, vs...))
+}
+
+// NoShowAfterCallsGT applies the GT predicate on the "no_show_after_calls" field.
+func NoShowAfterCallsGT(v int) predicate.Seller {
+	return predicate.Seller(sql.FieldGT(FieldNoShowAfterCalls, v))
+}
+
+// NoShowAfterCallsGTE applies the GTE predicate on the "no_show_after_calls" field.
+func NoShowAfterCallsGTE(v int) predicate.Seller {
+	return predicate.Seller(sql.FieldGTE(FieldNoShowAfterCalls, v))
+}
+
+// NoShowAfterCallsLT applies the LT predicate on the "no_show_after_calls" field.
+func NoShowAfterCallsLT(v int) predicate.Seller {
+	return predicate.Seller(sql.FieldLT(FieldNoShowAfterCalls, v))
+}
+
+// NoShowAfterCallsLTE applies the LTE predicate on the "no_show_after_calls" field.
+func NoShowAfterCallsLTE(v int) predicate.Seller {
+	return predicate.Seller(sql.FieldLTE(FieldNoShowAfterCalls, v))
+}
+
+// NoShowAfterMinutesEQ applies the EQ predicate on the "no_show_after_minutes" field.
+func NoShowAfterMinutesEQ(v int) predicate.Seller {
+	return predicate.Seller(sql.FieldEQ(FieldNoShowAfterMinutes, v))
+}
+
+// NoShowAfterMinutesNEQ applies the NEQ predicate on the "no_show_after_minutes" field.
+func NoShowAfterMinutesNEQ(v int) predicate.Seller {
+	return predicate.Seller(sql.FieldNEQ(FieldNoShowAfterMinutes, v))
+}
+
+// NoShowAfterMinutesIn applies the In predicate on the "no_show_after_minutes" field.
+func NoShowAfterMinutesIn(vs ...int) predicate.Seller {
+	return predicate.Seller(sql.FieldIn(FieldNoShowAfterMinutes, vs...))
+}
+
+// NoShowAfterMinutesNotIn applies the NotIn predicate on the "no_show_after_minutes" field.
+func NoShowAfterMinutesNotIn(vs ...int) predicate.Seller {
+	return predicate.Seller(sql.FieldNotIn(FieldNoShowAfterMinutes, vs...))
+}
+
+// NoShowAfterMinutesGT applies the GT predicate on the "no_show_after_minutes" field.
+func NoShowAfterMinutesGT(v int) predicate.Seller {
+	return predicate.Seller(sql.FieldGT(FieldNoShowAfterMinutes, v))
+}
+
+// NoShowAfterMinutesGTE applies the GTE predicate on the "no_show_after_minutes" field.
+func NoShowAfterMinutesGTE(v int) predicate.Seller {
+	return predicate.Seller(sql.FieldGTE(FieldNoShowAfterMinutes, v))
+}
+
+// NoShowAfterMinutesLT applies the LT predicate on the "no_show_after_minutes" field.
+func NoShowAfterMinutesLT(v int) predicate.Seller {
+	return predicate.Seller(sql.FieldLT(FieldNoShowAfterMinutes, v))
+}
+
+// NoShowAfterMinutesLTE applies the LTE predicate on the "no_show_after_minutes" field.
+func NoShowAfterMinutesLTE(v int) predicate.Seller {
+	return predicate.Seller(sql.FieldLTE(FieldNoShowAfterMinutes, v))
 }
 
 // PaidUntilEQ applies the EQ predicate on the "paid_until" field.

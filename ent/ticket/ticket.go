@@ -48,6 +48,8 @@ const (
 	FieldCreatedAt = "created_at"
 	// FieldClaimedAt holds the string denoting the claimed_at field in the database.
 	FieldClaimedAt = "claimed_at"
+	// FieldFirstCalledAt holds the string denoting the first_called_at field in the database.
+	FieldFirstCalledAt = "first_called_at"
 	// FieldCalledAt holds the string denoting the called_at field in the database.
 	FieldCalledAt = "called_at"
 	// FieldDoneAt holds the string denoting the done_at field in the database.
@@ -96,6 +98,7 @@ var Columns = []string{
 	FieldVersion,
 	FieldCreatedAt,
 	FieldClaimedAt,
+	FieldFirstCalledAt,
 	FieldCalledAt,
 	FieldDoneAt,
 	FieldCalledBy,
@@ -234,6 +237,11 @@ func ByCreatedAt(opts ...sql.OrderTermOption) OrderOption {
 // ByClaimedAt orders the results by the claimed_at field.
 func ByClaimedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldClaimedAt, opts...).ToFunc()
+}
+
+// ByFirstCalledAt orders the results by the first_called_at field.
+func ByFirstCalledAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldFirstCalledAt, opts...).ToFunc()
 }
 
 // ByCalledAt orders the results by the called_at field.

@@ -127,6 +127,11 @@ func ClaimedAt(v time.Time) predicate.Ticket {
 	return predicate.Ticket(sql.FieldEQ(FieldClaimedAt, v))
 }
 
+// FirstCalledAt applies equality check predicate on the "first_called_at" field. It's identical to FirstCalledAtEQ.
+func FirstCalledAt(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldFirstCalledAt, v))
+}
+
 // CalledAt applies equality check predicate on the "called_at" field. It's identical to CalledAtEQ.
 func CalledAt(v time.Time) predicate.Ticket {
 	return predicate.Ticket(sql.FieldEQ(FieldCalledAt, v))
@@ -950,6 +955,56 @@ func ClaimedAtIsNil() predicate.Ticket {
 // ClaimedAtNotNil applies the NotNil predicate on the "claimed_at" field.
 func ClaimedAtNotNil() predicate.Ticket {
 	return predicate.Ticket(sql.FieldNotNull(FieldClaimedAt))
+}
+
+// FirstCalledAtEQ applies the EQ predicate on the "first_called_at" field.
+func FirstCalledAtEQ(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldFirstCalledAt, v))
+}
+
+// FirstCalledAtNEQ applies the NEQ predicate on the "first_called_at" field.
+func FirstCalledAtNEQ(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNEQ(FieldFirstCalledAt, v))
+}
+
+// FirstCalledAtIn applies the In predicate on the "first_called_at" field.
+func FirstCalledAtIn(vs ...time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldIn(FieldFirstCalledAt, vs...))
+}
+
+// FirstCalledAtNotIn applies the NotIn predicate on the "first_called_at" field.
+func FirstCalledAtNotIn(vs ...time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotIn(FieldFirstCalledAt, vs...))
+}
+
+// FirstCalledAtGT applies the GT predicate on the "first_called_at" field.
+func FirstCalledAtGT(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGT(FieldFirstCalledAt, v))
+}
+
+// FirstCalledAtGTE applies the GTE predicate on the "first_called_at" field.
+func FirstCalledAtGTE(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGTE(FieldFirstCalledAt, v))
+}
+
+// FirstCalledAtLT applies the LT predicate on the "first_called_at" field.
+func FirstCalledAtLT(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLT(FieldFirstCalledAt, v))
+}
+
+// FirstCalledAtLTE applies the LTE predicate on the "first_called_at" field.
+func FirstCalledAtLTE(v time.Time) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLTE(FieldFirstCalledAt, v))
+}
+
+// FirstCalledAtIsNil applies the IsNil predicate on the "first_called_at" field.
+func FirstCalledAtIsNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldIsNull(FieldFirstCalledAt))
+}
+
+// FirstCalledAtNotNil applies the NotNil predicate on the "first_called_at" field.
+func FirstCalledAtNotNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotNull(FieldFirstCalledAt))
 }
 
 // CalledAtEQ applies the EQ predicate on the "called_at" field.

@@ -153,14 +153,24 @@ func TestTicketUpdatedSendsStateThenChanges(t *testing.T) {
 			t.Fatalf("first update %s, want current state WAITING", got.Status)
 		}
 		must[*ent.Ticket](t)(f.svc.Call(seller, tk.ID))
-		if got := recv(); got.Status != model.StatusCalled || got.CallCount != 1 {
+		got := recv()
+		if got.Status != model.StatusCalled || got.CallCount != 1 {
 			t.Fatalf("after call: %s/%d", got.Status, got.CallCount)
+		}
+		// Subscribers resolve edges after the commit: the snapshot must not
+		// be bound to the finished transaction.
+		if st2, err := got.Seller(ctx); err != nil || st2.ID != st.ID {
+			t.Fatalf("seller of a published ticket: %v, %v", st2, err)
 		}
 		// A stale event (an older version) must not roll the state back.
 		f.broker.Publish(events.Event{Topic: canteen.TicketTopic(tk.ID), Payload: tk})
 		must[*ent.Ticket](t)(f.svc.Complete(alice, tk.ID))
-		if got := recv(); got.Status != model.StatusDone {
-			t.Fatalf("after complete: %s, want DONE", got.Status)
+		done := recv()
+		if done.Status != model.StatusDone {
+			t.Fatalf("after complete: %s, want DONE", done.Status)
+		}
+		if st2, err := done.Seller(ctx); err != nil || st2.ID != st.ID {
+			t.Fatalf("seller of a completed ticket's event: %v, %v", st2, err)
 		}
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"callme/ent"
@@ -36,6 +37,9 @@ type ClaimInput struct {
 	Number   int
 	Note     *string
 }
+
+// sellerHint tells a stall's subscribers that its queue changed.
+func sellerHint(id pulid.ID) events.Event { return events.Event{Topic: SellerTopic(id)} }
 
 // TicketTopic and SellerTopic name the event topics of one ticket and one stall.
 func TicketTopic(id pulid.ID) string { return "ticket:" + string(id) }
@@ -162,7 +166,7 @@ func (s *Service) Fetch(ctx context.Context, in FetchInput) (*ent.Ticket, error)
 			SetSellerID(st.ID).
 			SetBusinessDay(day).
 			SetNumber(number).
-			SetCode(FormatCode(st.Prefix, number, c.MaxNumber)).
+			SetCode(FormatCode(c.Prefix, number, c.MaxNumber)).
 			SetActiveNumber(number).
 			SetIssueSeq(c.Issued + 1).
 			SetStatus(model.StatusWaiting).
@@ -187,7 +191,7 @@ func (s *Service) Fetch(ctx context.Context, in FetchInput) (*ent.Ticket, error)
 		if n != 1 {
 			return errConflict
 		}
-		tx.publish(events.Event{Topic: SellerTopic(st.ID)})
+		tx.publish(sellerHint(st.ID))
 		tx.onCommit(func() { s.issued.Add(1) })
 		return nil
 	})
@@ -237,6 +241,7 @@ func (s *Service) lockCounter(ctx context.Context, tx *txn, st *ent.Seller, day 
 			SetSellerID(st.ID).
 			SetBusinessDay(day).
 			SetMaxNumber(st.MaxNumber).
+			SetPrefix(st.Prefix).
 			Save(ctx)
 	}
 	return c, err
@@ -329,8 +334,13 @@ func (s *Service) Claim(ctx context.Context, in ClaimInput) (*ent.Ticket, error)
 	return t.Unwrap(), nil
 }
 
+// ticketEvent publishes a snapshot of t, which must come from the
+// transaction being committed. The snapshot is a copy bound to the client, not
+// the transaction: subscribers resolve its edges after the commit, and the
+// caller may still unwrap or change its own t.
 func ticketEvent(t *ent.Ticket) events.Event {
-	return events.Event{Topic: TicketTopic(t.ID), Seq: int64(t.Version), Payload: t}
+	snap := *t
+	return events.Event{Topic: TicketTopic(t.ID), Seq: int64(t.Version), Payload: snap.Unwrap()}
 }
 
 // getTicket loads a ticket in tx and checks that the caller may act on it.
@@ -387,6 +397,9 @@ func (s *Service) CallNext(ctx context.Context, sellerID pulid.ID) (*ent.Ticket,
 	var t *ent.Ticket
 	err = s.inTx(ctx, func(tx *txn) error {
 		t = nil
+		if err := s.sweepNoShows(ctx, tx, a, sellerID); err != nil {
+			return err
+		}
 		cur, err := tx.Ticket.Query().
 			Where(ticket.SellerID(sellerID), ticket.BusinessDay(s.today()), ticket.StatusEQ(model.StatusWaiting)).
 			Order(ent.Asc(ticket.FieldIssueSeq)).
@@ -414,6 +427,25 @@ func (s *Service) call(ctx context.Context, tx *txn, a *Actor, cur *ent.Ticket) 
 		return nil, Errorf(CodeInvalidTransition, "this ticket is from an earlier business day")
 	}
 	now := s.now()
+	st, err := tx.Seller.Get(ctx, cur.SellerID)
+	if err != nil {
+		return nil, err
+	}
+	if cur.Status == model.StatusCalled && s.noShowDue(st, cur, now) {
+		// Called often or long enough: the recall marks it NO_SHOW instead.
+		t, err := tx.Ticket.UpdateOneID(cur.ID).Where(ticket.Version(cur.Version)).
+			SetStatus(model.StatusNoShow).ClearActiveNumber().SetDoneAt(now).SetDoneBy(a.UserID).AddVersion(1).
+			Save(ctx)
+		if ent.IsNotFound(err) {
+			return nil, errConflict
+		}
+		if err != nil {
+			return nil, err
+		}
+		tx.publish(ticketEvent(t))
+		tx.publish(sellerHint(t.SellerID))
+		return t.Unwrap(), nil
+	}
 	if cur.Status == model.StatusCalled && cur.CalledAt != nil {
 		if wait := cur.CalledAt.Add(s.cfg.RecallGap).Sub(now); wait > 0 {
 			secs := int(wait.Seconds() + 0.999)
@@ -427,11 +459,15 @@ func (s *Service) call(ctx context.Context, tx *txn, a *Actor, cur *ent.Ticket) 
 	if err := tx.Seller.UpdateOneID(cur.SellerID).AddCallSeq(1).Exec(ctx); err != nil {
 		return nil, err
 	}
-	st, err := tx.Seller.Query().Where(seller.ID(cur.SellerID)).Only(ctx)
+	st, err = tx.Seller.Query().Where(seller.ID(cur.SellerID)).Only(ctx)
 	if err != nil {
 		return nil, err
 	}
-	t, err := tx.Ticket.UpdateOneID(cur.ID).
+	upd := tx.Ticket.UpdateOneID(cur.ID)
+	if cur.FirstCalledAt == nil {
+		upd.SetFirstCalledAt(now)
+	}
+	t, err := upd.
 		Where(ticket.Version(cur.Version)).
 		SetStatus(model.StatusCalled).
 		AddCallCount(1).
@@ -455,13 +491,57 @@ func (s *Service) call(ctx context.Context, tx *txn, a *Actor, cur *ent.Ticket) 
 	if err != nil {
 		return nil, err
 	}
-	t = t.Unwrap()
-	t.Edges.Seller = st.Unwrap()
-	ev := newCallEvent(st.CallSeq, t, now)
-	tx.publish(events.Event{Topic: SellerTopic(st.ID), Seq: ev.Seq, Payload: ev})
 	tx.publish(ticketEvent(t))
+	// The call event carries its own snapshot, with the seller, so boards
+	// showing ticket { seller { name } } need no query per subscriber.
+	snap := ticketEvent(t).Payload.(*ent.Ticket)
+	sellerSnap := *st
+	snap.Edges.Seller = sellerSnap.Unwrap()
+	ev := newCallEvent(st.CallSeq, snap, now)
+	tx.publish(events.Event{Topic: SellerTopic(st.ID), Seq: ev.Seq, Payload: ev})
+	t = t.Unwrap()
 	tx.onCommit(func() { s.called.Add(1) })
 	return t, nil
+}
+
+// sweepNoShows marks the stall's CALLED tickets whose time limit passed as
+// NO_SHOW, so that a seller who only presses "next" still clears them.
+func (s *Service) sweepNoShows(ctx context.Context, tx *txn, a *Actor, sellerID pulid.ID) error {
+	st, err := tx.Seller.Get(ctx, sellerID)
+	if err != nil || st.NoShowAfterMinutes == 0 {
+		return err
+	}
+	now := s.now()
+	due, err := tx.Ticket.Query().
+		Where(ticket.SellerID(sellerID), ticket.BusinessDay(s.today()), ticket.StatusEQ(model.StatusCalled),
+			ticket.FirstCalledAtLTE(now.Add(-time.Duration(st.NoShowAfterMinutes)*time.Minute))).
+		All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, cur := range due {
+		t, err := tx.Ticket.UpdateOneID(cur.ID).Where(ticket.Version(cur.Version)).
+			SetStatus(model.StatusNoShow).ClearActiveNumber().SetDoneAt(now).SetDoneBy(a.UserID).AddVersion(1).
+			Save(ctx)
+		if ent.IsNotFound(err) {
+			return errConflict
+		}
+		if err != nil {
+			return err
+		}
+		tx.publish(ticketEvent(t))
+	}
+	return nil
+}
+
+// noShowDue reports whether a CALLED ticket has been called the stall's
+// no-show number of times, or was first called longer ago than its limit.
+func (s *Service) noShowDue(st *ent.Seller, t *ent.Ticket, now time.Time) bool {
+	if t.CallCount >= st.NoShowAfterCalls {
+		return true
+	}
+	return st.NoShowAfterMinutes > 0 && t.FirstCalledAt != nil &&
+		!now.Before(t.FirstCalledAt.Add(time.Duration(st.NoShowAfterMinutes)*time.Minute))
 }
 
 // Complete marks a CALLED ticket picked up (its owner or its seller).
@@ -504,7 +584,7 @@ func (s *Service) finish(ctx context.Context, id pulid.ID, to model.TicketStatus
 			return err
 		}
 		tx.publish(ticketEvent(t))
-		tx.publish(events.Event{Topic: SellerTopic(t.SellerID)})
+		tx.publish(sellerHint(t.SellerID))
 		return nil
 	})
 	if err != nil {
