@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -34,7 +36,7 @@ type attemptError struct {
 func (e *attemptError) Error() string { return e.reason }
 
 // call performs one API request with retries and decodes a successful JSON
-// answer into out. newReq must build a fresh request per attempt. secrets
+// answer into out (or, when out is an *imageOut, takes an image answer). newReq must build a fresh request per attempt. secrets
 // are scrubbed from any text that reaches an error.
 func (c *Client) call(ctx context.Context, api string, newReq func(context.Context) (*http.Request, error), out any, secrets ...string) error {
 	attempts := c.retries + 1
@@ -77,6 +79,22 @@ func (c *Client) attempt(ctx context.Context, api string, newReq func(context.Co
 		return transportError(err, secrets)
 	}
 	defer resp.Body.Close()
+	img, wantImage := out.(*imageOut)
+	if wantImage && resp.StatusCode == http.StatusOK && isImage(resp.Header.Get("Content-Type")) {
+		body, err := io.ReadAll(io.LimitReader(resp.Body, maxImage+1))
+		if err != nil {
+			return transportError(err, secrets)
+		}
+		if len(body) > maxImage {
+			// Not retried: WeChat would answer the same image again.
+			return &attemptError{reason: "image larger than 2 MiB"}
+		}
+		if len(body) == 0 {
+			return &attemptError{retry: true, reason: "empty image", logMsg: "wechat: retrying after empty image"}
+		}
+		img.data = body
+		return nil
+	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
 		return transportError(err, secrets)
@@ -99,10 +117,26 @@ func (c *Client) attempt(ctx context.Context, api string, newReq func(context.Co
 		}
 		return we
 	}
+	if wantImage {
+		// errcode 0 without an image: an incomplete answer.
+		return &attemptError{retry: true, reason: "answer without image", logMsg: "wechat: retrying after answer without image"}
+	}
 	if err := json.Unmarshal(body, out); err != nil {
 		return &attemptError{retry: true, reason: "unparsable answer", logMsg: "wechat: retrying after unparsable answer"}
 	}
 	return nil
+}
+
+// maxImage bounds a mini-program code image.
+const maxImage = 2 << 20
+
+// imageOut, passed to call as out, accepts an HTTP 200 image/* answer as
+// the result; any other answer is read as JSON (an errcode).
+type imageOut struct{ data []byte }
+
+func isImage(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && strings.HasPrefix(mt, "image/")
 }
 
 // transportError turns an http.Client error into an attemptError without

@@ -1,7 +1,7 @@
 // Package wechat is callme's only door to the WeChat mini-program server APIs.
 //
-// Why a package of its own: WeChat is reached from a handful of places (login
-// now, subscribe messages and mini-program codes later) and every one of them
+// Why a package of its own: WeChat is reached from a handful of places (login,
+// subscribe messages, mini-program codes) and every one of them
 // must get the same things right, which are easy to get wrong when each caller
 // talks HTTP itself:
 //
@@ -21,6 +21,12 @@
 //     user, ...) are final, since retrying them only burns quota.
 //   - The access token is fetched centrally and cached per app, because
 //     WeChat rate-limits token fetches and concurrent refreshes would race.
+//     A call rejected with 40001/42001 drops the token, fetches a fresh one
+//     and retries once. The token travels in the query string, so the same
+//     rule as for the secret applies.
+//   - Senders know when to give up: IsPermanent (grant gone, bad template
+//     data, openid, template id or page, local ErrBadRequest) versus
+//     ErrUnavailable (try again later).
 //
 // The base URL is configurable because callme's machines cannot reach WeChat;
 // tests run against the fake server in package wechattest.

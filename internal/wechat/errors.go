@@ -15,6 +15,11 @@ var ErrUnavailable = errors.New("wechat: unavailable")
 // ErrNotConfigured means there are no credentials for the requested app.
 var ErrNotConfigured = errors.New("wechat: app not configured")
 
+// ErrBadRequest means a request was rejected locally, before anything was
+// sent, because WeChat would refuse it (e.g. an invalid scene). It is
+// returned wrapped; retrying the same request never helps (IsPermanent).
+var ErrBadRequest = errors.New("wechat: bad request")
+
 // Error is an errcode answered by WeChat. Msg is WeChat's errmsg with any
 // secret or code that WeChat might echo removed.
 type Error struct {
@@ -37,6 +42,13 @@ const (
 	codeBlocked      = 40226
 	codeInvalidToken = 40001
 	codeExpiredToken = 42001
+
+	codeGrantGone       = 43101 // subscribe: user refused or one-time grant used up
+	codeBadTemplateData = 47003 // subscribe: template data invalid
+	codeBadOpenID       = 40003 // invalid openid
+	codeBadTemplateID   = 40037 // invalid template id
+	codeBadPage         = 41030 // page does not exist or is not published
+	codeBadSceneLength  = 40169 // getwxacodeunlimit: invalid length for scene
 )
 
 func errCode(err error) (int, bool) {
@@ -72,6 +84,35 @@ func IsBlocked(err error) bool {
 func IsTokenInvalid(err error) bool {
 	c, ok := errCode(err)
 	return ok && (c == codeInvalidToken || c == codeExpiredToken)
+}
+
+// IsGrantGone reports whether WeChat answered 43101 to a subscribe message:
+// the user refused the template or already used up the one-time grant. Do
+// not retry; the user must allow the template again in the mini-program.
+func IsGrantGone(err error) bool {
+	c, ok := errCode(err)
+	return ok && c == codeGrantGone
+}
+
+// IsPermanent reports whether retrying the same request can never succeed,
+// so that a sender (e.g. a notification outbox) should give up: the grant is
+// gone (43101), the template data (47003), openid (40003), template id
+// (40037), page (41030) or scene length (40169) is invalid, or the request
+// was rejected locally (ErrBadRequest). ErrUnavailable, token errors and
+// ErrNotConfigured are not permanent.
+func IsPermanent(err error) bool {
+	if errors.Is(err, ErrBadRequest) {
+		return true
+	}
+	c, ok := errCode(err)
+	if !ok || errors.Is(err, ErrUnavailable) {
+		return false
+	}
+	switch c {
+	case codeGrantGone, codeBadTemplateData, codeBadOpenID, codeBadTemplateID, codeBadPage, codeBadSceneLength:
+		return true
+	}
+	return false
 }
 
 // unavailableError is what callers get for anything ErrUnavailable covers.

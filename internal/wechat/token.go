@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
+	"net/url"
 	"time"
 
 	"callme/internal/model"
@@ -118,5 +120,38 @@ func (c *Client) InvalidateToken(app model.App, token string) {
 	defer c.mu.Unlock()
 	if st := c.tokens[app]; st != nil && (token == "" || st.token == token) {
 		st.token, st.freshUntil = "", time.Time{}
+	}
+}
+
+// withToken runs do with app's access token. When WeChat rejects the token
+// (40001 invalid, 42001 expired) it drops the token, fetches a fresh one and
+// runs do exactly once more. The token never reaches a log record.
+func (c *Client) withToken(ctx context.Context, app model.App, api string, do func(ctx context.Context, token string) error) error {
+	for try := 1; ; try++ {
+		tok, err := c.AccessToken(ctx, app)
+		if err != nil {
+			return err
+		}
+		err = do(ctx, tok)
+		if try > 1 || !IsTokenInvalid(err) {
+			return err
+		}
+		code, _ := errCode(err)
+		c.InvalidateToken(app, tok)
+		c.log.LogAttrs(ctx, slog.LevelInfo, "wechat: access token rejected, refreshing",
+			slog.String("api", api), slog.String("app", string(app)), slog.Int("errcode", code))
+	}
+}
+
+// postJSON builds a request factory for POST {BaseURL}{path}?access_token=
+// with body. The URL holds the token: it must never reach a log or an error.
+func (c *Client) postJSON(path, token string, body []byte) func(context.Context) (*http.Request, error) {
+	u := c.baseURL + path + "?" + url.Values{"access_token": {token}}.Encode()
+	return func(ctx context.Context) (*http.Request, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+		if err == nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		return req, err
 	}
 }

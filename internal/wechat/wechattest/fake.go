@@ -44,6 +44,13 @@ type Server struct {
 	requests      int
 	tokenRequests int
 	tokens        map[model.App]tokenEntry
+
+	wxaCalls     []WxaCodeCall
+	wxaFailures  []int // errcodes applied to getwxacodeunlimit, FIFO
+	sendRequests int
+	sent         []SentMessage
+	sendFailures []int // errcodes applied to subscribe/send, FIFO
+	issued       []string
 }
 
 type codeEntry struct {
@@ -79,6 +86,8 @@ func NewServer(tb testing.TB, apps map[model.App]wechat.AppCredentials) *Server 
 	mux := http.NewServeMux()
 	mux.HandleFunc("/sns/jscode2session", s.jscode2session)
 	mux.HandleFunc("/cgi-bin/stable_token", s.stableToken)
+	mux.HandleFunc("/wxa/getwxacodeunlimit", s.wxaCodeUnlimit)
+	mux.HandleFunc("/cgi-bin/message/subscribe/send", s.subscribeSend)
 	s.srv = httptest.NewServer(s.delayed(mux))
 	s.URL = s.srv.URL
 	tb.Cleanup(s.Close)
@@ -182,6 +191,10 @@ func (s *Server) delayed(next http.Handler) http.Handler {
 			s.mu.Lock()
 			s.tokenRequests++
 			s.mu.Unlock()
+		case "/cgi-bin/message/subscribe/send":
+			s.mu.Lock()
+			s.sendRequests++
+			s.mu.Unlock()
 		}
 		s.mu.Lock()
 		var d time.Duration
@@ -214,6 +227,14 @@ var errmsgs = map[int]string{
 	40226: "high risk user",
 	45011: "api minute-quota reach limit  mustslower  retry next minute",
 	47001: "data format error",
+	40001: "invalid credential, access_token is invalid or not latest",
+	40003: "invalid openid",
+	40037: "invalid template_id",
+	40169: "invalid length for scene, or the data is not json string",
+	41030: "invalid page",
+	42001: "access_token expired",
+	43101: "user refuse to accept the msg",
+	47003: "argument invalid! data.thing1.value invalid",
 }
 
 func writeErr(w http.ResponseWriter, code int) {
@@ -309,6 +330,7 @@ func (s *Server) stableToken(w http.ResponseWriter, r *http.Request) {
 	if !ok || req.ForceRefresh || !now.Before(t.expires) {
 		t = tokenEntry{token: rand.Text() + rand.Text(), expires: now.Add(TokenLifetime)}
 		s.tokens[app] = t
+		s.issued = append(s.issued, t.token)
 	}
 	writeJSON(w, map[string]any{"access_token": t.token, "expires_in": int64(t.expires.Sub(now) / time.Second)})
 }
