@@ -64,7 +64,7 @@ func TestAuthorizationWalk(t *testing.T) {
 		return d.CreateSeller.InviteCode
 	}
 
-	const U, F = "UNAUTHENTICATED", "FORBIDDEN"
+	const U, F, B = "UNAUTHENTICATED", "FORBIDDEN", "BAD_USER_INPUT"
 	type row struct {
 		doc  string
 		vars func() map[string]any
@@ -113,8 +113,12 @@ func TestAuthorizationWalk(t *testing.T) {
 			s.ok(t, seller(), `mutation($id: ID!) { cancel(ticketId: $id) { id } }`, map[string]any{"id": id}, nil)
 			return map[string]any{"id": id}
 		}, [6]string{U, F, F, "", F, ""}},
-		"Subscription.calledNumbers": {`subscription($id: ID!) { calledNumbers(sellerId: $id, after: 0) { seq } }`, func() map[string]any { ticket(true); return sid() }, [6]string{}},
-		"Subscription.ticketUpdated": {`subscription($id: ID!) { ticketUpdated(ticketId: $id) { id } }`, tid(false), [6]string{U, "", F, "", F, ""}},
+		"Query.notificationTemplates": {`{ notificationTemplates }`, nil, [6]string{}},
+		// Notifications need WeChat credentials, which turn dev login off: here
+		// they are off for everyone; who may accept is tested in internal/canteen.
+		"Mutation.acceptNotifications": {`mutation($id: ID!) { acceptNotifications(ticketId: $id, templateIds: ["t"]) }`, tid(false), [6]string{U, B, B, B, B, B}},
+		"Subscription.calledNumbers":   {`subscription($id: ID!) { calledNumbers(sellerId: $id, after: 0) { seq } }`, func() map[string]any { ticket(true); return sid() }, [6]string{}},
+		"Subscription.ticketUpdated":   {`subscription($id: ID!) { ticketUpdated(ticketId: $id) { id } }`, tid(false), [6]string{U, "", F, "", F, ""}},
 	}
 
 	// Every root field of the schema needs a row.

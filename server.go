@@ -71,6 +71,10 @@ type config struct {
 	WSKeepAlive      time.Duration
 	RecallGap        time.Duration
 	Redis            string
+	NotifyTemplate   string
+	NotifyPage       string
+	NotifyFields     string
+	NotifyState      string
 	MaxBodyBytes     int
 	Limits           graph.Limits
 	TrustProxy       bool
@@ -131,6 +135,10 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	str(&c.CustomerSecret, "customer-secret", "CALLME_CUSTOMER_SECRET", "", "customer mini-program appsecret")
 	str(&c.SellerAppID, "seller-appid", "CALLME_SELLER_APPID", "", "seller mini-program appid")
 	str(&c.SellerSecret, "seller-secret", "CALLME_SELLER_SECRET", "", "seller mini-program appsecret")
+	str(&c.NotifyTemplate, "notify-template", "CALLME_NOTIFY_TEMPLATE", "", "subscribe-message template id of the pickup notification; empty: none sent")
+	str(&c.NotifyPage, "notify-page", "CALLME_NOTIFY_PAGE", "pages/ticket/index", "mini-program page a notification opens")
+	str(&c.NotifyFields, "notify-fields", "CALLME_NOTIFY_FIELDS", "thing1=stall,character_string2=code,thing3=pickupNote", "template data keys = stall|code|number|note|pickupNote")
+	str(&c.NotifyState, "notify-state", "CALLME_NOTIFY_STATE", "formal", "miniprogram_state of notifications: formal, trial or developer")
 	str(&c.LogLevel, "log-level", "CALLME_LOG_LEVEL", "info", "debug, info, warn or error")
 	dur(&c.WSKeepAlive, "ws-keepalive", "CALLME_WS_KEEPALIVE", 15*time.Second, "WebSocket keep-alive ping interval (keeps NATs from dropping idle phones)")
 	dur(&c.RecallGap, "recall-gap", "CALLME_RECALL_GAP", 5*time.Second, "minimum time between two calls of the same ticket")
@@ -182,6 +190,21 @@ func (c config) wechatApps() map[model.App]wechat.AppCredentials {
 	return apps
 }
 
+// notify is the pickup notification's configuration; it needs the customer
+// app's credentials to send.
+func (c config) notify() canteen.NotifyConfig {
+	if c.NotifyTemplate == "" || c.wechatApps()[model.AppCustomer].AppID == "" {
+		return canteen.NotifyConfig{}
+	}
+	fields := map[string]string{}
+	for _, kv := range splitList(c.NotifyFields) {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			fields[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+	}
+	return canteen.NotifyConfig{TemplateID: c.NotifyTemplate, Page: c.NotifyPage, State: c.NotifyState, Fields: fields}
+}
+
 func splitList(s string) []string {
 	var out []string
 	for _, p := range strings.Split(s, ",") {
@@ -199,6 +222,8 @@ type app struct {
 	svc     *canteen.Service
 	broker  events.Broker
 	closers []func() error
+	// background runs until the server stops (the notification sender).
+	background []func(context.Context)
 	// shutting is set when the server starts shutting down.
 	shutting atomic.Bool
 	sockets  graph.Sockets
@@ -228,8 +253,10 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		return nil, err
 	}
 	var wx canteen.WeChat
+	var wxClient *wechat.Client
 	if len(apps) > 0 {
-		wx = wechat.New(wechat.Config{BaseURL: cfg.WeChatBaseURL, Apps: apps, Logger: log})
+		wxClient = wechat.New(wechat.Config{BaseURL: cfg.WeChatBaseURL, Apps: apps, Logger: log})
+		wx = wxClient
 	}
 	a := &app{db: db}
 	var (
@@ -264,10 +291,14 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		MaxActiveTickets: cfg.MaxActiveTickets,
 		DevLogin:         devLogin,
 		RecallGap:        cfg.RecallGap,
+		Notify:           cfg.notify(),
 		Now:              cfg.now,
 	}, log)
 	hydrate = svc.Hydrate
 	a.svc = svc
+	if len(svc.NotificationTemplates()) > 0 {
+		a.background = append(a.background, func(ctx context.Context) { svc.RunNotifier(ctx, wxClient, 5*time.Second) })
+	}
 	if devLogin {
 		log.Warn("dev login is on: the code dev:<name> logs in as openid <name>; configure WeChat credentials or -production for real use")
 	}
@@ -371,6 +402,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		BaseContext:       func(net.Listener) context.Context { return base },
 	}
 	log.Info("callme listening", "url", "http://"+ln.Addr().String()+"/", "db", dbKind(cfg.DB), "production", cfg.Production)
+	for _, bg := range a.background {
+		go bg(base)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -16,6 +16,8 @@ import (
 	"callme/ent/callevent"
 	"callme/ent/daycounter"
 	"callme/ent/menuitem"
+	"callme/ent/notification"
+	"callme/ent/notifygrant"
 	"callme/ent/seller"
 	"callme/ent/session"
 	"callme/ent/ticket"
@@ -42,6 +44,10 @@ type Client struct {
 	DayCounter *DayCounterClient
 	// MenuItem is the client for interacting with the MenuItem builders.
 	MenuItem *MenuItemClient
+	// Notification is the client for interacting with the Notification builders.
+	Notification *NotificationClient
+	// NotifyGrant is the client for interacting with the NotifyGrant builders.
+	NotifyGrant *NotifyGrantClient
 	// Seller is the client for interacting with the Seller builders.
 	Seller *SellerClient
 	// Session is the client for interacting with the Session builders.
@@ -65,6 +71,8 @@ func (c *Client) init() {
 	c.CallEvent = NewCallEventClient(c.config)
 	c.DayCounter = NewDayCounterClient(c.config)
 	c.MenuItem = NewMenuItemClient(c.config)
+	c.Notification = NewNotificationClient(c.config)
+	c.NotifyGrant = NewNotifyGrantClient(c.config)
 	c.Seller = NewSellerClient(c.config)
 	c.Session = NewSessionClient(c.config)
 	c.Ticket = NewTicketClient(c.config)
@@ -159,16 +167,18 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	cfg := c.config
 	cfg.driver = tx
 	return &Tx{
-		ctx:        ctx,
-		config:     cfg,
-		AuditEntry: NewAuditEntryClient(cfg),
-		CallEvent:  NewCallEventClient(cfg),
-		DayCounter: NewDayCounterClient(cfg),
-		MenuItem:   NewMenuItemClient(cfg),
-		Seller:     NewSellerClient(cfg),
-		Session:    NewSessionClient(cfg),
-		Ticket:     NewTicketClient(cfg),
-		User:       NewUserClient(cfg),
+		ctx:          ctx,
+		config:       cfg,
+		AuditEntry:   NewAuditEntryClient(cfg),
+		CallEvent:    NewCallEventClient(cfg),
+		DayCounter:   NewDayCounterClient(cfg),
+		MenuItem:     NewMenuItemClient(cfg),
+		Notification: NewNotificationClient(cfg),
+		NotifyGrant:  NewNotifyGrantClient(cfg),
+		Seller:       NewSellerClient(cfg),
+		Session:      NewSessionClient(cfg),
+		Ticket:       NewTicketClient(cfg),
+		User:         NewUserClient(cfg),
 	}, nil
 }
 
@@ -186,16 +196,18 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	cfg := c.config
 	cfg.driver = &txDriver{tx: tx, drv: c.driver}
 	return &Tx{
-		ctx:        ctx,
-		config:     cfg,
-		AuditEntry: NewAuditEntryClient(cfg),
-		CallEvent:  NewCallEventClient(cfg),
-		DayCounter: NewDayCounterClient(cfg),
-		MenuItem:   NewMenuItemClient(cfg),
-		Seller:     NewSellerClient(cfg),
-		Session:    NewSessionClient(cfg),
-		Ticket:     NewTicketClient(cfg),
-		User:       NewUserClient(cfg),
+		ctx:          ctx,
+		config:       cfg,
+		AuditEntry:   NewAuditEntryClient(cfg),
+		CallEvent:    NewCallEventClient(cfg),
+		DayCounter:   NewDayCounterClient(cfg),
+		MenuItem:     NewMenuItemClient(cfg),
+		Notification: NewNotificationClient(cfg),
+		NotifyGrant:  NewNotifyGrantClient(cfg),
+		Seller:       NewSellerClient(cfg),
+		Session:      NewSessionClient(cfg),
+		Ticket:       NewTicketClient(cfg),
+		User:         NewUserClient(cfg),
 	}, nil
 }
 
@@ -225,8 +237,8 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.AuditEntry, c.CallEvent, c.DayCounter, c.MenuItem, c.Seller, c.Session,
-		c.Ticket, c.User,
+		c.AuditEntry, c.CallEvent, c.DayCounter, c.MenuItem, c.Notification,
+		c.NotifyGrant, c.Seller, c.Session, c.Ticket, c.User,
 	} {
 		n.Use(hooks...)
 	}
@@ -236,8 +248,8 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.AuditEntry, c.CallEvent, c.DayCounter, c.MenuItem, c.Seller, c.Session,
-		c.Ticket, c.User,
+		c.AuditEntry, c.CallEvent, c.DayCounter, c.MenuItem, c.Notification,
+		c.NotifyGrant, c.Seller, c.Session, c.Ticket, c.User,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -254,6 +266,10 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.DayCounter.mutate(ctx, m)
 	case *MenuItemMutation:
 		return c.MenuItem.mutate(ctx, m)
+	case *NotificationMutation:
+		return c.Notification.mutate(ctx, m)
+	case *NotifyGrantMutation:
+		return c.NotifyGrant.mutate(ctx, m)
 	case *SellerMutation:
 		return c.Seller.mutate(ctx, m)
 	case *SessionMutation:
@@ -860,6 +876,272 @@ func (c *MenuItemClient) mutate(ctx context.Context, m *MenuItemMutation) (Value
 		return (&MenuItemDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown MenuItem mutation op: %q", m.Op())
+	}
+}
+
+// NotificationClient is a client for the Notification schema.
+type NotificationClient struct {
+	config
+}
+
+// NewNotificationClient returns a client for the Notification from the given config.
+func NewNotificationClient(c config) *NotificationClient {
+	return &NotificationClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `notification.Hooks(f(g(h())))`.
+func (c *NotificationClient) Use(hooks ...Hook) {
+	c.hooks.Notification = append(c.hooks.Notification, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `notification.Intercept(f(g(h())))`.
+func (c *NotificationClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Notification = append(c.inters.Notification, interceptors...)
+}
+
+// Create returns a builder for creating a Notification entity.
+func (c *NotificationClient) Create() *NotificationCreate {
+	mutation := newNotificationMutation(c.config, OpCreate)
+	return &NotificationCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Notification entities.
+func (c *NotificationClient) CreateBulk(builders ...*NotificationCreate) *NotificationCreateBulk {
+	return &NotificationCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *NotificationClient) MapCreateBulk(slice any, setFunc func(*NotificationCreate, int)) *NotificationCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &NotificationCreateBulk{err: fmt.Errorf("calling to NotificationClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*NotificationCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &NotificationCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Notification.
+func (c *NotificationClient) Update() *NotificationUpdate {
+	mutation := newNotificationMutation(c.config, OpUpdate)
+	return &NotificationUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *NotificationClient) UpdateOne(_m *Notification) *NotificationUpdateOne {
+	mutation := newNotificationMutation(c.config, OpUpdateOne, withNotification(_m))
+	return &NotificationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *NotificationClient) UpdateOneID(id int) *NotificationUpdateOne {
+	mutation := newNotificationMutation(c.config, OpUpdateOne, withNotificationID(id))
+	return &NotificationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Notification.
+func (c *NotificationClient) Delete() *NotificationDelete {
+	mutation := newNotificationMutation(c.config, OpDelete)
+	return &NotificationDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *NotificationClient) DeleteOne(_m *Notification) *NotificationDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *NotificationClient) DeleteOneID(id int) *NotificationDeleteOne {
+	builder := c.Delete().Where(notification.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &NotificationDeleteOne{builder}
+}
+
+// Query returns a query builder for Notification.
+func (c *NotificationClient) Query() *NotificationQuery {
+	return &NotificationQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeNotification},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Notification entity by its id.
+func (c *NotificationClient) Get(ctx context.Context, id int) (*Notification, error) {
+	return c.Query().Where(notification.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *NotificationClient) GetX(ctx context.Context, id int) *Notification {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *NotificationClient) Hooks() []Hook {
+	return c.hooks.Notification
+}
+
+// Interceptors returns the client interceptors.
+func (c *NotificationClient) Interceptors() []Interceptor {
+	return c.inters.Notification
+}
+
+func (c *NotificationClient) mutate(ctx context.Context, m *NotificationMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&NotificationCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&NotificationUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&NotificationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&NotificationDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Notification mutation op: %q", m.Op())
+	}
+}
+
+// NotifyGrantClient is a client for the NotifyGrant schema.
+type NotifyGrantClient struct {
+	config
+}
+
+// NewNotifyGrantClient returns a client for the NotifyGrant from the given config.
+func NewNotifyGrantClient(c config) *NotifyGrantClient {
+	return &NotifyGrantClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `notifygrant.Hooks(f(g(h())))`.
+func (c *NotifyGrantClient) Use(hooks ...Hook) {
+	c.hooks.NotifyGrant = append(c.hooks.NotifyGrant, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `notifygrant.Intercept(f(g(h())))`.
+func (c *NotifyGrantClient) Intercept(interceptors ...Interceptor) {
+	c.inters.NotifyGrant = append(c.inters.NotifyGrant, interceptors...)
+}
+
+// Create returns a builder for creating a NotifyGrant entity.
+func (c *NotifyGrantClient) Create() *NotifyGrantCreate {
+	mutation := newNotifyGrantMutation(c.config, OpCreate)
+	return &NotifyGrantCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of NotifyGrant entities.
+func (c *NotifyGrantClient) CreateBulk(builders ...*NotifyGrantCreate) *NotifyGrantCreateBulk {
+	return &NotifyGrantCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *NotifyGrantClient) MapCreateBulk(slice any, setFunc func(*NotifyGrantCreate, int)) *NotifyGrantCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &NotifyGrantCreateBulk{err: fmt.Errorf("calling to NotifyGrantClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*NotifyGrantCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &NotifyGrantCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for NotifyGrant.
+func (c *NotifyGrantClient) Update() *NotifyGrantUpdate {
+	mutation := newNotifyGrantMutation(c.config, OpUpdate)
+	return &NotifyGrantUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *NotifyGrantClient) UpdateOne(_m *NotifyGrant) *NotifyGrantUpdateOne {
+	mutation := newNotifyGrantMutation(c.config, OpUpdateOne, withNotifyGrant(_m))
+	return &NotifyGrantUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *NotifyGrantClient) UpdateOneID(id int) *NotifyGrantUpdateOne {
+	mutation := newNotifyGrantMutation(c.config, OpUpdateOne, withNotifyGrantID(id))
+	return &NotifyGrantUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for NotifyGrant.
+func (c *NotifyGrantClient) Delete() *NotifyGrantDelete {
+	mutation := newNotifyGrantMutation(c.config, OpDelete)
+	return &NotifyGrantDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *NotifyGrantClient) DeleteOne(_m *NotifyGrant) *NotifyGrantDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *NotifyGrantClient) DeleteOneID(id int) *NotifyGrantDeleteOne {
+	builder := c.Delete().Where(notifygrant.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &NotifyGrantDeleteOne{builder}
+}
+
+// Query returns a query builder for NotifyGrant.
+func (c *NotifyGrantClient) Query() *NotifyGrantQuery {
+	return &NotifyGrantQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeNotifyGrant},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a NotifyGrant entity by its id.
+func (c *NotifyGrantClient) Get(ctx context.Context, id int) (*NotifyGrant, error) {
+	return c.Query().Where(notifygrant.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *NotifyGrantClient) GetX(ctx context.Context, id int) *NotifyGrant {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *NotifyGrantClient) Hooks() []Hook {
+	return c.hooks.NotifyGrant
+}
+
+// Interceptors returns the client interceptors.
+func (c *NotifyGrantClient) Interceptors() []Interceptor {
+	return c.inters.NotifyGrant
+}
+
+func (c *NotifyGrantClient) mutate(ctx context.Context, m *NotifyGrantMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&NotifyGrantCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&NotifyGrantUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&NotifyGrantUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&NotifyGrantDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown NotifyGrant mutation op: %q", m.Op())
 	}
 }
 
@@ -1574,12 +1856,12 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		AuditEntry, CallEvent, DayCounter, MenuItem, Seller, Session, Ticket,
-		User []ent.Hook
+		AuditEntry, CallEvent, DayCounter, MenuItem, Notification, NotifyGrant, Seller,
+		Session, Ticket, User []ent.Hook
 	}
 	inters struct {
-		AuditEntry, CallEvent, DayCounter, MenuItem, Seller, Session, Ticket,
-		User []ent.Interceptor
+		AuditEntry, CallEvent, DayCounter, MenuItem, Notification, NotifyGrant, Seller,
+		Session, Ticket, User []ent.Interceptor
 	}
 )
 

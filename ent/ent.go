@@ -7,6 +7,8 @@ import (
 	"callme/ent/callevent"
 	"callme/ent/daycounter"
 	"callme/ent/menuitem"
+	"callme/ent/notification"
+	"callme/ent/notifygrant"
 	"callme/ent/seller"
 	"callme/ent/session"
 	"callme/ent/ticket"
@@ -80,14 +82,16 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			auditentry.Table: auditentry.ValidColumn,
-			callevent.Table:  callevent.ValidColumn,
-			daycounter.Table: daycounter.ValidColumn,
-			menuitem.Table:   menuitem.ValidColumn,
-			seller.Table:     seller.ValidColumn,
-			session.Table:    session.ValidColumn,
-			ticket.Table:     ticket.ValidColumn,
-			user.Table:       user.ValidColumn,
+			auditentry.Table:   auditentry.ValidColumn,
+			callevent.Table:    callevent.ValidColumn,
+			daycounter.Table:   daycounter.ValidColumn,
+			menuitem.Table:     menuitem.ValidColumn,
+			notification.Table: notification.ValidColumn,
+			notifygrant.Table:  notifygrant.ValidColumn,
+			seller.Table:       seller.ValidColumn,
+			session.Table:      session.ValidColumn,
+			ticket.Table:       ticket.ValidColumn,
+			user.Table:         user.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

@@ -7,6 +7,8 @@ import (
 	"callme/ent/callevent"
 	"callme/ent/daycounter"
 	"callme/ent/menuitem"
+	"callme/ent/notification"
+	"callme/ent/notifygrant"
 	"callme/ent/schema"
 	"callme/ent/seller"
 	"callme/ent/session"
@@ -133,6 +135,56 @@ func init() {
 			return nil
 		}
 	}()
+	notificationFields := schema.Notification{}.Fields()
+	_ = notificationFields
+	// notificationDescTicketID is the schema descriptor for ticket_id field.
+	notificationDescTicketID := notificationFields[1].Descriptor()
+	// notification.TicketIDValidator is a validator for the "ticket_id" field. It is called by the builders before save.
+	notification.TicketIDValidator = notificationDescTicketID.Validators[0].(func(string) error)
+	// notificationDescUserID is the schema descriptor for user_id field.
+	notificationDescUserID := notificationFields[2].Descriptor()
+	// notification.UserIDValidator is a validator for the "user_id" field. It is called by the builders before save.
+	notification.UserIDValidator = notificationDescUserID.Validators[0].(func(string) error)
+	// notificationDescTemplateID is the schema descriptor for template_id field.
+	notificationDescTemplateID := notificationFields[3].Descriptor()
+	// notification.TemplateIDValidator is a validator for the "template_id" field. It is called by the builders before save.
+	notification.TemplateIDValidator = notificationDescTemplateID.Validators[0].(func(string) error)
+	// notificationDescData is the schema descriptor for data field.
+	notificationDescData := notificationFields[4].Descriptor()
+	// notification.DataValidator is a validator for the "data" field. It is called by the builders before save.
+	notification.DataValidator = notificationDescData.Validators[0].(func(string) error)
+	// notificationDescAttempts is the schema descriptor for attempts field.
+	notificationDescAttempts := notificationFields[6].Descriptor()
+	// notification.DefaultAttempts holds the default value on creation for the attempts field.
+	notification.DefaultAttempts = notificationDescAttempts.Default.(int)
+	// notificationDescLastError is the schema descriptor for last_error field.
+	notificationDescLastError := notificationFields[9].Descriptor()
+	// notification.DefaultLastError holds the default value on creation for the last_error field.
+	notification.DefaultLastError = notificationDescLastError.Default.(string)
+	// notification.LastErrorValidator is a validator for the "last_error" field. It is called by the builders before save.
+	notification.LastErrorValidator = notificationDescLastError.Validators[0].(func(string) error)
+	// notificationDescCreatedAt is the schema descriptor for created_at field.
+	notificationDescCreatedAt := notificationFields[10].Descriptor()
+	// notification.DefaultCreatedAt holds the default value on creation for the created_at field.
+	notification.DefaultCreatedAt = notificationDescCreatedAt.Default.(func() time.Time)
+	notifygrantFields := schema.NotifyGrant{}.Fields()
+	_ = notifygrantFields
+	// notifygrantDescTicketID is the schema descriptor for ticket_id field.
+	notifygrantDescTicketID := notifygrantFields[0].Descriptor()
+	// notifygrant.TicketIDValidator is a validator for the "ticket_id" field. It is called by the builders before save.
+	notifygrant.TicketIDValidator = notifygrantDescTicketID.Validators[0].(func(string) error)
+	// notifygrantDescUserID is the schema descriptor for user_id field.
+	notifygrantDescUserID := notifygrantFields[1].Descriptor()
+	// notifygrant.UserIDValidator is a validator for the "user_id" field. It is called by the builders before save.
+	notifygrant.UserIDValidator = notifygrantDescUserID.Validators[0].(func(string) error)
+	// notifygrantDescTemplateID is the schema descriptor for template_id field.
+	notifygrantDescTemplateID := notifygrantFields[2].Descriptor()
+	// notifygrant.TemplateIDValidator is a validator for the "template_id" field. It is called by the builders before save.
+	notifygrant.TemplateIDValidator = notifygrantDescTemplateID.Validators[0].(func(string) error)
+	// notifygrantDescCreatedAt is the schema descriptor for created_at field.
+	notifygrantDescCreatedAt := notifygrantFields[3].Descriptor()
+	// notifygrant.DefaultCreatedAt holds the default value on creation for the created_at field.
+	notifygrant.DefaultCreatedAt = notifygrantDescCreatedAt.Default.(func() time.Time)
 	sellerMixin := schema.Seller{}.Mixin()
 	sellerMixinFields0 := sellerMixin[0].Fields()
 	_ = sellerMixinFields0

@@ -22,6 +22,10 @@ type Tx struct {
 	DayCounter *DayCounterClient
 	// MenuItem is the client for interacting with the MenuItem builders.
 	MenuItem *MenuItemClient
+	// Notification is the client for interacting with the Notification builders.
+	Notification *NotificationClient
+	// NotifyGrant is the client for interacting with the NotifyGrant builders.
+	NotifyGrant *NotifyGrantClient
 	// Seller is the client for interacting with the Seller builders.
 	Seller *SellerClient
 	// Session is the client for interacting with the Session builders.
@@ -165,6 +169,8 @@ func (tx *Tx) init() {
 	tx.CallEvent = NewCallEventClient(tx.config)
 	tx.DayCounter = NewDayCounterClient(tx.config)
 	tx.MenuItem = NewMenuItemClient(tx.config)
+	tx.Notification = NewNotificationClient(tx.config)
+	tx.NotifyGrant = NewNotifyGrantClient(tx.config)
 	tx.Seller = NewSellerClient(tx.config)
 	tx.Session = NewSessionClient(tx.config)
 	tx.Ticket = NewTicketClient(tx.config)

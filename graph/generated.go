@@ -83,6 +83,7 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
+		AcceptNotifications  func(childComplexity int, ticketID pulid.ID, templateIds []string) int
 		Call                 func(childComplexity int, ticketID pulid.ID) int
 		CallNext             func(childComplexity int, sellerID pulid.ID) int
 		Cancel               func(childComplexity int, ticketID pulid.ID) int
@@ -111,15 +112,16 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		AuditLog      func(childComplexity int, first *int) int
-		Me            func(childComplexity int) int
-		MyTickets     func(childComplexity int) int
-		Node          func(childComplexity int, id pulid.ID) int
-		Queue         func(childComplexity int, sellerID pulid.ID) int
-		Seller        func(childComplexity int, id pulid.ID) int
-		SellerStats   func(childComplexity int, sellerID pulid.ID, from string, to string) int
-		SellerTickets func(childComplexity int, sellerID pulid.ID, day string) int
-		Sellers       func(childComplexity int, first *int, after *string, openOnly *bool) int
+		AuditLog              func(childComplexity int, first *int) int
+		Me                    func(childComplexity int) int
+		MyTickets             func(childComplexity int) int
+		Node                  func(childComplexity int, id pulid.ID) int
+		NotificationTemplates func(childComplexity int) int
+		Queue                 func(childComplexity int, sellerID pulid.ID) int
+		Seller                func(childComplexity int, id pulid.ID) int
+		SellerStats           func(childComplexity int, sellerID pulid.ID, from string, to string) int
+		SellerTickets         func(childComplexity int, sellerID pulid.ID, day string) int
+		Sellers               func(childComplexity int, first *int, after *string, openOnly *bool) int
 	}
 
 	Seller struct {
@@ -218,6 +220,7 @@ type MutationResolver interface {
 	ClearUnclaimed(ctx context.Context, sellerID pulid.ID) (int, error)
 	MarkNoShow(ctx context.Context, ticketID pulid.ID) (*ent.Ticket, error)
 	Reopen(ctx context.Context, ticketID pulid.ID) (*ent.Ticket, error)
+	AcceptNotifications(ctx context.Context, ticketID pulid.ID, templateIds []string) (int, error)
 }
 type QueryResolver interface {
 	Node(ctx context.Context, id pulid.ID) (ent.Noder, error)
@@ -229,6 +232,7 @@ type QueryResolver interface {
 	MyTickets(ctx context.Context) ([]*ent.Ticket, error)
 	Queue(ctx context.Context, sellerID pulid.ID) ([]*ent.Ticket, error)
 	SellerTickets(ctx context.Context, sellerID pulid.ID, day string) ([]*ent.Ticket, error)
+	NotificationTemplates(ctx context.Context) ([]string, error)
 }
 type SellerResolver interface {
 	PhotoURL(ctx context.Context, obj *ent.Seller) (*string, error)
@@ -423,6 +427,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.MenuItem.PriceCents(childComplexity), true
 
+	case "Mutation.acceptNotifications":
+		if e.ComplexityRoot.Mutation.AcceptNotifications == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_acceptNotifications_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AcceptNotifications(childComplexity, args["ticketId"].(pulid.ID), args["templateIds"].([]string)), true
 	case "Mutation.call":
 		if e.ComplexityRoot.Mutation.Call == nil {
 			break
@@ -677,6 +692,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Node(childComplexity, args["id"].(pulid.ID)), true
+	case "Query.notificationTemplates":
+		if e.ComplexityRoot.Query.NotificationTemplates == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.NotificationTemplates(childComplexity), true
 	case "Query.queue":
 		if e.ComplexityRoot.Query.Queue == nil {
 			break
@@ -1487,6 +1508,28 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 // endregion ************************** internal!.gotpl ***************************
 
 // region    ***************************** args.gotpl *****************************
+
+func (ec *executionContext) field_Mutation_acceptNotifications_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "ticketId",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2callmeᚋinternalᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["ticketId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "templateIds",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalNString2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["templateIds"] = arg1
+	return args, nil
+}
 
 func (ec *executionContext) field_Mutation_callNext_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
@@ -3352,6 +3395,50 @@ func (ec *executionContext) fieldContext_Mutation_reopen(ctx context.Context, fi
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_acceptNotifications(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_acceptNotifications(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AcceptNotifications(ctx, fc.Args["ticketId"].(pulid.ID), fc.Args["templateIds"].([]string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_acceptNotifications(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Int does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_acceptNotifications_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[pulid.ID]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3814,6 +3901,29 @@ func (ec *executionContext) fieldContext_Query_sellerTickets(ctx context.Context
 		return fc, err
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Query_notificationTemplates(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_notificationTemplates(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().NotificationTemplates(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_notificationTemplates(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Query", field, true, true, "String")
 }
 
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -6935,6 +7045,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "acceptNotifications":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_acceptNotifications(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -7072,6 +7189,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_sellerTickets(ctx, field)
+				})
+		case "notificationTemplates":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_notificationTemplates(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -8227,6 +8350,35 @@ func (ec *executionContext) marshalNString2string(ctx context.Context, sel ast.S
 		graphql.AddInvalidNullFromMarshaler(ctx, "String!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNString2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNString2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNString2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalNTicket2ᚕᚖcallmeᚋentᚐTicketᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Ticket) graphql.Marshaler {

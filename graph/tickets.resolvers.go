@@ -57,6 +57,11 @@ func (r *mutationResolver) Reopen(ctx context.Context, ticketID pulid.ID) (*ent.
 	return r.Svc.Reopen(ctx, ticketID)
 }
 
+// AcceptNotifications is the resolver for the acceptNotifications field.
+func (r *mutationResolver) AcceptNotifications(ctx context.Context, ticketID pulid.ID, templateIds []string) (int, error) {
+	return r.Svc.AcceptNotifications(ctx, ticketID, templateIds)
+}
+
 // MyTickets is the resolver for the myTickets field.
 func (r *queryResolver) MyTickets(ctx context.Context) ([]*ent.Ticket, error) {
 	return r.Svc.MyTickets(ctx)
@@ -70,6 +75,11 @@ func (r *queryResolver) Queue(ctx context.Context, sellerID pulid.ID) ([]*ent.Ti
 // SellerTickets is the resolver for the sellerTickets field.
 func (r *queryResolver) SellerTickets(ctx context.Context, sellerID pulid.ID, day string) ([]*ent.Ticket, error) {
 	return r.Svc.SellerTickets(ctx, sellerID, day)
+}
+
+// NotificationTemplates is the resolver for the notificationTemplates field.
+func (r *queryResolver) NotificationTemplates(ctx context.Context) ([]string, error) {
+	return r.Svc.NotificationTemplates(), nil
 }
 
 // CalledNumbers is the resolver for the calledNumbers field.

@@ -56,6 +56,30 @@ func (f MenuItemFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, er
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.MenuItemMutation", m)
 }
 
+// The NotificationFunc type is an adapter to allow the use of ordinary
+// function as Notification mutator.
+type NotificationFunc func(context.Context, *ent.NotificationMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f NotificationFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.NotificationMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.NotificationMutation", m)
+}
+
+// The NotifyGrantFunc type is an adapter to allow the use of ordinary
+// function as NotifyGrant mutator.
+type NotifyGrantFunc func(context.Context, *ent.NotifyGrantMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f NotifyGrantFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.NotifyGrantMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.NotifyGrantMutation", m)
+}
+
 // The SellerFunc type is an adapter to allow the use of ordinary
 // function as Seller mutator.
 type SellerFunc func(context.Context, *ent.SellerMutation) (ent.Value, error)

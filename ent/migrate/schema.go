@@ -137,6 +137,57 @@ var (
 			},
 		},
 	}
+	// NotificationsColumns holds the columns for the "notifications" table.
+	NotificationsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "grant_id", Type: field.TypeInt, Unique: true},
+		{Name: "ticket_id", Type: field.TypeString, Size: 28},
+		{Name: "user_id", Type: field.TypeString, Size: 28},
+		{Name: "template_id", Type: field.TypeString, Size: 64},
+		{Name: "data", Type: field.TypeString, Size: 2000},
+		{Name: "state", Type: field.TypeEnum, Enums: []string{"PENDING", "SENT", "GONE", "FAILED"}, Default: "PENDING"},
+		{Name: "attempts", Type: field.TypeInt, Default: 0},
+		{Name: "next_attempt_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "lease_until", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "last_error", Type: field.TypeString, Size: 200, Default: ""},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "sent_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+	}
+	// NotificationsTable holds the schema information for the "notifications" table.
+	NotificationsTable = &schema.Table{
+		Name:       "notifications",
+		Columns:    NotificationsColumns,
+		PrimaryKey: []*schema.Column{NotificationsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "notification_state_next_attempt_at",
+				Unique:  false,
+				Columns: []*schema.Column{NotificationsColumns[6], NotificationsColumns[8]},
+			},
+		},
+	}
+	// NotifyGrantsColumns holds the columns for the "notify_grants" table.
+	NotifyGrantsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "ticket_id", Type: field.TypeString, Size: 28},
+		{Name: "user_id", Type: field.TypeString, Size: 28},
+		{Name: "template_id", Type: field.TypeString, Size: 64},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "used_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+	}
+	// NotifyGrantsTable holds the schema information for the "notify_grants" table.
+	NotifyGrantsTable = &schema.Table{
+		Name:       "notify_grants",
+		Columns:    NotifyGrantsColumns,
+		PrimaryKey: []*schema.Column{NotifyGrantsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "notifygrant_ticket_id_used_at",
+				Unique:  false,
+				Columns: []*schema.Column{NotifyGrantsColumns[1], NotifyGrantsColumns[5]},
+			},
+		},
+	}
 	// SellersColumns holds the columns for the "sellers" table.
 	SellersColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 28},
@@ -295,6 +346,8 @@ var (
 		CallEventsTable,
 		DayCountersTable,
 		MenuItemsTable,
+		NotificationsTable,
+		NotifyGrantsTable,
 		SellersTable,
 		SessionsTable,
 		TicketsTable,

@@ -18,6 +18,12 @@ type DayCounter func(*sql.Selector)
 // MenuItem is the predicate function for menuitem builders.
 type MenuItem func(*sql.Selector)
 
+// Notification is the predicate function for notification builders.
+type Notification func(*sql.Selector)
+
+// NotifyGrant is the predicate function for notifygrant builders.
+type NotifyGrant func(*sql.Selector)
+
 // Seller is the predicate function for seller builders.
 type Seller func(*sql.Selector)
 

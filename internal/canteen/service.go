@@ -45,6 +45,8 @@ type Config struct {
 	RecallGap time.Duration
 	// TxRetries is how often a transaction is retried on deadlock or conflict.
 	TxRetries int
+	// Notify configures WeChat subscribe messages on calls; empty is off.
+	Notify NotifyConfig
 	// Now is the clock; tests inject their own.
 	Now func() time.Time
 }
@@ -83,6 +85,8 @@ type Service struct {
 	log     *slog.Logger
 
 	issued, called atomic.Uint64
+	// kick wakes the notification sender after a call queued a message.
+	kick chan struct{}
 }
 
 // Stats counts what this instance did since start (for metrics).
@@ -108,7 +112,10 @@ func New(db *ent.Client, dialectName string, broker events.Broker, wx WeChat, cf
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{db: db, dialect: dialectName, broker: broker, wechat: wx, cfg: cfg, admins: admins, log: log}
+	if cfg.Notify.State == "" {
+		cfg.Notify.State = "formal"
+	}
+	return &Service{db: db, dialect: dialectName, broker: broker, wechat: wx, cfg: cfg, admins: admins, log: log, kick: make(chan struct{}, 1)}
 }
 
 // now is the clock at microsecond precision, the finest every database keeps.

@@ -491,6 +491,9 @@ func (s *Service) call(ctx context.Context, tx *txn, a *Actor, cur *ent.Ticket) 
 	if err != nil {
 		return nil, err
 	}
+	if err := s.queueNotification(ctx, tx, st, t); err != nil {
+		return nil, err
+	}
 	tx.publish(ticketEvent(t))
 	// The call event carries its own snapshot, with the seller, so boards
 	// showing ticket { seller { name } } need no query per subscriber.
