@@ -113,6 +113,9 @@ func TestAuthorizationWalk(t *testing.T) {
 			s.ok(t, seller(), `mutation($id: ID!) { cancel(ticketId: $id) { id } }`, map[string]any{"id": id}, nil)
 			return map[string]any{"id": id}
 		}, [6]string{U, F, F, "", F, ""}},
+		"Query.sellerQRCode": {`query($id: ID!) { sellerQRCode(sellerId: $id) { target } }`, sid, [6]string{U, F, F, "", F, ""}},
+		// Sent as a multipart request below.
+		"Mutation.uploadSellerPhoto":  {"upload", sid, [6]string{U, F, F, "", F, ""}},
 		"Query.notificationTemplates": {`{ notificationTemplates }`, nil, [6]string{}},
 		// Notifications need WeChat credentials, which turn dev login off: here
 		// they are off for everyone; who may accept is tested in internal/canteen.
@@ -167,6 +170,8 @@ func TestAuthorizationWalk(t *testing.T) {
 						res.Errors = errs
 					}
 					got = res.code()
+				} else if r.doc == "upload" {
+					got = s.upload(t, tok, stallID, "p.png", tinyPNG(t)).code()
 				} else {
 					got = s.query(t, tok, r.doc, vars).code()
 				}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -40,7 +41,7 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 
 func startServer(t testing.TB, e storetest.Engine, mod ...func(*config)) *testServer {
 	t.Helper()
-	cfg, err := parseConfig([]string{"callme", "-db", e.DSN(t)}, func(string) string { return "" }, io.Discard)
+	cfg, err := parseConfig([]string{"callme", "-db", e.DSN(t), "-photo-dir", t.TempDir()}, func(string) string { return "" }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,4 +287,37 @@ func wsjsonRead(ctx context.Context, c *wsClient, v any) error { return wsjson.R
 
 func contextWithTimeout(d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), d)
+}
+
+// upload sends uploadSellerPhoto as a GraphQL multipart request.
+func (s *testServer) upload(t testing.TB, token, sellerID, filename string, data []byte) gqlResponse {
+	t.Helper()
+	var body bytes.Buffer
+	w := multipart.NewWriter(&body)
+	ops, _ := json.Marshal(map[string]any{
+		"query":     `mutation($id: ID!, $file: Upload!) { uploadSellerPhoto(sellerId: $id, file: $file) { photoURL } }`,
+		"variables": map[string]any{"id": sellerID, "file": nil},
+	})
+	_ = w.WriteField("operations", string(ops))
+	_ = w.WriteField("map", `{"0": ["variables.file"]}`)
+	fw, _ := w.CreateFormFile("0", filename)
+	_, _ = fw.Write(data)
+	_ = w.Close()
+	req, _ := http.NewRequest(http.MethodPost, s.URL+"/query", &body)
+	req.Header.Set("Content-Type", w.FormDataContentType())
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out gqlResponse
+	raw, _ := io.ReadAll(res.Body)
+	if err := json.Unmarshal(raw, &out); err != nil {
+		t.Fatalf("status %d, body %q: %v", res.StatusCode, raw, err)
+	}
+	out.status = res.StatusCode
+	return out
 }

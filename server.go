@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -25,6 +26,7 @@ import (
 	"callme/graph"
 	"callme/internal/canteen"
 	"callme/internal/events"
+	"callme/internal/media"
 	"callme/internal/model"
 	"callme/internal/store"
 	"callme/internal/wechat"
@@ -75,6 +77,10 @@ type config struct {
 	NotifyPage       string
 	NotifyFields     string
 	NotifyState      string
+	PhotoDir         string
+	PhotoMaxBytes    int
+	PublicURL        string
+	QRPage           string
 	MaxBodyBytes     int
 	Limits           graph.Limits
 	TrustProxy       bool
@@ -139,6 +145,10 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	str(&c.NotifyPage, "notify-page", "CALLME_NOTIFY_PAGE", "pages/ticket/index", "mini-program page a notification opens")
 	str(&c.NotifyFields, "notify-fields", "CALLME_NOTIFY_FIELDS", "thing1=stall,character_string2=code,thing3=pickupNote", "template data keys = stall|code|number|note|pickupNote")
 	str(&c.NotifyState, "notify-state", "CALLME_NOTIFY_STATE", "formal", "miniprogram_state of notifications: formal, trial or developer")
+	str(&c.PhotoDir, "photo-dir", "CALLME_PHOTO_DIR", "", "where stall photos are stored (default: photos/ beside the SQLite file, else ./photos)")
+	num(&c.PhotoMaxBytes, "photo-max-bytes", "CALLME_PHOTO_MAX_BYTES", 512<<10, "largest stall photo upload")
+	str(&c.PublicURL, "public-url", "CALLME_PUBLIC_URL", "http://localhost:8080", "the URL people reach this server at (QR codes without WeChat)")
+	str(&c.QRPage, "qr-page", "CALLME_QR_PAGE", "pages/stall/index", "customer mini-program page a stall's code opens")
 	str(&c.LogLevel, "log-level", "CALLME_LOG_LEVEL", "info", "debug, info, warn or error")
 	dur(&c.WSKeepAlive, "ws-keepalive", "CALLME_WS_KEEPALIVE", 15*time.Second, "WebSocket keep-alive ping interval (keeps NATs from dropping idle phones)")
 	dur(&c.RecallGap, "recall-gap", "CALLME_RECALL_GAP", 5*time.Second, "minimum time between two calls of the same ticket")
@@ -259,6 +269,22 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		wx = wxClient
 	}
 	a := &app{db: db}
+	photoDir := cfg.PhotoDir
+	if photoDir == "" {
+		photoDir = "photos"
+		if !strings.HasPrefix(cfg.DB, "mysql://") {
+			photoDir = filepath.Join(filepath.Dir(store.SQLitePath(cfg.DB)), "photos")
+		}
+	}
+	photos, err := media.NewDiskStore(photoDir)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("photo directory: %w", err)
+	}
+	mediaCfg := canteen.MediaConfig{Photos: photos, PhotoMaxBytes: int64(cfg.PhotoMaxBytes), PublicURL: strings.TrimSuffix(cfg.PublicURL, "/"), QRPage: cfg.QRPage}
+	if wxClient != nil && wxClient.Configured(model.AppCustomer) {
+		mediaCfg.Coder = wxClient
+	}
 	var (
 		broker  events.Broker
 		local   *events.Local
@@ -292,6 +318,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		DevLogin:         devLogin,
 		RecallGap:        cfg.RecallGap,
 		Notify:           cfg.notify(),
+		Media:            mediaCfg,
 		Now:              cfg.now,
 	}, log)
 	hydrate = svc.Hydrate
@@ -328,6 +355,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		mux.Handle("GET /{$}", web.Playground("/query"))
 	}
 	mux.Handle("GET /board/", web.Board())
+	mux.Handle("GET /photos/", media.ServePhotos(photos))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")
 	})

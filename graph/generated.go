@@ -102,6 +102,7 @@ type ComplexityRoot struct {
 		SetMenuItemAvailable func(childComplexity int, itemID pulid.ID, available bool) int
 		SetOpen              func(childComplexity int, sellerID pulid.ID, open bool) int
 		UpdateSeller         func(childComplexity int, input canteen.UpdateSellerInput) int
+		UploadSellerPhoto    func(childComplexity int, sellerID pulid.ID, file graphql.Upload) int
 	}
 
 	PageInfo struct {
@@ -109,6 +110,11 @@ type ComplexityRoot struct {
 		HasNextPage     func(childComplexity int) int
 		HasPreviousPage func(childComplexity int) int
 		StartCursor     func(childComplexity int) int
+	}
+
+	QRCode struct {
+		DataURL func(childComplexity int) int
+		Target  func(childComplexity int) int
 	}
 
 	Query struct {
@@ -119,6 +125,7 @@ type ComplexityRoot struct {
 		NotificationTemplates func(childComplexity int) int
 		Queue                 func(childComplexity int, sellerID pulid.ID) int
 		Seller                func(childComplexity int, id pulid.ID) int
+		SellerQRCode          func(childComplexity int, sellerID pulid.ID) int
 		SellerStats           func(childComplexity int, sellerID pulid.ID, from string, to string) int
 		SellerTickets         func(childComplexity int, sellerID pulid.ID, day string) int
 		Sellers               func(childComplexity int, first *int, after *string, openOnly *bool) int
@@ -211,6 +218,7 @@ type MutationResolver interface {
 	SetMenuItemAvailable(ctx context.Context, itemID pulid.ID, available bool) (*ent.MenuItem, error)
 	UpdateSeller(ctx context.Context, input canteen.UpdateSellerInput) (*canteen.SellerUpdate, error)
 	RenewSeller(ctx context.Context, sellerID pulid.ID, months int) (*ent.Seller, error)
+	UploadSellerPhoto(ctx context.Context, sellerID pulid.ID, file graphql.Upload) (*ent.Seller, error)
 	Fetch(ctx context.Context, input canteen.FetchInput) (*ent.Ticket, error)
 	Claim(ctx context.Context, input canteen.ClaimInput) (*ent.Ticket, error)
 	Call(ctx context.Context, ticketID pulid.ID) (*ent.Ticket, error)
@@ -229,6 +237,7 @@ type QueryResolver interface {
 	Seller(ctx context.Context, id pulid.ID) (*ent.Seller, error)
 	SellerStats(ctx context.Context, sellerID pulid.ID, from string, to string) ([]*canteen.DayStats, error)
 	AuditLog(ctx context.Context, first *int) ([]*ent.AuditEntry, error)
+	SellerQRCode(ctx context.Context, sellerID pulid.ID) (*canteen.QRCode, error)
 	MyTickets(ctx context.Context) ([]*ent.Ticket, error)
 	Queue(ctx context.Context, sellerID pulid.ID) ([]*ent.Ticket, error)
 	SellerTickets(ctx context.Context, sellerID pulid.ID, day string) ([]*ent.Ticket, error)
@@ -631,6 +640,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateSeller(childComplexity, args["input"].(canteen.UpdateSellerInput)), true
+	case "Mutation.uploadSellerPhoto":
+		if e.ComplexityRoot.Mutation.UploadSellerPhoto == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_uploadSellerPhoto_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UploadSellerPhoto(childComplexity, args["sellerId"].(pulid.ID), args["file"].(graphql.Upload)), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -656,6 +676,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
+
+	case "QRCode.dataURL":
+		if e.ComplexityRoot.QRCode.DataURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.QRCode.DataURL(childComplexity), true
+	case "QRCode.target":
+		if e.ComplexityRoot.QRCode.Target == nil {
+			break
+		}
+
+		return e.ComplexityRoot.QRCode.Target(childComplexity), true
 
 	case "Query.auditLog":
 		if e.ComplexityRoot.Query.AuditLog == nil {
@@ -720,6 +753,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Seller(childComplexity, args["id"].(pulid.ID)), true
+	case "Query.sellerQRCode":
+		if e.ComplexityRoot.Query.SellerQRCode == nil {
+			break
+		}
+
+		args, err := ec.field_Query_sellerQRCode_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.SellerQRCode(childComplexity, args["sellerId"].(pulid.ID)), true
 	case "Query.sellerStats":
 		if e.ComplexityRoot.Query.SellerStats == nil {
 			break
@@ -1257,6 +1301,16 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 		return ec.fieldContext_PageInfo_endCursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
+}
+
+func (ec *executionContext) childFields_QRCode(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "dataURL":
+		return ec.fieldContext_QRCode_dataURL(ctx, field)
+	case "target":
+		return ec.fieldContext_QRCode_target(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type QRCode", field.Name)
 }
 
 func (ec *executionContext) childFields_Seller(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1801,6 +1855,28 @@ func (ec *executionContext) field_Mutation_updateSeller_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_uploadSellerPhoto_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "sellerId",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2callmeᚋinternalᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["sellerId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "file",
+		func(ctx context.Context, v any) (graphql.Upload, error) {
+			return ec.unmarshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["file"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1844,6 +1920,20 @@ func (ec *executionContext) field_Query_node_args(ctx context.Context, rawArgs m
 }
 
 func (ec *executionContext) field_Query_queue_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "sellerId",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2callmeᚋinternalᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["sellerId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_sellerQRCode_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "sellerId",
@@ -2999,6 +3089,50 @@ func (ec *executionContext) fieldContext_Mutation_renewSeller(ctx context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_uploadSellerPhoto(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_uploadSellerPhoto(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UploadSellerPhoto(ctx, fc.Args["sellerId"].(pulid.ID), fc.Args["file"].(graphql.Upload))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Seller) graphql.Marshaler {
+			return ec.marshalNSeller2ᚖcallmeᚋentᚐSeller(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_uploadSellerPhoto(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Seller(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_uploadSellerPhoto_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_fetch(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3531,6 +3665,52 @@ func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, f
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "Cursor")
 }
 
+func (ec *executionContext) _QRCode_dataURL(ctx context.Context, field graphql.CollectedField, obj *canteen.QRCode) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_QRCode_dataURL(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DataURL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_QRCode_dataURL(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("QRCode", field, false, false, "String")
+}
+
+func (ec *executionContext) _QRCode_target(ctx context.Context, field graphql.CollectedField, obj *canteen.QRCode) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_QRCode_target(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Target, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_QRCode_target(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("QRCode", field, false, false, "String")
+}
+
 func (ec *executionContext) _Query_node(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3777,6 +3957,50 @@ func (ec *executionContext) fieldContext_Query_auditLog(ctx context.Context, fie
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_auditLog_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_sellerQRCode(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_sellerQRCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().SellerQRCode(ctx, fc.Args["sellerId"].(pulid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *canteen.QRCode) graphql.Marshaler {
+			return ec.marshalNQRCode2ᚖcallmeᚋinternalᚋcanteenᚐQRCode(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_sellerQRCode(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_QRCode(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_sellerQRCode_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -6982,6 +7206,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "uploadSellerPhoto":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_uploadSellerPhoto(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "fetch":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_fetch(ctx, field)
@@ -7117,6 +7348,44 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var qRCodeImplementors = []string{"QRCode"}
+
+func (ec *executionContext) _QRCode(ctx context.Context, sel ast.SelectionSet, obj *canteen.QRCode) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, qRCodeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("QRCode")
+		case "dataURL":
+			out.Values[i] = ec._QRCode_dataURL(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "target":
+			out.Values[i] = ec._QRCode_target(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var queryImplementors = []string{"Query"}
 
 func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -7171,6 +7440,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_auditLog(ctx, field)
+				})
+		case "sellerQRCode":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_sellerQRCode(ctx, field)
 				})
 		case "myTickets":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -8258,6 +8533,14 @@ func (ec *executionContext) marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPag
 	return ec._PageInfo(ctx, sel, &v)
 }
 
+func (ec *executionContext) marshalNQRCode2ᚖcallmeᚋinternalᚋcanteenᚐQRCode(ctx context.Context, sel ast.SelectionSet, v *canteen.QRCode) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "QRCode!")
+		return graphql.Null
+	}
+	return ec._QRCode(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNRole2callmeᚋinternalᚋmodelᚐRole(ctx context.Context, v any) (model.Role, error) {
 	var res model.Role
 	err := res.UnmarshalGQL(v)
@@ -8432,6 +8715,20 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 func (ec *executionContext) unmarshalNUpdateSellerInput2callmeᚋinternalᚋcanteenᚐUpdateSellerInput(ctx context.Context, v any) (canteen.UpdateSellerInput, error) {
 	res, err := ec.unmarshalInputUpdateSellerInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx context.Context, v any) (graphql.Upload, error) {
+	res, err := graphql.UnmarshalUpload(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx context.Context, sel ast.SelectionSet, v graphql.Upload) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalUpload(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Upload!")
+	}
+	return res
 }
 
 func (ec *executionContext) marshalNUser2ᚖcallmeᚋentᚐUser(ctx context.Context, sel ast.SelectionSet, v *ent.User) graphql.Marshaler {

@@ -10,6 +10,8 @@ import (
 	"callme/internal/canteen"
 	"callme/internal/pulid"
 	"context"
+
+	"github.com/99designs/gqlgen/graphql"
 )
 
 // SetOpen is the resolver for the setOpen field.
@@ -47,6 +49,11 @@ func (r *mutationResolver) RenewSeller(ctx context.Context, sellerID pulid.ID, m
 	return r.Svc.RenewSeller(ctx, sellerID, months)
 }
 
+// UploadSellerPhoto is the resolver for the uploadSellerPhoto field.
+func (r *mutationResolver) UploadSellerPhoto(ctx context.Context, sellerID pulid.ID, file graphql.Upload) (*ent.Seller, error) {
+	return r.Svc.UploadSellerPhoto(ctx, sellerID, file.File)
+}
+
 // Sellers is the resolver for the sellers field.
 func (r *queryResolver) Sellers(ctx context.Context, first *int, after *string, openOnly *bool) (*ent.SellerConnection, error) {
 	return r.Svc.Sellers(ctx, first, after, openOnly != nil && *openOnly)
@@ -65,6 +72,11 @@ func (r *queryResolver) SellerStats(ctx context.Context, sellerID pulid.ID, from
 // AuditLog is the resolver for the auditLog field.
 func (r *queryResolver) AuditLog(ctx context.Context, first *int) ([]*ent.AuditEntry, error) {
 	return r.Svc.AuditLog(ctx, first)
+}
+
+// SellerQRCode is the resolver for the sellerQRCode field.
+func (r *queryResolver) SellerQRCode(ctx context.Context, sellerID pulid.ID) (*canteen.QRCode, error) {
+	return r.Svc.SellerQRCode(ctx, sellerID)
 }
 
 // PhotoURL is the resolver for the photoURL field.

@@ -47,6 +47,8 @@ type Config struct {
 	TxRetries int
 	// Notify configures WeChat subscribe messages on calls; empty is off.
 	Notify NotifyConfig
+	// Media configures stall photos and QR codes.
+	Media MediaConfig
 	// Now is the clock; tests inject their own.
 	Now func() time.Time
 }
@@ -111,6 +113,18 @@ func New(db *ent.Client, dialectName string, broker events.Broker, wx WeChat, cf
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Media.PhotoMaxBytes <= 0 {
+		cfg.Media.PhotoMaxBytes = 512 << 10
+	}
+	if cfg.Media.PublicURL == "" {
+		cfg.Media.PublicURL = "http://localhost:8080"
+	}
+	if cfg.Media.QRPage == "" {
+		cfg.Media.QRPage = "pages/stall/index"
+	}
+	if cfg.Media.QREnv == "" {
+		cfg.Media.QREnv = "release"
 	}
 	if cfg.Notify.State == "" {
 		cfg.Notify.State = "formal"

@@ -1,0 +1,107 @@
+package canteen
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"io"
+
+	"callme/ent"
+	"callme/internal/media"
+	"callme/internal/model"
+	"callme/internal/pulid"
+	"callme/internal/wechat"
+)
+
+// MiniProgramCoder makes WeChat mini-program codes (the WeChat client).
+type MiniProgramCoder interface {
+	WxaCodeUnlimit(ctx context.Context, app model.App, req wechat.WxaCodeRequest) ([]byte, error)
+}
+
+// MediaConfig configures stall photos and QR codes.
+type MediaConfig struct {
+	Photos        media.Store // nil: uploads are refused
+	PhotoMaxBytes int64
+	// PublicURL is where people reach this server, for QR codes made
+	// without WeChat (they open the stall's board).
+	PublicURL string
+	// Coder, with QRPage, makes real mini-program codes that open the stall
+	// in the customer app; nil falls back to a plain QR code of the board.
+	Coder  MiniProgramCoder
+	QRPage string
+	QREnv  string // release, trial or develop
+}
+
+// UploadSellerPhoto replaces a stall's photo. The file must be a JPEG, PNG or
+// WebP by its content; it is re-encoded without metadata. A bad file stores
+// nothing.
+func (s *Service) UploadSellerPhoto(ctx context.Context, sellerID pulid.ID, file io.Reader) (*ent.Seller, error) {
+	_, st, err := s.manageSeller(ctx, sellerID, "change its photo")
+	if err != nil {
+		return nil, err
+	}
+	m := s.cfg.Media
+	if m.Photos == nil {
+		return nil, Errorf(CodeBadUserInput, "photo uploads are not configured on this server")
+	}
+	photo, err := media.CheckPhoto(file, m.PhotoMaxBytes)
+	switch {
+	case errors.Is(err, media.ErrTooLarge):
+		return nil, Errorf(CodeBadUserInput, "the photo is larger than %d KB", m.PhotoMaxBytes>>10)
+	case errors.Is(err, media.ErrBadImage):
+		return nil, &Error{Code: CodeBadUserInput, Message: err.Error()}
+	case err != nil:
+		return nil, err
+	}
+	key, err := m.Photos.Put(ctx, photo.Data, photo.Ext())
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.db.Seller.UpdateOneID(st.ID).SetPhoto(key).Save(ctx)
+	if err != nil {
+		_ = m.Photos.Delete(context.WithoutCancel(ctx), key)
+		return nil, err
+	}
+	if st.Photo != nil && *st.Photo != "" {
+		if err := m.Photos.Delete(ctx, *st.Photo); err != nil {
+			s.log.WarnContext(ctx, "removing the old photo", "seller", st.ID, "err", err)
+		}
+	}
+	return out, nil
+}
+
+// QRCode is a printable code for a stall.
+type QRCode struct {
+	DataURL string // data:image/png;base64,…
+	Target  string // the mini-program page or URL it opens
+}
+
+// SellerQRCode makes the code a stall puts on its counter: with WeChat
+// credentials a mini-program code opening the stall in the customer app,
+// otherwise a QR code of the stall's board page.
+func (s *Service) SellerQRCode(ctx context.Context, sellerID pulid.ID) (*QRCode, error) {
+	_, st, err := s.manageSeller(ctx, sellerID, "print its QR code")
+	if err != nil {
+		return nil, err
+	}
+	m := s.cfg.Media
+	var png []byte
+	var target string
+	if m.Coder != nil {
+		scene := "s=" + string(st.ID) // 30 characters, within WeChat's 32
+		png, err = m.Coder.WxaCodeUnlimit(ctx, model.AppCustomer, wechat.WxaCodeRequest{Scene: scene, Page: m.QRPage, EnvVersion: m.QREnv})
+		if err != nil {
+			if errors.Is(err, wechat.ErrUnavailable) {
+				return nil, Errorf(CodeWeChatUnavailable, "WeChat is busy or unreachable; try again shortly")
+			}
+			return nil, err
+		}
+		target = m.QRPage + "?scene=" + scene
+	} else {
+		target = m.PublicURL + "/board/" + string(st.ID)
+		if png, err = media.QRCodePNG(target, 0); err != nil {
+			return nil, err
+		}
+	}
+	return &QRCode{DataURL: "data:image/png;base64," + base64.StdEncoding.EncodeToString(png), Target: target}, nil
+}
