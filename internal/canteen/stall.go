@@ -10,6 +10,7 @@ import (
 
 	"callme/ent"
 	"callme/ent/callevent"
+	"callme/ent/daycounter"
 	"callme/ent/menuitem"
 	"callme/ent/ticket"
 	"callme/internal/model"
@@ -203,8 +204,18 @@ func (s *Service) UpdateSeller(ctx context.Context, in UpdateSellerInput) (*Sell
 		changed = append(changed, "maxNumber")
 	}
 	if in.Prefix != nil || in.MaxNumber != nil {
-		n := fmt.Sprintf("the new prefix and number range apply from the next business day (%s); today's numbers keep theirs",
-			s.nextDayStart().In(s.cfg.Location).Format("2006-01-02 15:04"))
+		// Today's counter holds the settings of the day's numbers; before
+		// the first number of the day there is none, and the change is live.
+		started, err := s.db.DayCounter.Query().
+			Where(daycounter.SellerID(st.ID), daycounter.BusinessDay(s.today())).Exist(ctx)
+		if err != nil {
+			return nil, err
+		}
+		n := "the new prefix and number range apply now: no number was issued today yet"
+		if started {
+			n = fmt.Sprintf("the new prefix and number range apply from the next business day (%s); today's numbers keep theirs",
+				s.nextDayStart().In(s.cfg.Location).Format("2006-01-02 15:04"))
+		}
 		notice = &n
 	}
 	if in.NoShowAfterCalls != nil {
