@@ -338,16 +338,9 @@ func (s *Service) ClearUnclaimed(ctx context.Context, sellerID pulid.ID) (int, e
 			return err
 		}
 		for _, cur := range list {
-			t, err := tx.Ticket.UpdateOneID(cur.ID).Where(ticket.Version(cur.Version)).
-				SetStatus(model.StatusCancelled).ClearActiveNumber().SetDoneAt(s.now()).SetDoneBy(a.UserID).AddVersion(1).
-				Save(ctx)
-			if ent.IsNotFound(err) {
-				return errConflict
-			}
-			if err != nil {
+			if _, err := s.endTicket(ctx, tx, a, cur, model.StatusCancelled); err != nil {
 				return err
 			}
-			tx.publish(ticketEvent(t))
 			n++
 		}
 		return s.audit(ctx, tx, a, "clearUnclaimed", st.ID, fmt.Sprintf("%d tickets", n))

@@ -433,17 +433,10 @@ func (s *Service) call(ctx context.Context, tx *txn, a *Actor, cur *ent.Ticket) 
 	}
 	if cur.Status == model.StatusCalled && s.noShowDue(st, cur, now) {
 		// Called often or long enough: the recall marks it NO_SHOW instead.
-		t, err := tx.Ticket.UpdateOneID(cur.ID).Where(ticket.Version(cur.Version)).
-			SetStatus(model.StatusNoShow).ClearActiveNumber().SetDoneAt(now).SetDoneBy(a.UserID).AddVersion(1).
-			Save(ctx)
-		if ent.IsNotFound(err) {
-			return nil, errConflict
-		}
+		t, err := s.endTicket(ctx, tx, a, cur, model.StatusNoShow)
 		if err != nil {
 			return nil, err
 		}
-		tx.publish(ticketEvent(t))
-		tx.publish(sellerHint(t.SellerID))
 		return t.Unwrap(), nil
 	}
 	if cur.Status == model.StatusCalled && cur.CalledAt != nil {
@@ -523,16 +516,9 @@ func (s *Service) sweepNoShows(ctx context.Context, tx *txn, a *Actor, sellerID 
 		return err
 	}
 	for _, cur := range due {
-		t, err := tx.Ticket.UpdateOneID(cur.ID).Where(ticket.Version(cur.Version)).
-			SetStatus(model.StatusNoShow).ClearActiveNumber().SetDoneAt(now).SetDoneBy(a.UserID).AddVersion(1).
-			Save(ctx)
-		if ent.IsNotFound(err) {
-			return errConflict
-		}
-		if err != nil {
+		if _, err := s.endTicket(ctx, tx, a, cur, model.StatusNoShow); err != nil {
 			return err
 		}
-		tx.publish(ticketEvent(t))
 	}
 	return nil
 }
@@ -557,43 +543,33 @@ func (s *Service) Cancel(ctx context.Context, id pulid.ID) (*ent.Ticket, error) 
 	return s.finish(ctx, id, model.StatusCancelled, model.TicketStatus.Active)
 }
 
-// finish moves a ticket to a final status, releasing its number.
+// finish moves a ticket to a final status, releasing its number (its owner
+// or its seller).
 func (s *Service) finish(ctx context.Context, id pulid.ID, to model.TicketStatus, from func(model.TicketStatus) bool) (*ent.Ticket, error) {
-	a, err := requireActor(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var t *ent.Ticket
-	err = s.inTx(ctx, func(tx *txn) error {
-		cur, err := getTicket(ctx, tx, a, id, true)
-		if err != nil {
-			return err
-		}
+	return s.transition(ctx, id, true, func(_ *txn, cur *ent.Ticket, u *ent.TicketUpdateOne) error {
 		if !from(cur.Status) {
 			return Errorf(CodeInvalidTransition, "cannot move a %s ticket to %s", cur.Status, to)
 		}
-		t, err = tx.Ticket.UpdateOneID(cur.ID).
-			Where(ticket.Version(cur.Version)).
-			SetStatus(to).
-			ClearActiveNumber().
-			SetDoneAt(s.now()).
-			SetDoneBy(a.UserID).
-			AddVersion(1).
-			Save(ctx)
-		if ent.IsNotFound(err) {
-			return errConflict
-		}
-		if err != nil {
-			return err
-		}
-		tx.publish(ticketEvent(t))
-		tx.publish(sellerHint(t.SellerID))
+		u.SetStatus(to).ClearActiveNumber().SetDoneAt(s.now())
 		return nil
 	})
+}
+
+// endTicket moves cur to a final status inside tx, if nobody changed it
+// meanwhile, and publishes the change.
+func (s *Service) endTicket(ctx context.Context, tx *txn, a *Actor, cur *ent.Ticket, to model.TicketStatus) (*ent.Ticket, error) {
+	t, err := tx.Ticket.UpdateOneID(cur.ID).Where(ticket.Version(cur.Version)).
+		SetStatus(to).ClearActiveNumber().SetDoneAt(s.now()).SetDoneBy(a.UserID).AddVersion(1).
+		Save(ctx)
+	if ent.IsNotFound(err) {
+		return nil, errConflict
+	}
 	if err != nil {
 		return nil, err
 	}
-	return t.Unwrap(), nil
+	tx.publish(ticketEvent(t))
+	tx.publish(sellerHint(t.SellerID))
+	return t, nil
 }
 
 // MyTickets lists the caller's tickets of the current business day.
