@@ -86,6 +86,15 @@ func TestTwoInstancesShareCallsThroughRedis(t *testing.T) {
 		}(i)
 	}
 	wg.Wait()
+	if t.Failed() {
+		for i, srv := range s {
+			for _, l := range strings.Split(srv.logs.String(), "\n") {
+				if strings.Contains(l, "internal error") {
+					t.Logf("instance %d: %s", i, l)
+				}
+			}
+		}
+	}
 	sort.Ints(numbers)
 	for i, got := range numbers {
 		if got != i+1 {

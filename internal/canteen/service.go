@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -64,7 +65,7 @@ func (c *Config) setDefaults() {
 		c.MaxActiveTickets = 3
 	}
 	if c.TxRetries <= 0 {
-		c.TxRetries = 5
+		c.TxRetries = 10
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -89,6 +90,8 @@ type Service struct {
 	issued, called atomic.Uint64
 	// kick wakes the notification sender after a call queued a message.
 	kick chan struct{}
+	// counters remembers the (stall, day) counter rows known to exist.
+	counters sync.Map
 }
 
 // Stats counts what this instance did since start (for metrics).
@@ -166,8 +169,9 @@ func (s *Service) inTx(ctx context.Context, fn func(*txn) error) error {
 	var err error
 	for attempt := 0; attempt <= s.cfg.TxRetries; attempt++ {
 		if attempt > 0 {
-			// Jittered backoff, so colliding transactions do not collide again.
-			d := time.Duration(1<<min(attempt, 6))*time.Millisecond + time.Duration(rand.Int64N(int64(2*time.Millisecond)))
+			// Jittered exponential backoff (1 ms .. ~130 ms), so colliding
+			// transactions spread out instead of colliding again.
+			d := time.Duration(1<<min(attempt, 7))*time.Millisecond + time.Duration(rand.Int64N(int64(time.Duration(1<<min(attempt, 7))*time.Millisecond)))
 			select {
 			case <-ctx.Done():
 				return ctx.Err()

@@ -119,6 +119,9 @@ func (s *Service) Fetch(ctx context.Context, in FetchInput) (*ent.Ticket, error)
 		return nil, Errorf(CodeForbidden, "only this stall's seller can hand out its numbers")
 	}
 
+	if err := s.ensureCounter(ctx, in.SellerID); err != nil {
+		return nil, err
+	}
 	var t *ent.Ticket
 	err = s.inTx(ctx, func(tx *txn) error {
 		if key != nil {
@@ -226,8 +229,37 @@ func (s *Service) checkActiveCap(ctx context.Context, tx *txn, uid pulid.ID, day
 	return nil
 }
 
+// ensureCounter creates the stall's counter row for today, once per stall
+// per day per instance, outside the fetch transaction. Creating it inside
+// would make the day's first fetches, all locking a row that does not exist
+// yet, deadlock on MySQL's gap locks and burn their retries.
+func (s *Service) ensureCounter(ctx context.Context, sellerID pulid.ID) error {
+	day := s.today()
+	key := fmt.Sprint(sellerID, "/", day)
+	if _, ok := s.counters.Load(key); ok {
+		return nil
+	}
+	st, err := s.db.Seller.Get(ctx, sellerID)
+	if ent.IsNotFound(err) {
+		return Errorf(CodeNotFound, "no such seller")
+	}
+	if err != nil {
+		return err
+	}
+	err = s.db.DayCounter.Create().
+		SetSellerID(st.ID).SetBusinessDay(day).SetMaxNumber(st.MaxNumber).SetPrefix(st.Prefix).
+		OnConflictColumns(daycounter.FieldSellerID, daycounter.FieldBusinessDay).Ignore().
+		Exec(ctx)
+	if err != nil {
+		return err
+	}
+	s.counters.Store(key, struct{}{})
+	return nil
+}
+
 // lockCounter returns the stall's counter row of day, locked for this
-// transaction, creating it on the day's first fetch.
+// transaction (ensureCounter made it; creating it here is the fallback for
+// a fetch that crossed midnight).
 func (s *Service) lockCounter(ctx context.Context, tx *txn, st *ent.Seller, day int) (*ent.DayCounter, error) {
 	q := tx.DayCounter.Query().Where(daycounter.SellerID(st.ID), daycounter.BusinessDay(day))
 	if s.forUpdate() {
