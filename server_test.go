@@ -472,3 +472,58 @@ func deref(s *string) string {
 func noRateLimits(c *config) {
 	c.Limits.IPLoginsPerSec, c.Limits.IPMutationsPerSec, c.Limits.SessionMutsPerSec = 0, 0, 0
 }
+
+// TestSellersListHasNoNPlusOne: a page of stalls with their menus costs the
+// same statements for 1 stall as for 5 (the benchmark found 2 + one per stall).
+func TestSellersListHasNoNPlusOne(t *testing.T) {
+	var count atomic.Int64
+	var counting atomic.Bool
+	s := startServer(t, storetest.Engines()[0], func(c *config) {
+		c.sqlHook = func(string) {
+			if counting.Load() {
+				count.Add(1)
+			}
+		}
+	})
+	statements := func() int64 {
+		count.Store(0)
+		counting.Store(true)
+		defer counting.Store(false)
+		var d struct {
+			Sellers struct {
+				Edges []struct {
+					Node struct {
+						Menu         []struct{ Name string }
+						WaitingCount int
+						LastCalled   *struct{ Code string }
+					}
+				}
+			}
+		}
+		s.ok(t, "", `{ sellers(first: 50) { edges { node { id name open waitingCount lastCalled { code } menu { name priceCents available } } } } }`, nil, &d)
+		for _, e := range d.Sellers.Edges {
+			if len(e.Node.Menu) != 2 || e.Node.Menu[0].Name != "first" {
+				t.Fatalf("menu %+v, want 2 items in the seller's order", e.Node.Menu)
+			}
+			if e.Node.WaitingCount != 1 || e.Node.LastCalled == nil || e.Node.LastCalled.Code != "S001" {
+				t.Fatalf("waitingCount %d, lastCalled %+v; want 1 and S001", e.Node.WaitingCount, e.Node.LastCalled)
+			}
+		}
+		return count.Load()
+	}
+	var counts []int64
+	for i := 0; i < 5; i++ {
+		seller, id := s.openStall(t, fmt.Sprint("Stall ", i), "S")
+		s.ok(t, seller, `mutation($id: ID!) { setMenu(sellerId: $id, items: [{name: "first"}, {name: "second"}]) { id } }`, map[string]any{"id": id}, nil)
+		var f struct{ Fetch struct{ ID string } }
+		s.ok(t, seller, `mutation($id: ID!) { fetch(input: {sellerId: $id}) { id } }`, map[string]any{"id": id}, &f)
+		s.ok(t, seller, `mutation($id: ID!) { fetch(input: {sellerId: $id}) { id } }`, map[string]any{"id": id}, nil)
+		s.ok(t, seller, `mutation($id: ID!) { call(ticketId: $id) { id } }`, map[string]any{"id": f.Fetch.ID}, nil)
+		if i == 0 || i == 4 {
+			counts = append(counts, statements())
+		}
+	}
+	if counts[0] != counts[1] {
+		t.Fatalf("sellers with menus: %d statements for 1 stall, %d for 5", counts[0], counts[1])
+	}
+}

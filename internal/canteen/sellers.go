@@ -3,13 +3,13 @@ package canteen
 import (
 	"context"
 	"crypto/rand"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"callme/ent"
 	"callme/ent/callevent"
-	"callme/ent/menuitem"
 	"callme/ent/seller"
 	"callme/ent/ticket"
 	"callme/internal/model"
@@ -251,8 +251,17 @@ func (s *Service) Sellers(ctx context.Context, first *int, after *string, openOn
 	if openOnly {
 		q = q.Where(seller.Open(true))
 	}
-	return q.Paginate(ctx, cursor, &n, nil, nil,
+	conn, err := q.Paginate(ctx, cursor, &n, nil, nil,
 		ent.WithSellerOrder(&ent.SellerOrder{Field: ent.SellerOrderFieldCreatedAt, Direction: entgql.OrderDirectionAsc}))
+	if err != nil {
+		return nil, err
+	}
+	page := make([]*ent.Seller, 0, len(conn.Edges))
+	for _, e := range conn.Edges {
+		page = append(page, e.Node)
+	}
+	loaderFrom(ctx).remember(page)
+	return conn, nil
 }
 
 func pageSize(first *int) (int, error) {
@@ -280,16 +289,26 @@ func (s *Service) Seller(ctx context.Context, id pulid.ID) (*ent.Seller, error) 
 	return st, nil
 }
 
-// Menu returns a stall's menu in the seller's order.
+// Menu returns a stall's menu in the seller's order. st.Menu uses the menu
+// that a list query eager-loaded for the GraphQL field (one query for the
+// whole page) and queries only when there is none.
 func (s *Service) Menu(ctx context.Context, st *ent.Seller) ([]*ent.MenuItem, error) {
-	if items, err := st.Edges.MenuOrErr(); err == nil {
-		return items, nil
+	items, err := st.Menu(ctx)
+	if err != nil {
+		return nil, err
 	}
-	return s.db.MenuItem.Query().Where(menuitem.SellerID(st.ID)).Order(ent.Asc(menuitem.FieldPosition)).All(ctx)
+	sorted := slices.Clone(items)
+	slices.SortStableFunc(sorted, func(a, b *ent.MenuItem) int { return a.Position - b.Position })
+	return sorted, nil
 }
 
 // WaitingCount counts today's WAITING tickets of a stall.
 func (s *Service) WaitingCount(ctx context.Context, st *ent.Seller) (int, error) {
+	if l := loaderFrom(ctx); l != nil {
+		if n, ok, err := s.batchedWaiting(ctx, l, st.ID); ok || err != nil {
+			return n, err
+		}
+	}
 	return s.db.Ticket.Query().
 		Where(ticket.SellerID(st.ID), ticket.BusinessDay(s.today()), ticket.StatusEQ(model.StatusWaiting)).
 		Count(ctx)
@@ -297,6 +316,11 @@ func (s *Service) WaitingCount(ctx context.Context, st *ent.Seller) (int, error)
 
 // LastCalled returns the ticket called most recently today, or nil.
 func (s *Service) LastCalled(ctx context.Context, st *ent.Seller) (*ent.Ticket, error) {
+	if l := loaderFrom(ctx); l != nil {
+		if t, ok, err := s.batchedLastCalled(ctx, l, st.ID); ok || err != nil {
+			return t, err
+		}
+	}
 	ce, err := s.db.CallEvent.Query().
 		Where(callevent.SellerID(st.ID), callevent.BusinessDay(s.today())).
 		Order(ent.Desc(callevent.FieldSeq)).
