@@ -527,3 +527,24 @@ func TestSellersListHasNoNPlusOne(t *testing.T) {
 		t.Fatalf("sellers with menus: %d statements for 1 stall, %d for 5", counts[0], counts[1])
 	}
 }
+
+// TestSellerOpenInLists: a list asking only for `open` must still read a
+// paid, open stall as open (the benchmark caught lists loading too few columns).
+func TestSellerOpenInLists(t *testing.T) {
+	s := startServer(t, storetest.Engines()[0])
+	_, id := s.openStall(t, "Open", "O")
+	var d struct {
+		Sellers struct {
+			Edges []struct {
+				Node struct {
+					ID   string
+					Open bool
+				}
+			}
+		}
+	}
+	s.ok(t, "", `{ sellers(openOnly: true) { edges { node { id open } } } }`, nil, &d)
+	if len(d.Sellers.Edges) != 1 || d.Sellers.Edges[0].Node.ID != id || !d.Sellers.Edges[0].Node.Open {
+		t.Fatalf("open stall listed as %+v", d.Sellers.Edges)
+	}
+}

@@ -204,7 +204,7 @@ func (_q *SellerQuery) collectField(ctx context.Context, oneNode bool, opCtx *gr
 				selectedFields = append(selectedFields, seller.FieldMaxNumber)
 				fieldSeen[seller.FieldMaxNumber] = struct{}{}
 			}
-		case "open":
+		case "openSwitch":
 			if _, ok := fieldSeen[seller.FieldOpen]; !ok {
 				selectedFields = append(selectedFields, seller.FieldOpen)
 				fieldSeen[seller.FieldOpen] = struct{}{}

@@ -29,7 +29,10 @@ func (Seller) Fields() []ent.Field {
 		// max_number is where numbering wraps. A day's counter copies it when
 		// the day starts, so a change applies from the next business day.
 		field.Int("max_number").Default(999).Range(9, 9999),
-		field.Bool("open").Default(false),
+		// open is the seller's switch. The API's Seller.open also needs
+		// paid_until (an unpaid stall reads closed), so field collection must not
+		// load this column alone for it: it maps to no GraphQL field.
+		field.Bool("open").Default(false).Annotations(entgql.MapsTo("openSwitch")),
 		// pickup_note is shown to customers and in notifications ("window 3").
 		field.String("pickup_note").Optional().Nillable().MaxLen(100),
 		// A CALLED ticket becomes NO_SHOW when it is called again after
