@@ -149,19 +149,6 @@ func (_q *SellerQuery) collectField(ctx context.Context, oneNode bool, opCtx *gr
 				fieldSeen[seller.FieldOwnerID] = struct{}{}
 			}
 
-		case "menu":
-			var (
-				alias = field.Alias
-				path  = append(path, alias)
-				query = (&MenuItemClient{config: _q.config}).Query()
-			)
-			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, menuitemImplementors)...); err != nil {
-				return err
-			}
-			_q.WithNamedMenu(alias, func(wq *MenuItemQuery) {
-				*wq = *query
-			})
-
 		case "tickets":
 			var (
 				alias = field.Alias

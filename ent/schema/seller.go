@@ -56,7 +56,10 @@ func (Seller) Fields() []ent.Field {
 func (Seller) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.From("owner", User.Type).Ref("stall").Field("owner_id").Unique(),
-		edge.To("menu", MenuItem.Type),
+		// menu is loaded by canteen.Service.Menu, batched per page and ordered
+		// by position; field collection would load it unordered, without
+		// the position column.
+		edge.To("menu", MenuItem.Type).Annotations(entgql.Unbind()),
 		edge.To("tickets", Ticket.Type),
 		edge.To("call_events", CallEvent.Type),
 		edge.To("counters", DayCounter.Type),

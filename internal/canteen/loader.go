@@ -6,6 +6,7 @@ import (
 
 	"callme/ent"
 	"callme/ent/callevent"
+	"callme/ent/menuitem"
 	"callme/ent/predicate"
 	"callme/ent/ticket"
 	"callme/internal/model"
@@ -20,6 +21,7 @@ type pageLoader struct {
 	sellers []*ent.Seller // the stalls the operation listed
 	waiting map[pulid.ID]int
 	last    map[pulid.ID]*ent.Ticket
+	menus   map[pulid.ID][]*ent.MenuItem
 }
 
 type loaderKey struct{}
@@ -42,7 +44,7 @@ func (l *pageLoader) remember(sellers []*ent.Seller) {
 	}
 	l.mu.Lock()
 	l.sellers = append(l.sellers, sellers...)
-	l.waiting, l.last = nil, nil // a new page: batch again
+	l.waiting, l.last, l.menus = nil, nil, nil // a new page: batch again
 	l.mu.Unlock()
 }
 
@@ -115,4 +117,32 @@ func (s *Service) batchedLastCalled(ctx context.Context, l *pageLoader, id pulid
 		}
 	}
 	return l.last[id], true, nil
+}
+
+// batchedMenu loads the menus of every listed stall in one ordered query.
+func (s *Service) batchedMenu(ctx context.Context, l *pageLoader, id pulid.ID) ([]*ent.MenuItem, bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.covers(id) {
+		return nil, false, nil
+	}
+	if l.menus == nil {
+		ids := make([]pulid.ID, len(l.sellers))
+		for i, st := range l.sellers {
+			ids[i] = st.ID
+		}
+		items, err := s.db.MenuItem.Query().Where(menuitem.SellerIDIn(ids...)).
+			Order(ent.Asc(menuitem.FieldSellerID), ent.Asc(menuitem.FieldPosition)).All(ctx)
+		if err != nil {
+			return nil, false, err
+		}
+		l.menus = make(map[pulid.ID][]*ent.MenuItem, len(ids))
+		for _, it := range items {
+			l.menus[it.SellerID] = append(l.menus[it.SellerID], it)
+		}
+	}
+	if m := l.menus[id]; m != nil {
+		return m, true, nil
+	}
+	return []*ent.MenuItem{}, true, nil
 }

@@ -3,13 +3,13 @@ package canteen
 import (
 	"context"
 	"crypto/rand"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"callme/ent"
 	"callme/ent/callevent"
+	"callme/ent/menuitem"
 	"callme/ent/seller"
 	"callme/ent/ticket"
 	"callme/internal/model"
@@ -289,17 +289,15 @@ func (s *Service) Seller(ctx context.Context, id pulid.ID) (*ent.Seller, error) 
 	return st, nil
 }
 
-// Menu returns a stall's menu in the seller's order. st.Menu uses the menu
-// that a list query eager-loaded for the GraphQL field (one query for the
-// whole page) and queries only when there is none.
+// Menu returns a stall's menu in the seller's order; for the stalls of a
+// list, one query loads every menu of the page.
 func (s *Service) Menu(ctx context.Context, st *ent.Seller) ([]*ent.MenuItem, error) {
-	items, err := st.Menu(ctx)
-	if err != nil {
-		return nil, err
+	if l := loaderFrom(ctx); l != nil {
+		if items, ok, err := s.batchedMenu(ctx, l, st.ID); ok || err != nil {
+			return items, err
+		}
 	}
-	sorted := slices.Clone(items)
-	slices.SortStableFunc(sorted, func(a, b *ent.MenuItem) int { return a.Position - b.Position })
-	return sorted, nil
+	return s.db.MenuItem.Query().Where(menuitem.SellerID(st.ID)).Order(ent.Asc(menuitem.FieldPosition)).All(ctx)
 }
 
 // WaitingCount counts today's WAITING tickets of a stall.
