@@ -1,0 +1,652 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"callme/internal/pulid"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// runIssue: fetch through GraphQL vs the raw SQL of the same transaction.
+func runIssue(ctx context.Context, e *env) error {
+	dur := e.o.duration
+	if dur == 0 {
+		dur = 4 * time.Second
+	}
+	const rounds = 2
+	sub := dur / rounds
+	warm := min(500*time.Millisecond, sub/4)
+	clients, err := intList(e.o.clients)
+	if err != nil {
+		return fmt.Errorf("-clients: %w", err)
+	}
+	dbName, serverDSN, sqlDSN, err := e.freshDB(ctx)
+	if err != nil {
+		return err
+	}
+	defer e.dropDB(dbName)
+	srv, err := e.startServer(ctx, serverDSN, e.o.pprof)
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
+	g := newGQL(srv.url, 256)
+	stalls, _, err := g.setupStalls(ctx, e.o.sellers, e.o.sellers)
+	if err != nil {
+		return err
+	}
+	db, err := sqlDB(sqlDSN, 16) // callme's default -db-max-conns
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	raw, err := newRawFetcher(ctx, db)
+	if err != nil {
+		return err
+	}
+
+	s := &section{
+		key:   "issue",
+		title: "issue: fetch through GraphQL vs the raw SQL transaction",
+		intro: fmt.Sprintf("Closed loop: each client sends its next `fetch` (as the stall's seller: unowned tickets, no per-customer cap) when the last one returns; %s measured per point and side, in %d alternating rounds (GraphQL, raw, GraphQL, raw) each after %s of warm-up. "+
+			"Baseline: the same transaction (SELECT seller; SELECT day_counters … FOR UPDATE, or INSERT it; INSERT ticket; UPDATE day_counters; COMMIT, retried on deadlock like canteen.Fetch) from a plain `database/sql` client in the bench process, with the same driver settings and pool size (16) as the server. "+
+			"Duplicates: active tickets sharing (seller, business day, number), checked in SQL after every run; also rows in `tickets` = the counters' sum ≥ successful fetches. "+
+			"CPU ms/ticket: CPU time of server + MariaDB + bench process (load generator, and the raw client itself) per ticket, warm-up included — on 2 cores this is what caps throughput.", dur, rounds, warm),
+		header: []string{"sellers", "clients", "GraphQL tickets/s", "raw tickets/s", "ratio", "GraphQL p50 ms", "GraphQL p99 ms", "raw p50 ms", "raw p99 ms", "duplicates", "errors", "GraphQL CPU ms/ticket", "raw CPU ms/ticket"},
+	}
+	failed := false
+	var ratio32 []string
+	for _, topo := range []struct {
+		name string
+		n    int
+	}{{"1 (hot)", 1}, {fmt.Sprintf("%d", len(stalls)), len(stalls)}} {
+		use := stalls[:topo.n]
+		for _, c := range clients {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			var rr atomic.Uint64
+			pick := func() stall { return use[int(rr.Add(1))%len(use)] }
+
+			// Two rounds of GraphQL then raw, so that drift in the machine's
+			// load (shared cores) hits both sides alike.
+			var gq, rw loadResult
+			var gcpu, rcpu cpuSnap
+			var gdup, rdup int
+			var gcheck, rcheck string
+			for round := range rounds {
+				if err := resetTickets(ctx, db); err != nil {
+					return err
+				}
+				if err := raw.primeCounters(ctx, use); err != nil {
+					return err
+				}
+				var prof <-chan string
+				if round == 0 && c == 32 && topo.n > 1 {
+					prof = e.startProfile(ctx, srv, warm, sub, "issue-fetch-32")
+				}
+				c0 := e.cpuNow(srv.pid)
+				r := runLoad(ctx, c, warm, sub, func(ctx context.Context, _ int) error {
+					st := pick()
+					_, err := g.do(ctx, st.Token, fetchMutation, map[string]any{"s": st.ID}, nil)
+					return err
+				})
+				if prof != nil {
+					fmt.Println(<-prof)
+				}
+				gcpu = gcpu.add(e.cpuNow(srv.pid).sub(c0))
+				d, msg := checkTickets(ctx, db, r.all)
+				gq, gdup, gcheck = gq.merge(r), gdup+d, gcheck+msg
+
+				if err := resetTickets(ctx, db); err != nil {
+					return err
+				}
+				if err := raw.primeCounters(ctx, use); err != nil {
+					return err
+				}
+				c0 = e.cpuNow(0)
+				r = runLoad(ctx, c, warm, sub, func(ctx context.Context, _ int) error {
+					_, err := raw.fetch(ctx, pick())
+					return err
+				})
+				rcpu = rcpu.add(e.cpuNow(0).sub(c0))
+				d, msg = checkTickets(ctx, db, r.all)
+				rw, rdup, rcheck = rw.merge(r), rdup+d, rcheck+msg
+			}
+
+			gp, rp := pcts(gq.lat, 50, 99), pcts(rw.lat, 50, 99)
+			errs := fmt.Sprintf("%d / %d", gq.errs, rw.errs)
+			s.add(topo.name, strconv.Itoa(c),
+				fmt.Sprintf("%.0f", gq.rate()), fmt.Sprintf("%.0f", rw.rate()), ratio(gq.rate(), rw.rate()),
+				ms(gp[0]), ms(gp[1]), ms(rp[0]), ms(rp[1]),
+				fmt.Sprintf("%d / %d", gdup, rdup), errs,
+				gcpu.perOp(gq.all), rcpu.perOp(rw.all))
+			fmt.Printf("  sellers=%s clients=%d: GraphQL %.0f/s p99 %s ms, raw %.0f/s p99 %s ms, dup %d/%d, CPU ms/ticket %s vs %s\n",
+				topo.name, c, gq.rate(), ms(gp[1]), rw.rate(), ms(rp[1]), gdup, rdup, gcpu.perOp(gq.all), rcpu.perOp(rw.all))
+			if c == 32 {
+				ratio32 = append(ratio32, fmt.Sprintf("%s sellers %s", topo.name, ratio(gq.rate(), rw.rate())))
+			}
+			for _, x := range []struct {
+				what string
+				r    loadResult
+				msg  string
+				dup  int
+			}{{"GraphQL", gq, gcheck, gdup}, {"raw", rw, rcheck, rdup}} {
+				if x.r.firstErr != nil {
+					fmt.Printf("    %s: %d errors, first: %v\n", x.what, x.r.errs, x.r.firstErr)
+					failed = true
+				}
+				if x.msg != "" || x.dup != 0 {
+					fmt.Printf("    %s: CHECK FAILED: %d duplicates %s\n", x.what, x.dup, x.msg)
+					s.notes = append(s.notes, fmt.Sprintf("**check failed** (%s, %s sellers, %d clients): %d duplicates %s", x.what, topo.name, c, x.dup, x.msg))
+					failed = true
+				}
+			}
+		}
+	}
+	if err := resetTickets(ctx, db); err != nil {
+		return err
+	}
+
+	// The day's first fetches, all at once: the counter rows do not exist
+	// yet (the table above starts each run with them in place).
+	cold, err := e.coldStart(ctx, g, raw, db, stalls)
+	if err != nil {
+		return err
+	}
+
+	// Statements per fetch, counted on the wire by a proxy in front of
+	// MariaDB: a second callme and a second raw pool go through it.
+	counts, err := e.countFetchStatements(ctx, serverDSN, sqlDSN, stalls[0])
+	if err != nil {
+		return err
+	}
+	s.notes = append(s.notes,
+		fmt.Sprintf("Target ≥ 0.70× the raw ceiling at 32 clients: %s.", strings.Join(ratio32, ", ")),
+		counts,
+		"Errors are GraphQL / raw failed operations, warm-up included (0 expected: rate limits are off with `-rate-* 0`). Each run starts with the day's counter rows in place (steady state); the day's first fetches are the next note.",
+		cold,
+	)
+	e.publish(ctx, s)
+	if failed {
+		return errCheckFailed
+	}
+	return nil
+}
+
+func intList(s string) ([]int, error) {
+	var out []int
+	for _, p := range strings.Split(s, ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSuffix(p, "k"), "K"))
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("%q is not a positive number", p)
+		}
+		if strings.HasSuffix(p, "k") || strings.HasSuffix(p, "K") {
+			n *= 1000
+		}
+		out = append(out, n)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("empty list")
+	}
+	return out, nil
+}
+
+func resetTickets(ctx context.Context, db *sql.DB) error {
+	for _, q := range []string{"DELETE FROM call_events", "DELETE FROM tickets", "DELETE FROM day_counters", "UPDATE sellers SET call_seq = 0"} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("%s: %w", q, err)
+		}
+	}
+	return nil
+}
+
+// checkTickets counts active tickets sharing a number and checks that the
+// rows match the successful fetches and the counters.
+func checkTickets(ctx context.Context, db *sql.DB, succeeded int) (dups int, problem string) {
+	err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT seller_id, business_day, number FROM tickets
+		WHERE active_number IS NOT NULL GROUP BY seller_id, business_day, number HAVING COUNT(*) > 1) d`).Scan(&dups)
+	if err != nil {
+		return -1, err.Error()
+	}
+	var rows, issued int
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM tickets").Scan(&rows); err != nil {
+		return dups, err.Error()
+	}
+	if err := db.QueryRowContext(ctx, "SELECT COALESCE(SUM(issued), 0) FROM day_counters").Scan(&issued); err != nil {
+		return dups, err.Error()
+	}
+	// A fetch whose response was lost (client timeout) may still have
+	// committed; with no errors the three must agree exactly.
+	if rows != issued || rows < succeeded {
+		return dups, fmt.Sprintf("(tickets %d, counters %d, successful fetches %d)", rows, issued, succeeded)
+	}
+	return dups, ""
+}
+
+// rawFetcher runs canteen.Fetch's transaction for a seller's unowned ticket
+// with plain database/sql, statement for statement.
+type rawFetcher struct {
+	db        *sql.DB
+	loc       *time.Location
+	hasPrefix bool // day_counters.prefix exists (the counter keeps the day's prefix)
+}
+
+func newRawFetcher(ctx context.Context, db *sql.DB) (*rawFetcher, error) {
+	loc, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		return nil, err
+	}
+	r := &rawFetcher{db: db, loc: loc}
+	var n int
+	err = db.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.COLUMNS
+		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'day_counters' AND COLUMN_NAME = 'prefix'`).Scan(&n)
+	r.hasPrefix = n > 0
+	return r, err
+}
+
+// businessDay is callme's default: Asia/Shanghai, days start at 04:00.
+func (r *rawFetcher) businessDay(t time.Time) int {
+	lt := t.In(r.loc).Add(-4 * time.Hour)
+	y, m, d := lt.Date()
+	return y*10000 + int(m)*100 + d
+}
+
+var errRawConflict = errors.New("raw: concurrent update, retry")
+
+// rawRetries matches canteen.Config.TxRetries' default.
+const rawRetries = 10
+
+func (r *rawFetcher) fetch(ctx context.Context, st stall) (int, error) {
+	var err error
+	for attempt := 0; attempt <= rawRetries; attempt++ {
+		if attempt > 0 {
+			d := time.Duration(1<<min(attempt, 6))*time.Millisecond + time.Duration(rand.Int64N(int64(2*time.Millisecond)))
+			select {
+			case <-ctx.Done():
+				return 0, ctx.Err()
+			case <-time.After(d):
+			}
+		}
+		var n int
+		n, err = r.once(ctx, st)
+		if err == nil {
+			return n, nil
+		}
+		var me *mysql.MySQLError
+		if !errors.Is(err, errRawConflict) && !(errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205 || me.Number == 1062)) {
+			return 0, err
+		}
+	}
+	return 0, err
+}
+
+// row reads one row of any shape into column name → bytes.
+func row(rows *sql.Rows) (map[string]string, error) {
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	if !rows.Next() {
+		return nil, rows.Err()
+	}
+	vals := make([]sql.RawBytes, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if err := rows.Scan(ptrs...); err != nil {
+		return nil, err
+	}
+	m := make(map[string]string, len(cols))
+	for i, c := range cols {
+		if vals[i] != nil {
+			m[c] = string(vals[i])
+		}
+	}
+	return m, rows.Close()
+}
+
+func (r *rawFetcher) once(ctx context.Context, st stall) (number int, err error) {
+	tx, err := r.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	// Every column, as ent reads the seller.
+	rows, err := tx.QueryContext(ctx, "SELECT * FROM `sellers` WHERE `sellers`.`id` = ? LIMIT 2", st.ID)
+	if err != nil {
+		return 0, err
+	}
+	sel, err := row(rows)
+	if err != nil {
+		return 0, err
+	}
+	if sel == nil {
+		return 0, errors.New("no such seller")
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	if sel["open"] != "1" {
+		return 0, errors.New("seller closed")
+	}
+	maxNumber, _ := strconv.Atoi(sel["max_number"])
+	prefix := sel["prefix"]
+	day := r.businessDay(now)
+
+	rows, err = tx.QueryContext(ctx, "SELECT * FROM `day_counters` WHERE `day_counters`.`seller_id` = ? AND `day_counters`.`business_day` = ? LIMIT 2 FOR UPDATE", st.ID, day)
+	if err != nil {
+		return 0, err
+	}
+	ctr, err := row(rows)
+	if err != nil {
+		return 0, err
+	}
+	var id int64
+	var last, issued int
+	if ctr == nil {
+		var res sql.Result
+		if r.hasPrefix {
+			res, err = tx.ExecContext(ctx, "INSERT INTO `day_counters` (`business_day`, `last_number`, `issued`, `max_number`, `prefix`, `seller_id`) VALUES (?, ?, ?, ?, ?, ?)",
+				day, 0, 0, maxNumber, prefix, st.ID)
+		} else {
+			res, err = tx.ExecContext(ctx, "INSERT INTO `day_counters` (`business_day`, `last_number`, `issued`, `max_number`, `seller_id`) VALUES (?, ?, ?, ?, ?)",
+				day, 0, 0, maxNumber, st.ID)
+		}
+		if err != nil {
+			return 0, err
+		}
+		if id, err = res.LastInsertId(); err != nil {
+			return 0, err
+		}
+	} else {
+		id, _ = strconv.ParseInt(ctr["id"], 10, 64)
+		last, _ = strconv.Atoi(ctr["last_number"])
+		issued, _ = strconv.Atoi(ctr["issued"])
+		maxNumber, _ = strconv.Atoi(ctr["max_number"])
+		if p, ok := ctr["prefix"]; ok {
+			prefix = p
+		}
+	}
+	number = last%maxNumber + 1
+	if issued >= maxNumber {
+		// Wrapped: skip numbers still held (never reached with maxNumber 9999
+		// in a bench point, kept for fidelity).
+		held := map[int]bool{}
+		rs, err := tx.QueryContext(ctx, "SELECT `active_number` FROM `tickets` WHERE `seller_id` = ? AND `business_day` = ? AND `active_number` IS NOT NULL", st.ID, day)
+		if err != nil {
+			return 0, err
+		}
+		for rs.Next() {
+			var n int
+			if err := rs.Scan(&n); err != nil {
+				rs.Close()
+				return 0, err
+			}
+			held[n] = true
+		}
+		rs.Close()
+		number = 0
+		for i := range maxNumber {
+			if n := (last+i)%maxNumber + 1; !held[n] {
+				number = n
+				break
+			}
+		}
+		if number == 0 {
+			return 0, errors.New("numbers exhausted")
+		}
+	}
+	code := fmt.Sprintf("%s%0*d", prefix, len(strconv.Itoa(maxNumber)), number)
+	_, err = tx.ExecContext(ctx, "INSERT INTO `tickets` (`business_day`, `number`, `code`, `active_number`, `issue_seq`, `status`, `issued_by`, `call_count`, `version`, `created_at`, `seller_id`, `id`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		day, number, code, number, issued+1, "WAITING", st.UserID, 0, 1, now, st.ID, string(pulid.New("TK")))
+	if err != nil {
+		return 0, err
+	}
+	res, err := tx.ExecContext(ctx, "UPDATE `day_counters` SET `last_number` = ?, `issued` = ? WHERE `day_counters`.`id` = ? AND `day_counters`.`issued` = ?",
+		number, issued+1, id, issued)
+	if err != nil {
+		return 0, err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return 0, err
+	} else if n != 1 {
+		return 0, errRawConflict
+	}
+	if err = tx.Commit(); err != nil {
+		return 0, err
+	}
+	return number, nil
+}
+
+// primeCounters creates today's counter rows of the stalls, as the day's
+// first fetch would.
+func (r *rawFetcher) primeCounters(ctx context.Context, stalls []stall) error {
+	day := r.businessDay(time.Now())
+	for _, st := range stalls {
+		var err error
+		if r.hasPrefix {
+			_, err = r.db.ExecContext(ctx, "INSERT INTO `day_counters` (`business_day`, `last_number`, `issued`, `max_number`, `prefix`, `seller_id`) SELECT ?, 0, 0, `max_number`, `prefix`, `id` FROM `sellers` WHERE `id` = ?", day, st.ID)
+		} else {
+			_, err = r.db.ExecContext(ctx, "INSERT INTO `day_counters` (`business_day`, `last_number`, `issued`, `max_number`, `seller_id`) SELECT ?, 0, 0, `max_number`, `id` FROM `sellers` WHERE `id` = ?", day, st.ID)
+		}
+		if err != nil {
+			return fmt.Errorf("priming counters: %w", err)
+		}
+	}
+	return nil
+}
+
+// coldStart fires the day's first fetches at once, with no counter rows
+// yet: 128 at one stall, then 8 at each of the stalls; it describes the
+// failures on both sides.
+func (e *env) coldStart(ctx context.Context, g *gqlClient, raw *rawFetcher, db *sql.DB, stalls []stall) (string, error) {
+	type shape struct {
+		name   string
+		stalls []stall
+		each   int
+	}
+	shapes := []shape{{"128 at one stall", stalls[:1], 128}, {fmt.Sprintf("8 at each of %d stalls", len(stalls)), stalls, 8}}
+	var parts []string
+	for _, sh := range shapes {
+		for _, side := range []string{"GraphQL", "raw"} {
+			if err := resetTickets(ctx, db); err != nil {
+				return "", err
+			}
+			var wg sync.WaitGroup
+			var failed atomic.Int64
+			var first atomic.Value
+			start := make(chan struct{})
+			for _, st := range sh.stalls {
+				for range sh.each {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						<-start
+						var err error
+						if side == "GraphQL" {
+							_, err = g.do(ctx, st.Token, fetchMutation, map[string]any{"s": st.ID}, nil)
+						} else {
+							_, err = raw.fetch(ctx, st)
+						}
+						if err != nil {
+							failed.Add(1)
+							first.CompareAndSwap(nil, err.Error())
+						}
+					}()
+				}
+			}
+			close(start)
+			wg.Wait()
+			dups, problem := checkTickets(ctx, db, 0)
+			msg := fmt.Sprintf("%s %s: %d of %d failed", sh.name, side, failed.Load(), len(sh.stalls)*sh.each)
+			if f, _ := first.Load().(string); f != "" {
+				msg += fmt.Sprintf(" (%.90s)", f)
+			}
+			if dups != 0 || problem != "" {
+				msg += fmt.Sprintf(", **%d duplicates %s**", dups, problem)
+			}
+			parts = append(parts, msg)
+			fmt.Println("  cold start: " + msg)
+		}
+	}
+	if err := resetTickets(ctx, db); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("The day's first fetches at once (no counter row yet; canteen.Fetch and the raw client both retry a deadlock up to %d times): %s.", rawRetries, strings.Join(parts, "; ")), nil
+}
+
+// countFetchStatements runs fetches through a second callme and a second raw
+// pool, both behind a counting proxy, and describes the statements per fetch.
+func (e *env) countFetchStatements(ctx context.Context, serverDSN, sqlDSN string, st stall) (string, error) {
+	p, err := startSQLProxy(mysqlAddr(e.o.mysql))
+	if err != nil {
+		return "", err
+	}
+	defer p.close()
+	srv, err := e.startServer(ctx, viaProxy(serverDSN, e.o.mysql, p.addr()), false)
+	if err != nil {
+		return "", err
+	}
+	defer srv.stop()
+	g := newGQL(srv.url, 2)
+	db, err := sqlDB(viaProxy(sqlDSN, e.o.mysql, p.addr()), 16)
+	if err != nil {
+		return "", err
+	}
+	defer db.Close()
+	raw, err := newRawFetcher(ctx, db)
+	if err != nil {
+		return "", err
+	}
+	const n = 50
+	gql := func() error {
+		_, err := g.do(ctx, st.Token, fetchMutation, map[string]any{"s": st.ID}, nil)
+		return err
+	}
+	rawf := func() error { _, err := raw.fetch(ctx, st); return err }
+	var out [2]sqlCounts
+	for i, f := range []func() error{gql, rawf} {
+		for range 5 { // warm the pool: connection set-up is not per request
+			if err := f(); err != nil {
+				return "", err
+			}
+		}
+		if e.o.verbose {
+			p.startRecording()
+			_ = f()
+			fmt.Printf("SQL of one fetch (%s):\n%s\n", []string{"GraphQL", "raw"}[i], p.stopRecording())
+		}
+		before := p.snapshot()
+		for range n {
+			if err := f(); err != nil {
+				return "", err
+			}
+		}
+		out[i] = p.snapshot().sub(before)
+	}
+	per := func(c sqlCounts) string {
+		return fmt.Sprintf("%.1f statements (%.1f round trips with prepares)", float64(c.statements())/n, float64(c.roundTrips())/n)
+	}
+	if err := resetTickets(ctx, db); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("SQL per fetch, counted on the wire by a proxy in front of MariaDB: GraphQL %s, raw %s. "+
+		"GraphQL adds the session lookup (one joined SELECT) to the transaction's BEGIN, 4 statements and COMMIT; without `interpolateParams=true` go-sql-driver prepares every statement that has arguments (a round trip more each), on both sides.",
+		per(out[0]), per(out[1])), nil
+}
+
+// mysqlAddr is host:port of the -mysql DSN.
+func mysqlAddr(dsn string) string {
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil || cfg.Addr == "" {
+		return "127.0.0.1:3306"
+	}
+	return cfg.Addr
+}
+
+// viaProxy points a DSN (with or without mysql://) at the proxy.
+func viaProxy(dsn, base, proxy string) string {
+	return strings.Replace(dsn, "tcp("+mysqlAddr(base)+")", "tcp("+proxy+")", 1)
+}
+
+// cpuSnap is the CPU time (s) of the server, MariaDB and this process.
+type cpuSnap struct{ server, db, bench float64 }
+
+func (a cpuSnap) sub(b cpuSnap) cpuSnap {
+	return cpuSnap{a.server - b.server, a.db - b.db, a.bench - b.bench}
+}
+
+func (a cpuSnap) add(b cpuSnap) cpuSnap {
+	return cpuSnap{a.server + b.server, a.db + b.db, a.bench + b.bench}
+}
+
+// perOp shows the total and its parts in ms per operation.
+func (a cpuSnap) perOp(n int) string {
+	if n == 0 {
+		return "–"
+	}
+	f := func(x float64) float64 { return x * 1000 / float64(n) }
+	if a.server == 0 {
+		return fmt.Sprintf("%.2f (db %.2f, client %.2f)", f(a.db+a.bench), f(a.db), f(a.bench))
+	}
+	return fmt.Sprintf("%.2f (srv %.2f, db %.2f, client %.2f)", f(a.server+a.db+a.bench), f(a.server), f(a.db), f(a.bench))
+}
+
+// cpuNow reads the CPU time of the server, MariaDB (when it runs on this
+// machine, visible in /proc) and this process.
+func (e *env) cpuNow(serverPID int) cpuSnap {
+	var c cpuSnap
+	if serverPID > 0 {
+		if p, err := readProc(serverPID); err == nil {
+			c.server = p.CPU
+		}
+	}
+	if pid := e.dbPID(); pid > 0 {
+		if p, err := readProc(pid); err == nil {
+			c.db = p.CPU
+		}
+	}
+	if p, err := readProc(os.Getpid()); err == nil {
+		c.bench = p.CPU
+	}
+	return c
+}
+
+// dbPID finds mariadbd (or mysqld) in /proc, once.
+func (e *env) dbPID() int {
+	e.dbPIDOnce.Do(func() {
+		dirs, _ := os.ReadDir("/proc")
+		for _, d := range dirs {
+			pid, err := strconv.Atoi(d.Name())
+			if err != nil {
+				continue
+			}
+			b, _ := os.ReadFile("/proc/" + d.Name() + "/comm")
+			if c := strings.TrimSpace(string(b)); c == "mariadbd" || c == "mysqld" {
+				e.dbPIDv = pid
+				return
+			}
+		}
+	})
+	return e.dbPIDv
+}
