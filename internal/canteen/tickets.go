@@ -16,6 +16,7 @@ import (
 	"callme/internal/events"
 	"callme/internal/model"
 	"callme/internal/pulid"
+	"callme/internal/ticketcode"
 )
 
 // Note and idempotency key limits.
@@ -45,37 +46,9 @@ func sellerHint(id pulid.ID) events.Event { return events.Event{Topic: SellerTop
 func TicketTopic(id pulid.ID) string { return "ticket:" + string(id) }
 func SellerTopic(id pulid.ID) string { return "seller:" + string(id) }
 
-// FormatCode renders a ticket code: the prefix and the number zero-padded to
-// the width of maxNumber (A + 7 with 999 → A007).
+// FormatCode renders a ticket code (see package ticketcode).
 func FormatCode(prefix string, number, maxNumber int) string {
-	width := len(fmt.Sprint(maxNumber))
-	return fmt.Sprintf("%s%0*d", prefix, width, number)
-}
-
-// ParseCode splits a ticket code as people type it ("a007", " A7 ") into
-// its prefix and number. Prefixes are letters only, so the split is the first
-// digit.
-func ParseCode(code string) (prefix string, number int, err error) {
-	code = strings.ToUpper(strings.TrimSpace(code))
-	i := strings.IndexFunc(code, func(r rune) bool { return r >= '0' && r <= '9' })
-	if i < 0 || i > 4 || len(code)-i > 4 {
-		return "", 0, Errorf(CodeBadUserInput, "a ticket code is up to 4 letters and a number, like A007")
-	}
-	for _, r := range code[:i] {
-		if r < 'A' || r > 'Z' {
-			return "", 0, Errorf(CodeBadUserInput, "a ticket code is up to 4 letters and a number, like A007")
-		}
-	}
-	for _, r := range code[i:] {
-		if r < '0' || r > '9' {
-			return "", 0, Errorf(CodeBadUserInput, "a ticket code is up to 4 letters and a number, like A007")
-		}
-		number = number*10 + int(r-'0')
-	}
-	if number < 1 {
-		return "", 0, Errorf(CodeBadUserInput, "ticket numbers start at 1")
-	}
-	return code[:i], number, nil
+	return ticketcode.Format(prefix, number, maxNumber)
 }
 
 func checkNote(note *string) (*string, error) {

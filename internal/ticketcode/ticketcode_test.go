@@ -1,9 +1,7 @@
-package canteen_test
+package ticketcode
 
 import (
 	"testing"
-
-	"callme/internal/canteen"
 )
 
 func TestParseCode(t *testing.T) {
@@ -25,7 +23,7 @@ func TestParseCode(t *testing.T) {
 		{"A7B", "", 0, false},
 		{"", "", 0, false},
 	} {
-		p, n, err := canteen.ParseCode(tc.in)
+		p, n, err := Parse(tc.in)
 		if (err == nil) != tc.ok || p != tc.prefix || n != tc.number {
 			t.Errorf("ParseCode(%q) = %q, %d, %v; want %q, %d, ok=%v", tc.in, p, n, err, tc.prefix, tc.number, tc.ok)
 		}
@@ -39,7 +37,7 @@ func FuzzTicketCode(f *testing.F) {
 	f.Add("", 1, 9, "x")
 	f.Add("KFCX", 9999, 9999, "kfcx0001")
 	f.Fuzz(func(t *testing.T, prefix string, number, maxNumber int, typed string) {
-		if p, n, err := canteen.ParseCode(typed); err == nil {
+		if p, n, err := Parse(typed); err == nil {
 			if n < 1 || n > 9999 || len(p) > 4 {
 				t.Fatalf("ParseCode(%q) accepted %q %d", typed, p, n)
 			}
@@ -52,8 +50,8 @@ func FuzzTicketCode(f *testing.F) {
 				return
 			}
 		}
-		code := canteen.FormatCode(prefix, number, maxNumber)
-		p, n, err := canteen.ParseCode(code)
+		code := Format(prefix, number, maxNumber)
+		p, n, err := Parse(code)
 		if err != nil || p != prefix || n != number {
 			t.Fatalf("FormatCode(%q, %d, %d) = %q parses to %q %d %v", prefix, number, maxNumber, code, p, n, err)
 		}
