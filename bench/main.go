@@ -180,7 +180,9 @@ func newFlags(o *options) *flag.FlagSet {
 	fs.StringVar(&o.out, "out", "BENCHMARKS.md", "Markdown file (relative to the repository root) whose sections are replaced")
 	fs.DurationVar(&o.timeout, "timeout", 20*time.Minute, "hard bound on the whole command")
 	fs.BoolVar(&o.verbose, "v", false, "print the SQL statements of one request of each kind")
-	fs.StringVar(&o.dsnParams, "dsn-params", "", "extra go-sql-driver DSN parameters for callme and the baselines alike, e.g. interpolateParams=true")
+	// callme always interpolates parameters (internal/store); the baselines
+	// get the same setting by default so the comparison stays fair.
+	fs.StringVar(&o.dsnParams, "dsn-params", "interpolateParams=true", "extra go-sql-driver DSN parameters for callme and the baselines alike")
 	return fs
 }
 

@@ -111,6 +111,11 @@ func MySQLConfig(dsn string) (*mysql.Config, error) {
 	}
 	cfg.ParseTime = true
 	cfg.Loc = time.UTC
+	// Send arguments inline instead of PREPARE + EXECUTE + CLOSE for every
+	// statement: a fetch takes 7 round trips instead of 12, and the
+	// benchmark's profile showed a third of callme's CPU in those writes. The
+	// driver escapes safely for utf8mb4, the only charset callme uses.
+	cfg.InterpolateParams = true
 	if cfg.Params == nil {
 		cfg.Params = map[string]string{}
 	}
