@@ -89,18 +89,7 @@ func (s *testServer) query(t testing.TB, token, query string, vars map[string]an
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var out gqlResponse
-	raw, _ := io.ReadAll(res.Body)
-	if err := json.Unmarshal(raw, &out); err != nil {
-		t.Fatalf("status %d, body %q: %v", res.StatusCode, raw, err)
-	}
-	out.status = res.StatusCode
-	return out
+	return do(t, req)
 }
 
 // ok runs a query that must succeed and decodes its data into v.
@@ -308,6 +297,12 @@ func (s *testServer) upload(t testing.TB, token, sellerID, filename string, data
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	return do(t, req)
+}
+
+// do sends a GraphQL request and decodes its answer.
+func do(t testing.TB, req *http.Request) gqlResponse {
+	t.Helper()
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
