@@ -26,26 +26,40 @@ func proxiedMySQL(t *testing.T) (string, *toxiproxy.Proxy) {
 	if os.Getenv(storetest.EnvMySQL) == "" {
 		t.Skipf("fault injection needs MariaDB: set %s", storetest.EnvMySQL)
 	}
-	var dsn string
-	for _, e := range storetest.Engines() {
-		if e.Name == "mysql" {
-			dsn = e.DSN(t)
-		}
-	}
-	cfg, err := store.MySQLConfig(strings.TrimPrefix(dsn, "mysql://"))
+	cfg, err := store.MySQLConfig(strings.TrimPrefix(freshMySQLDSN(t), "mysql://"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	proxy := startProxy(t, "mysql", cfg.Addr)
+	cfg.Addr = proxy.Listen
+	cfg.Timeout = 2 * time.Second
+	return "mysql://" + cfg.FormatDSN(), proxy
+}
+
+// freshMySQLDSN returns the DSN of a new MySQL database, dropped at test end.
+func freshMySQLDSN(t *testing.T) string {
+	t.Helper()
+	for _, e := range storetest.Engines() {
+		if e.Name == "mysql" {
+			return e.DSN(t)
+		}
+	}
+	t.Skipf("needs MariaDB: set %s", storetest.EnvMySQL)
+	return ""
+}
+
+// startProxy runs an in-process Toxiproxy proxy to upstream on a free
+// loopback port, stopped at test end.
+func startProxy(t *testing.T, name, upstream string) *toxiproxy.Proxy {
+	t.Helper()
 	srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
 	srv.Metrics.ProxyMetrics = collectors.NewProxyMetricCollectors()
-	proxy := toxiproxy.NewProxy(srv, "mysql", "127.0.0.1:0", cfg.Addr)
+	proxy := toxiproxy.NewProxy(srv, name, "127.0.0.1:0", upstream)
 	if err := proxy.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(proxy.Stop)
-	cfg.Addr = proxy.Listen
-	cfg.Timeout = 2 * time.Second
-	return "mysql://" + cfg.FormatDSN(), proxy
+	return proxy
 }
 
 func addToxic(t *testing.T, p *toxiproxy.Proxy, json string) {

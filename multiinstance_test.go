@@ -12,11 +12,7 @@ import (
 
 	"callme/internal/store/storetest"
 
-	"github.com/Shopify/toxiproxy/v2"
-	"github.com/Shopify/toxiproxy/v2/collectors"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
-	"github.com/rs/zerolog"
 )
 
 const envRedis = "CALLME_TEST_REDIS_URL"
@@ -28,12 +24,7 @@ func twoInstances(t *testing.T, redisFor func(i int) string) [2]*testServer {
 	if os.Getenv(storetest.EnvMySQL) == "" || os.Getenv(envRedis) == "" {
 		t.Skipf("needs MariaDB and Redis: set %s and %s", storetest.EnvMySQL, envRedis)
 	}
-	var dsn string
-	for _, e := range storetest.Engines() {
-		if e.Name == "mysql" {
-			dsn = e.DSN(t)
-		}
-	}
+	dsn := freshMySQLDSN(t)
 	shared := storetest.Engine{Name: "mysql", DSN: func(testing.TB) string { return dsn }}
 	var s [2]*testServer
 	for i := range s {
@@ -126,13 +117,7 @@ func TestTwoInstancesShareCallsThroughRedis(t *testing.T) {
 func TestRedisOutageDelaysButNeverLosesCalls(t *testing.T) {
 	base := redisURL(t)
 	opt, _ := redis.ParseURL(base)
-	srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
-	srv.Metrics.ProxyMetrics = collectors.NewProxyMetricCollectors()
-	proxy := toxiproxy.NewProxy(srv, "redis", "127.0.0.1:0", opt.Addr)
-	if err := proxy.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(proxy.Stop)
+	proxy := startProxy(t, "redis", opt.Addr)
 	_, port, _ := net.SplitHostPort(proxy.Listen)
 	s := twoInstances(t, func(i int) string {
 		if i == 0 {

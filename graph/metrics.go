@@ -50,7 +50,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		canteen.CodeInternal} {
 		m.outcomes[string(c)] = true
 	}
-	for _, root := range []*ast.Definition{NewExecutableSchema(Config{}).Schema().Query, NewExecutableSchema(Config{}).Schema().Mutation} {
+	schema := NewExecutableSchema(Config{}).Schema()
+	for _, root := range []*ast.Definition{schema.Query, schema.Mutation} {
 		for _, f := range root.Fields {
 			m.known[f.Name] = true
 		}

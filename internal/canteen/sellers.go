@@ -206,19 +206,9 @@ func (s *Service) ClaimSeller(ctx context.Context, inviteCode string) (*ent.Sell
 
 // SetOpen opens or closes a stall (its seller or an admin).
 func (s *Service) SetOpen(ctx context.Context, sellerID pulid.ID, open bool) (*ent.Seller, error) {
-	a, err := requireActor(ctx)
+	_, st, err := s.manageSeller(ctx, sellerID, "open or close it")
 	if err != nil {
 		return nil, err
-	}
-	st, err := s.db.Seller.Get(ctx, sellerID)
-	if ent.IsNotFound(err) {
-		return nil, Errorf(CodeNotFound, "no such seller")
-	}
-	if err != nil {
-		return nil, err
-	}
-	if !a.manages(st.ID) {
-		return nil, Errorf(CodeForbidden, "only this stall's seller or an admin can open or close it")
 	}
 	if open && !paid(st, s.now()) {
 		return nil, Errorf(CodeSellerInactive, "the stall's paid term is over; ask the canteen admin to renew it")
