@@ -259,6 +259,8 @@ type SubscriptionResolver interface {
 	TicketUpdated(ctx context.Context, ticketID pulid.ID) (<-chan *ent.Ticket, error)
 }
 type TicketResolver interface {
+	Seller(ctx context.Context, obj *ent.Ticket) (*ent.Seller, error)
+
 	Note(ctx context.Context, obj *ent.Ticket) (*string, error)
 
 	Position(ctx context.Context, obj *ent.Ticket) (*int, error)
@@ -5039,7 +5041,7 @@ func (ec *executionContext) _Ticket_seller(ctx context.Context, field graphql.Co
 			return ec.fieldContext_Ticket_seller(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Seller(ctx)
+			return ec.Resolvers.Ticket().Seller(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Seller) graphql.Marshaler {
@@ -5054,7 +5056,7 @@ func (ec *executionContext) fieldContext_Ticket_seller(_ context.Context, field 
 		Object:     "Ticket",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: false,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Seller(ctx, field)
 		},

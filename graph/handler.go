@@ -11,7 +11,6 @@ import (
 
 	"callme/internal/canteen"
 
-	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
@@ -104,9 +103,7 @@ func NewHandler(svc *canteen.Service, opts Options) http.Handler {
 	srv.Use(depthLimit{max: lim.MaxDepth})
 	srv.Use(extension.FixedComplexityLimit(lim.MaxComplexity))
 	srv.AroundOperations(newRateLimits(lim).intercept)
-	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-		return next(canteen.WithLoader(ctx)) // batches per-stall figures of lists
-	})
+	srv.AroundResponses(withLoaders(svc))
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
 	if opts.Introspection {
 		srv.Use(extension.Introspection{})

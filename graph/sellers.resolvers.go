@@ -56,12 +56,25 @@ func (r *mutationResolver) UploadSellerPhoto(ctx context.Context, sellerID pulid
 
 // Sellers is the resolver for the sellers field.
 func (r *queryResolver) Sellers(ctx context.Context, first *int, after *string, openOnly *bool) (*ent.SellerConnection, error) {
-	return r.Svc.Sellers(ctx, first, after, openOnly != nil && *openOnly)
+	q, err := sellerQuery(ctx, first, after, openOnly)
+	if err != nil {
+		return nil, err
+	}
+	page, err := r.Svc.Sellers(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	r.loadersFrom(ctx).primeSellers(page.Sellers)
+	return sellerConnection(page, q.After != nil), nil
 }
 
 // Seller is the resolver for the seller field.
 func (r *queryResolver) Seller(ctx context.Context, id pulid.ID) (*ent.Seller, error) {
-	return r.Svc.Seller(ctx, id)
+	st, err := r.Svc.Seller(ctx, id)
+	if st != nil {
+		r.loadersFrom(ctx).primeSellers([]*ent.Seller{st})
+	}
+	return st, err
 }
 
 // SellerStats is the resolver for the sellerStats field.
@@ -91,17 +104,17 @@ func (r *sellerResolver) Open(ctx context.Context, obj *ent.Seller) (bool, error
 
 // Menu is the resolver for the menu field.
 func (r *sellerResolver) Menu(ctx context.Context, obj *ent.Seller) ([]*ent.MenuItem, error) {
-	return r.Svc.Menu(ctx, obj)
+	return r.loadersFrom(ctx).menu.Load(ctx, obj.ID)
 }
 
 // WaitingCount is the resolver for the waitingCount field.
 func (r *sellerResolver) WaitingCount(ctx context.Context, obj *ent.Seller) (int, error) {
-	return r.Svc.WaitingCount(ctx, obj)
+	return r.loadersFrom(ctx).waiting.Load(ctx, obj.ID)
 }
 
 // LastCalled is the resolver for the lastCalled field.
 func (r *sellerResolver) LastCalled(ctx context.Context, obj *ent.Seller) (*ent.Ticket, error) {
-	return r.Svc.LastCalled(ctx, obj)
+	return r.loadersFrom(ctx).lastCalled.Load(ctx, obj.ID)
 }
 
 // AverageWaitSeconds is the resolver for the averageWaitSeconds field.

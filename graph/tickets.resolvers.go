@@ -64,17 +64,17 @@ func (r *mutationResolver) AcceptNotifications(ctx context.Context, ticketID pul
 
 // MyTickets is the resolver for the myTickets field.
 func (r *queryResolver) MyTickets(ctx context.Context) ([]*ent.Ticket, error) {
-	return r.Svc.MyTickets(ctx)
+	return r.ticketList(ctx)(r.Svc.MyTickets(ctx))
 }
 
 // Queue is the resolver for the queue field.
 func (r *queryResolver) Queue(ctx context.Context, sellerID pulid.ID) ([]*ent.Ticket, error) {
-	return r.Svc.Queue(ctx, sellerID)
+	return r.ticketList(ctx)(r.Svc.Queue(ctx, sellerID))
 }
 
 // SellerTickets is the resolver for the sellerTickets field.
 func (r *queryResolver) SellerTickets(ctx context.Context, sellerID pulid.ID, day string) ([]*ent.Ticket, error) {
-	return r.Svc.SellerTickets(ctx, sellerID, day)
+	return r.ticketList(ctx)(r.Svc.SellerTickets(ctx, sellerID, day))
 }
 
 // NotificationTemplates is the resolver for the notificationTemplates field.
@@ -90,6 +90,14 @@ func (r *subscriptionResolver) CalledNumbers(ctx context.Context, sellerID pulid
 // TicketUpdated is the resolver for the ticketUpdated field.
 func (r *subscriptionResolver) TicketUpdated(ctx context.Context, ticketID pulid.ID) (<-chan *ent.Ticket, error) {
 	return r.Svc.TicketUpdated(ctx, ticketID)
+}
+
+// Seller is the resolver for the seller field.
+func (r *ticketResolver) Seller(ctx context.Context, obj *ent.Ticket) (*ent.Seller, error) {
+	if obj.Edges.Seller != nil {
+		return obj.Edges.Seller, nil // a call event's snapshot
+	}
+	return r.loadersFrom(ctx).seller.Load(ctx, obj.SellerID)
 }
 
 // Note is the resolver for the note field.

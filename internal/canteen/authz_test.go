@@ -2,7 +2,6 @@ package canteen_test
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
@@ -212,10 +211,10 @@ func TestSellerVisibility(t *testing.T) {
 	unpaid := must[*canteen.SellerInvite](t)(f.svc.CreateSeller(admin, canteen.CreateSellerInput{Name: "Unpaid"})).Seller
 
 	names := func(ctx context.Context, openOnly bool) []string {
-		c := must[*ent.SellerConnection](t)(f.svc.Sellers(ctx, nil, nil, openOnly))
+		c := must[*canteen.SellerPage](t)(f.svc.Sellers(ctx, canteen.SellerQuery{OpenOnly: openOnly}))
 		var out []string
-		for _, e := range c.Edges {
-			out = append(out, e.Node.Name)
+		for _, st := range c.Sellers {
+			out = append(out, st.Name)
 		}
 		return out
 	}
@@ -228,6 +227,7 @@ func TestSellerVisibility(t *testing.T) {
 		{"anonymous", context.Background(), false, "Open,Closed"},
 		{"anonymous open only", context.Background(), true, "Open"},
 		{"admin", admin, false, "Open,Closed,Unpaid"},
+		{"admin open only", admin, true, "Open"},
 	} {
 		if got := joinStrings(names(tc.ctx, tc.openOnly)); got != tc.want {
 			t.Errorf("%s: sellers %q, want %q", tc.name, got, tc.want)
@@ -239,25 +239,38 @@ func TestSellerVisibility(t *testing.T) {
 	if st := must[*ent.Seller](t)(f.svc.Seller(context.Background(), open.ID)); st == nil {
 		t.Error("anonymous caller cannot see an open stall")
 	}
-	// Pagination: first 1, then the rest after its cursor.
+	// Pagination: first 1, then the rest after it.
 	one := 1
-	page := must[*ent.SellerConnection](t)(f.svc.Sellers(admin, &one, nil, false))
-	if len(page.Edges) != 1 || !page.PageInfo.HasNextPage || page.TotalCount != 3 {
-		t.Fatalf("page 1: %d edges, next %v, total %d", len(page.Edges), page.PageInfo.HasNextPage, page.TotalCount)
+	page := must[*canteen.SellerPage](t)(f.svc.Sellers(admin, canteen.SellerQuery{First: &one, Count: true}))
+	if len(page.Sellers) != 1 || !page.HasNext || page.Total != 3 {
+		t.Fatalf("page 1: %d sellers, next %v, total %d", len(page.Sellers), page.HasNext, page.Total)
 	}
-	var buf strings.Builder
-	page.PageInfo.EndCursor.MarshalGQL(&buf)
-	after := strings.Trim(buf.String(), `"`)
-	rest := must[*ent.SellerConnection](t)(f.svc.Sellers(admin, nil, &after, false))
-	if len(rest.Edges) != 2 || rest.Edges[0].Node.Name != "Closed" {
-		t.Fatalf("page 2 has %d edges", len(rest.Edges))
+	last := page.Sellers[0]
+	rest := must[*canteen.SellerPage](t)(f.svc.Sellers(admin, canteen.SellerQuery{After: &canteen.SellerCursor{CreatedAt: last.CreatedAt, ID: last.ID}}))
+	if len(rest.Sellers) != 2 || rest.Sellers[0].Name != "Closed" || rest.HasNext {
+		t.Fatalf("page 2 has %d sellers", len(rest.Sellers))
 	}
 	tooMany := 101
-	_, err := f.svc.Sellers(admin, &tooMany, nil, false)
+	_, err := f.svc.Sellers(admin, canteen.SellerQuery{First: &tooMany})
 	wantCode(t, err, canteen.CodeBadUserInput)
-	bad := "garbage"
-	_, err = f.svc.Sellers(admin, nil, &bad, false)
-	wantCode(t, err, canteen.CodeBadUserInput)
+}
+
+// An expired stall reads open: false, so openOnly leaves it out, for an
+// admin too (admins otherwise list unpaid stalls).
+func TestOpenOnlyLeavesOutExpiredStalls(t *testing.T) {
+	f := newFixture(t, storetest.Engines()[0])
+	f.stall(t, "Expired", "E", 999) // open, paid for 30 days
+	f.clock.Add(31 * 24 * time.Hour)
+	f.stall(t, "Paid", "P", 999)
+	admin := f.as(t, model.AppSeller, "admin")
+	page := must[*canteen.SellerPage](t)(f.svc.Sellers(admin, canteen.SellerQuery{OpenOnly: true, Count: true}))
+	var names []string
+	for _, st := range page.Sellers {
+		names = append(names, st.Name)
+	}
+	if got := joinStrings(names); got != "Paid" || page.Total != 1 {
+		t.Errorf("admin openOnly: %q (total %d), want \"Paid\" (1)", got, page.Total)
+	}
 }
 
 func joinStrings(s []string) string {

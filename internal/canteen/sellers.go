@@ -10,12 +10,13 @@ import (
 	"callme/ent"
 	"callme/ent/callevent"
 	"callme/ent/menuitem"
+	"callme/ent/predicate"
 	"callme/ent/seller"
 	"callme/ent/ticket"
 	"callme/internal/model"
 	"callme/internal/pulid"
 
-	"entgo.io/contrib/entgql"
+	entsql "entgo.io/ent/dialect/sql"
 )
 
 // Page sizes for connections.
@@ -219,39 +220,75 @@ func (s *Service) SetOpen(ctx context.Context, sellerID pulid.ID, open bool) (*e
 	return s.db.Seller.UpdateOneID(st.ID).SetOpen(open).Save(ctx)
 }
 
-// Sellers lists stalls the caller may see, oldest first.
-func (s *Service) Sellers(ctx context.Context, first *int, after *string, openOnly bool) (*ent.SellerConnection, error) {
-	n, err := pageSize(first)
+// SellerQuery asks for a page of the stalls the caller may see, oldest first.
+type SellerQuery struct {
+	// First is the page size (nil: DefaultPageSize, at most MaxPageSize).
+	First *int
+	// After continues after this stall (keyset pagination).
+	After *SellerCursor
+	// OpenOnly keeps the stalls that can issue numbers now: open and paid.
+	OpenOnly bool
+	// Count asks for Total as well, which costs a COUNT.
+	Count bool
+}
+
+// SellerCursor is a position in the stall list: its order is (CreatedAt, ID).
+type SellerCursor struct {
+	CreatedAt time.Time
+	ID        pulid.ID
+}
+
+// SellerPage is a page of stalls.
+type SellerPage struct {
+	Sellers []*ent.Seller
+	// HasNext says that more stalls follow the page.
+	HasNext bool
+	// Total counts every stall of the query (with SellerQuery.Count).
+	Total int
+}
+
+// Sellers lists stalls the caller may see, oldest first. Unpaid stalls are
+// listed to admins only; OpenOnly lists only stalls that can issue numbers,
+// which an unpaid stall cannot, whoever asks.
+func (s *Service) Sellers(ctx context.Context, q SellerQuery) (*SellerPage, error) {
+	n, err := pageSize(q.First)
 	if err != nil {
 		return nil, err
-	}
-	var cursor *ent.Cursor
-	if after != nil && *after != "" {
-		cursor = new(ent.Cursor)
-		if err := cursor.UnmarshalGQL(*after); err != nil {
-			return nil, Errorf(CodeBadUserInput, "after is not a cursor from this list")
-		}
 	}
 	admin := ActorFrom(ctx) != nil && ActorFrom(ctx).Admin
 	now := s.now()
-	q := s.db.Seller.Query()
-	if !admin {
-		q = q.Where(seller.PaidUntilGT(now))
+	var where []predicate.Seller
+	if !admin || q.OpenOnly {
+		where = append(where, seller.PaidUntilGT(now))
 	}
-	if openOnly {
-		q = q.Where(seller.Open(true))
+	if q.OpenOnly {
+		where = append(where, seller.Open(true))
 	}
-	conn, err := q.Paginate(ctx, cursor, &n, nil, nil,
-		ent.WithSellerOrder(&ent.SellerOrder{Field: ent.SellerOrderFieldCreatedAt, Direction: entgql.OrderDirectionAsc}))
+	page := &SellerPage{}
+	if q.Count {
+		if page.Total, err = s.db.Seller.Query().Where(where...).Count(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if n == 0 {
+		return page, nil
+	}
+	list := s.db.Seller.Query().Where(where...)
+	if c := q.After; c != nil {
+		list.Where(seller.Or(
+			seller.CreatedAtGT(c.CreatedAt),
+			seller.And(seller.CreatedAt(c.CreatedAt), seller.IDGT(c.ID)),
+		))
+	}
+	rows, err := list.Order(ent.Asc(seller.FieldCreatedAt), ent.Asc(seller.FieldID)).Limit(n + 1).All(ctx)
 	if err != nil {
 		return nil, err
 	}
-	page := make([]*ent.Seller, 0, len(conn.Edges))
-	for _, e := range conn.Edges {
-		page = append(page, e.Node)
+	if len(rows) > n {
+		rows, page.HasNext = rows[:n], true
 	}
-	loaderFrom(ctx).remember(page)
-	return conn, nil
+	page.Sellers = rows
+	return page, nil
 }
 
 func pageSize(first *int) (int, error) {
@@ -279,48 +316,81 @@ func (s *Service) Seller(ctx context.Context, id pulid.ID) (*ent.Seller, error) 
 	return st, nil
 }
 
-// Menu returns a stall's menu in the seller's order; for the stalls of a
-// list, one query loads every menu of the page.
-func (s *Service) Menu(ctx context.Context, st *ent.Seller) ([]*ent.MenuItem, error) {
-	if l := loaderFrom(ctx); l != nil {
-		if items, ok, err := s.batchedMenu(ctx, l, st.ID); ok || err != nil {
-			return items, err
-		}
-	}
-	return s.db.MenuItem.Query().Where(menuitem.SellerID(st.ID)).Order(ent.Asc(menuitem.FieldPosition)).All(ctx)
-}
+// The functions below answer for many stalls at once, so that a list costs
+// the same statements for 1 stall as for 50. They read what belongs to
+// stalls the caller has already been allowed to see.
 
-// WaitingCount counts today's WAITING tickets of a stall.
-func (s *Service) WaitingCount(ctx context.Context, st *ent.Seller) (int, error) {
-	if l := loaderFrom(ctx); l != nil {
-		if n, ok, err := s.batchedWaiting(ctx, l, st.ID); ok || err != nil {
-			return n, err
-		}
-	}
-	return s.db.Ticket.Query().
-		Where(ticket.SellerID(st.ID), ticket.BusinessDay(s.today()), ticket.StatusEQ(model.StatusWaiting)).
-		Count(ctx)
-}
-
-// LastCalled returns the ticket called most recently today, or nil.
-func (s *Service) LastCalled(ctx context.Context, st *ent.Seller) (*ent.Ticket, error) {
-	if l := loaderFrom(ctx); l != nil {
-		if t, ok, err := s.batchedLastCalled(ctx, l, st.ID); ok || err != nil {
-			return t, err
-		}
-	}
-	ce, err := s.db.CallEvent.Query().
-		Where(callevent.SellerID(st.ID), callevent.BusinessDay(s.today())).
-		Order(ent.Desc(callevent.FieldSeq)).
-		WithTicket().
-		First(ctx)
-	if ent.IsNotFound(err) {
-		return nil, nil
-	}
+// SellersByID loads stalls by ID (the stall of a ticket the caller reads).
+func (s *Service) SellersByID(ctx context.Context, ids []pulid.ID) (map[pulid.ID]*ent.Seller, error) {
+	rows, err := s.db.Seller.Query().Where(seller.IDIn(ids...)).All(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return ce.Edges.Ticket, nil
+	out := make(map[pulid.ID]*ent.Seller, len(rows))
+	for _, st := range rows {
+		out[st.ID] = st
+	}
+	return out, nil
+}
+
+// Menus returns the menus of stalls, each in the seller's order.
+func (s *Service) Menus(ctx context.Context, ids []pulid.ID) (map[pulid.ID][]*ent.MenuItem, error) {
+	items, err := s.db.MenuItem.Query().Where(menuitem.SellerIDIn(ids...)).
+		Order(ent.Asc(menuitem.FieldSellerID), ent.Asc(menuitem.FieldPosition)).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[pulid.ID][]*ent.MenuItem, len(ids))
+	for _, id := range ids {
+		out[id] = []*ent.MenuItem{}
+	}
+	for _, it := range items {
+		out[it.SellerID] = append(out[it.SellerID], it)
+	}
+	return out, nil
+}
+
+// WaitingCounts counts today's WAITING tickets of stalls.
+func (s *Service) WaitingCounts(ctx context.Context, ids []pulid.ID) (map[pulid.ID]int, error) {
+	var rows []struct {
+		SellerID pulid.ID `json:"seller_id"`
+		Count    int      `json:"count"`
+	}
+	err := s.db.Ticket.Query().
+		Where(ticket.SellerIDIn(ids...), ticket.BusinessDay(s.today()), ticket.StatusEQ(model.StatusWaiting)).
+		GroupBy(ticket.FieldSellerID).Aggregate(ent.Count()).Scan(ctx, &rows)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[pulid.ID]int, len(rows))
+	for _, r := range rows {
+		out[r.SellerID] = r.Count
+	}
+	return out, nil
+}
+
+// LastCalls returns the ticket each stall called most recently today.
+// A stall's call_seq is the seq of its latest call, so the latest call of
+// every stall is one join, whatever the stall rows the caller read hold.
+func (s *Service) LastCalls(ctx context.Context, ids []pulid.ID) (map[pulid.ID]*ent.Ticket, error) {
+	evs, err := s.db.CallEvent.Query().
+		Where(callevent.SellerIDIn(ids...), callevent.BusinessDay(s.today()), latestCall).
+		WithTicket().All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[pulid.ID]*ent.Ticket, len(evs))
+	for _, ev := range evs {
+		out[ev.SellerID] = ev.Edges.Ticket
+	}
+	return out, nil
+}
+
+// latestCall keeps the call events whose seq is their stall's call_seq.
+func latestCall(sel *entsql.Selector) {
+	st := entsql.Table(seller.Table)
+	sel.Join(st).On(sel.C(callevent.FieldSellerID), st.C(seller.FieldID))
+	sel.Where(entsql.ColumnsEQ(sel.C(callevent.FieldSeq), st.C(seller.FieldCallSeq)))
 }
 
 // PhotoURL is where a stall's photo is served, or nil without one.

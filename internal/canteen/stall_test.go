@@ -8,6 +8,7 @@ import (
 	"callme/ent"
 	"callme/internal/canteen"
 	"callme/internal/model"
+	"callme/internal/pulid"
 	"callme/internal/store/storetest"
 )
 
@@ -30,7 +31,7 @@ func TestMenus(t *testing.T) {
 			many[i] = &canteen.MenuItemInput{Name: "d"}
 		}
 		wantCode(t, set(many...), canteen.CodeBadUserInput)
-		menu := must[[]*ent.MenuItem](t)(f.svc.Menu(seller, st))
+		menu := must[map[pulid.ID][]*ent.MenuItem](t)(f.svc.Menus(seller, []pulid.ID{st.ID}))[st.ID]
 		if len(menu) != 2 || menu[0].Name != "Beef noodles" || *menu[0].PriceCents != 1800 || menu[1].Available {
 			t.Fatalf("menu after a rejected change: %+v", menu)
 		}

@@ -598,17 +598,12 @@ func (s *Service) Queue(ctx context.Context, sellerID pulid.ID) ([]*ent.Ticket, 
 	return s.ticketList(ctx, ticket.SellerID(sellerID), ticket.BusinessDay(s.today()), ticket.ActiveNumberNotNil())
 }
 
-// ticketList loads tickets in issue order, eager-loading the edges the
-// GraphQL query asks for, so a list costs a constant number of statements.
+// ticketList loads tickets in issue order.
 func (s *Service) ticketList(ctx context.Context, where ...predicate.Ticket) ([]*ent.Ticket, error) {
-	q, err := s.db.Ticket.Query().
+	return s.db.Ticket.Query().
 		Where(where...).
 		Order(ent.Asc(ticket.FieldBusinessDay), ent.Asc(ticket.FieldIssueSeq)).
-		CollectFields(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return q.All(ctx)
+		All(ctx)
 }
 
 // Position counts the WAITING tickets ahead of t, or nil unless t is WAITING.

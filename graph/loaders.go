@@ -1,0 +1,77 @@
+package graph
+
+import (
+	"context"
+
+	"callme/ent"
+	"callme/graph/dataload"
+	"callme/internal/canteen"
+	"callme/internal/pulid"
+
+	"github.com/99designs/gqlgen/graphql"
+)
+
+// loaders batch the per-stall reads of one response. A list resolver primes
+// them with the IDs it returns; the first field that loads any of them then
+// reads the whole page in one statement.
+type loaders struct {
+	seller     *dataload.Loader[pulid.ID, *ent.Seller]
+	menu       *dataload.Loader[pulid.ID, []*ent.MenuItem]
+	waiting    *dataload.Loader[pulid.ID, int]
+	lastCalled *dataload.Loader[pulid.ID, *ent.Ticket]
+}
+
+func newLoaders(svc *canteen.Service) *loaders {
+	return &loaders{
+		seller:     dataload.New(svc.SellersByID),
+		menu:       dataload.New(svc.Menus),
+		waiting:    dataload.New(svc.WaitingCounts),
+		lastCalled: dataload.New(svc.LastCalls),
+	}
+}
+
+type loadersKey struct{}
+
+// withLoaders installs fresh loaders for one response: per response, not per
+// operation, so that each event of a subscription reads current data.
+func withLoaders(svc *canteen.Service) graphql.ResponseMiddleware {
+	return func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+		return next(context.WithValue(ctx, loadersKey{}, newLoaders(svc)))
+	}
+}
+
+// loadersFrom returns the response's loaders; outside a response (a test
+// calling a resolver directly) each call gets fresh, unbatched ones.
+func (r *Resolver) loadersFrom(ctx context.Context) *loaders {
+	if l, ok := ctx.Value(loadersKey{}).(*loaders); ok {
+		return l
+	}
+	return newLoaders(r.Svc)
+}
+
+// primeSellers announces the stalls of a list to every per-stall loader.
+func (l *loaders) primeSellers(sellers []*ent.Seller) {
+	for _, st := range sellers {
+		l.seller.Set(st.ID, st)
+		l.menu.Prime(st.ID)
+		l.waiting.Prime(st.ID)
+		l.lastCalled.Prime(st.ID)
+	}
+}
+
+// primeTickets announces the stalls of a ticket list.
+func (l *loaders) primeTickets(tickets []*ent.Ticket) {
+	for _, t := range tickets {
+		l.seller.Prime(t.SellerID)
+	}
+}
+
+// ticketList primes the loaders with a list's tickets on its way out.
+func (r *Resolver) ticketList(ctx context.Context) func([]*ent.Ticket, error) ([]*ent.Ticket, error) {
+	return func(ts []*ent.Ticket, err error) ([]*ent.Ticket, error) {
+		if err == nil {
+			r.loadersFrom(ctx).primeTickets(ts)
+		}
+		return ts, err
+	}
+}
