@@ -20,11 +20,9 @@ import (
 	"callme/ent"
 	"callme/internal/events"
 	"callme/internal/model"
+	"callme/internal/store"
 	"callme/internal/wechat"
 
-	"entgo.io/ent/dialect"
-	"github.com/go-sql-driver/mysql"
-	"modernc.org/sqlite"
 )
 
 // Config holds the rules that operators may tune.
@@ -225,24 +223,8 @@ func retryable(err error) bool {
 	if errors.As(err, &de) {
 		return false
 	}
-	if errors.Is(err, errConflict) {
-		return true
-	}
-	var me *mysql.MySQLError
-	if errors.As(err, &me) {
-		return me.Number == 1213 || me.Number == 1205 // deadlock, lock wait timeout
-	}
-	var se *sqlite.Error
-	if errors.As(err, &se) {
-		c := se.Code() & 0xff
-		return c == 5 || c == 6 // SQLITE_BUSY, SQLITE_LOCKED
-	}
-	// A unique index caught a race (two first fetches of a day creating the
-	// counter, two logins creating the user): the retry sees the winner's row.
-	return ent.IsConstraintError(err)
+	return errors.Is(err, errConflict) || store.Retryable(err)
 }
 
-// forUpdate reports whether SELECT … FOR UPDATE is available. SQLite has no
-// row locks; its transactions take the database write lock at BEGIN
-// (_txlock=immediate), which serialises them anyway.
-func (s *Service) forUpdate() bool { return s.dialect == dialect.MySQL }
+// forUpdate reports whether SELECT … FOR UPDATE is available (see store.RowLocks).
+func (s *Service) forUpdate() bool { return store.RowLocks(s.dialect) }

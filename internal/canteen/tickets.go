@@ -92,21 +92,32 @@ func (s *Service) Fetch(ctx context.Context, in FetchInput) (*ent.Ticket, error)
 		return nil, Errorf(CodeForbidden, "only this stall's seller can hand out its numbers")
 	}
 
+	if key != nil {
+		// A retry of a fetch that succeeded answers its ticket, even if the
+		// stall closed meanwhile.
+		if t, err := ticketByKey(ctx, s.db.Ticket, a.UserID, *key, in.SellerID); t != nil || err != nil {
+			return t, err
+		}
+	}
 	if err := s.ensureCounter(ctx, in.SellerID); err != nil {
 		return nil, err
 	}
 	var t *ent.Ticket
 	err = s.inTx(ctx, func(tx *txn) error {
-		if key != nil {
-			prev, err := tx.Ticket.Query().Where(ticket.IssuedBy(a.UserID), ticket.IdempotencyKey(*key)).Only(ctx)
-			if err == nil {
-				if prev.SellerID != in.SellerID {
-					return Errorf(CodeBadUserInput, "idempotencyKey was already used for a ticket at another stall")
-				}
-				t = prev
-				return nil
+		if owned {
+			// First, so one customer's fetches at any stalls queue here and
+			// each counts the tickets the ones before it committed.
+			if err := s.lockUser(ctx, tx, a.UserID); err != nil {
+				return err
 			}
-			if !ent.IsNotFound(err) {
+		}
+		if key != nil {
+			// Two retries raced past the check above: the later one, after
+			// the earlier commits, answers its ticket here, or (if both got
+			// this far) loses on the unique index and is retried.
+			prev, err := ticketByKey(ctx, tx.Ticket, a.UserID, *key, in.SellerID)
+			if prev != nil || err != nil {
+				t = prev
 				return err
 			}
 		}
@@ -118,11 +129,8 @@ func (s *Service) Fetch(ctx context.Context, in FetchInput) (*ent.Ticket, error)
 			return err
 		}
 		now := s.now()
-		if !paid(st, now) {
-			return Errorf(CodeSellerInactive, "this stall's paid term is over; it cannot issue numbers")
-		}
-		if !st.Open {
-			return Errorf(CodeSellerClosed, "this stall is closed; try again when it opens")
+		if err := canIssue(st, now); err != nil {
+			return err
 		}
 		day := s.BusinessDay(now)
 		if owned {
@@ -177,15 +185,35 @@ func (s *Service) Fetch(ctx context.Context, in FetchInput) (*ent.Ticket, error)
 	return t.Unwrap(), nil
 }
 
-// checkActiveCap enforces the per-customer cap on active tickets. On MySQL
-// it locks the user's row, so two fetches by one customer at two stalls
-// cannot both slip under the cap.
-func (s *Service) checkActiveCap(ctx context.Context, tx *txn, uid pulid.ID, day int) error {
-	if s.forUpdate() {
-		if _, err := tx.User.Query().Where(user.ID(uid)).ForUpdate().Only(ctx); err != nil {
-			return err
-		}
+// ticketByKey returns the caller's ticket of an idempotency key, or nil.
+func ticketByKey(ctx context.Context, q *ent.TicketClient, uid pulid.ID, key string, sellerID pulid.ID) (*ent.Ticket, error) {
+	prev, err := q.Query().Where(ticket.IssuedBy(uid), ticket.IdempotencyKey(key)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, nil
 	}
+	if err != nil {
+		return nil, err
+	}
+	if prev.SellerID != sellerID {
+		return nil, Errorf(CodeBadUserInput, "idempotencyKey was already used for a ticket at another stall")
+	}
+	return prev, nil
+}
+
+// lockUser serialises the transactions that add to a customer's active
+// tickets (fetch and claim), for checkActiveCap.
+func (s *Service) lockUser(ctx context.Context, tx *txn, uid pulid.ID) error {
+	if !s.forUpdate() {
+		return nil // SQLite: one writer at a time
+	}
+	_, err := tx.User.Query().Where(user.ID(uid)).ForUpdate().Only(ctx)
+	return err
+}
+
+// checkActiveCap enforces the per-customer cap on active tickets. The caller
+// holds the user's row lock (MySQL; SQLite serialises writers), so two
+// fetches by one customer at two stalls cannot both slip under the cap.
+func (s *Service) checkActiveCap(ctx context.Context, tx *txn, uid pulid.ID, day int) error {
 	n, err := tx.Ticket.Query().
 		Where(ticket.OwnerID(uid), ticket.BusinessDay(day), ticket.ActiveNumberNotNil()).
 		Count(ctx)
@@ -206,10 +234,15 @@ func (s *Service) checkActiveCap(ctx context.Context, tx *txn, uid pulid.ID, day
 // per day per instance, outside the fetch transaction. Creating it inside
 // would make the day's first fetches, all locking a row that does not exist
 // yet, deadlock on MySQL's gap locks and burn their retries.
+//
+// Only a stall that may issue numbers gets one: the row snapshots the
+// stall's prefix and maxNumber for the day, so a fetch refused at a closed
+// stall must not fix them before the seller's last change of the morning.
+// The cache keeps one day per stall, so it is bounded by the stalls that
+// exist, whatever IDs clients send.
 func (s *Service) ensureCounter(ctx context.Context, sellerID pulid.ID) error {
 	day := s.today()
-	key := fmt.Sprint(sellerID, "/", day)
-	if _, ok := s.counters.Load(key); ok {
+	if d, ok := s.counters.Load(sellerID); ok && d.(int) == day {
 		return nil
 	}
 	st, err := s.db.Seller.Get(ctx, sellerID)
@@ -219,6 +252,9 @@ func (s *Service) ensureCounter(ctx context.Context, sellerID pulid.ID) error {
 	if err != nil {
 		return err
 	}
+	if err := canIssue(st, s.now()); err != nil {
+		return err
+	}
 	err = s.db.DayCounter.Create().
 		SetSellerID(st.ID).SetBusinessDay(day).SetMaxNumber(st.MaxNumber).SetPrefix(st.Prefix).
 		OnConflictColumns(daycounter.FieldSellerID, daycounter.FieldBusinessDay).Ignore().
@@ -226,7 +262,18 @@ func (s *Service) ensureCounter(ctx context.Context, sellerID pulid.ID) error {
 	if err != nil {
 		return err
 	}
-	s.counters.Store(key, struct{}{})
+	s.counters.Store(sellerID, day)
+	return nil
+}
+
+// canIssue says why a stall cannot issue numbers now, or nil.
+func canIssue(st *ent.Seller, now time.Time) error {
+	if !paid(st, now) {
+		return Errorf(CodeSellerInactive, "this stall's paid term is over; it cannot issue numbers")
+	}
+	if !st.Open {
+		return Errorf(CodeSellerClosed, "this stall is closed; try again when it opens")
+	}
 	return nil
 }
 
@@ -297,6 +344,9 @@ func (s *Service) Claim(ctx context.Context, in ClaimInput) (*ent.Ticket, error)
 	}
 	var t *ent.Ticket
 	err = s.inTx(ctx, func(tx *txn) error {
+		if err := s.lockUser(ctx, tx, a.UserID); err != nil {
+			return err
+		}
 		day := s.today()
 		cur, err := tx.Ticket.Query().
 			Where(ticket.SellerID(in.SellerID), ticket.BusinessDay(day), ticket.ActiveNumber(in.Number)).

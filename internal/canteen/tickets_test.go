@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -286,4 +287,30 @@ func TestRecallGap(t *testing.T) {
 	if got := must[*ent.Ticket](t)(f.svc.Call(seller, tk.ID)); got.CallCount != 2 {
 		t.Fatalf("recall after the gap: callCount %d, want 2", got.CallCount)
 	}
+}
+
+// TestRefusedFetchDoesNotStartTheDay: a fetch refused at a closed stall
+// leaves no counter behind, so the seller's prefix change before opening
+// still applies at once (defect 12: the counter row, which fixes the day's
+// prefix, was created before the open and paid checks).
+func TestRefusedFetchDoesNotStartTheDay(t *testing.T) {
+	forEngine(t, func(t *testing.T, e storetest.Engine) {
+		f := newFixture(t, e)
+		seller, st := f.stall(t, "Noodles", "A", 999)
+		must[*ent.Seller](t)(f.svc.SetOpen(seller, st.ID, false))
+		student := f.as(t, model.AppCustomer, "student")
+		_, err := f.svc.Fetch(student, canteen.FetchInput{SellerID: st.ID})
+		wantCode(t, err, canteen.CodeSellerClosed)
+
+		prefix := "B"
+		up := must[*canteen.SellerUpdate](t)(f.svc.UpdateSeller(seller, canteen.UpdateSellerInput{SellerID: st.ID, Prefix: &prefix}))
+		if up.Notice == nil || !strings.Contains(*up.Notice, "apply now") {
+			t.Fatalf("notice %v, want the change to apply now", up.Notice)
+		}
+		must[*ent.Seller](t)(f.svc.SetOpen(seller, st.ID, true))
+		tk := must[*ent.Ticket](t)(f.svc.Fetch(student, canteen.FetchInput{SellerID: st.ID}))
+		if tk.Code != "B001" {
+			t.Errorf("first ticket after the change is %s, want B001", tk.Code)
+		}
+	})
 }

@@ -6,8 +6,8 @@
 //     one writer at a time; letting many connections race for the write lock
 //     starves some of them into SQLITE_BUSY (shared/FACTS.md), while one write
 //     connection is fair and faster.
-//   - MySQL/MariaDB: one pool; write transactions are retried on deadlock by
-//     the domain (see canteen.Service.inTx).
+//   - MySQL/MariaDB: one pool, at READ COMMITTED (see readCommitted); write
+//     transactions are retried whole on what Retryable accepts.
 package store
 
 import (
@@ -137,6 +137,9 @@ func openMySQL(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	if err := createDatabase(ctx, cfg); err != nil {
 		return nil, err
 	}
+	if err := readCommitted(ctx, cfg); err != nil {
+		return nil, err
+	}
 	// Migration files hold several statements each; only their connection
 	// allows that, so a stray semicolon in a query can never chain statements.
 	mcfg := cfg.Clone()
@@ -228,6 +231,39 @@ func createDatabase(ctx context.Context, cfg *mysql.Config) error {
 	if err != nil {
 		return fmt.Errorf("creating database %q: %w", cfg.DBName, err)
 	}
+	return nil
+}
+
+// readCommitted makes every connection's transactions READ COMMITTED.
+//
+// callme's write rules lock a row, then read what the lock protects: the
+// counter, then the numbers in use; the customer, then their active tickets.
+// Under MySQL's default REPEATABLE READ a plain read after the lock sees the
+// snapshot of the transaction's first read, taken before the lock was
+// granted, so 30 concurrent fetches of one customer all counted 0 active
+// tickets and all passed a cap of 3. READ COMMITTED reads the latest
+// committed rows at every statement, and takes no gap locks, which also
+// keeps the day's first fetches of a stall from deadlocking.
+//
+// The setting is a connection parameter, so it costs no round trip per
+// transaction. MariaDB before 11.1 names it tx_isolation; MySQL 8 only
+// transaction_isolation.
+func readCommitted(ctx context.Context, cfg *mysql.Config) error {
+	db, err := serverDB(cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	name := "transaction_isolation"
+	var v string
+	if err := db.QueryRowContext(ctx, "SELECT @@transaction_isolation").Scan(&v); err != nil {
+		var me *mysql.MySQLError
+		if !errors.As(err, &me) || me.Number != 1193 { // unknown system variable
+			return fmt.Errorf("connecting to MySQL: %w", err)
+		}
+		name = "tx_isolation"
+	}
+	cfg.Params[name] = "'READ-COMMITTED'"
 	return nil
 }
 

@@ -1,0 +1,47 @@
+package store
+
+import (
+	"errors"
+
+	"callme/ent"
+
+	"entgo.io/ent/dialect"
+	"github.com/go-sql-driver/mysql"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Retryable reports whether running the same transaction again may succeed:
+// it lost a race the database detected, not a rule.
+//
+//   - MySQL deadlock (1213) and lock wait timeout (1205); SQLite busy or
+//     locked: try again after the other transaction is done.
+//   - A unique index that caught a race (1062, SQLite's unique and primary
+//     key constraints): two first fetches of a day creating the counter, two
+//     retries of one fetch under one idempotency key, two logins creating one
+//     user. The retry reads the winner's row and answers from it.
+func Retryable(err error) bool {
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		switch me.Number {
+		case 1213, 1205, 1062:
+			return true
+		}
+		return false
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return true
+		}
+		c := se.Code() & 0xff
+		return c == sqlite3.SQLITE_BUSY || c == sqlite3.SQLITE_LOCKED
+	}
+	return ent.IsConstraintError(err)
+}
+
+// RowLocks reports whether the dialect has SELECT … FOR UPDATE. SQLite has
+// no row locks; its transactions take the database write lock at BEGIN
+// (_txlock=immediate), which serialises them anyway.
+func RowLocks(dialectName string) bool { return dialectName == dialect.MySQL }
