@@ -22,7 +22,6 @@ import (
 	"callme/internal/model"
 	"callme/internal/store"
 	"callme/internal/wechat"
-
 )
 
 // Config holds the rules that operators may tune.
