@@ -446,12 +446,16 @@ func FormatDay(d int) string { return fmt.Sprintf("%04d-%02d-%02d", d/10000, d/1
 // throughputWindow is how far back ETA and average wait look.
 const throughputWindow = 30 * time.Minute
 
-// callTimes returns the first-call times of the stall's tickets in the last
-// window, oldest first.
+// recentFirstCalls returns the first-call times of the stall's tickets in
+// the last window, oldest first. A ticket is only called on its own business
+// day, so one first called since then belongs to the day the window starts
+// in or a later one: bounding business_day
+// lets the (seller_id, business_day, …) index read a day or two of tickets
+// rather than the stall's whole history, once per ticket shown.
 func (s *Service) recentFirstCalls(ctx context.Context, st pulid.ID) ([]*ent.Ticket, error) {
 	since := s.now().Add(-throughputWindow)
 	return s.db.Ticket.Query().
-		Where(ticket.SellerID(st), ticket.FirstCalledAtGTE(since)).
+		Where(ticket.SellerID(st), ticket.BusinessDayGTE(s.BusinessDay(since)), ticket.FirstCalledAtGTE(since)).
 		Order(ent.Asc(ticket.FieldFirstCalledAt)).
 		Select(ticket.FieldFirstCalledAt, ticket.FieldCreatedAt).
 		All(ctx)
