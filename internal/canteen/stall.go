@@ -253,12 +253,9 @@ func (s *Service) UpdateSeller(ctx context.Context, in UpdateSellerInput) (*Sell
 
 // nextDayStart is when the next business day begins.
 func (s *Service) nextDayStart() time.Time {
-	now := s.now().In(s.cfg.Location)
-	start := time.Date(now.Year(), now.Month(), now.Day(), s.cfg.DayStartHour, 0, 0, 0, s.cfg.Location)
-	if !start.After(now) {
-		start = start.AddDate(0, 0, 1)
-	}
-	return start
+	y, m, d := s.businessDate(s.now())
+	y, m, d = time.Date(y, m, d+1, 12, 0, 0, 0, time.UTC).Date()
+	return s.dayStart(y, m, d)
 }
 
 // RenewSeller extends a stall's paid term by months from the later of now
