@@ -36,7 +36,7 @@ type MediaConfig struct {
 // WebP by its content; it is re-encoded without metadata. A bad file stores
 // nothing.
 func (s *Service) UploadSellerPhoto(ctx context.Context, sellerID pulid.ID, file io.Reader) (*ent.Seller, error) {
-	_, st, err := s.manageSeller(ctx, sellerID, "change its photo")
+	a, st, err := s.manageSeller(ctx, sellerID, "change its photo")
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +57,13 @@ func (s *Service) UploadSellerPhoto(ctx context.Context, sellerID pulid.ID, file
 	if err != nil {
 		return nil, err
 	}
-	out, err := s.db.Seller.UpdateOneID(st.ID).SetPhoto(key).Save(ctx)
+	var out *ent.Seller
+	err = s.inTx(ctx, func(tx *txn) error {
+		if out, err = tx.Seller.UpdateOneID(st.ID).SetPhoto(key).Save(ctx); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, a, "uploadSellerPhoto", st.ID, key)
+	})
 	if err != nil {
 		_ = m.Photos.Delete(context.WithoutCancel(ctx), key)
 		return nil, err
@@ -67,7 +73,7 @@ func (s *Service) UploadSellerPhoto(ctx context.Context, sellerID pulid.ID, file
 			s.log.WarnContext(ctx, "removing the old photo", "seller", st.ID, "err", err)
 		}
 	}
-	return out, nil
+	return out.Unwrap(), nil
 }
 
 // QRCode is a printable code for a stall.
