@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -430,9 +431,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		BaseContext:       func(net.Listener) context.Context { return base },
 	}
 	log.Info("callme listening", "url", "http://"+ln.Addr().String()+"/", "db", dbKind(cfg.DB), "production", cfg.Production)
+	// Background work (the notification sender) ends with base and is
+	// joined before the deferred Close closes the database under it.
+	var background sync.WaitGroup
 	for _, bg := range a.background {
-		go bg(base)
+		background.Go(func() { bg(base) })
 	}
+	stopped, join := make(chan struct{}), true
+	go func() { background.Wait(); close(stopped) }()
+	defer func() {
+		cancelBase()
+		if join {
+			<-stopped
+		}
+	}()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -450,6 +462,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	err = srv.Shutdown(sctx)
 	cancelBase()
 	a.waitSockets(sctx)
+	// A message being sent is finished and recorded (it may already have
+	// reached the user), within the shutdown timeout.
+	select {
+	case <-stopped:
+	case <-sctx.Done():
+		log.Warn("background work still running at the shutdown timeout; closing the database anyway")
+		join = false
+	}
 	return err
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"callme/ent"
+	"callme/ent/seller"
 	"callme/internal/media"
 	"callme/internal/model"
 	"callme/internal/pulid"
@@ -36,7 +37,7 @@ type MediaConfig struct {
 // WebP by its content; it is re-encoded without metadata. A bad file stores
 // nothing.
 func (s *Service) UploadSellerPhoto(ctx context.Context, sellerID pulid.ID, file io.Reader) (*ent.Seller, error) {
-	_, st, err := s.manageSeller(ctx, sellerID, "change its photo")
+	a, st, err := s.manageSeller(ctx, sellerID, "change its photo")
 	if err != nil {
 		return nil, err
 	}
@@ -57,17 +58,41 @@ func (s *Service) UploadSellerPhoto(ctx context.Context, sellerID pulid.ID, file
 	if err != nil {
 		return nil, err
 	}
-	out, err := s.db.Seller.UpdateOneID(st.ID).SetPhoto(key).Save(ctx)
+	// The photo being replaced is read in the transaction that replaces it,
+	// with the stall's row locked: of uploads racing for one stall, each
+	// removes the file the one before it stored, and only the last stays.
+	var out *ent.Seller
+	var old string
+	err = s.inTx(ctx, func(tx *txn) error {
+		q := tx.Seller.Query().Where(seller.ID(st.ID))
+		if s.forUpdate() {
+			q = q.ForUpdate()
+		}
+		cur, err := q.Only(ctx)
+		if err != nil {
+			return err
+		}
+		old = ""
+		if cur.Photo != nil {
+			old = *cur.Photo
+		}
+		if out, err = tx.Seller.UpdateOneID(st.ID).SetPhoto(key).Save(ctx); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, a, "uploadSellerPhoto", st.ID, key)
+	})
 	if err != nil {
 		_ = m.Photos.Delete(context.WithoutCancel(ctx), key)
 		return nil, err
 	}
-	if st.Photo != nil && *st.Photo != "" {
-		if err := m.Photos.Delete(ctx, *st.Photo); err != nil {
+	// Only after commit: until then the old photo is the stall's. A request
+	// cancelled now must not leave the old file behind.
+	if old != "" && old != key {
+		if err := m.Photos.Delete(context.WithoutCancel(ctx), old); err != nil {
 			s.log.WarnContext(ctx, "removing the old photo", "seller", st.ID, "err", err)
 		}
 	}
-	return out, nil
+	return out.Unwrap(), nil
 }
 
 // QRCode is a printable code for a stall.

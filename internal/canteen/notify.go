@@ -34,7 +34,13 @@ type MessageSender interface {
 const (
 	maxGrantsPerTicket = 5
 	maxSendAttempts    = 5
-	sendLease          = 30 * time.Second
+	// sendTimeout bounds one send, token refresh and the WeChat client's
+	// retries included (3 attempts of 5 s each, twice, in the worst case).
+	sendTimeout = time.Minute
+	// sendLease is how long a claim keeps other instances off a row. It is
+	// twice sendTimeout, so a send has always ended (and its outcome is being
+	// written) long before another instance may take the row over.
+	sendLease = 2 * sendTimeout
 )
 
 func (s *Service) notifyOn() bool { return s.cfg.Notify.TemplateID != "" }
@@ -183,6 +189,11 @@ func (s *Service) RunNotifier(ctx context.Context, sender MessageSender, every t
 }
 
 // SendPending sends the messages that are due; it returns how many it sent.
+//
+// Each row is claimed on its own, just before it is sent, with a lease
+// counted from that moment: a slow send of one row never eats into the lease
+// of the next (defect 9). The claim also counts the attempt, and only the
+// claim that counted it may record the outcome.
 func (s *Service) SendPending(ctx context.Context, sender MessageSender) int {
 	now := s.now()
 	due, err := s.db.Notification.Query().
@@ -197,19 +208,32 @@ func (s *Service) SendPending(ctx context.Context, sender MessageSender) int {
 	}
 	sent := 0
 	for _, n := range due {
-		// Claim the row: another instance, or an earlier crash, may hold it.
-		claimed, err := s.db.Notification.Update().
-			Where(notification.ID(n.ID), notification.StateEQ(notification.StatePENDING),
-				notification.Or(notification.LeaseUntilIsNil(), notification.LeaseUntilLT(now))).
-			SetLeaseUntil(now.Add(sendLease)).Save(ctx)
-		if err != nil || claimed != 1 {
-			continue
+		if ctx.Err() != nil {
+			break
+		}
+		if !s.claim(ctx, n) {
+			continue // another instance has it, or sent it meanwhile
 		}
 		if s.sendOne(ctx, sender, n) {
 			sent++
 		}
 	}
 	return sent
+}
+
+// claim takes a row for one send attempt: only if it is still pending, due
+// and unleased at this moment, and nobody attempted it since it was read.
+func (s *Service) claim(ctx context.Context, n *ent.Notification) bool {
+	now := s.now()
+	claimed, err := s.db.Notification.Update().
+		Where(notification.ID(n.ID), notification.StateEQ(notification.StatePENDING),
+			notification.Attempts(n.Attempts), notification.NextAttemptAtLTE(now),
+			notification.Or(notification.LeaseUntilIsNil(), notification.LeaseUntilLT(now))).
+		SetLeaseUntil(now.Add(sendLease)).AddAttempts(1).Save(ctx)
+	if err != nil && ctx.Err() == nil {
+		s.log.ErrorContext(ctx, "claiming a notification", "notification", n.ID, "err", err)
+	}
+	return err == nil && claimed == 1
 }
 
 func (s *Service) sendOne(ctx context.Context, sender MessageSender, n *ent.Notification) bool {
@@ -219,11 +243,21 @@ func (s *Service) sendOne(ctx context.Context, sender MessageSender, n *ent.Noti
 	}
 	var data map[string]string
 	_ = json.Unmarshal([]byte(n.Data), &data)
-	err = sender.SendSubscribeMessage(ctx, model.AppCustomer, wechat.SubscribeMessage{
+	// The send ends well within the lease, whatever WeChat does. Shutting
+	// down does not cut it off: a message cut off mid-request may have
+	// reached the user without us knowing, and would go out again. Its
+	// outcome is recorded for the same reason.
+	ctx = context.WithoutCancel(ctx)
+	sctx, cancel := context.WithTimeout(ctx, sendTimeout)
+	err = sender.SendSubscribeMessage(sctx, model.AppCustomer, wechat.SubscribeMessage{
 		ToUser: u.Openid, TemplateID: n.TemplateID, Page: s.cfg.Notify.Page, State: s.cfg.Notify.State, Data: data,
 	})
+	cancel()
 	now := s.now()
-	upd := s.db.Notification.UpdateOneID(n.ID).ClearLeaseUntil().AddAttempts(1)
+	// Only this claim (it set attempts to n.Attempts+1) records its outcome.
+	upd := s.db.Notification.Update().
+		Where(notification.ID(n.ID), notification.StateEQ(notification.StatePENDING), notification.Attempts(n.Attempts+1)).
+		ClearLeaseUntil()
 	switch {
 	case err == nil:
 		upd.SetState(notification.StateSENT).SetSentAt(now)
@@ -235,7 +269,7 @@ func (s *Service) sendOne(ctx context.Context, sender MessageSender, n *ent.Noti
 		backoff := time.Duration(1<<min(n.Attempts, 6)) * 5 * time.Second
 		upd.SetNextAttemptAt(now.Add(backoff)).SetLastError(truncateRunes(err.Error(), 200))
 	}
-	if uerr := upd.Exec(ctx); uerr != nil {
+	if _, uerr := upd.Save(ctx); uerr != nil {
 		s.log.ErrorContext(ctx, "recording a notification's outcome", "notification", n.ID, "err", uerr)
 	}
 	if err != nil && !errors.Is(err, context.Canceled) {

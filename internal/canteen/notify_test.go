@@ -142,3 +142,74 @@ func TestNotifierSendsAfterCommit(t *testing.T) {
 		t.Fatal("the notifier did not send after the call committed")
 	}
 }
+
+// slowSender stands in for a slow WeChat: each send takes `takes` on the
+// test clock, and during may act as another instance running meanwhile.
+type slowSender struct {
+	clock  *clock
+	takes  time.Duration
+	during func(n int) // called inside the n-th send (1-based)
+
+	mu   sync.Mutex
+	sent []wechat.SubscribeMessage
+}
+
+func (s *slowSender) SendSubscribeMessage(ctx context.Context, app model.App, msg wechat.SubscribeMessage) error {
+	s.mu.Lock()
+	s.sent = append(s.sent, msg)
+	n := len(s.sent)
+	s.mu.Unlock()
+	s.clock.Add(s.takes)
+	if s.during != nil {
+		s.during(n)
+	}
+	return nil
+}
+
+// TestNotificationSlowSenderNotSentTwice: an instance whose WeChat takes 20 s
+// per message sends a batch of two; while it is still sending the second, a
+// second instance looks for due messages. Every notification goes out
+// exactly once (defect 9: the batch's leases all counted from its start).
+func TestNotificationSlowSenderNotSentTwice(t *testing.T) {
+	forEngine(t, func(t *testing.T, e storetest.Engine) {
+		f := newFixture(t, e, func(c *canteen.Config) {
+			c.Notify = canteen.NotifyConfig{TemplateID: tmpl, Page: "pages/ticket/index",
+				Fields: map[string]string{"thing1": "stall", "character_string2": "code"}}
+		})
+		instance := func() *canteen.Service {
+			cfg := canteen.Config{Admins: []string{"admin"}, Location: shanghai, DayStartHour: 4, DevLogin: true, Now: f.clock.Now,
+				Notify: canteen.NotifyConfig{TemplateID: tmpl, Fields: map[string]string{"character_string2": "code"}}}
+			return canteen.New(f.db.Client, f.db.Dialect, events.NewLocal(8), nil, cfg, nil)
+		}
+		seller, st := f.stall(t, "Slow", "S", 999)
+		for _, who := range []string{"alice", "bob"} {
+			c := f.as(t, model.AppCustomer, who)
+			tk := must[*ent.Ticket](t)(f.svc.Fetch(c, canteen.FetchInput{SellerID: st.ID}))
+			must[int](t)(f.svc.AcceptNotifications(c, tk.ID, []string{tmpl}))
+			must[*ent.Ticket](t)(f.svc.Call(seller, tk.ID))
+		}
+		a, b := instance(), instance()
+		other := &slowSender{clock: f.clock}
+		slow := &slowSender{clock: f.clock, takes: 20 * time.Second, during: func(n int) {
+			if n == 2 {
+				// 40 s after the batch began, the other instance runs.
+				b.SendPending(context.Background(), other)
+			}
+		}}
+		a.SendPending(context.Background(), slow)
+		f.clock.Add(10 * time.Minute) // every lease long over: a retry would be due
+		a.SendPending(context.Background(), slow)
+		b.SendPending(context.Background(), other)
+
+		per := map[string]int{}
+		for _, m := range append(slow.sent, other.sent...) {
+			per[m.ToUser]++
+		}
+		if per["alice"] != 1 || per["bob"] != 1 {
+			t.Fatalf("messages per customer %v (slow instance %d, other %d), want exactly one each", per, len(slow.sent), len(other.sent))
+		}
+		if n := f.db.Client.Notification.Query().Where(notification.StateEQ(notification.StateSENT)).CountX(context.Background()); n != 2 {
+			t.Fatalf("%d notifications SENT, want 2", n)
+		}
+	})
+}

@@ -3,6 +3,7 @@ package canteen
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -64,14 +65,14 @@ func (s *Service) CreateSeller(ctx context.Context, in CreateSellerInput) (*Sell
 	if err != nil {
 		return nil, err
 	}
-	c := s.db.Seller.Create().SetName(name).SetCreatedAt(s.now())
+	var set []func(*ent.SellerCreate)
 	if in.Phone != nil {
 		p := strings.TrimSpace(*in.Phone)
 		if utf8.RuneCountInString(p) > 32 {
 			return nil, Errorf(CodeBadUserInput, "phone must be at most 32 characters")
 		}
 		if p != "" {
-			c.SetPhone(p)
+			set = append(set, func(c *ent.SellerCreate) { c.SetPhone(p) })
 		}
 	}
 	if in.Prefix != nil {
@@ -79,26 +80,38 @@ func (s *Service) CreateSeller(ctx context.Context, in CreateSellerInput) (*Sell
 		if err != nil {
 			return nil, err
 		}
-		c.SetPrefix(p)
+		set = append(set, func(c *ent.SellerCreate) { c.SetPrefix(p) })
 	}
 	if in.MaxNumber != nil {
 		if *in.MaxNumber < 9 || *in.MaxNumber > 9999 {
 			return nil, Errorf(CodeBadUserInput, "maxNumber must be between 9 and 9999")
 		}
-		c.SetMaxNumber(*in.MaxNumber)
+		n := *in.MaxNumber
+		set = append(set, func(c *ent.SellerCreate) { c.SetMaxNumber(n) })
 	}
 	if in.PaidUntil != nil {
-		c.SetPaidUntil(in.PaidUntil.UTC().Truncate(time.Microsecond))
+		until := in.PaidUntil.UTC().Truncate(time.Microsecond)
+		set = append(set, func(c *ent.SellerCreate) { c.SetPaidUntil(until) })
 	}
 	code, err := newInviteCode()
 	if err != nil {
 		return nil, err
 	}
-	c.SetInviteHash(hashToken(code))
-	st, err := c.Save(ctx)
+	var st *ent.Seller
+	err = s.inTx(ctx, func(tx *txn) error {
+		c := tx.Seller.Create().SetName(name).SetCreatedAt(s.now()).SetInviteHash(hashToken(code))
+		for _, f := range set {
+			f(c)
+		}
+		if st, err = c.Save(ctx); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, a, "createSeller", st.ID, name)
+	})
 	if err != nil {
 		return nil, err
 	}
+	st = st.Unwrap()
 	s.log.InfoContext(ctx, "seller created", "seller", st.ID, "by", a.UserID)
 	return &SellerInvite{Seller: st, InviteCode: code}, nil
 }
@@ -207,7 +220,7 @@ func (s *Service) ClaimSeller(ctx context.Context, inviteCode string) (*ent.Sell
 
 // SetOpen opens or closes a stall (its seller or an admin).
 func (s *Service) SetOpen(ctx context.Context, sellerID pulid.ID, open bool) (*ent.Seller, error) {
-	_, st, err := s.manageSeller(ctx, sellerID, "open or close it")
+	a, st, err := s.manageSeller(ctx, sellerID, "open or close it")
 	if err != nil {
 		return nil, err
 	}
@@ -217,7 +230,17 @@ func (s *Service) SetOpen(ctx context.Context, sellerID pulid.ID, open bool) (*e
 	if st.Open == open {
 		return st, nil
 	}
-	return s.db.Seller.UpdateOneID(st.ID).SetOpen(open).Save(ctx)
+	var out *ent.Seller
+	err = s.inTx(ctx, func(tx *txn) error {
+		if out, err = tx.Seller.UpdateOneID(st.ID).SetOpen(open).Save(ctx); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, a, "setOpen", st.ID, fmt.Sprintf("open=%t", open))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out.Unwrap(), nil
 }
 
 // SellerQuery asks for a page of the stalls the caller may see, oldest first.

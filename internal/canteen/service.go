@@ -136,11 +136,53 @@ func New(db *ent.Client, dialectName string, broker events.Broker, wx WeChat, cf
 func (s *Service) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Microsecond) }
 
 // BusinessDay returns the business day (YYYYMMDD) that t falls in: the local
-// date, where a day starts at DayStartHour rather than midnight.
+// date, where a day starts at DayStartHour on the wall clock rather than at
+// midnight. It reads the wall clock, not the time elapsed since midnight, so
+// on the days clocks change the day still begins at DayStartHour:00.
 func (s *Service) BusinessDay(t time.Time) int {
-	lt := t.In(s.cfg.Location).Add(-time.Duration(s.cfg.DayStartHour) * time.Hour)
-	y, m, d := lt.Date()
+	y, m, d := s.businessDate(t)
 	return y*10000 + int(m)*100 + d
+}
+
+// businessDate is BusinessDay as a calendar date.
+func (s *Service) businessDate(t time.Time) (int, time.Month, int) {
+	lt := t.In(s.cfg.Location)
+	y, m, d := lt.Date()
+	if lt.Hour() < s.cfg.DayStartHour {
+		y, m, d = time.Date(y, m, d-1, 12, 0, 0, 0, time.UTC).Date()
+	}
+	return y, m, d
+}
+
+// dayStart is the instant the business day of date y-m-d begins: the first
+// instant whose local wall clock reads DayStartHour:00 or later on that date.
+// time.Date alone may pick either side of a clock change when that time does
+// not exist (spring) or exists twice (autumn).
+func (s *Service) dayStart(y int, m time.Month, d int) time.Time {
+	loc := s.cfg.Location
+	want := time.Date(y, m, d, s.cfg.DayStartHour, 0, 0, 0, time.UTC)
+	wall := func(t time.Time) time.Time {
+		lt := t.In(loc)
+		return time.Date(lt.Year(), lt.Month(), lt.Day(), lt.Hour(), lt.Minute(), lt.Second(), lt.Nanosecond(), time.UTC)
+	}
+	t := time.Date(y, m, d, s.cfg.DayStartHour, 0, 0, 0, loc)
+	start, end := t.ZoneBounds()
+	switch w := wall(t); {
+	case w.Before(want) && !end.IsZero():
+		return end // in a gap, read before it: the day starts when the clock jumps
+	case w.After(want) && !start.IsZero():
+		return start // in a gap, read after it: the same jump
+	case !start.IsZero():
+		// A time read twice: take the first reading, in the zone before.
+		_, off := t.Zone()
+		_, prevOff := start.Add(-time.Nanosecond).Zone()
+		if prevOff > off {
+			if earlier := t.Add(-time.Duration(prevOff-off) * time.Second); earlier.Before(start) && wall(earlier).Equal(want) {
+				return earlier
+			}
+		}
+	}
+	return t
 }
 
 func (s *Service) today() int { return s.BusinessDay(s.now()) }

@@ -45,7 +45,9 @@ func (s *Service) manageSeller(ctx context.Context, sellerID pulid.ID, what stri
 	return a, st, nil
 }
 
-// audit records an admin's action on someone else's stall.
+// audit records an admin's action on someone else's stall. A seller's work
+// on their own stall is not audited: the log is for the few changes an admin
+// makes behind a seller's back, and stays short enough to read.
 func (s *Service) audit(ctx context.Context, tx *txn, a *Actor, action string, target pulid.ID, detail string) error {
 	if !a.Admin || a.SellerID == target {
 		return nil
@@ -54,6 +56,15 @@ func (s *Service) audit(ctx context.Context, tx *txn, a *Actor, action string, t
 		SetActorID(a.UserID).SetAction(action).SetTargetID(target).SetDetail(detail).SetCreatedAt(s.now()).
 		Save(ctx)
 	return err
+}
+
+// auditTicket audits an action on a ticket: by an admin on another's stall,
+// unless the admin acted as the ticket's owner (cancelling their own).
+func (s *Service) auditTicket(ctx context.Context, tx *txn, a *Actor, action string, t *ent.Ticket) error {
+	if t.OwnerID != nil && *t.OwnerID == a.UserID {
+		return nil
+	}
+	return s.audit(ctx, tx, a, action, t.SellerID, "ticket "+t.Code)
 }
 
 // SetMenu replaces a stall's menu, in the given order, atomically.
@@ -106,10 +117,21 @@ func (s *Service) SetMenuItemAvailable(ctx context.Context, itemID pulid.ID, ava
 	if err != nil {
 		return nil, err
 	}
-	if _, _, err := s.manageSeller(ctx, it.SellerID, "change its menu"); err != nil {
+	a, _, err := s.manageSeller(ctx, it.SellerID, "change its menu")
+	if err != nil {
 		return nil, err
 	}
-	return s.db.MenuItem.UpdateOneID(it.ID).SetAvailable(available).Save(ctx)
+	var out *ent.MenuItem
+	err = s.inTx(ctx, func(tx *txn) error {
+		if out, err = tx.MenuItem.UpdateOneID(it.ID).SetAvailable(available).Save(ctx); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, a, "setMenuItemAvailable", it.SellerID, fmt.Sprintf("%s available=%t", it.Name, available))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out.Unwrap(), nil
 }
 
 // UpdateSellerInput changes a stall's profile and settings; nil leaves a field.
@@ -253,12 +275,9 @@ func (s *Service) UpdateSeller(ctx context.Context, in UpdateSellerInput) (*Sell
 
 // nextDayStart is when the next business day begins.
 func (s *Service) nextDayStart() time.Time {
-	now := s.now().In(s.cfg.Location)
-	start := time.Date(now.Year(), now.Month(), now.Day(), s.cfg.DayStartHour, 0, 0, 0, s.cfg.Location)
-	if !start.After(now) {
-		start = start.AddDate(0, 0, 1)
-	}
-	return start
+	y, m, d := s.businessDate(s.now())
+	y, m, d = time.Date(y, m, d+1, 12, 0, 0, 0, time.UTC).Date()
+	return s.dayStart(y, m, d)
 }
 
 // RenewSeller extends a stall's paid term by months from the later of now
@@ -350,7 +369,7 @@ func (s *Service) ClearUnclaimed(ctx context.Context, sellerID pulid.ID) (int, e
 
 // MarkNoShow marks a CALLED ticket as not picked up (its seller or an admin).
 func (s *Service) MarkNoShow(ctx context.Context, id pulid.ID) (*ent.Ticket, error) {
-	return s.transition(ctx, id, false, func(tx *txn, cur *ent.Ticket, u *ent.TicketUpdateOne) error {
+	return s.transition(ctx, id, "markNoShow", false, func(tx *txn, cur *ent.Ticket, u *ent.TicketUpdateOne) error {
 		if cur.Status != model.StatusCalled {
 			return Errorf(CodeInvalidTransition, "only a CALLED ticket can be a no-show, this one is %s", cur.Status)
 		}
@@ -362,7 +381,7 @@ func (s *Service) MarkNoShow(ctx context.Context, id pulid.ID) (*ent.Ticket, err
 // Reopen brings a CANCELLED or NO_SHOW ticket of today back to WAITING, with
 // its number, if no other active ticket holds that number now.
 func (s *Service) Reopen(ctx context.Context, id pulid.ID) (*ent.Ticket, error) {
-	return s.transition(ctx, id, false, func(tx *txn, cur *ent.Ticket, u *ent.TicketUpdateOne) error {
+	return s.transition(ctx, id, "reopen", false, func(tx *txn, cur *ent.Ticket, u *ent.TicketUpdateOne) error {
 		if cur.Status != model.StatusCancelled && cur.Status != model.StatusNoShow {
 			return Errorf(CodeInvalidTransition, "only a CANCELLED or NO_SHOW ticket can be reopened, this one is %s", cur.Status)
 		}
@@ -385,8 +404,9 @@ func (s *Service) Reopen(ctx context.Context, id pulid.ID) (*ent.Ticket, error) 
 }
 
 // transition applies change to a ticket the caller may act on, in one
-// transaction with an optimistic version check, and publishes the result.
-func (s *Service) transition(ctx context.Context, id pulid.ID, ownerToo bool, change func(*txn, *ent.Ticket, *ent.TicketUpdateOne) error) (*ent.Ticket, error) {
+// transaction with an optimistic version check, audits it as action, and
+// publishes the result.
+func (s *Service) transition(ctx context.Context, id pulid.ID, action string, ownerToo bool, change func(*txn, *ent.Ticket, *ent.TicketUpdateOne) error) (*ent.Ticket, error) {
 	a, err := requireActor(ctx)
 	if err != nil {
 		return nil, err
@@ -410,7 +430,7 @@ func (s *Service) transition(ctx context.Context, id pulid.ID, ownerToo bool, ch
 		}
 		tx.publish(ticketEvent(t))
 		tx.publish(sellerHint(t.SellerID))
-		return nil
+		return s.auditTicket(ctx, tx, a, action, cur)
 	})
 	if err != nil {
 		return nil, err
@@ -446,12 +466,16 @@ func FormatDay(d int) string { return fmt.Sprintf("%04d-%02d-%02d", d/10000, d/1
 // throughputWindow is how far back ETA and average wait look.
 const throughputWindow = 30 * time.Minute
 
-// callTimes returns the first-call times of the stall's tickets in the last
-// window, oldest first.
+// recentFirstCalls returns the first-call times of the stall's tickets in
+// the last window, oldest first. A ticket is only called on its own business
+// day, so one first called since then belongs to the day the window starts
+// in or a later one: bounding business_day
+// lets the (seller_id, business_day, …) index read a day or two of tickets
+// rather than the stall's whole history, once per ticket shown.
 func (s *Service) recentFirstCalls(ctx context.Context, st pulid.ID) ([]*ent.Ticket, error) {
 	since := s.now().Add(-throughputWindow)
 	return s.db.Ticket.Query().
-		Where(ticket.SellerID(st), ticket.FirstCalledAtGTE(since)).
+		Where(ticket.SellerID(st), ticket.BusinessDayGTE(s.BusinessDay(since)), ticket.FirstCalledAtGTE(since)).
 		Order(ent.Asc(ticket.FieldFirstCalledAt)).
 		Select(ticket.FieldFirstCalledAt, ticket.FieldCreatedAt).
 		All(ctx)

@@ -88,7 +88,7 @@ func TestRenewAuditAndAutoClose(t *testing.T) {
 		t.Fatalf("paid until %v, want %v (from now when expired)", again.PaidUntil, want)
 	}
 	log := must[[]*ent.AuditEntry](t)(f.svc.AuditLog(admin, nil))
-	if len(log) != 2 || log[0].Action != "renewSeller" || log[0].TargetID != st.ID {
+	if len(log) != 3 || log[0].Action != "renewSeller" || log[0].TargetID != st.ID || log[2].Action != "createSeller" {
 		t.Fatalf("audit log: %+v", log)
 	}
 	_, err = f.svc.AuditLog(seller, nil)

@@ -431,8 +431,10 @@ func (s *Service) Call(ctx context.Context, id pulid.ID) (*ent.Ticket, error) {
 		if err != nil {
 			return err
 		}
-		t, err = s.call(ctx, tx, a, cur)
-		return err
+		if t, err = s.call(ctx, tx, a, cur); err != nil {
+			return err
+		}
+		return s.auditTicket(ctx, tx, a, "call", cur)
 	})
 	if err != nil {
 		return nil, err
@@ -465,8 +467,10 @@ func (s *Service) CallNext(ctx context.Context, sellerID pulid.ID) (*ent.Ticket,
 		if err != nil {
 			return err
 		}
-		t, err = s.call(ctx, tx, a, cur)
-		return err
+		if t, err = s.call(ctx, tx, a, cur); err != nil {
+			return err
+		}
+		return s.auditTicket(ctx, tx, a, "callNext", cur)
 	})
 	return t, err
 }
@@ -590,18 +594,18 @@ func (s *Service) noShowDue(st *ent.Seller, t *ent.Ticket, now time.Time) bool {
 
 // Complete marks a CALLED ticket picked up (its owner or its seller).
 func (s *Service) Complete(ctx context.Context, id pulid.ID) (*ent.Ticket, error) {
-	return s.finish(ctx, id, model.StatusDone, func(st model.TicketStatus) bool { return st == model.StatusCalled })
+	return s.finish(ctx, id, "complete", model.StatusDone, func(st model.TicketStatus) bool { return st == model.StatusCalled })
 }
 
 // Cancel cancels a WAITING or CALLED ticket (its owner or its seller).
 func (s *Service) Cancel(ctx context.Context, id pulid.ID) (*ent.Ticket, error) {
-	return s.finish(ctx, id, model.StatusCancelled, model.TicketStatus.Active)
+	return s.finish(ctx, id, "cancel", model.StatusCancelled, model.TicketStatus.Active)
 }
 
 // finish moves a ticket to a final status, releasing its number (its owner
 // or its seller).
-func (s *Service) finish(ctx context.Context, id pulid.ID, to model.TicketStatus, from func(model.TicketStatus) bool) (*ent.Ticket, error) {
-	return s.transition(ctx, id, true, func(_ *txn, cur *ent.Ticket, u *ent.TicketUpdateOne) error {
+func (s *Service) finish(ctx context.Context, id pulid.ID, action string, to model.TicketStatus, from func(model.TicketStatus) bool) (*ent.Ticket, error) {
+	return s.transition(ctx, id, action, true, func(_ *txn, cur *ent.Ticket, u *ent.TicketUpdateOne) error {
 		if !from(cur.Status) {
 			return Errorf(CodeInvalidTransition, "cannot move a %s ticket to %s", cur.Status, to)
 		}
