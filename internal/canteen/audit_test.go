@@ -49,7 +49,7 @@ func stallWork(t *testing.T, f *fixture, who context.Context, st *ent.Seller) {
 	t.Helper()
 	seller := f.as(t, model.AppSeller, "owner-"+st.Name)
 	must[*ent.Seller](t)(f.svc.SetMenu(seller, st.ID, []*canteen.MenuItemInput{{Name: "Noodles"}}))
-	items := must[[]*ent.MenuItem](t)(f.svc.Menu(context.Background(), st))
+	items := must[map[pulid.ID][]*ent.MenuItem](t)(f.svc.Menus(context.Background(), []pulid.ID{st.ID}))[st.ID]
 	alice := f.as(t, model.AppCustomer, "alice-"+st.Name)
 	bob := f.as(t, model.AppCustomer, "bob-"+st.Name)
 	t1 := must[*ent.Ticket](t)(f.svc.Fetch(alice, canteen.FetchInput{SellerID: st.ID}))
