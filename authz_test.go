@@ -53,10 +53,16 @@ func TestAuthorizationWalk(t *testing.T) {
 		}
 		return f.Fetch.ID
 	}
-	handed := func() int {
-		var f struct{ Fetch struct{ Number int } }
-		s.ok(t, seller(), `mutation($id: ID!) { fetch(input: {sellerId: $id}) { number } }`, map[string]any{"id": stallID}, &f)
-		return f.Fetch.Number
+	// handed hands out a number and returns the claim's variables.
+	handed := func() map[string]any {
+		var f struct {
+			Fetch struct {
+				Number    int
+				ClaimCode string
+			}
+		}
+		s.ok(t, seller(), `mutation($id: ID!) { fetch(input: {sellerId: $id}) { number claimCode } }`, map[string]any{"id": stallID}, &f)
+		return map[string]any{"id": stallID, "n": f.Fetch.Number, "c": f.Fetch.ClaimCode}
 	}
 	invite := func() string {
 		var d struct{ CreateSeller struct{ InviteCode string } }
@@ -84,7 +90,7 @@ func TestAuthorizationWalk(t *testing.T) {
 		"Mutation.login":        {`mutation { login(input: {app: CUSTOMER, code: "dev:someone"}) { token } }`, nil, [6]string{}},
 		"Mutation.logout":       {`mutation { logout }`, nil, [6]string{U, "", "", "", "", ""}},
 		"Mutation.fetch":        {`mutation($id: ID!) { fetch(input: {sellerId: $id}) { id } }`, sid, [6]string{U, "", "", "", F, ""}},
-		"Mutation.claim":        {`mutation($id: ID!, $n: Int!) { claim(input: {sellerId: $id, number: $n}) { id } }`, func() map[string]any { return map[string]any{"id": stallID, "n": handed()} }, [6]string{U, "", "", F, F, F}},
+		"Mutation.claim":        {`mutation($id: ID!, $n: Int!, $c: String) { claim(input: {sellerId: $id, number: $n, claimCode: $c}) { id } }`, handed, [6]string{U, "", "", F, F, F}},
 		"Mutation.call":         {`mutation($id: ID!) { call(ticketId: $id) { id } }`, tid(false), [6]string{U, F, F, "", F, ""}},
 		"Mutation.callNext":     {`mutation($id: ID!) { callNext(sellerId: $id) { id } }`, sid, [6]string{U, F, F, "", F, ""}},
 		"Mutation.complete":     {`mutation($id: ID!) { complete(ticketId: $id) { id } }`, tid(true), [6]string{U, "", F, "", F, ""}},

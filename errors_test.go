@@ -29,15 +29,16 @@ func TestEveryErrorCodeOverHTTP(t *testing.T) {
 	admin := s.login(t, "SELLER", "admin")
 	newcomer := s.login(t, "SELLER", "newcomer")
 
-	fetch := `mutation($id: ID!, $note: String) { fetch(input: {sellerId: $id, note: $note}) { id number } }`
+	fetch := `mutation($id: ID!, $note: String) { fetch(input: {sellerId: $id, note: $note}) { id number claimCode } }`
 	var handed struct {
 		Fetch struct {
-			ID     string
-			Number int
+			ID        string
+			Number    int
+			ClaimCode string
 		}
 	}
 	s.ok(t, seller, fetch, map[string]any{"id": stallID}, &handed)
-	s.ok(t, alice, `mutation($id: ID!, $n: Int!) { claim(input: {sellerId: $id, number: $n}) { id } }`, map[string]any{"id": stallID, "n": handed.Fetch.Number}, nil)
+	s.ok(t, alice, `mutation($id: ID!, $n: Int!, $c: String) { claim(input: {sellerId: $id, number: $n, claimCode: $c}) { id } }`, map[string]any{"id": stallID, "n": handed.Fetch.Number, "c": handed.Fetch.ClaimCode}, nil)
 
 	type call struct {
 		srv   *testServer
@@ -57,7 +58,7 @@ func TestEveryErrorCodeOverHTTP(t *testing.T) {
 		{"BAD_USER_INPUT", nil, call{s, admin, `mutation { createSeller(input: {name: "x", paidUntil: "next tuesday"}) { inviteCode } }`, nil}},
 		{"NOT_FOUND", nil, call{s, newcomer, `mutation { claimSeller(inviteCode: "AAAA-BBBB-CCCC") { id } }`, nil}},
 		{"NOT_FOUND", nil, call{s, seller, `mutation { call(ticketId: "TK0000000000000000000000000") { id } }`, nil}},
-		{"TICKET_TAKEN", nil, call{s, bob, `mutation($id: ID!, $n: Int!) { claim(input: {sellerId: $id, number: $n}) { id } }`, map[string]any{"id": stallID, "n": handed.Fetch.Number}}},
+		{"TICKET_TAKEN", nil, call{s, bob, `mutation($id: ID!, $n: Int!, $c: String) { claim(input: {sellerId: $id, number: $n, claimCode: $c}) { id } }`, map[string]any{"id": stallID, "n": handed.Fetch.Number, "c": handed.Fetch.ClaimCode}}},
 		{"INVALID_TRANSITION", nil, call{s, seller, `mutation($id: ID!) { complete(ticketId: $id) { id } }`, map[string]any{"id": handed.Fetch.ID}}},
 		{"RATE_LIMITED", func() {
 			for i := 0; i < 2; i++ { // alice holds one already; the cap is 3

@@ -94,7 +94,7 @@ func (c *tally) want(t *testing.T, want map[string]int) {
 	}
 }
 
-const fetchDoc = `mutation($s: ID!, $k: String, $n: String) { fetch(input: {sellerId: $s, idempotencyKey: $k, note: $n}) { id number code } }`
+const fetchDoc = `mutation($s: ID!, $k: String, $n: String) { fetch(input: {sellerId: $s, idempotencyKey: $k, note: $n}) { id number code claimCode } }`
 
 type fetched struct {
 	Fetch struct {
@@ -202,4 +202,26 @@ func decode(r gqlResponse, v any) error {
 		return fmt.Errorf("%v", r.Errors)
 	}
 	return json.Unmarshal(r.Data, v)
+}
+
+// TestRaceClaim: 30 customers who all hold the slip claim it at once: one
+// gets it, the others hear it is taken; nobody gets an internal error.
+func TestRaceClaim(t *testing.T) {
+	s := racingInstances(t)
+	seller, stall := s[0].openStall(t, "Noodles", "A")
+	var slip fetched
+	s[0].ok(t, seller, fetchDoc, map[string]any{"s": stall}, &slip)
+	if slip.Fetch.ClaimCode == nil {
+		t.Fatal("the seller's fetch answered no claim code")
+	}
+	tokens := make([]string, racers)
+	for i := range tokens {
+		tokens[i] = s[i%2].login(t, "CUSTOMER", fmt.Sprintf("claimer%d", i))
+	}
+	var c tally
+	race(s, func(i int, s *testServer) {
+		c.add(s.query(t, tokens[i], `mutation($s: ID!, $n: Int!, $c: String) { claim(input: {sellerId: $s, number: $n, claimCode: $c, note: "我的"}) { id } }`,
+			map[string]any{"s": stall, "n": slip.Fetch.Number, "c": *slip.Fetch.ClaimCode}))
+	})
+	c.want(t, map[string]int{"": 1, "TICKET_TAKEN": racers - 1})
 }

@@ -6865,6 +6865,7 @@ type TicketMutation struct {
 	note             *string
 	issued_by        *pulid.ID
 	idempotency_key  *string
+	claim_code       *string
 	call_count       *int
 	addcall_count    *int
 	version          *int
@@ -7519,6 +7520,55 @@ func (m *TicketMutation) ResetIdempotencyKey() {
 	delete(m.clearedFields, ticket.FieldIdempotencyKey)
 }
 
+// SetClaimCode sets the "claim_code" field.
+func (m *TicketMutation) SetClaimCode(s string) {
+	m.claim_code = &s
+}
+
+// ClaimCode returns the value of the "claim_code" field in the mutation.
+func (m *TicketMutation) ClaimCode() (r string, exists bool) {
+	v := m.claim_code
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldClaimCode returns the old "claim_code" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldClaimCode(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldClaimCode is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldClaimCode requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldClaimCode: %w", err)
+	}
+	return oldValue.ClaimCode, nil
+}
+
+// ClearClaimCode clears the value of the "claim_code" field.
+func (m *TicketMutation) ClearClaimCode() {
+	m.claim_code = nil
+	m.clearedFields[ticket.FieldClaimCode] = struct{}{}
+}
+
+// ClaimCodeCleared returns if the "claim_code" field was cleared in this mutation.
+func (m *TicketMutation) ClaimCodeCleared() bool {
+	_, ok := m.clearedFields[ticket.FieldClaimCode]
+	return ok
+}
+
+// ResetClaimCode resets all changes to the "claim_code" field.
+func (m *TicketMutation) ResetClaimCode() {
+	m.claim_code = nil
+	delete(m.clearedFields, ticket.FieldClaimCode)
+}
+
 // SetCallCount sets the "call_count" field.
 func (m *TicketMutation) SetCallCount(i int) {
 	m.call_count = &i
@@ -8049,7 +8099,7 @@ func (m *TicketMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *TicketMutation) Fields() []string {
-	fields := make([]string, 0, 20)
+	fields := make([]string, 0, 21)
 	if m.seller != nil {
 		fields = append(fields, ticket.FieldSellerID)
 	}
@@ -8082,6 +8132,9 @@ func (m *TicketMutation) Fields() []string {
 	}
 	if m.idempotency_key != nil {
 		fields = append(fields, ticket.FieldIdempotencyKey)
+	}
+	if m.claim_code != nil {
+		fields = append(fields, ticket.FieldClaimCode)
 	}
 	if m.call_count != nil {
 		fields = append(fields, ticket.FieldCallCount)
@@ -8140,6 +8193,8 @@ func (m *TicketMutation) Field(name string) (ent.Value, bool) {
 		return m.IssuedBy()
 	case ticket.FieldIdempotencyKey:
 		return m.IdempotencyKey()
+	case ticket.FieldClaimCode:
+		return m.ClaimCode()
 	case ticket.FieldCallCount:
 		return m.CallCount()
 	case ticket.FieldVersion:
@@ -8189,6 +8244,8 @@ func (m *TicketMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldIssuedBy(ctx)
 	case ticket.FieldIdempotencyKey:
 		return m.OldIdempotencyKey(ctx)
+	case ticket.FieldClaimCode:
+		return m.OldClaimCode(ctx)
 	case ticket.FieldCallCount:
 		return m.OldCallCount(ctx)
 	case ticket.FieldVersion:
@@ -8292,6 +8349,13 @@ func (m *TicketMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetIdempotencyKey(v)
+		return nil
+	case ticket.FieldClaimCode:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetClaimCode(v)
 		return nil
 	case ticket.FieldCallCount:
 		v, ok := value.(int)
@@ -8473,6 +8537,9 @@ func (m *TicketMutation) ClearedFields() []string {
 	if m.FieldCleared(ticket.FieldIdempotencyKey) {
 		fields = append(fields, ticket.FieldIdempotencyKey)
 	}
+	if m.FieldCleared(ticket.FieldClaimCode) {
+		fields = append(fields, ticket.FieldClaimCode)
+	}
 	if m.FieldCleared(ticket.FieldClaimedAt) {
 		fields = append(fields, ticket.FieldClaimedAt)
 	}
@@ -8516,6 +8583,9 @@ func (m *TicketMutation) ClearField(name string) error {
 		return nil
 	case ticket.FieldIdempotencyKey:
 		m.ClearIdempotencyKey()
+		return nil
+	case ticket.FieldClaimCode:
+		m.ClearClaimCode()
 		return nil
 	case ticket.FieldClaimedAt:
 		m.ClearClaimedAt()
@@ -8575,6 +8645,9 @@ func (m *TicketMutation) ResetField(name string) error {
 		return nil
 	case ticket.FieldIdempotencyKey:
 		m.ResetIdempotencyKey()
+		return nil
+	case ticket.FieldClaimCode:
+		m.ResetClaimCode()
 		return nil
 	case ticket.FieldCallCount:
 		m.ResetCallCount()

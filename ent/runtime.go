@@ -349,24 +349,28 @@ func init() {
 	ticketDescIdempotencyKey := ticketFields[10].Descriptor()
 	// ticket.IdempotencyKeyValidator is a validator for the "idempotency_key" field. It is called by the builders before save.
 	ticket.IdempotencyKeyValidator = ticketDescIdempotencyKey.Validators[0].(func(string) error)
+	// ticketDescClaimCode is the schema descriptor for claim_code field.
+	ticketDescClaimCode := ticketFields[11].Descriptor()
+	// ticket.ClaimCodeValidator is a validator for the "claim_code" field. It is called by the builders before save.
+	ticket.ClaimCodeValidator = ticketDescClaimCode.Validators[0].(func(string) error)
 	// ticketDescCallCount is the schema descriptor for call_count field.
-	ticketDescCallCount := ticketFields[11].Descriptor()
+	ticketDescCallCount := ticketFields[12].Descriptor()
 	// ticket.DefaultCallCount holds the default value on creation for the call_count field.
 	ticket.DefaultCallCount = ticketDescCallCount.Default.(int)
 	// ticketDescVersion is the schema descriptor for version field.
-	ticketDescVersion := ticketFields[12].Descriptor()
+	ticketDescVersion := ticketFields[13].Descriptor()
 	// ticket.DefaultVersion holds the default value on creation for the version field.
 	ticket.DefaultVersion = ticketDescVersion.Default.(int)
 	// ticketDescCreatedAt is the schema descriptor for created_at field.
-	ticketDescCreatedAt := ticketFields[13].Descriptor()
+	ticketDescCreatedAt := ticketFields[14].Descriptor()
 	// ticket.DefaultCreatedAt holds the default value on creation for the created_at field.
 	ticket.DefaultCreatedAt = ticketDescCreatedAt.Default.(func() time.Time)
 	// ticketDescCalledBy is the schema descriptor for called_by field.
-	ticketDescCalledBy := ticketFields[18].Descriptor()
+	ticketDescCalledBy := ticketFields[19].Descriptor()
 	// ticket.CalledByValidator is a validator for the "called_by" field. It is called by the builders before save.
 	ticket.CalledByValidator = ticketDescCalledBy.Validators[0].(func(string) error)
 	// ticketDescDoneBy is the schema descriptor for done_by field.
-	ticketDescDoneBy := ticketFields[19].Descriptor()
+	ticketDescDoneBy := ticketFields[20].Descriptor()
 	// ticket.DoneByValidator is a validator for the "done_by" field. It is called by the builders before save.
 	ticket.DoneByValidator = ticketDescDoneBy.Validators[0].(func(string) error)
 	// ticketDescID is the schema descriptor for id field.

@@ -43,6 +43,8 @@ type Ticket struct {
 	IssuedBy pulid.ID `json:"issued_by,omitempty"`
 	// IdempotencyKey holds the value of the "idempotency_key" field.
 	IdempotencyKey *string `json:"idempotency_key,omitempty"`
+	// ClaimCode holds the value of the "claim_code" field.
+	ClaimCode *string `json:"-"`
 	// CallCount holds the value of the "call_count" field.
 	CallCount int `json:"call_count,omitempty"`
 	// Version holds the value of the "version" field.
@@ -113,7 +115,7 @@ func (*Ticket) scanValues(columns []string) ([]any, error) {
 			values[i] = new(pulid.ID)
 		case ticket.FieldBusinessDay, ticket.FieldNumber, ticket.FieldActiveNumber, ticket.FieldIssueSeq, ticket.FieldCallCount, ticket.FieldVersion:
 			values[i] = new(sql.NullInt64)
-		case ticket.FieldCode, ticket.FieldStatus, ticket.FieldNote, ticket.FieldIdempotencyKey:
+		case ticket.FieldCode, ticket.FieldStatus, ticket.FieldNote, ticket.FieldIdempotencyKey, ticket.FieldClaimCode:
 			values[i] = new(sql.NullString)
 		case ticket.FieldCreatedAt, ticket.FieldClaimedAt, ticket.FieldFirstCalledAt, ticket.FieldCalledAt, ticket.FieldDoneAt:
 			values[i] = new(sql.NullTime)
@@ -207,6 +209,13 @@ func (_m *Ticket) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.IdempotencyKey = new(string)
 				*_m.IdempotencyKey = value.String
+			}
+		case ticket.FieldClaimCode:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field claim_code", values[i])
+			} else if value.Valid {
+				_m.ClaimCode = new(string)
+				*_m.ClaimCode = value.String
 			}
 		case ticket.FieldCallCount:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
@@ -354,6 +363,8 @@ func (_m *Ticket) String() string {
 		builder.WriteString("idempotency_key=")
 		builder.WriteString(*v)
 	}
+	builder.WriteString(", ")
+	builder.WriteString("claim_code=<sensitive>")
 	builder.WriteString(", ")
 	builder.WriteString("call_count=")
 	builder.WriteString(fmt.Sprintf("%v", _m.CallCount))

@@ -133,6 +133,20 @@ func (_c *TicketCreate) SetNillableIdempotencyKey(v *string) *TicketCreate {
 	return _c
 }
 
+// SetClaimCode sets the "claim_code" field.
+func (_c *TicketCreate) SetClaimCode(v string) *TicketCreate {
+	_c.mutation.SetClaimCode(v)
+	return _c
+}
+
+// SetNillableClaimCode sets the "claim_code" field if the given value is not nil.
+func (_c *TicketCreate) SetNillableClaimCode(v *string) *TicketCreate {
+	if v != nil {
+		_c.SetClaimCode(*v)
+	}
+	return _c
+}
+
 // SetCallCount sets the "call_count" field.
 func (_c *TicketCreate) SetCallCount(v int) *TicketCreate {
 	_c.mutation.SetCallCount(v)
@@ -398,6 +412,11 @@ func (_c *TicketCreate) check() error {
 			return &ValidationError{Name: "idempotency_key", err: fmt.Errorf(`ent: validator failed for field "Ticket.idempotency_key": %w`, err)}
 		}
 	}
+	if v, ok := _c.mutation.ClaimCode(); ok {
+		if err := ticket.ClaimCodeValidator(v); err != nil {
+			return &ValidationError{Name: "claim_code", err: fmt.Errorf(`ent: validator failed for field "Ticket.claim_code": %w`, err)}
+		}
+	}
 	if _, ok := _c.mutation.CallCount(); !ok {
 		return &ValidationError{Name: "call_count", err: errors.New(`ent: missing required field "Ticket.call_count"`)}
 	}
@@ -496,6 +515,10 @@ func (_c *TicketCreate) createSpec() (*Ticket, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.IdempotencyKey(); ok {
 		_spec.SetField(ticket.FieldIdempotencyKey, field.TypeString, value)
 		_node.IdempotencyKey = &value
+	}
+	if value, ok := _c.mutation.ClaimCode(); ok {
+		_spec.SetField(ticket.FieldClaimCode, field.TypeString, value)
+		_node.ClaimCode = &value
 	}
 	if value, ok := _c.mutation.CallCount(); ok {
 		_spec.SetField(ticket.FieldCallCount, field.TypeInt, value)
@@ -872,6 +895,9 @@ func (u *TicketUpsertOne) UpdateNewValues() *TicketUpsertOne {
 		}
 		if _, exists := u.create.mutation.IdempotencyKey(); exists {
 			s.SetIgnore(ticket.FieldIdempotencyKey)
+		}
+		if _, exists := u.create.mutation.ClaimCode(); exists {
+			s.SetIgnore(ticket.FieldClaimCode)
 		}
 		if _, exists := u.create.mutation.CreatedAt(); exists {
 			s.SetIgnore(ticket.FieldCreatedAt)
@@ -1362,6 +1388,9 @@ func (u *TicketUpsertBulk) UpdateNewValues() *TicketUpsertBulk {
 			}
 			if _, exists := b.mutation.IdempotencyKey(); exists {
 				s.SetIgnore(ticket.FieldIdempotencyKey)
+			}
+			if _, exists := b.mutation.ClaimCode(); exists {
+				s.SetIgnore(ticket.FieldClaimCode)
 			}
 			if _, exists := b.mutation.CreatedAt(); exists {
 				s.SetIgnore(ticket.FieldCreatedAt)

@@ -390,6 +390,9 @@ func (_u *TicketUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.IdempotencyKeyCleared() {
 		_spec.ClearField(ticket.FieldIdempotencyKey, field.TypeString)
 	}
+	if _u.mutation.ClaimCodeCleared() {
+		_spec.ClearField(ticket.FieldClaimCode, field.TypeString)
+	}
 	if value, ok := _u.mutation.CallCount(); ok {
 		_spec.SetField(ticket.FieldCallCount, field.TypeInt, value)
 	}
@@ -876,6 +879,9 @@ func (_u *TicketUpdateOne) sqlSave(ctx context.Context) (_node *Ticket, err erro
 	}
 	if _u.mutation.IdempotencyKeyCleared() {
 		_spec.ClearField(ticket.FieldIdempotencyKey, field.TypeString)
+	}
+	if _u.mutation.ClaimCodeCleared() {
+		_spec.ClearField(ticket.FieldClaimCode, field.TypeString)
 	}
 	if value, ok := _u.mutation.CallCount(); ok {
 		_spec.SetField(ticket.FieldCallCount, field.TypeInt, value)

@@ -185,6 +185,7 @@ type ComplexityRoot struct {
 		BusinessDay func(childComplexity int) int
 		CallCount   func(childComplexity int) int
 		CalledAt    func(childComplexity int) int
+		ClaimCode   func(childComplexity int) int
 		Code        func(childComplexity int) int
 		CreatedAt   func(childComplexity int) int
 		DoneAt      func(childComplexity int) int
@@ -264,6 +265,7 @@ type TicketResolver interface {
 	Note(ctx context.Context, obj *ent.Ticket) (*string, error)
 
 	Position(ctx context.Context, obj *ent.Ticket) (*int, error)
+	ClaimCode(ctx context.Context, obj *ent.Ticket) (*string, error)
 	EtaSeconds(ctx context.Context, obj *ent.Ticket) (*int, error)
 	BusinessDay(ctx context.Context, obj *ent.Ticket) (string, error)
 }
@@ -1009,6 +1011,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Ticket.CalledAt(childComplexity), true
+	case "Ticket.claimCode":
+		if e.ComplexityRoot.Ticket.ClaimCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Ticket.ClaimCode(childComplexity), true
 	case "Ticket.code":
 		if e.ComplexityRoot.Ticket.Code == nil {
 			break
@@ -1429,6 +1437,8 @@ func (ec *executionContext) childFields_Ticket(ctx context.Context, field graphq
 		return ec.fieldContext_Ticket_doneAt(ctx, field)
 	case "position":
 		return ec.fieldContext_Ticket_position(ctx, field)
+	case "claimCode":
+		return ec.fieldContext_Ticket_claimCode(ctx, field)
 	case "etaSeconds":
 		return ec.fieldContext_Ticket_etaSeconds(ctx, field)
 	case "businessDay":
@@ -5271,6 +5281,29 @@ func (ec *executionContext) fieldContext_Ticket_position(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("Ticket", field, true, true, "Int")
 }
 
+func (ec *executionContext) _Ticket_claimCode(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Ticket_claimCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Ticket().ClaimCode(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Ticket_claimCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Ticket", field, true, true, "String")
+}
+
 func (ec *executionContext) _Ticket_etaSeconds(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6479,7 +6512,7 @@ func (ec *executionContext) unmarshalInputClaimInput(ctx context.Context, obj an
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"sellerId", "number", "note"}
+	fieldsInOrder := [...]string{"sellerId", "number", "note", "claimCode"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -6507,6 +6540,13 @@ func (ec *executionContext) unmarshalInputClaimInput(ctx context.Context, obj an
 				return it, err
 			}
 			it.Note = data
+		case "claimCode":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("claimCode"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClaimCode = data
 		}
 	}
 	return it, nil
@@ -7903,6 +7943,12 @@ func (ec *executionContext) _Ticket(ctx context.Context, sel ast.SelectionSet, o
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Ticket_position(ctx, field, obj)
+				})
+		case "claimCode":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Ticket_claimCode(ctx, field, obj)
 				})
 		case "etaSeconds":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,

@@ -110,6 +110,11 @@ func (r *ticketResolver) Position(ctx context.Context, obj *ent.Ticket) (*int, e
 	return r.Svc.Position(ctx, obj)
 }
 
+// ClaimCode is the resolver for the claimCode field.
+func (r *ticketResolver) ClaimCode(ctx context.Context, obj *ent.Ticket) (*string, error) {
+	return r.Svc.ClaimCode(ctx, obj), nil
+}
+
 // EtaSeconds is the resolver for the etaSeconds field.
 func (r *ticketResolver) EtaSeconds(ctx context.Context, obj *ent.Ticket) (*int, error) {
 	return r.Svc.ETASeconds(ctx, obj)

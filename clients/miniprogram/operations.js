@@ -18,7 +18,7 @@ module.exports = {
   // mutation, operations/customer.graphql
   TakeNumber: "mutation TakeNumber($sellerId: ID!, $note: String, $idempotencyKey: String) {\n  fetch(\n    input: {sellerId: $sellerId, note: $note, idempotencyKey: $idempotencyKey}\n  ) {\n    ...TicketFields\n  }\n}\n\nfragment TicketFields on Ticket {\n  id\n  number\n  code\n  status\n  note\n  callCount\n  position\n  createdAt\n  calledAt\n  doneAt\n  seller {\n    id\n    name\n    prefix\n  }\n}",
   // mutation, operations/customer.graphql
-  ClaimNumber: "mutation ClaimNumber($sellerId: ID!, $number: Int!, $note: String) {\n  claim(input: {sellerId: $sellerId, number: $number, note: $note}) {\n    ...TicketFields\n  }\n}\n\nfragment TicketFields on Ticket {\n  id\n  number\n  code\n  status\n  note\n  callCount\n  position\n  createdAt\n  calledAt\n  doneAt\n  seller {\n    id\n    name\n    prefix\n  }\n}",
+  ClaimNumber: "mutation ClaimNumber($sellerId: ID!, $number: Int!, $claimCode: String!, $note: String) {\n  claim(\n    input: {sellerId: $sellerId, number: $number, claimCode: $claimCode, note: $note}\n  ) {\n    ...TicketFields\n  }\n}\n\nfragment TicketFields on Ticket {\n  id\n  number\n  code\n  status\n  note\n  callCount\n  position\n  createdAt\n  calledAt\n  doneAt\n  seller {\n    id\n    name\n    prefix\n  }\n}",
   // query, operations/customer.graphql
   MyTickets: "query MyTickets {\n  myTickets {\n    ...TicketFields\n  }\n}\n\nfragment TicketFields on Ticket {\n  id\n  number\n  code\n  status\n  note\n  callCount\n  position\n  createdAt\n  calledAt\n  doneAt\n  seller {\n    id\n    name\n    prefix\n  }\n}",
   // subscription, operations/customer.graphql
@@ -34,5 +34,5 @@ module.exports = {
   // mutation, operations/seller.graphql
   SetOpen: "mutation SetOpen($sellerId: ID!, $open: Boolean!) {\n  setOpen(sellerId: $sellerId, open: $open) {\n    id\n    open\n    waitingCount\n  }\n}",
   // mutation, operations/seller.graphql
-  HandOutNumber: "mutation HandOutNumber($sellerId: ID!, $note: String, $idempotencyKey: String) {\n  fetch(\n    input: {sellerId: $sellerId, note: $note, idempotencyKey: $idempotencyKey}\n  ) {\n    ...TicketFields\n  }\n}\n\nfragment TicketFields on Ticket {\n  id\n  number\n  code\n  status\n  note\n  callCount\n  position\n  createdAt\n  calledAt\n  doneAt\n  seller {\n    id\n    name\n    prefix\n  }\n}"
+  HandOutNumber: "mutation HandOutNumber($sellerId: ID!, $note: String, $idempotencyKey: String) {\n  fetch(\n    input: {sellerId: $sellerId, note: $note, idempotencyKey: $idempotencyKey}\n  ) {\n    ...TicketFields\n    claimCode\n  }\n}\n\nfragment TicketFields on Ticket {\n  id\n  number\n  code\n  status\n  note\n  callCount\n  position\n  createdAt\n  calledAt\n  doneAt\n  seller {\n    id\n    name\n    prefix\n  }\n}"
 };

@@ -265,6 +265,7 @@ var (
 		{Name: "note", Type: field.TypeString, Nullable: true, Size: 400},
 		{Name: "issued_by", Type: field.TypeString, Size: 28},
 		{Name: "idempotency_key", Type: field.TypeString, Nullable: true, Size: 64},
+		{Name: "claim_code", Type: field.TypeString, Nullable: true, Size: 8},
 		{Name: "call_count", Type: field.TypeInt, Default: 0},
 		{Name: "version", Type: field.TypeInt, Default: 1},
 		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
@@ -285,13 +286,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "tickets_sellers_tickets",
-				Columns:    []*schema.Column{TicketsColumns[19]},
+				Columns:    []*schema.Column{TicketsColumns[20]},
 				RefColumns: []*schema.Column{SellersColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "tickets_users_tickets",
-				Columns:    []*schema.Column{TicketsColumns[20]},
+				Columns:    []*schema.Column{TicketsColumns[21]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -300,17 +301,17 @@ var (
 			{
 				Name:    "ticket_seller_id_business_day_active_number",
 				Unique:  true,
-				Columns: []*schema.Column{TicketsColumns[19], TicketsColumns[1], TicketsColumns[4]},
+				Columns: []*schema.Column{TicketsColumns[20], TicketsColumns[1], TicketsColumns[4]},
 			},
 			{
 				Name:    "ticket_seller_id_business_day_issue_seq",
 				Unique:  false,
-				Columns: []*schema.Column{TicketsColumns[19], TicketsColumns[1], TicketsColumns[5]},
+				Columns: []*schema.Column{TicketsColumns[20], TicketsColumns[1], TicketsColumns[5]},
 			},
 			{
 				Name:    "ticket_owner_id_business_day",
 				Unique:  false,
-				Columns: []*schema.Column{TicketsColumns[20], TicketsColumns[1]},
+				Columns: []*schema.Column{TicketsColumns[21], TicketsColumns[1]},
 			},
 			{
 				Name:    "ticket_issued_by_idempotency_key",

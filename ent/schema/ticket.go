@@ -40,6 +40,10 @@ func (Ticket) Fields() []ent.Field {
 		// issued_by and idempotency_key make a retried fetch return the same ticket.
 		field.String("issued_by").GoType(pulid.ID("")).MaxLen(pulid.Len).Immutable(),
 		field.String("idempotency_key").Optional().Nillable().MaxLen(64).Immutable(),
+		// claim_code is printed on (or said with) a number the seller hands
+		// out; claiming the number needs it, so holding the slip is proof.
+		// NULL for tickets a customer fetched for themself.
+		field.String("claim_code").Optional().Nillable().MaxLen(8).Immutable().Sensitive(),
 		field.Int("call_count").Default(0),
 		// version grows with every change, so a subscriber can drop stale events.
 		field.Int("version").Default(1),

@@ -40,6 +40,8 @@ const (
 	FieldIssuedBy = "issued_by"
 	// FieldIdempotencyKey holds the string denoting the idempotency_key field in the database.
 	FieldIdempotencyKey = "idempotency_key"
+	// FieldClaimCode holds the string denoting the claim_code field in the database.
+	FieldClaimCode = "claim_code"
 	// FieldCallCount holds the string denoting the call_count field in the database.
 	FieldCallCount = "call_count"
 	// FieldVersion holds the string denoting the version field in the database.
@@ -94,6 +96,7 @@ var Columns = []string{
 	FieldNote,
 	FieldIssuedBy,
 	FieldIdempotencyKey,
+	FieldClaimCode,
 	FieldCallCount,
 	FieldVersion,
 	FieldCreatedAt,
@@ -128,6 +131,8 @@ var (
 	IssuedByValidator func(string) error
 	// IdempotencyKeyValidator is a validator for the "idempotency_key" field. It is called by the builders before save.
 	IdempotencyKeyValidator func(string) error
+	// ClaimCodeValidator is a validator for the "claim_code" field. It is called by the builders before save.
+	ClaimCodeValidator func(string) error
 	// DefaultCallCount holds the default value on creation for the "call_count" field.
 	DefaultCallCount int
 	// DefaultVersion holds the default value on creation for the "version" field.
@@ -217,6 +222,11 @@ func ByIssuedBy(opts ...sql.OrderTermOption) OrderOption {
 // ByIdempotencyKey orders the results by the idempotency_key field.
 func ByIdempotencyKey(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldIdempotencyKey, opts...).ToFunc()
+}
+
+// ByClaimCode orders the results by the claim_code field.
+func ByClaimCode(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldClaimCode, opts...).ToFunc()
 }
 
 // ByCallCount orders the results by the call_count field.

@@ -107,6 +107,11 @@ func IdempotencyKey(v string) predicate.Ticket {
 	return predicate.Ticket(sql.FieldEQ(FieldIdempotencyKey, v))
 }
 
+// ClaimCode applies equality check predicate on the "claim_code" field. It's identical to ClaimCodeEQ.
+func ClaimCode(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldClaimCode, v))
+}
+
 // CallCount applies equality check predicate on the "call_count" field. It's identical to CallCountEQ.
 func CallCount(v int) predicate.Ticket {
 	return predicate.Ticket(sql.FieldEQ(FieldCallCount, v))
@@ -785,6 +790,81 @@ func IdempotencyKeyEqualFold(v string) predicate.Ticket {
 // IdempotencyKeyContainsFold applies the ContainsFold predicate on the "idempotency_key" field.
 func IdempotencyKeyContainsFold(v string) predicate.Ticket {
 	return predicate.Ticket(sql.FieldContainsFold(FieldIdempotencyKey, v))
+}
+
+// ClaimCodeEQ applies the EQ predicate on the "claim_code" field.
+func ClaimCodeEQ(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldClaimCode, v))
+}
+
+// ClaimCodeNEQ applies the NEQ predicate on the "claim_code" field.
+func ClaimCodeNEQ(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNEQ(FieldClaimCode, v))
+}
+
+// ClaimCodeIn applies the In predicate on the "claim_code" field.
+func ClaimCodeIn(vs ...string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldIn(FieldClaimCode, vs...))
+}
+
+// ClaimCodeNotIn applies the NotIn predicate on the "claim_code" field.
+func ClaimCodeNotIn(vs ...string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotIn(FieldClaimCode, vs...))
+}
+
+// ClaimCodeGT applies the GT predicate on the "claim_code" field.
+func ClaimCodeGT(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGT(FieldClaimCode, v))
+}
+
+// ClaimCodeGTE applies the GTE predicate on the "claim_code" field.
+func ClaimCodeGTE(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGTE(FieldClaimCode, v))
+}
+
+// ClaimCodeLT applies the LT predicate on the "claim_code" field.
+func ClaimCodeLT(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLT(FieldClaimCode, v))
+}
+
+// ClaimCodeLTE applies the LTE predicate on the "claim_code" field.
+func ClaimCodeLTE(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLTE(FieldClaimCode, v))
+}
+
+// ClaimCodeContains applies the Contains predicate on the "claim_code" field.
+func ClaimCodeContains(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldContains(FieldClaimCode, v))
+}
+
+// ClaimCodeHasPrefix applies the HasPrefix predicate on the "claim_code" field.
+func ClaimCodeHasPrefix(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldHasPrefix(FieldClaimCode, v))
+}
+
+// ClaimCodeHasSuffix applies the HasSuffix predicate on the "claim_code" field.
+func ClaimCodeHasSuffix(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldHasSuffix(FieldClaimCode, v))
+}
+
+// ClaimCodeIsNil applies the IsNil predicate on the "claim_code" field.
+func ClaimCodeIsNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldIsNull(FieldClaimCode))
+}
+
+// ClaimCodeNotNil applies the NotNil predicate on the "claim_code" field.
+func ClaimCodeNotNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotNull(FieldClaimCode))
+}
+
+// ClaimCodeEqualFold applies the EqualFold predicate on the "claim_code" field.
+func ClaimCodeEqualFold(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEqualFold(FieldClaimCode, v))
+}
+
+// ClaimCodeContainsFold applies the ContainsFold predicate on the "claim_code" field.
+func ClaimCodeContainsFold(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldContainsFold(FieldClaimCode, v))
 }
 
 // CallCountEQ applies the EQ predicate on the "call_count" field.

@@ -2,6 +2,8 @@ package canteen_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -127,31 +129,121 @@ func TestClaim(t *testing.T) {
 		alice := f.as(t, model.AppCustomer, "alice")
 		bob := f.as(t, model.AppCustomer, "bob")
 		handed := must[*ent.Ticket](t)(f.svc.Fetch(seller, canteen.FetchInput{SellerID: st.ID}))
+		code := f.svc.ClaimCode(seller, handed)
+		if code == nil || len(*code) != 6 {
+			t.Fatalf("a handed-out ticket's claim code reads %v to its seller", code)
+		}
+		if c := f.svc.ClaimCode(alice, handed); c != nil {
+			t.Fatal("a customer reads a claim code")
+		}
+		wrong := fmt.Sprintf("%06d", (atoi(*code)+1)%1_000_000)
 		note := "no onions"
-		got := must[*ent.Ticket](t)(f.svc.Claim(alice, canteen.ClaimInput{SellerID: st.ID, Number: handed.Number, Note: &note}))
+		for _, tc := range []struct {
+			name string
+			ctx  context.Context
+			in   canteen.ClaimInput
+			want canteen.Code
+		}{
+			{"no code", alice, canteen.ClaimInput{SellerID: st.ID, Number: handed.Number}, canteen.CodeBadUserInput},
+			{"malformed code", alice, canteen.ClaimInput{SellerID: st.ID, Number: handed.Number, ClaimCode: ptr("12345a")}, canteen.CodeBadUserInput},
+			{"wrong code", alice, canteen.ClaimInput{SellerID: st.ID, Number: handed.Number, ClaimCode: &wrong}, canteen.CodeNotFound},
+			{"no such number", alice, canteen.ClaimInput{SellerID: st.ID, Number: 42, ClaimCode: code}, canteen.CodeNotFound},
+			{"number 0", alice, canteen.ClaimInput{SellerID: st.ID, Number: 0, ClaimCode: code}, canteen.CodeBadUserInput},
+			{"long note", alice, canteen.ClaimInput{SellerID: st.ID, Number: handed.Number, ClaimCode: code, Note: ptr(string(make([]rune, 101)))}, canteen.CodeBadUserInput},
+			{"seller app", seller, canteen.ClaimInput{SellerID: st.ID, Number: handed.Number, ClaimCode: code}, canteen.CodeForbidden},
+		} {
+			_, err := f.svc.Claim(tc.ctx, tc.in)
+			if err == nil {
+				t.Fatalf("%s: claimed", tc.name)
+			}
+			wantCode(t, err, tc.want)
+		}
+		got := must[*ent.Ticket](t)(f.svc.Claim(alice, canteen.ClaimInput{SellerID: st.ID, Number: handed.Number, ClaimCode: code, Note: &note}))
 		if got.ID != handed.ID || got.OwnerID == nil || got.Note == nil || *got.Note != note {
 			t.Fatalf("claim gave %+v", got)
 		}
-		again := must[*ent.Ticket](t)(f.svc.Claim(alice, canteen.ClaimInput{SellerID: st.ID, Number: handed.Number}))
+		again := must[*ent.Ticket](t)(f.svc.Claim(alice, canteen.ClaimInput{SellerID: st.ID, Number: handed.Number, ClaimCode: code}))
 		if again.ID != handed.ID {
 			t.Fatal("claiming one's own ticket again must return it")
 		}
-		_, err := f.svc.Claim(bob, canteen.ClaimInput{SellerID: st.ID, Number: handed.Number})
+		_, err := f.svc.Claim(bob, canteen.ClaimInput{SellerID: st.ID, Number: handed.Number, ClaimCode: code})
 		wantCode(t, err, canteen.CodeTicketTaken)
-		_, err = f.svc.Claim(bob, canteen.ClaimInput{SellerID: st.ID, Number: 42})
-		wantCode(t, err, canteen.CodeNotFound)
-		_, err = f.svc.Claim(bob, canteen.ClaimInput{SellerID: st.ID, Number: 0})
-		wantCode(t, err, canteen.CodeBadUserInput)
-		long := string(make([]rune, 101))
-		_, err = f.svc.Claim(bob, canteen.ClaimInput{SellerID: st.ID, Number: 1, Note: &long})
-		wantCode(t, err, canteen.CodeBadUserInput)
-		_, err = f.svc.Claim(seller, canteen.ClaimInput{SellerID: st.ID, Number: 1})
-		wantCode(t, err, canteen.CodeForbidden)
 		mine := must[[]*ent.Ticket](t)(f.svc.MyTickets(alice))
 		if len(mine) != 1 || mine[0].ID != handed.ID {
 			t.Fatalf("alice's tickets: %d, want the claimed one", len(mine))
 		}
+
+		// The claimer's cancel gives the number back, with its code.
+		back := must[*ent.Ticket](t)(f.svc.Cancel(alice, handed.ID))
+		if back.Status != model.StatusWaiting || back.OwnerID != nil || back.Note != nil || back.ActiveNumber == nil {
+			t.Fatalf("a claimer's cancel left %+v, want the number WAITING, unowned, without the note", back)
+		}
+		if len(must[[]*ent.Ticket](t)(f.svc.MyTickets(alice))) != 0 {
+			t.Fatal("alice still holds the number she gave back")
+		}
+		bobs := must[*ent.Ticket](t)(f.svc.Claim(bob, canteen.ClaimInput{SellerID: st.ID, Number: handed.Number, ClaimCode: code}))
+		if bobs.ID != handed.ID {
+			t.Fatal("the slip's holder cannot claim a number given back")
+		}
+		// A customer's own fetched ticket is cancelled as before.
+		own := must[*ent.Ticket](t)(f.svc.Fetch(alice, canteen.FetchInput{SellerID: st.ID}))
+		if f.svc.ClaimCode(seller, own) != nil {
+			t.Fatal("a customer's own ticket has a claim code")
+		}
+		if c := must[*ent.Ticket](t)(f.svc.Cancel(alice, own.ID)); c.Status != model.StatusCancelled {
+			t.Fatalf("cancelling one's own ticket gave %s", c.Status)
+		}
 	})
+}
+
+// TestClaimCodesStopNumberTheft: a customer without the slips cannot take
+// the stall's handed-out numbers away from their holders (defect 4: one
+// account claimed and cancelled all 12 paper numbers of a stall).
+func TestClaimCodesStopNumberTheft(t *testing.T) {
+	f := newFixture(t, storetest.Engines()[0])
+	seller, st := f.stall(t, "Kebab", "K", 999)
+	thief := f.as(t, model.AppCustomer, "thief")
+	var handed []*ent.Ticket
+	for i := 0; i < 12; i++ {
+		handed = append(handed, must[*ent.Ticket](t)(f.svc.Fetch(seller, canteen.FetchInput{SellerID: st.ID})))
+	}
+	// Guessing spends the thief's budget: 10 attempts, then one a minute.
+	limited := false
+	for i, tk := range handed {
+		guess := fmt.Sprintf("%06d", i)
+		_, err := f.svc.Claim(thief, canteen.ClaimInput{SellerID: st.ID, Number: tk.Number, ClaimCode: &guess})
+		var de *canteen.Error
+		if !errors.As(err, &de) {
+			t.Fatalf("guess %d: %v", i, err)
+		}
+		switch de.Code {
+		case canteen.CodeNotFound:
+		case canteen.CodeRateLimited:
+			limited = true
+		default:
+			if err == nil || de.Code == "" {
+				t.Fatalf("guess %d claimed number %d", i, tk.Number)
+			}
+		}
+	}
+	if !limited {
+		t.Error("12 wrong claims in a row were never rate limited")
+	}
+	// Every holder still claims their own number.
+	for i, tk := range handed {
+		holder := f.as(t, model.AppCustomer, fmt.Sprintf("holder%d", i))
+		if _, err := f.svc.Claim(holder, canteen.ClaimInput{SellerID: st.ID, Number: tk.Number, ClaimCode: f.svc.ClaimCode(seller, tk)}); err != nil {
+			t.Fatalf("holder of %s: %v", tk.Code, err)
+		}
+	}
+}
+
+func atoi(s string) int {
+	n := 0
+	for _, r := range s {
+		n = n*10 + int(r-'0')
+	}
+	return n
 }
 
 func TestClaimSeller(t *testing.T) {

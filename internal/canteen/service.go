@@ -20,6 +20,7 @@ import (
 	"callme/ent"
 	"callme/internal/events"
 	"callme/internal/model"
+	"callme/internal/ratelimit"
 	"callme/internal/store"
 	"callme/internal/wechat"
 )
@@ -87,8 +88,10 @@ type Service struct {
 	issued, called atomic.Uint64
 	// kick wakes the notification sender after a call queued a message.
 	kick chan struct{}
-	// counters remembers the (stall, day) counter rows known to exist.
+	// counters remembers, per stall, the day whose counter row is known to exist.
 	counters sync.Map
+	// claims is each customer's budget of claim attempts.
+	claims *ratelimit.Limiter
 }
 
 // Stats counts what this instance did since start (for metrics).
@@ -129,7 +132,8 @@ func New(db *ent.Client, dialectName string, broker events.Broker, wx WeChat, cf
 	if cfg.Notify.State == "" {
 		cfg.Notify.State = "formal"
 	}
-	return &Service{db: db, dialect: dialectName, broker: broker, wechat: wx, cfg: cfg, admins: admins, log: log, kick: make(chan struct{}, 1)}
+	return &Service{db: db, dialect: dialectName, broker: broker, wechat: wx, cfg: cfg, admins: admins, log: log, kick: make(chan struct{}, 1),
+		claims: ratelimit.New(claimsPerSecond, claimBurst, cfg.Now)}
 }
 
 // now is the clock at microsecond precision, the finest every database keeps.

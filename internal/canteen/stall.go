@@ -357,7 +357,7 @@ func (s *Service) ClearUnclaimed(ctx context.Context, sellerID pulid.ID) (int, e
 			return err
 		}
 		for _, cur := range list {
-			if _, err := s.endTicket(ctx, tx, a, cur, model.StatusCancelled); err != nil {
+			if _, err := s.endTicket(ctx, tx, a, cur, actClearUnclaimed); err != nil {
 				return err
 			}
 			n++
@@ -369,22 +369,13 @@ func (s *Service) ClearUnclaimed(ctx context.Context, sellerID pulid.ID) (int, e
 
 // MarkNoShow marks a CALLED ticket as not picked up (its seller or an admin).
 func (s *Service) MarkNoShow(ctx context.Context, id pulid.ID) (*ent.Ticket, error) {
-	return s.transition(ctx, id, "markNoShow", false, func(tx *txn, cur *ent.Ticket, u *ent.TicketUpdateOne) error {
-		if cur.Status != model.StatusCalled {
-			return Errorf(CodeInvalidTransition, "only a CALLED ticket can be a no-show, this one is %s", cur.Status)
-		}
-		u.SetStatus(model.StatusNoShow).ClearActiveNumber().SetDoneAt(s.now())
-		return nil
-	})
+	return s.transition(ctx, id, actMarkNoShow, s.release)
 }
 
 // Reopen brings a CANCELLED or NO_SHOW ticket of today back to WAITING, with
 // its number, if no other active ticket holds that number now.
 func (s *Service) Reopen(ctx context.Context, id pulid.ID) (*ent.Ticket, error) {
-	return s.transition(ctx, id, "reopen", false, func(tx *txn, cur *ent.Ticket, u *ent.TicketUpdateOne) error {
-		if cur.Status != model.StatusCancelled && cur.Status != model.StatusNoShow {
-			return Errorf(CodeInvalidTransition, "only a CANCELLED or NO_SHOW ticket can be reopened, this one is %s", cur.Status)
-		}
+	return s.transition(ctx, id, actReopen, func(tx *txn, cur *ent.Ticket, u *ent.TicketUpdateOne) error {
 		if cur.BusinessDay != s.today() {
 			return Errorf(CodeInvalidTransition, "this ticket is from an earlier business day")
 		}
@@ -401,41 +392,6 @@ func (s *Service) Reopen(ctx context.Context, id pulid.ID) (*ent.Ticket, error) 
 			SetCallCount(0).ClearCalledAt().ClearFirstCalledAt()
 		return nil
 	})
-}
-
-// transition applies change to a ticket the caller may act on, in one
-// transaction with an optimistic version check, audits it as action, and
-// publishes the result.
-func (s *Service) transition(ctx context.Context, id pulid.ID, action string, ownerToo bool, change func(*txn, *ent.Ticket, *ent.TicketUpdateOne) error) (*ent.Ticket, error) {
-	a, err := requireActor(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var t *ent.Ticket
-	err = s.inTx(ctx, func(tx *txn) error {
-		cur, err := getTicket(ctx, tx, a, id, ownerToo)
-		if err != nil {
-			return err
-		}
-		u := tx.Ticket.UpdateOneID(cur.ID).Where(ticket.Version(cur.Version)).SetDoneBy(a.UserID).AddVersion(1)
-		if err := change(tx, cur, u); err != nil {
-			return err
-		}
-		t, err = u.Save(ctx)
-		if ent.IsNotFound(err) {
-			return errConflict
-		}
-		if err != nil {
-			return err
-		}
-		tx.publish(ticketEvent(t))
-		tx.publish(sellerHint(t.SellerID))
-		return s.auditTicket(ctx, tx, a, action, cur)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return t.Unwrap(), nil
 }
 
 // SellerTickets lists a stall's tickets of one business day (history), in

@@ -2,7 +2,11 @@ package canteen
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/subtle"
 	"fmt"
+	"math/big"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -37,6 +41,8 @@ type ClaimInput struct {
 	SellerID pulid.ID
 	Number   int
 	Note     *string
+	// ClaimCode is the code on the slip: holding the slip is the proof.
+	ClaimCode *string
 }
 
 // sellerHint tells a stall's subscribers that its queue changed.
@@ -160,6 +166,12 @@ func (s *Service) Fetch(ctx context.Context, in FetchInput) (*ent.Ticket, error)
 			SetCreatedAt(now)
 		if owned {
 			create.SetOwnerID(a.UserID).SetClaimedAt(now)
+		} else {
+			code, err := newClaimCode()
+			if err != nil {
+				return err
+			}
+			create.SetClaimCode(code)
 		}
 		if t, err = create.Save(ctx); err != nil {
 			return err
@@ -338,9 +350,23 @@ func (s *Service) Claim(ctx context.Context, in ClaimInput) (*ent.Ticket, error)
 	if in.Number < 1 || in.Number > 9999 {
 		return nil, Errorf(CodeBadUserInput, "number must be between 1 and 9999")
 	}
+	code, err := checkClaimCode(in.ClaimCode)
+	if err != nil {
+		return nil, err
+	}
 	note, err := checkNote(in.Note)
 	if err != nil {
 		return nil, err
+	}
+	// Every attempt spends from the caller's budget, so guessing a code
+	// takes longer than a lunch break (see claimCodeDigits).
+	if ok, wait := s.claims.Allow(string(a.UserID)); !ok {
+		secs := int(wait.Seconds() + 0.999)
+		return nil, &Error{
+			Code:       CodeRateLimited,
+			Message:    fmt.Sprintf("too many claims; try again in %d s, or ask the seller", secs),
+			Extensions: map[string]any{"retryAfterSeconds": secs},
+		}
 	}
 	var t *ent.Ticket
 	err = s.inTx(ctx, func(tx *txn) error {
@@ -351,8 +377,11 @@ func (s *Service) Claim(ctx context.Context, in ClaimInput) (*ent.Ticket, error)
 		cur, err := tx.Ticket.Query().
 			Where(ticket.SellerID(in.SellerID), ticket.BusinessDay(day), ticket.ActiveNumber(in.Number)).
 			Only(ctx)
+		if err == nil && !sameCode(cur.ClaimCode, code) {
+			err = &ent.NotFoundError{} // a wrong code tells nothing about the number
+		}
 		if ent.IsNotFound(err) {
-			return Errorf(CodeNotFound, "no waiting or called number %d at this stall today", in.Number)
+			return Errorf(CodeNotFound, "no waiting or called number %d with this claim code at this stall today", in.Number)
 		}
 		if err != nil {
 			return err
@@ -389,6 +418,49 @@ func (s *Service) Claim(ctx context.Context, in ClaimInput) (*ent.Ticket, error)
 	return t.Unwrap(), nil
 }
 
+// Claim codes: claimCodeDigits random digits, short enough to read out or
+// type from a slip. With claimBurst attempts and then one a minute per
+// customer (claimsPerSecond), guessing one of 10^6 codes takes years per
+// account; numbers stay claimable only for the day.
+const (
+	claimCodeDigits = 6
+	claimBurst      = 10
+	claimsPerSecond = 1.0 / 60
+)
+
+func newClaimCode() (string, error) {
+	n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%0*d", claimCodeDigits, n.Int64()), nil
+}
+
+func checkClaimCode(code *string) (string, error) {
+	if code == nil || strings.TrimSpace(*code) == "" {
+		return "", Errorf(CodeBadUserInput, "claimCode is required: it is printed on the slip with the number")
+	}
+	c := strings.TrimSpace(*code)
+	if len(c) != claimCodeDigits || strings.Trim(c, "0123456789") != "" {
+		return "", Errorf(CodeBadUserInput, "claimCode is the %d digits printed on the slip", claimCodeDigits)
+	}
+	return c, nil
+}
+
+// sameCode compares in constant time, so timing tells nothing of the code.
+func sameCode(stored *string, given string) bool {
+	return stored != nil && subtle.ConstantTimeCompare([]byte(*stored), []byte(given)) == 1
+}
+
+// ClaimCode returns a handed-out ticket's claim code to its stall's seller
+// (to print or say it again), and to nobody else.
+func (s *Service) ClaimCode(ctx context.Context, t *ent.Ticket) *string {
+	if !ActorFrom(ctx).manages(t.SellerID) {
+		return nil
+	}
+	return t.ClaimCode
+}
+
 // ticketEvent publishes a snapshot of t, which must come from the
 // transaction being committed. The snapshot is a copy bound to the client, not
 // the transaction: subscribers resolve its edges after the commit, and the
@@ -396,27 +468,6 @@ func (s *Service) Claim(ctx context.Context, in ClaimInput) (*ent.Ticket, error)
 func ticketEvent(t *ent.Ticket) events.Event {
 	snap := *t
 	return events.Event{Topic: TicketTopic(t.ID), Seq: int64(t.Version), Payload: snap.Unwrap()}
-}
-
-// getTicket loads a ticket in tx and checks that the caller may act on it.
-func getTicket(ctx context.Context, tx *txn, a *Actor, id pulid.ID, ownerToo bool) (*ent.Ticket, error) {
-	t, err := tx.Ticket.Get(ctx, id)
-	if ent.IsNotFound(err) {
-		return nil, Errorf(CodeNotFound, "no such ticket")
-	}
-	if err != nil {
-		return nil, err
-	}
-	if a.manages(t.SellerID) {
-		return t, nil
-	}
-	if ownerToo && t.OwnerID != nil && *t.OwnerID == a.UserID {
-		return t, nil
-	}
-	if ownerToo {
-		return nil, Errorf(CodeForbidden, "only the ticket's owner or its stall's seller can do this")
-	}
-	return nil, Errorf(CodeForbidden, "only the ticket's stall's seller can do this")
 }
 
 // Call calls a WAITING ticket, or calls a CALLED one again (a recall).
@@ -427,7 +478,7 @@ func (s *Service) Call(ctx context.Context, id pulid.ID) (*ent.Ticket, error) {
 	}
 	var t *ent.Ticket
 	err = s.inTx(ctx, func(tx *txn) error {
-		cur, err := getTicket(ctx, tx, a, id, false)
+		cur, err := getTicket(ctx, tx, a, id, actCall)
 		if err != nil {
 			return err
 		}
@@ -479,7 +530,7 @@ func (s *Service) CallNext(ctx context.Context, sellerID pulid.ID) (*ent.Ticket,
 // sequence grows by one, and a CallEvent keeps it for replay. The seller row
 // update serialises calls of one stall, so seqs are gap-free and in commit order.
 func (s *Service) call(ctx context.Context, tx *txn, a *Actor, cur *ent.Ticket) (*ent.Ticket, error) {
-	if cur.Status != model.StatusWaiting && cur.Status != model.StatusCalled {
+	if !slices.Contains(steps[actCall].from, cur.Status) {
 		return nil, Errorf(CodeInvalidTransition, "cannot call a %s ticket", cur.Status)
 	}
 	if cur.BusinessDay != s.today() {
@@ -492,7 +543,7 @@ func (s *Service) call(ctx context.Context, tx *txn, a *Actor, cur *ent.Ticket) 
 	}
 	if cur.Status == model.StatusCalled && s.noShowDue(st, cur, now) {
 		// Called often or long enough: the recall marks it NO_SHOW instead.
-		t, err := s.endTicket(ctx, tx, a, cur, model.StatusNoShow)
+		t, err := s.endTicket(ctx, tx, a, cur, actAutoNoShow)
 		if err != nil {
 			return nil, err
 		}
@@ -575,7 +626,7 @@ func (s *Service) sweepNoShows(ctx context.Context, tx *txn, a *Actor, sellerID 
 		return err
 	}
 	for _, cur := range due {
-		if _, err := s.endTicket(ctx, tx, a, cur, model.StatusNoShow); err != nil {
+		if _, err := s.endTicket(ctx, tx, a, cur, actAutoNoShow); err != nil {
 			return err
 		}
 	}
@@ -594,41 +645,29 @@ func (s *Service) noShowDue(st *ent.Seller, t *ent.Ticket, now time.Time) bool {
 
 // Complete marks a CALLED ticket picked up (its owner or its seller).
 func (s *Service) Complete(ctx context.Context, id pulid.ID) (*ent.Ticket, error) {
-	return s.finish(ctx, id, "complete", model.StatusDone, func(st model.TicketStatus) bool { return st == model.StatusCalled })
+	return s.transition(ctx, id, actComplete, s.release)
 }
 
-// Cancel cancels a WAITING or CALLED ticket (its owner or its seller).
+// Cancel cancels a WAITING or CALLED ticket (its owner or its seller). A
+// customer who claimed a handed-out number gives it back instead: its slip
+// may be in someone else's hand, and cancelling would take the number away
+// from them; the seller can clear numbers nobody holds.
 func (s *Service) Cancel(ctx context.Context, id pulid.ID) (*ent.Ticket, error) {
-	return s.finish(ctx, id, "cancel", model.StatusCancelled, model.TicketStatus.Active)
-}
-
-// finish moves a ticket to a final status, releasing its number (its owner
-// or its seller).
-func (s *Service) finish(ctx context.Context, id pulid.ID, action string, to model.TicketStatus, from func(model.TicketStatus) bool) (*ent.Ticket, error) {
-	return s.transition(ctx, id, action, true, func(_ *txn, cur *ent.Ticket, u *ent.TicketUpdateOne) error {
-		if !from(cur.Status) {
-			return Errorf(CodeInvalidTransition, "cannot move a %s ticket to %s", cur.Status, to)
+	return s.transitionBy(ctx, id, func(cur *ent.Ticket, who party) (action, change) {
+		if who == byOwner && cur.IssuedBy != *cur.OwnerID {
+			return actUnclaim, func(_ *txn, _ *ent.Ticket, u *ent.TicketUpdateOne) error {
+				u.ClearOwnerID().ClearClaimedAt().ClearNote()
+				return nil
+			}
 		}
-		u.SetStatus(to).ClearActiveNumber().SetDoneAt(s.now())
-		return nil
+		return actCancel, s.release
 	})
 }
 
-// endTicket moves cur to a final status inside tx, if nobody changed it
-// meanwhile, and publishes the change.
-func (s *Service) endTicket(ctx context.Context, tx *txn, a *Actor, cur *ent.Ticket, to model.TicketStatus) (*ent.Ticket, error) {
-	t, err := tx.Ticket.UpdateOneID(cur.ID).Where(ticket.Version(cur.Version)).
-		SetStatus(to).ClearActiveNumber().SetDoneAt(s.now()).SetDoneBy(a.UserID).AddVersion(1).
-		Save(ctx)
-	if ent.IsNotFound(err) {
-		return nil, errConflict
-	}
-	if err != nil {
-		return nil, err
-	}
-	tx.publish(ticketEvent(t))
-	tx.publish(sellerHint(t.SellerID))
-	return t, nil
+// release frees a ticket's number as it reaches a final status.
+func (s *Service) release(_ *txn, _ *ent.Ticket, u *ent.TicketUpdateOne) error {
+	u.ClearActiveNumber().SetDoneAt(s.now())
+	return nil
 }
 
 // MyTickets lists the caller's tickets of the current business day.

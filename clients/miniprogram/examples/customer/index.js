@@ -14,6 +14,7 @@ Page({
     ticket: null, // my ticket (TicketFields)
     nowCalling: '', // the code called last at my stall
     claimNumber: '',
+    claimCode: '',
     error: ''
   },
 
@@ -79,11 +80,19 @@ Page({
     this.setData({ claimNumber: e.detail.value });
   },
 
+  onClaimCodeInput: function (e) {
+    this.setData({ claimCode: e.detail.value });
+  },
+
   // Attach a number handed out at the counter of the stall opened with ?sellerId=.
   claim: function () {
     var self = this;
     client()
-      .request(ops.ClaimNumber, { sellerId: this.sellerId, number: parseInt(this.data.claimNumber, 10) })
+      .request(ops.ClaimNumber, {
+        sellerId: this.sellerId,
+        number: parseInt(this.data.claimNumber, 10),
+        claimCode: this.data.claimCode.trim()
+      })
       .then(function (data) {
         self.follow(data.claim);
       })
@@ -155,7 +164,7 @@ Page({
       SELLER_INACTIVE: '档口暂停营业',
       NUMBERS_EXHAUSTED: '今天的号已取完',
       TICKET_TAKEN: '这个号已被别人领取',
-      NOT_FOUND: '没有这个号',
+      NOT_FOUND: '没有这个号，或领取码不对',
       RATE_LIMITED: '操作太频繁，请稍后再试'
     }[err.code];
     this.setData({ error: text || err.message });

@@ -121,7 +121,12 @@ Page({
     client()
       .request(ops.HandOutNumber, { sellerId: this.data.stall.id })
       .then(function (data) {
-        wx.showModal({ title: data.fetch.code, content: '请把号码告诉顾客', showCancel: false });
+        // The claim code is the customer's proof of holding this number.
+        wx.showModal({
+          title: data.fetch.code,
+          content: '领取码 ' + data.fetch.claimCode + '，请连同号码告诉顾客',
+          showCancel: false
+        });
         self.refresh();
       })
       .catch(this.showError.bind(this));

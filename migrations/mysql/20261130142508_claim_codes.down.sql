@@ -1,0 +1,2 @@
+-- reverse: modify "tickets" table
+ALTER TABLE `tickets` DROP COLUMN `claim_code`;

@@ -1,0 +1,2 @@
+-- modify "tickets" table
+ALTER TABLE `tickets` ADD COLUMN `claim_code` varchar(8) NULL;
