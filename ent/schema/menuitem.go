@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"callme/internal/model"
 	"callme/internal/pulid"
 
 	"entgo.io/ent"
@@ -16,8 +17,8 @@ func (MenuItem) Mixin() []ent.Mixin { return []ent.Mixin{idMixin{prefix: PrefixM
 
 func (MenuItem) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("seller_id").GoType(pulid.ID("")).MaxLen(pulid.Len),
-		field.String("name").NotEmpty().MaxLen(40),
+		field.String("seller_id").GoType(pulid.ID("")).MaxRuneLen(pulid.Len),
+		field.String("name").NotEmpty().MaxRuneLen(model.MaxMenuItemName),
 		field.Int("price_cents").Optional().Nillable().Min(0),
 		field.Bool("available").Default(true),
 		field.Int("position").Default(0),

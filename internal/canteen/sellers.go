@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"callme/ent"
 	"callme/ent/callevent"
@@ -59,20 +58,15 @@ func (s *Service) CreateSeller(ctx context.Context, in CreateSellerInput) (*Sell
 	if !a.Admin {
 		return nil, Errorf(CodeForbidden, "only an admin can create sellers")
 	}
-	name, err := checkName("name", in.Name)
+	name, err := sellerNameText.check(in.Name)
 	if err != nil {
 		return nil, err
 	}
-	c := s.db.Seller.Create().SetName(name).SetCreatedAt(s.now())
-	if in.Phone != nil {
-		p := strings.TrimSpace(*in.Phone)
-		if utf8.RuneCountInString(p) > 32 {
-			return nil, Errorf(CodeBadUserInput, "phone must be at most 32 characters")
-		}
-		if p != "" {
-			c.SetPhone(p)
-		}
+	phone, err := phoneText.nonEmpty(in.Phone)
+	if err != nil {
+		return nil, err
 	}
+	c := s.db.Seller.Create().SetName(name).SetNillablePhone(phone).SetCreatedAt(s.now())
 	if in.Prefix != nil {
 		p, err := checkPrefix(*in.Prefix)
 		if err != nil {
@@ -102,21 +96,14 @@ func (s *Service) CreateSeller(ctx context.Context, in CreateSellerInput) (*Sell
 	return &SellerInvite{Seller: st, InviteCode: code}, nil
 }
 
-func checkName(field, v string) (string, error) {
-	v = strings.TrimSpace(v)
-	if n := utf8.RuneCountInString(v); n < 1 || n > 40 {
-		return "", Errorf(CodeBadUserInput, "%s must be 1 to 40 characters", field)
-	}
-	return v, nil
-}
-
 // checkPrefix accepts up to 4 letters. Digits are refused: with prefix "B2"
 // the code B2007 could not be told from B + 2007 when read out.
 func checkPrefix(p string) (string, error) {
-	p = strings.ToUpper(strings.TrimSpace(p))
-	if len(p) > 4 {
-		return "", Errorf(CodeBadUserInput, "prefix must be at most 4 letters")
+	p, err := prefixText.check(p)
+	if err != nil {
+		return "", err
 	}
+	p = strings.ToUpper(p)
 	for _, r := range p {
 		if r < 'A' || r > 'Z' {
 			return "", Errorf(CodeBadUserInput, "prefix must be at most 4 letters (A-Z)")

@@ -6,7 +6,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"callme/ent"
 	"callme/ent/callevent"
@@ -69,7 +68,7 @@ func (s *Service) SetMenu(ctx context.Context, sellerID pulid.ID, items []*MenuI
 	err = s.inTx(ctx, func(tx *txn) error {
 		creates = creates[:0]
 		for i, it := range items {
-			name, err := checkName(fmt.Sprintf("item %d's name", i+1), it.Name)
+			name, err := menuItemNameText.named(fmt.Sprintf("item %d's name", i+1)).check(it.Name)
 			if err != nil {
 				return err
 			}
@@ -131,17 +130,6 @@ type SellerUpdate struct {
 	Notice *string
 }
 
-func optionalText(field string, v *string, maxRunes int) (*string, error) {
-	if v == nil {
-		return nil, nil
-	}
-	t := strings.TrimSpace(*v)
-	if utf8.RuneCountInString(t) > maxRunes {
-		return nil, Errorf(CodeBadUserInput, "%s must be at most %d characters", field, maxRunes)
-	}
-	return &t, nil
-}
-
 // UpdateSeller changes a stall's profile. A new prefix or maxNumber applies
 // from the next business day: today's numbers keep their meaning.
 func (s *Service) UpdateSeller(ctx context.Context, in UpdateSellerInput) (*SellerUpdate, error) {
@@ -153,7 +141,7 @@ func (s *Service) UpdateSeller(ctx context.Context, in UpdateSellerInput) (*Sell
 	var ops []func(*ent.SellerUpdateOne)
 	var changed []string
 	if in.Name != nil {
-		name, err := checkName("name", *in.Name)
+		name, err := sellerNameText.check(*in.Name)
 		if err != nil {
 			return nil, err
 		}
@@ -161,17 +149,16 @@ func (s *Service) UpdateSeller(ctx context.Context, in UpdateSellerInput) (*Sell
 		changed = append(changed, "name")
 	}
 	for _, f := range []struct {
-		name  string
+		rule  textRule
 		v     *string
-		max   int
 		set   func(*ent.SellerUpdateOne, string)
 		clear func(*ent.SellerUpdateOne)
 	}{
-		{"personName", in.PersonName, 40, func(u *ent.SellerUpdateOne, v string) { u.SetPersonName(v) }, func(u *ent.SellerUpdateOne) { u.ClearPersonName() }},
-		{"phone", in.Phone, 32, func(u *ent.SellerUpdateOne, v string) { u.SetPhone(v) }, func(u *ent.SellerUpdateOne) { u.ClearPhone() }},
-		{"pickupNote", in.PickupNote, 100, func(u *ent.SellerUpdateOne, v string) { u.SetPickupNote(v) }, func(u *ent.SellerUpdateOne) { u.ClearPickupNote() }},
+		{personNameText, in.PersonName, func(u *ent.SellerUpdateOne, v string) { u.SetPersonName(v) }, func(u *ent.SellerUpdateOne) { u.ClearPersonName() }},
+		{phoneText, in.Phone, func(u *ent.SellerUpdateOne, v string) { u.SetPhone(v) }, func(u *ent.SellerUpdateOne) { u.ClearPhone() }},
+		{pickupNoteText, in.PickupNote, func(u *ent.SellerUpdateOne, v string) { u.SetPickupNote(v) }, func(u *ent.SellerUpdateOne) { u.ClearPickupNote() }},
 	} {
-		v, err := optionalText(f.name, f.v, f.max)
+		v, err := f.rule.optional(f.v)
 		if err != nil {
 			return nil, err
 		}
@@ -184,7 +171,7 @@ func (s *Service) UpdateSeller(ctx context.Context, in UpdateSellerInput) (*Sell
 		} else {
 			ops = append(ops, func(u *ent.SellerUpdateOne) { f.set(u, *v) })
 		}
-		changed = append(changed, f.name)
+		changed = append(changed, f.rule.field)
 	}
 	var notice *string
 	if in.Prefix != nil {
