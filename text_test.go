@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"callme/ent"
 	"callme/ent/seller"
@@ -267,6 +268,107 @@ func TestTextFieldsHoldWhatTheSchemaPromises(t *testing.T) {
 					t.Errorf("too long: message %q does not name the limit %d", msg, f.max)
 				}
 			})
+		}
+	})
+}
+
+// TestPricesAndPaidTermsStayInRange: a price must fit the schema's Int and a
+// sane range, and a paid term a sane date; anything else is BAD_USER_INPUT
+// and stores nothing (a year-1 paidUntil used to be stored and read back null).
+func TestPricesAndPaidTermsStayInRange(t *testing.T) {
+	forEngine(t, func(t *testing.T, e storetest.Engine) {
+		s := startServer(t, e, noRateLimits)
+		sellerTok, id := s.openStall(t, "Price", "P")
+		admin := s.login(t, "SELLER", "admin")
+		db := s.app.db.Client
+		ctx := context.Background()
+
+		setPrice := `mutation($id: ID!, $p: Int) { setMenu(sellerId: $id, items: [{name: "面", priceCents: $p}]) { menu { priceCents } } }`
+		menuPrice := func(t *testing.T) string {
+			t.Helper()
+			var d struct {
+				Seller struct{ Menu []struct{ PriceCents *int } }
+			}
+			s.ok(t, "", `query($id: ID!) { seller(id: $id) { menu { priceCents } } }`, map[string]any{"id": id}, &d)
+			if len(d.Seller.Menu) != 1 || d.Seller.Menu[0].PriceCents == nil {
+				return fmt.Sprint(d.Seller.Menu)
+			}
+			return fmt.Sprint(*d.Seller.Menu[0].PriceCents)
+		}
+		for _, tc := range []struct {
+			price any
+			ok    bool
+		}{
+			{0, true},
+			{1800, true},
+			{10_000_000, true},
+			{-1, false},
+			{10_000_001, false},
+			{2147483647, false},
+			{2147483648, false}, // beyond a GraphQL Int
+			{int64(1) << 40, false},
+			{int64(9007199254740993), false},
+		} {
+			before := menuPrice(t)
+			r := s.query(t, sellerTok, setPrice, map[string]any{"id": id, "p": tc.price})
+			switch {
+			case tc.ok && len(r.Errors) > 0:
+				t.Errorf("priceCents %v: %+v", tc.price, r.Errors)
+			case tc.ok:
+				if got := menuPrice(t); got != fmt.Sprint(tc.price) {
+					t.Errorf("priceCents %v read back as %s", tc.price, got)
+				}
+			case r.code() != "BAD_USER_INPUT":
+				t.Errorf("priceCents %v: %q %+v, want BAD_USER_INPUT", tc.price, r.code(), r.Errors)
+			default:
+				if got := menuPrice(t); got != before {
+					t.Errorf("priceCents %v was refused but the menu changed from %s to %s", tc.price, before, got)
+				}
+			}
+		}
+
+		create := `mutation($at: Time) { createSeller(input: {name: "付费", paidUntil: $at}) { seller { paidUntil } } }`
+		for _, tc := range []struct {
+			at string
+			ok bool
+		}{
+			{"2000-01-01T00:00:00Z", true}, // long past: an unpaid stall
+			{"2030-06-01T12:00:00+08:00", true},
+			{"2200-01-01T00:00:00Z", true},
+			{"0001-01-01T00:00:00Z", false},
+			{"1999-12-31T23:59:59Z", false},
+			{"2000-01-01T07:59:59+08:00", false},
+			{"2200-01-01T00:00:00.000001Z", false},
+			{"9999-12-31T23:59:59Z", false},
+			{"", false}, // gqlgen reads "" as the zero time
+		} {
+			n, err := db.Seller.Query().Count(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := s.query(t, admin, create, map[string]any{"at": tc.at})
+			if tc.ok {
+				var d struct {
+					CreateSeller struct {
+						Seller struct{ PaidUntil *time.Time }
+					}
+				}
+				if len(r.Errors) > 0 || jsonUnmarshal(r.Data, &d) != nil {
+					t.Errorf("paidUntil %q: %+v", tc.at, r.Errors)
+					continue
+				}
+				want, _ := time.Parse(time.RFC3339, tc.at)
+				if got := d.CreateSeller.Seller.PaidUntil; got == nil || !got.Equal(want) {
+					t.Errorf("paidUntil %q read back as %v", tc.at, got)
+				}
+				continue
+			}
+			if r.code() != "BAD_USER_INPUT" || !strings.Contains(r.Errors[0].Message, "paidUntil") {
+				t.Errorf("paidUntil %q: %q %+v, want BAD_USER_INPUT naming paidUntil", tc.at, r.code(), r.Errors)
+			}
+			if m, _ := db.Seller.Query().Count(ctx); m != n {
+				t.Errorf("paidUntil %q was refused but %d stalls were created", tc.at, m-n)
+			}
 		}
 	})
 }

@@ -19,7 +19,9 @@ func (MenuItem) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("seller_id").GoType(pulid.ID("")).MaxRuneLen(pulid.Len),
 		field.String("name").NotEmpty().MaxRuneLen(model.MaxMenuItemName),
-		field.Int("price_cents").Optional().Nillable().Min(0),
+		// price_cents is a bigint and a Go int; the range keeps it inside a
+		// GraphQL Int as well.
+		field.Int("price_cents").Optional().Nillable().Range(0, model.MaxPriceCents),
 		field.Bool("available").Default(true),
 		field.Int("position").Default(0),
 	}

@@ -2,6 +2,7 @@ package canteen
 
 import (
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -9,8 +10,9 @@ import (
 )
 
 // Input validation. Every user-written text field of the API goes through one
-// rule type, in one unit, so the answer to bad input is always BAD_USER_INPUT
-// naming the field and its limit, never a database error (INTERNAL).
+// rule type, in one unit, and every number and time with a range through the
+// checks below, so the answer to bad input is always BAD_USER_INPUT naming the
+// field and its limit, never a database error (INTERNAL).
 //
 // Text is counted in characters as the schema says, meaning Unicode code
 // points (runes), never bytes: 兰 and 🍜 are one character each. A sequence a
@@ -87,4 +89,39 @@ func (r textRule) nonEmpty(v *string) (*string, error) {
 		return nil, err
 	}
 	return t, nil
+}
+
+// checkPriceCents refuses negative prices and prices beyond MaxPriceCents,
+// which also keeps every stored price inside a GraphQL Int.
+func checkPriceCents(field string, p *int) error {
+	if p != nil && (*p < 0 || *p > model.MaxPriceCents) {
+		return Errorf(CodeBadUserInput, "%s must be 0 to %d cents", field, model.MaxPriceCents)
+	}
+	return nil
+}
+
+// Paid terms outside these dates are typing errors (or a client sending Go's
+// zero time, which reads back as null) rather than real terms.
+var (
+	minPaidUntil = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxPaidUntil = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// checkPaidUntil returns t in UTC at the databases' microsecond precision, or
+// BAD_USER_INPUT when it is outside 2000-01-01..2200-01-01 (UTC). A past
+// date is fine: it makes an unpaid stall.
+func checkPaidUntil(t time.Time) (time.Time, error) {
+	if t.Before(minPaidUntil) || t.After(maxPaidUntil) {
+		return time.Time{}, Errorf(CodeBadUserInput, "paidUntil must be between %s and %s",
+			minPaidUntil.Format(time.RFC3339), maxPaidUntil.Format(time.RFC3339))
+	}
+	return t.UTC().Truncate(time.Microsecond), nil
+}
+
+// checkMaxNumber is the range of numbers a stall hands out per day.
+func checkMaxNumber(n int) error {
+	if n < 9 || n > 9999 {
+		return Errorf(CodeBadUserInput, "maxNumber must be between 9 and 9999")
+	}
+	return nil
 }

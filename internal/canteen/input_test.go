@@ -3,6 +3,7 @@ package canteen_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"callme/ent"
 	"callme/internal/canteen"
@@ -64,6 +65,39 @@ func TestTextInputRefusesWhatJSONCannotCarry(t *testing.T) {
 			if !strings.Contains(err.Error(), "UTF-8") {
 				t.Errorf("%s %q: %v, want a message about UTF-8", name, b, err)
 			}
+		}
+	}
+}
+
+// TestPaidUntilRange checks the bounds of a paid term exactly, and that an
+// accepted one is stored in UTC at microsecond precision.
+func TestPaidUntilRange(t *testing.T) {
+	f := newFixture(t, storetest.Engines()[0])
+	admin := f.as(t, model.AppSeller, "admin")
+	lo := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	hi := time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		at time.Time
+		ok bool
+	}{
+		{lo, true},
+		{hi, true},
+		{lo.Add(-time.Nanosecond), false},
+		{hi.Add(time.Nanosecond), false},
+		{time.Time{}, false},
+		{time.Date(2030, 1, 1, 8, 0, 0, 1500, mustLoc("Asia/Shanghai")), true},
+	} {
+		at := tc.at
+		inv, err := f.svc.CreateSeller(admin, canteen.CreateSellerInput{Name: "term", PaidUntil: &at})
+		if !tc.ok {
+			wantCode(t, err, canteen.CodeBadUserInput)
+			continue
+		}
+		if err != nil {
+			t.Fatalf("paidUntil %v: %v", at, err)
+		}
+		if got, want := *inv.Seller.PaidUntil, at.UTC().Truncate(time.Microsecond); !got.Equal(want) || got.Location() != time.UTC {
+			t.Errorf("paidUntil %v stored as %v, want %v", at, got, want)
 		}
 	}
 }

@@ -75,13 +75,17 @@ func (s *Service) CreateSeller(ctx context.Context, in CreateSellerInput) (*Sell
 		c.SetPrefix(p)
 	}
 	if in.MaxNumber != nil {
-		if *in.MaxNumber < 9 || *in.MaxNumber > 9999 {
-			return nil, Errorf(CodeBadUserInput, "maxNumber must be between 9 and 9999")
+		if err := checkMaxNumber(*in.MaxNumber); err != nil {
+			return nil, err
 		}
 		c.SetMaxNumber(*in.MaxNumber)
 	}
 	if in.PaidUntil != nil {
-		c.SetPaidUntil(in.PaidUntil.UTC().Truncate(time.Microsecond))
+		until, err := checkPaidUntil(*in.PaidUntil)
+		if err != nil {
+			return nil, err
+		}
+		c.SetPaidUntil(until)
 	}
 	code, err := newInviteCode()
 	if err != nil {

@@ -72,8 +72,8 @@ func (s *Service) SetMenu(ctx context.Context, sellerID pulid.ID, items []*MenuI
 			if err != nil {
 				return err
 			}
-			if it.PriceCents != nil && *it.PriceCents < 0 {
-				return Errorf(CodeBadUserInput, "item %d's price must not be negative", i+1)
+			if err := checkPriceCents(fmt.Sprintf("item %d's priceCents", i+1), it.PriceCents); err != nil {
+				return err
 			}
 			available := it.Available == nil || *it.Available
 			creates = append(creates, tx.MenuItem.Create().
@@ -183,8 +183,8 @@ func (s *Service) UpdateSeller(ctx context.Context, in UpdateSellerInput) (*Sell
 		changed = append(changed, "prefix")
 	}
 	if in.MaxNumber != nil {
-		if *in.MaxNumber < 9 || *in.MaxNumber > 9999 {
-			return nil, Errorf(CodeBadUserInput, "maxNumber must be between 9 and 9999")
+		if err := checkMaxNumber(*in.MaxNumber); err != nil {
+			return nil, err
 		}
 		m := *in.MaxNumber
 		ops = append(ops, func(u *ent.SellerUpdateOne) { u.SetMaxNumber(m) })

@@ -14,4 +14,8 @@ const (
 	MaxTicketNote     = 100
 	MaxIdempotencyKey = 64
 	MaxPrefix         = 4
+
+	// MaxPriceCents is 100,000 yuan: far above any dish, far below a
+	// GraphQL Int (32 bits), so a price read back is the price written.
+	MaxPriceCents = 10_000_000
 )
