@@ -262,7 +262,7 @@ var (
 		{Name: "active_number", Type: field.TypeInt, Nullable: true},
 		{Name: "issue_seq", Type: field.TypeInt},
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"WAITING", "CALLED", "DONE", "CANCELLED", "NO_SHOW"}, Default: "WAITING"},
-		{Name: "note", Type: field.TypeString, Nullable: true, Size: 400},
+		{Name: "note", Type: field.TypeString, Nullable: true, Size: 100},
 		{Name: "issued_by", Type: field.TypeString, Size: 28},
 		{Name: "idempotency_key", Type: field.TypeString, Nullable: true, Size: 64},
 		{Name: "claim_code", Type: field.TypeString, Nullable: true, Size: 8},

@@ -17,11 +17,11 @@ type AuditEntry struct{ ent.Schema }
 
 func (AuditEntry) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("actor_id").GoType(pulid.ID("")).MaxLen(pulid.Len).Immutable(),
-		field.String("action").MaxLen(40).Immutable(),
-		field.String("target_id").GoType(pulid.ID("")).MaxLen(pulid.Len).Immutable(),
+		field.String("actor_id").GoType(pulid.ID("")).MaxRuneLen(pulid.Len).Immutable(),
+		field.String("action").MaxRuneLen(40).Immutable(),
+		field.String("target_id").GoType(pulid.ID("")).MaxRuneLen(pulid.Len).Immutable(),
 		// detail is a short human-readable description (no secrets).
-		field.String("detail").MaxLen(400).Default("").Immutable(),
+		field.String("detail").MaxRuneLen(400).Default("").Immutable(),
 		field.Time("created_at").SchemaType(mysqlTime()).Default(time.Now).Immutable(),
 	}
 }

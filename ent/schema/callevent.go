@@ -17,11 +17,11 @@ type CallEvent struct{ ent.Schema }
 
 func (CallEvent) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("seller_id").GoType(pulid.ID("")).MaxLen(pulid.Len).Immutable(),
+		field.String("seller_id").GoType(pulid.ID("")).MaxRuneLen(pulid.Len).Immutable(),
 		field.Int("business_day").Immutable(),
 		// seq is per seller, +1 per call, never reset (see Seller.call_seq).
 		field.Int64("seq").Immutable(),
-		field.String("ticket_id").GoType(pulid.ID("")).MaxLen(pulid.Len).Immutable(),
+		field.String("ticket_id").GoType(pulid.ID("")).MaxRuneLen(pulid.Len).Immutable(),
 		field.Time("called_at").SchemaType(mysqlTime()).Immutable(),
 	}
 }

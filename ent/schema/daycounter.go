@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"callme/internal/model"
 	"callme/internal/pulid"
 
 	"entgo.io/contrib/entgql"
@@ -18,7 +19,7 @@ type DayCounter struct{ ent.Schema }
 
 func (DayCounter) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("seller_id").GoType(pulid.ID("")).MaxLen(pulid.Len).Immutable(),
+		field.String("seller_id").GoType(pulid.ID("")).MaxRuneLen(pulid.Len).Immutable(),
 		field.Int("business_day").Immutable(),
 		// last_number is the number most recently handed out (0 before the first).
 		field.Int("last_number").Default(0),
@@ -27,7 +28,7 @@ func (DayCounter) Fields() []ent.Field {
 		// max_number and prefix are the seller's settings copied when the day
 		// started, so a change applies from the next business day.
 		field.Int("max_number").Immutable(),
-		field.String("prefix").Default("").MaxLen(4).Immutable(),
+		field.String("prefix").Default("").MaxRuneLen(model.MaxPrefix).Immutable(),
 	}
 }
 

@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"callme/internal/model"
 	"callme/internal/pulid"
 
 	"entgo.io/ent"
@@ -16,9 +17,11 @@ func (MenuItem) Mixin() []ent.Mixin { return []ent.Mixin{idMixin{prefix: PrefixM
 
 func (MenuItem) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("seller_id").GoType(pulid.ID("")).MaxLen(pulid.Len),
-		field.String("name").NotEmpty().MaxLen(40),
-		field.Int("price_cents").Optional().Nillable().Min(0),
+		field.String("seller_id").GoType(pulid.ID("")).MaxRuneLen(pulid.Len),
+		field.String("name").NotEmpty().MaxRuneLen(model.MaxMenuItemName),
+		// price_cents is a bigint and a Go int; the range keeps it inside a
+		// GraphQL Int as well.
+		field.Int("price_cents").Optional().Nillable().Range(0, model.MaxPriceCents),
 		field.Bool("available").Default(true),
 		field.Int("position").Default(0),
 	}

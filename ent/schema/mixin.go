@@ -38,3 +38,10 @@ const (
 // mysqlTime gives timestamps microsecond precision on MySQL (ent's default
 // there is whole seconds), so every database orders and compares alike.
 func mysqlTime() map[string]string { return map[string]string{dialect.MySQL: "datetime(6)"} }
+
+// Strings are limited with MaxRuneLen, never MaxLen: it sizes the column
+// VARCHAR(n), which holds n characters in the utf8mb4 tables, and validates
+// the same n in runes, the unit of the API and of the domain's checks. MaxLen
+// would count bytes and refuse 15 Chinese characters (45 bytes) as longer
+// than 40, surfacing as INTERNAL where the domain had said yes. For the
+// ASCII-only fields (IDs, hashes, codes) both counts are the same.

@@ -18,9 +18,9 @@ type NotifyGrant struct{ ent.Schema }
 
 func (NotifyGrant) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("ticket_id").GoType(pulid.ID("")).MaxLen(pulid.Len).Immutable(),
-		field.String("user_id").GoType(pulid.ID("")).MaxLen(pulid.Len).Immutable(),
-		field.String("template_id").MaxLen(64).Immutable(),
+		field.String("ticket_id").GoType(pulid.ID("")).MaxRuneLen(pulid.Len).Immutable(),
+		field.String("user_id").GoType(pulid.ID("")).MaxRuneLen(pulid.Len).Immutable(),
+		field.String("template_id").MaxRuneLen(64).Immutable(),
 		field.Time("created_at").SchemaType(mysqlTime()).Default(time.Now).Immutable(),
 		// used_at is set in the transaction that queues the message.
 		field.Time("used_at").SchemaType(mysqlTime()).Optional().Nillable(),
@@ -45,17 +45,18 @@ func (Notification) Fields() []ent.Field {
 	return []ent.Field{
 		// grant_id is unique: one message per grant, whatever happens.
 		field.Int("grant_id").Unique().Immutable(),
-		field.String("ticket_id").GoType(pulid.ID("")).MaxLen(pulid.Len).Immutable(),
-		field.String("user_id").GoType(pulid.ID("")).MaxLen(pulid.Len).Immutable(),
-		field.String("template_id").MaxLen(64).Immutable(),
+		field.String("ticket_id").GoType(pulid.ID("")).MaxRuneLen(pulid.Len).Immutable(),
+		field.String("user_id").GoType(pulid.ID("")).MaxRuneLen(pulid.Len).Immutable(),
+		field.String("template_id").MaxRuneLen(64).Immutable(),
 		// data holds the message fields as JSON (stall, code, note).
-		field.String("data").MaxLen(2000).Immutable(),
+		field.String("data").MaxRuneLen(2000).Immutable(),
 		field.Enum("state").Values("PENDING", "SENT", "GONE", "FAILED").Default("PENDING"),
 		field.Int("attempts").Default(0),
 		field.Time("next_attempt_at").SchemaType(mysqlTime()),
 		// lease_until marks a row being sent; others skip it until it expires.
 		field.Time("lease_until").SchemaType(mysqlTime()).Optional().Nillable(),
-		field.String("last_error").MaxLen(200).Default(""),
+		// last_error is cut to 200 runes (see truncateRunes): count the same.
+		field.String("last_error").MaxRuneLen(200).Default(""),
 		field.Time("created_at").SchemaType(mysqlTime()).Default(time.Now).Immutable(),
 		field.Time("sent_at").SchemaType(mysqlTime()).Optional().Nillable(),
 	}

@@ -3,6 +3,7 @@ package schema
 import (
 	"time"
 
+	"callme/internal/model"
 	"callme/internal/pulid"
 
 	"entgo.io/contrib/entgql"
@@ -19,13 +20,15 @@ func (Seller) Mixin() []ent.Mixin { return []ent.Mixin{idMixin{prefix: PrefixSel
 
 func (Seller) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("name").NotEmpty().MaxLen(40),
-		field.String("person_name").Optional().Nillable().MaxLen(40),
-		field.String("phone").Optional().Nillable().MaxLen(32),
+		// Text written by people is limited in characters (see
+		// internal/model/limits.go), like every string of this schema.
+		field.String("name").NotEmpty().MaxRuneLen(model.MaxSellerName),
+		field.String("person_name").Optional().Nillable().MaxRuneLen(model.MaxPersonName),
+		field.String("phone").Optional().Nillable().MaxRuneLen(model.MaxPhone),
 		// photo is a storage key, turned into photoURL by the API.
-		field.String("photo").Optional().Nillable().MaxLen(255),
+		field.String("photo").Optional().Nillable().MaxRuneLen(255),
 		// prefix starts every ticket code of the stall ("A" in A007).
-		field.String("prefix").Default("").MaxLen(4),
+		field.String("prefix").Default("").MaxRuneLen(model.MaxPrefix),
 		// max_number is where numbering wraps. A day's counter copies it when
 		// the day starts, so a change applies from the next business day.
 		field.Int("max_number").Default(999).Range(9, 9999),
@@ -34,7 +37,7 @@ func (Seller) Fields() []ent.Field {
 		// load this column alone for it: it maps to no GraphQL field.
 		field.Bool("open").Default(false).Annotations(entgql.MapsTo("openSwitch")),
 		// pickup_note is shown to customers and in notifications ("window 3").
-		field.String("pickup_note").Optional().Nillable().MaxLen(100),
+		field.String("pickup_note").Optional().Nillable().MaxRuneLen(model.MaxPickupNote),
 		// A CALLED ticket becomes NO_SHOW when it is called again after
 		// no_show_after_calls calls, or no_show_after_minutes after its first
 		// call (0: never by time).
@@ -42,9 +45,9 @@ func (Seller) Fields() []ent.Field {
 		field.Int("no_show_after_minutes").Default(0).Range(0, 240),
 		field.Time("paid_until").SchemaType(mysqlTime()).Optional().Nillable(),
 		// owner_id binds the stall to the SELLER-app user who claimed it.
-		field.String("owner_id").GoType(pulid.ID("")).MaxLen(pulid.Len).Optional().Nillable().Unique(),
+		field.String("owner_id").GoType(pulid.ID("")).MaxRuneLen(pulid.Len).Optional().Nillable().Unique(),
 		// invite_hash is the SHA-256 of the one-time invite code; NULL once used.
-		field.String("invite_hash").Optional().Nillable().Unique().MaxLen(64).Sensitive(),
+		field.String("invite_hash").Optional().Nillable().Unique().MaxRuneLen(64).Sensitive(),
 		// call_seq is the last CallEvent.seq handed out. It never resets, so a
 		// board can resume with `after` across a day turnover.
 		field.Int64("call_seq").Default(0),

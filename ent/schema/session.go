@@ -20,11 +20,11 @@ type Session struct{ ent.Schema }
 
 func (Session) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("token_hash").NotEmpty().MaxLen(64).Unique().Immutable().Sensitive(),
-		field.String("user_id").GoType(pulid.ID("")).MaxLen(pulid.Len),
+		field.String("token_hash").NotEmpty().MaxRuneLen(64).Unique().Immutable().Sensitive(),
+		field.String("user_id").GoType(pulid.ID("")).MaxRuneLen(pulid.Len),
 		field.Enum("app").GoType(model.App("")),
 		// session_key is WeChat's key for this login; it never leaves the server.
-		field.String("session_key").Optional().MaxLen(128).Sensitive(),
+		field.String("session_key").Optional().MaxRuneLen(128).Sensitive(),
 		field.Time("created_at").SchemaType(mysqlTime()).Default(time.Now).Immutable(),
 		field.Time("last_seen_at").SchemaType(mysqlTime()),
 		field.Time("expires_at").SchemaType(mysqlTime()),

@@ -19,15 +19,15 @@ func (Ticket) Mixin() []ent.Mixin { return []ent.Mixin{idMixin{prefix: PrefixTic
 
 func (Ticket) Fields() []ent.Field {
 	pid := func(name string) ent.Field {
-		return field.String(name).GoType(pulid.ID("")).MaxLen(pulid.Len).Optional().Nillable()
+		return field.String(name).GoType(pulid.ID("")).MaxRuneLen(pulid.Len).Optional().Nillable()
 	}
 	return []ent.Field{
-		field.String("seller_id").GoType(pulid.ID("")).MaxLen(pulid.Len).Immutable(),
+		field.String("seller_id").GoType(pulid.ID("")).MaxRuneLen(pulid.Len).Immutable(),
 		// business_day is the local calendar day the ticket belongs to, as YYYYMMDD.
 		field.Int("business_day").Immutable(),
 		field.Int("number").Immutable(),
 		// code is fixed at issue: prefix and width changes apply to later days only.
-		field.String("code").MaxLen(12).Immutable(),
+		field.String("code").MaxRuneLen(12).Immutable(),
 		// active_number equals number while the ticket is WAITING or CALLED and is
 		// NULL afterwards. Its unique index guards "no two active tickets share a
 		// number" on every database, because unique indexes ignore NULLs.
@@ -36,14 +36,14 @@ func (Ticket) Fields() []ent.Field {
 		field.Int("issue_seq").Immutable(),
 		field.Enum("status").GoType(model.TicketStatus("")).Default(string(model.StatusWaiting)),
 		pid("owner_id"),
-		field.String("note").Optional().Nillable().MaxLen(400),
+		field.String("note").Optional().Nillable().MaxRuneLen(model.MaxTicketNote),
 		// issued_by and idempotency_key make a retried fetch return the same ticket.
-		field.String("issued_by").GoType(pulid.ID("")).MaxLen(pulid.Len).Immutable(),
-		field.String("idempotency_key").Optional().Nillable().MaxLen(64).Immutable(),
+		field.String("issued_by").GoType(pulid.ID("")).MaxRuneLen(pulid.Len).Immutable(),
+		field.String("idempotency_key").Optional().Nillable().MaxRuneLen(model.MaxIdempotencyKey).Immutable(),
 		// claim_code is printed on (or said with) a number the seller hands
 		// out; claiming the number needs it, so holding the slip is proof.
 		// NULL for tickets a customer fetched for themself.
-		field.String("claim_code").Optional().Nillable().MaxLen(8).Immutable().Sensitive(),
+		field.String("claim_code").Optional().Nillable().MaxRuneLen(8).Immutable().Sensitive(),
 		field.Int("call_count").Default(0),
 		// version grows with every change, so a subscriber can drop stale events.
 		field.Int("version").Default(1),

@@ -20,8 +20,8 @@ func (User) Mixin() []ent.Mixin { return []ent.Mixin{idMixin{prefix: PrefixUser}
 func (User) Fields() []ent.Field {
 	return []ent.Field{
 		field.Enum("app").GoType(model.App("")),
-		field.String("openid").NotEmpty().MaxLen(64).Sensitive(),
-		field.String("unionid").Optional().Nillable().MaxLen(64).Sensitive(),
+		field.String("openid").NotEmpty().MaxRuneLen(64).Sensitive(),
+		field.String("unionid").Optional().Nillable().MaxRuneLen(64).Sensitive(),
 		field.Time("created_at").SchemaType(mysqlTime()).Default(time.Now).Immutable(),
 	}
 }

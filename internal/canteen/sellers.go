@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"callme/ent"
 	"callme/ent/callevent"
@@ -61,20 +60,15 @@ func (s *Service) CreateSeller(ctx context.Context, in CreateSellerInput) (*Sell
 	if !a.Admin {
 		return nil, Errorf(CodeForbidden, "only an admin can create sellers")
 	}
-	name, err := checkName("name", in.Name)
+	name, err := sellerNameText.check(in.Name)
 	if err != nil {
 		return nil, err
 	}
-	var set []func(*ent.SellerCreate)
-	if in.Phone != nil {
-		p := strings.TrimSpace(*in.Phone)
-		if utf8.RuneCountInString(p) > 32 {
-			return nil, Errorf(CodeBadUserInput, "phone must be at most 32 characters")
-		}
-		if p != "" {
-			set = append(set, func(c *ent.SellerCreate) { c.SetPhone(p) })
-		}
+	phone, err := phoneText.nonEmpty(in.Phone)
+	if err != nil {
+		return nil, err
 	}
+	set := []func(*ent.SellerCreate){func(c *ent.SellerCreate) { c.SetNillablePhone(phone) }}
 	if in.Prefix != nil {
 		p, err := checkPrefix(*in.Prefix)
 		if err != nil {
@@ -83,14 +77,17 @@ func (s *Service) CreateSeller(ctx context.Context, in CreateSellerInput) (*Sell
 		set = append(set, func(c *ent.SellerCreate) { c.SetPrefix(p) })
 	}
 	if in.MaxNumber != nil {
-		if *in.MaxNumber < 9 || *in.MaxNumber > 9999 {
-			return nil, Errorf(CodeBadUserInput, "maxNumber must be between 9 and 9999")
+		if err := checkMaxNumber(*in.MaxNumber); err != nil {
+			return nil, err
 		}
 		n := *in.MaxNumber
 		set = append(set, func(c *ent.SellerCreate) { c.SetMaxNumber(n) })
 	}
 	if in.PaidUntil != nil {
-		until := in.PaidUntil.UTC().Truncate(time.Microsecond)
+		until, err := checkPaidUntil(*in.PaidUntil)
+		if err != nil {
+			return nil, err
+		}
 		set = append(set, func(c *ent.SellerCreate) { c.SetPaidUntil(until) })
 	}
 	code, err := newInviteCode()
@@ -116,21 +113,14 @@ func (s *Service) CreateSeller(ctx context.Context, in CreateSellerInput) (*Sell
 	return &SellerInvite{Seller: st, InviteCode: code}, nil
 }
 
-func checkName(field, v string) (string, error) {
-	v = strings.TrimSpace(v)
-	if n := utf8.RuneCountInString(v); n < 1 || n > 40 {
-		return "", Errorf(CodeBadUserInput, "%s must be 1 to 40 characters", field)
-	}
-	return v, nil
-}
-
 // checkPrefix accepts up to 4 letters. Digits are refused: with prefix "B2"
 // the code B2007 could not be told from B + 2007 when read out.
 func checkPrefix(p string) (string, error) {
-	p = strings.ToUpper(strings.TrimSpace(p))
-	if len(p) > 4 {
-		return "", Errorf(CodeBadUserInput, "prefix must be at most 4 letters")
+	p, err := prefixText.check(p)
+	if err != nil {
+		return "", err
 	}
+	p = strings.ToUpper(p)
 	for _, r := range p {
 		if r < 'A' || r > 'Z' {
 			return "", Errorf(CodeBadUserInput, "prefix must be at most 4 letters (A-Z)")

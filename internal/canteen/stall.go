@@ -6,7 +6,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"callme/ent"
 	"callme/ent/callevent"
@@ -80,12 +79,12 @@ func (s *Service) SetMenu(ctx context.Context, sellerID pulid.ID, items []*MenuI
 	err = s.inTx(ctx, func(tx *txn) error {
 		creates = creates[:0]
 		for i, it := range items {
-			name, err := checkName(fmt.Sprintf("item %d's name", i+1), it.Name)
+			name, err := menuItemNameText.named(fmt.Sprintf("item %d's name", i+1)).check(it.Name)
 			if err != nil {
 				return err
 			}
-			if it.PriceCents != nil && *it.PriceCents < 0 {
-				return Errorf(CodeBadUserInput, "item %d's price must not be negative", i+1)
+			if err := checkPriceCents(fmt.Sprintf("item %d's priceCents", i+1), it.PriceCents); err != nil {
+				return err
 			}
 			available := it.Available == nil || *it.Available
 			creates = append(creates, tx.MenuItem.Create().
@@ -153,17 +152,6 @@ type SellerUpdate struct {
 	Notice *string
 }
 
-func optionalText(field string, v *string, maxRunes int) (*string, error) {
-	if v == nil {
-		return nil, nil
-	}
-	t := strings.TrimSpace(*v)
-	if utf8.RuneCountInString(t) > maxRunes {
-		return nil, Errorf(CodeBadUserInput, "%s must be at most %d characters", field, maxRunes)
-	}
-	return &t, nil
-}
-
 // UpdateSeller changes a stall's profile. A new prefix or maxNumber applies
 // from the next business day: today's numbers keep their meaning.
 func (s *Service) UpdateSeller(ctx context.Context, in UpdateSellerInput) (*SellerUpdate, error) {
@@ -175,7 +163,7 @@ func (s *Service) UpdateSeller(ctx context.Context, in UpdateSellerInput) (*Sell
 	var ops []func(*ent.SellerUpdateOne)
 	var changed []string
 	if in.Name != nil {
-		name, err := checkName("name", *in.Name)
+		name, err := sellerNameText.check(*in.Name)
 		if err != nil {
 			return nil, err
 		}
@@ -183,17 +171,16 @@ func (s *Service) UpdateSeller(ctx context.Context, in UpdateSellerInput) (*Sell
 		changed = append(changed, "name")
 	}
 	for _, f := range []struct {
-		name  string
+		rule  textRule
 		v     *string
-		max   int
 		set   func(*ent.SellerUpdateOne, string)
 		clear func(*ent.SellerUpdateOne)
 	}{
-		{"personName", in.PersonName, 40, func(u *ent.SellerUpdateOne, v string) { u.SetPersonName(v) }, func(u *ent.SellerUpdateOne) { u.ClearPersonName() }},
-		{"phone", in.Phone, 32, func(u *ent.SellerUpdateOne, v string) { u.SetPhone(v) }, func(u *ent.SellerUpdateOne) { u.ClearPhone() }},
-		{"pickupNote", in.PickupNote, 100, func(u *ent.SellerUpdateOne, v string) { u.SetPickupNote(v) }, func(u *ent.SellerUpdateOne) { u.ClearPickupNote() }},
+		{personNameText, in.PersonName, func(u *ent.SellerUpdateOne, v string) { u.SetPersonName(v) }, func(u *ent.SellerUpdateOne) { u.ClearPersonName() }},
+		{phoneText, in.Phone, func(u *ent.SellerUpdateOne, v string) { u.SetPhone(v) }, func(u *ent.SellerUpdateOne) { u.ClearPhone() }},
+		{pickupNoteText, in.PickupNote, func(u *ent.SellerUpdateOne, v string) { u.SetPickupNote(v) }, func(u *ent.SellerUpdateOne) { u.ClearPickupNote() }},
 	} {
-		v, err := optionalText(f.name, f.v, f.max)
+		v, err := f.rule.optional(f.v)
 		if err != nil {
 			return nil, err
 		}
@@ -206,7 +193,7 @@ func (s *Service) UpdateSeller(ctx context.Context, in UpdateSellerInput) (*Sell
 		} else {
 			ops = append(ops, func(u *ent.SellerUpdateOne) { f.set(u, *v) })
 		}
-		changed = append(changed, f.name)
+		changed = append(changed, f.rule.field)
 	}
 	var notice *string
 	if in.Prefix != nil {
@@ -218,8 +205,8 @@ func (s *Service) UpdateSeller(ctx context.Context, in UpdateSellerInput) (*Sell
 		changed = append(changed, "prefix")
 	}
 	if in.MaxNumber != nil {
-		if *in.MaxNumber < 9 || *in.MaxNumber > 9999 {
-			return nil, Errorf(CodeBadUserInput, "maxNumber must be between 9 and 9999")
+		if err := checkMaxNumber(*in.MaxNumber); err != nil {
+			return nil, err
 		}
 		m := *in.MaxNumber
 		ops = append(ops, func(u *ent.SellerUpdateOne) { u.SetMaxNumber(m) })

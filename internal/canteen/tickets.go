@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"callme/ent"
 	"callme/ent/daycounter"
@@ -21,12 +20,6 @@ import (
 	"callme/internal/model"
 	"callme/internal/pulid"
 	"callme/internal/ticketcode"
-)
-
-// Note and idempotency key limits.
-const (
-	maxNoteRunes  = 100
-	maxIdemKeyLen = 64
 )
 
 // FetchInput asks for a number at a stall.
@@ -57,20 +50,6 @@ func FormatCode(prefix string, number, maxNumber int) string {
 	return ticketcode.Format(prefix, number, maxNumber)
 }
 
-func checkNote(note *string) (*string, error) {
-	if note == nil {
-		return nil, nil
-	}
-	n := strings.TrimSpace(*note)
-	if n == "" {
-		return nil, nil
-	}
-	if utf8.RuneCountInString(n) > maxNoteRunes {
-		return nil, Errorf(CodeBadUserInput, "note must be at most %d characters", maxNoteRunes)
-	}
-	return &n, nil
-}
-
 // Fetch issues the next number of the stall's business day. A customer gets
 // a ticket of their own; the stall's seller gets an unowned one to hand out.
 func (s *Service) Fetch(ctx context.Context, in FetchInput) (*ent.Ticket, error) {
@@ -78,17 +57,13 @@ func (s *Service) Fetch(ctx context.Context, in FetchInput) (*ent.Ticket, error)
 	if err != nil {
 		return nil, err
 	}
-	note, err := checkNote(in.Note)
+	note, err := ticketNoteText.nonEmpty(in.Note)
 	if err != nil {
 		return nil, err
 	}
-	var key *string
-	if in.IdempotencyKey != nil {
-		k := *in.IdempotencyKey
-		if k == "" || len(k) > maxIdemKeyLen {
-			return nil, Errorf(CodeBadUserInput, "idempotencyKey must be 1 to %d characters", maxIdemKeyLen)
-		}
-		key = &k
+	key, err := idempotencyKeyText.optional(in.IdempotencyKey)
+	if err != nil {
+		return nil, err
 	}
 	// From the seller app, only the stall's own seller (or an admin) hands
 	// out numbers, and they are unowned; from the customer app, they are the
@@ -350,11 +325,11 @@ func (s *Service) Claim(ctx context.Context, in ClaimInput) (*ent.Ticket, error)
 	if in.Number < 1 || in.Number > 9999 {
 		return nil, Errorf(CodeBadUserInput, "number must be between 1 and 9999")
 	}
-	code, err := checkClaimCode(in.ClaimCode)
+	note, err := ticketNoteText.nonEmpty(in.Note)
 	if err != nil {
 		return nil, err
 	}
-	note, err := checkNote(in.Note)
+	code, err := checkClaimCode(in.ClaimCode)
 	if err != nil {
 		return nil, err
 	}

@@ -96,3 +96,57 @@ func TestMigrationsApplyOnceAndReopen(t *testing.T) {
 		})
 	}
 }
+
+// TestEmojiSurviveAnyConnectionCharset: the tables are utf8mb4, but a DSN
+// asking for charset=utf8 (3-byte utf8mb3) or latin1 would make the server
+// refuse or mangle 🍜 on the way in. Every connection speaks utf8mb4.
+func TestEmojiSurviveAnyConnectionCharset(t *testing.T) {
+	var mysql *storetest.Engine
+	for _, e := range storetest.Engines() {
+		if e.Name == "mysql" {
+			mysql = &e
+		}
+	}
+	if mysql == nil {
+		t.Skip("no MySQL: set " + storetest.EnvMySQL)
+	}
+	for _, charset := range []string{"utf8", "latin1"} {
+		t.Run(charset, func(t *testing.T) {
+			dsn := mysql.DSN(t)
+			ctx := context.Background()
+			db, err := store.Open(ctx, dsn+"&charset="+charset, store.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			const name = "兰州拉面🍜👨‍👩‍👧"
+			st, err := db.Client.Seller.Create().SetName(name).Save(ctx)
+			if err != nil {
+				t.Fatalf("storing %q over a %s connection: %v", name, charset, err)
+			}
+			// Read it over a connection as the default DSN makes one: a
+			// round trip in one charset could hide mangled bytes.
+			plain, err := store.Open(ctx, dsn, store.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer plain.Close()
+			got, err := plain.Client.Seller.Get(ctx, st.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Name != name {
+				t.Errorf("read back %q, want %q", got.Name, name)
+			}
+			for _, d := range []*store.DB{db, plain} {
+				var c string
+				if err := d.SQL().QueryRowContext(ctx, "SELECT @@collation_connection").Scan(&c); err != nil {
+					t.Fatal(err)
+				}
+				if c != "utf8mb4_bin" {
+					t.Errorf("connection collation %q, want utf8mb4_bin", c)
+				}
+			}
+		})
+	}
+}

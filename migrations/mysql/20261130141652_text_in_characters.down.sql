@@ -1,0 +1,2 @@
+-- reverse: modify "tickets" table
+ALTER TABLE `tickets` MODIFY COLUMN `note` varchar(400) NULL;

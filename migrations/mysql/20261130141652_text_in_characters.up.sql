@@ -1,0 +1,2 @@
+-- modify "tickets" table
+ALTER TABLE `tickets` MODIFY COLUMN `note` varchar(100) NULL;
