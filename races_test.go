@@ -225,3 +225,46 @@ func TestRaceClaim(t *testing.T) {
 	})
 	c.want(t, map[string]int{"": 1, "TICKET_TAKEN": racers - 1})
 }
+
+// TestRaceNumberingWraps: at a stall whose numbers run 1..9, with 9 issued
+// and 4 of them finished, 30 customers race for the next number: exactly the
+// 4 free numbers are issued again, each once, and the rest hear
+// NUMBERS_EXHAUSTED.
+func TestRaceNumberingWraps(t *testing.T) {
+	s := racingInstances(t)
+	seller, stall := s[0].openStallWith(t, "Tiny", map[string]any{"prefix": "T", "maxNumber": 9})
+	var first []fetched
+	for i := 0; i < 9; i++ {
+		var f fetched
+		s[0].ok(t, seller, fetchDoc, map[string]any{"s": stall}, &f)
+		first = append(first, f)
+	}
+	free := map[int]bool{}
+	for _, i := range []int{1, 3, 4, 7} {
+		s[0].ok(t, seller, `mutation($t: ID!) { cancel(ticketId: $t) { id } }`, map[string]any{"t": first[i].Fetch.ID}, nil)
+		free[first[i].Fetch.Number] = true
+	}
+	tokens := make([]string, racers)
+	for i := range tokens {
+		tokens[i] = s[i%2].login(t, "CUSTOMER", fmt.Sprintf("late%d", i))
+	}
+	var c tally
+	var mu sync.Mutex
+	got := map[int]int{}
+	race(s, func(i int, s *testServer) {
+		r := s.query(t, tokens[i], fetchDoc, map[string]any{"s": stall})
+		c.add(r)
+		var d fetched
+		if decode(r, &d) == nil {
+			mu.Lock()
+			got[d.Fetch.Number]++
+			mu.Unlock()
+		}
+	})
+	c.want(t, map[string]int{"": len(free), "NUMBERS_EXHAUSTED": racers - len(free)})
+	for n, k := range got {
+		if !free[n] || k != 1 {
+			t.Errorf("number %d issued %d times; free numbers were %v", n, k, free)
+		}
+	}
+}
