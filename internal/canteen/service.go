@@ -158,6 +158,13 @@ func (s *Service) businessDate(t time.Time) (int, time.Month, int) {
 	return y, m, d
 }
 
+// nextDayStart is when the next business day begins.
+func (s *Service) nextDayStart() time.Time {
+	y, m, d := s.businessDate(s.now())
+	y, m, d = time.Date(y, m, d+1, 12, 0, 0, 0, time.UTC).Date()
+	return s.dayStart(y, m, d)
+}
+
 // dayStart is the instant the business day of date y-m-d begins: the first
 // instant whose local wall clock reads DayStartHour:00 or later on that date.
 // time.Date alone may pick either side of a clock change when that time does
