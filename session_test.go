@@ -51,8 +51,8 @@ func newOpSocket(c *wsClient) *opSocket {
 	return o
 }
 
-// await returns the first result or error of operation id (not its
-// complete), waiting at most d; ok is false on timeout.
+// await returns the next message of operation id, waiting at most d; ok is
+// false on timeout.
 func (o *opSocket) await(id string, d time.Duration) (m wsMessage, ok bool) {
 	o.t.Helper()
 	for i, m := range o.stash {
@@ -69,7 +69,6 @@ func (o *opSocket) await(id string, d time.Duration) (m wsMessage, ok bool) {
 			switch {
 			case !open:
 				return m, false
-			case m.Type == "complete":
 			case m.ID == id:
 				return m, true
 			default:
@@ -96,6 +95,11 @@ func (o *opSocket) response(id string, d time.Duration) gqlResponse {
 	if !ok {
 		return gqlResponse{status: -1}
 	}
+	return o.responseOf(m)
+}
+
+// responseOf decodes a next or error message.
+func (o *opSocket) responseOf(m wsMessage) gqlResponse {
 	var r gqlResponse
 	switch m.Type {
 	case "error":
