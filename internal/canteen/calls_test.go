@@ -218,3 +218,32 @@ func TestHintsWithoutPayload(t *testing.T) {
 		t.Fatal("a hydrated call lacks its seller: every subscriber would query it")
 	}
 }
+
+// TestStallTopicCarriesOnlyCalls: the stall's topic is the call stream;
+// fetches and finished tickets publish nothing there (nobody listens for
+// such hints, and they would fill subscribers' buffers during a rush and
+// make them lag).
+func TestStallTopicCarriesOnlyCalls(t *testing.T) {
+	f := newFixture(t, storetest.Engines()[0])
+	seller, st := f.stall(t, "Quiet", "Q", 999)
+	sub := f.broker.Subscribe(canteen.SellerTopic(st.ID))
+	defer sub.Close()
+	a := must[*ent.Ticket](t)(f.svc.Fetch(seller, canteen.FetchInput{SellerID: st.ID}))
+	b := must[*ent.Ticket](t)(f.svc.Fetch(seller, canteen.FetchInput{SellerID: st.ID}))
+	must[*ent.Ticket](t)(f.svc.Cancel(seller, a.ID))
+	must[*ent.Ticket](t)(f.svc.Call(seller, b.ID))
+	must[*ent.Ticket](t)(f.svc.Complete(seller, b.ID))
+	var got []events.Event
+	for len(got) < 10 {
+		select {
+		case ev := <-sub.Events():
+			got = append(got, ev)
+			continue
+		case <-time.After(100 * time.Millisecond):
+		}
+		break
+	}
+	if len(got) != 1 || got[0].Seq != 1 {
+		t.Fatalf("stall topic got %d events %+v, want only the call (seq 1)", len(got), got)
+	}
+}

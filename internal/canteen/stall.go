@@ -409,7 +409,6 @@ func (s *Service) transition(ctx context.Context, id pulid.ID, ownerToo bool, ch
 			return err
 		}
 		tx.publish(ticketEvent(t))
-		tx.publish(sellerHint(t.SellerID))
 		return nil
 	})
 	if err != nil {
