@@ -87,8 +87,12 @@ type config struct {
 	TrustProxy       bool
 
 	// Not flags: set by tests.
-	now     func() time.Time
-	sqlHook func(query string)
+	now      func() time.Time
+	sqlHook  func(query string)
+	sqlFault func(query string) error
+	// sessionCheck is how often running subscriptions re-check their
+	// session (default a minute).
+	sessionCheck time.Duration
 }
 
 // parseConfig reads flags; each flag's default comes from its environment
@@ -259,7 +263,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	if len(apps) == 0 && cfg.Production {
 		return nil, errors.New("production mode needs WeChat credentials (-customer-appid/-customer-secret, -seller-appid/-seller-secret): dev login is off")
 	}
-	db, err := store.Open(ctx, cfg.DB, store.Options{MaxOpenConns: cfg.DBMaxConns, Hook: cfg.sqlHook, Logger: log})
+	db, err := store.Open(ctx, cfg.DB, store.Options{MaxOpenConns: cfg.DBMaxConns, Hook: cfg.sqlHook, Fault: cfg.sqlFault, Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -315,6 +319,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		Location:         loc,
 		DayStartHour:     cfg.DayStartHour,
 		SessionIdle:      cfg.SessionIdle,
+		SessionCheck:     cfg.sessionCheck,
 		MaxActiveTickets: cfg.MaxActiveTickets,
 		DevLogin:         devLogin,
 		RecallGap:        cfg.RecallGap,

@@ -79,18 +79,22 @@ func NewHandler(svc *canteen.Service, opts Options) http.Handler {
 		PingPongInterval:      opts.KeepAlive,
 		InitTimeout:           lim.InitTimeout,
 		InitFunc: func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+			ctx = onSocket(ctx)
 			token := p.GetString("authToken")
 			if token == "" {
 				token = bearer(p.Authorization())
 			}
 			if token == "" {
-				return ctx, nil, nil // keep the actor of the upgrade request, if any
+				return ctx, nil, nil // keep the token of the upgrade request, if any
 			}
 			a, err := svc.Authenticate(ctx, token)
 			if err != nil {
 				return ctx, nil, err
 			}
-			return canteen.WithActor(ctx, a), nil, nil
+			if a == nil {
+				token = "" // unknown or expired: anonymous for good
+			}
+			return withToken(ctx, token), nil, nil
 		},
 	})
 	srv.AddTransport(transport.Options{})
@@ -102,6 +106,7 @@ func NewHandler(svc *canteen.Service, opts Options) http.Handler {
 	srv.SetDisableSuggestion(opts.Production)
 	srv.Use(depthLimit{max: lim.MaxDepth})
 	srv.Use(extension.FixedComplexityLimit(lim.MaxComplexity))
+	srv.AroundOperations(socketSessions(svc, opts.Logger)) // before anything that reads the caller
 	srv.AroundOperations(newRateLimits(lim).intercept)
 	srv.AroundResponses(withLoaders(svc))
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
@@ -147,7 +152,7 @@ func authenticate(svc *canteen.Service, next http.Handler, lim Limits, log *slog
 				return
 			}
 			if a != nil {
-				r = r.WithContext(canteen.WithActor(r.Context(), a))
+				r = r.WithContext(withToken(canteen.WithActor(r.Context(), a), token))
 			}
 		}
 		next.ServeHTTP(w, r)

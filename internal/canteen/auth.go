@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -15,6 +16,7 @@ import (
 	"callme/ent/seller"
 	"callme/ent/session"
 	"callme/ent/user"
+	"callme/internal/events"
 	"callme/internal/model"
 	"callme/internal/pulid"
 	"callme/internal/wechat"
@@ -22,7 +24,10 @@ import (
 	entsql "entgo.io/ent/dialect/sql"
 )
 
-// Actor is the caller of a request: a session and the roles its user has now.
+// Actor is the caller of an operation: a session and the roles its user had
+// when the operation started. It is a snapshot, never changed once made:
+// concurrent operations of one WebSocket may share it, and each new
+// operation resolves its token again (see Authenticate).
 type Actor struct {
 	UserID    pulid.ID
 	OpenID    string
@@ -31,6 +36,8 @@ type Actor struct {
 	Admin     bool
 	// SellerID is the stall the user claimed, or "".
 	SellerID pulid.ID
+	// ExpiresAt is when the session expires unless it is used again.
+	ExpiresAt time.Time
 }
 
 // Roles lists what the actor may act as.
@@ -52,6 +59,13 @@ func roles(app model.App, seller, admin bool) []model.Role {
 	return r
 }
 
+// withStall returns a copy of a that runs stall id.
+func (a *Actor) withStall(id pulid.ID) *Actor {
+	b := *a
+	b.SellerID = id
+	return &b
+}
+
 // manages reports whether the actor runs stall sellerID: its own seller or an admin.
 func (a *Actor) manages(sellerID pulid.ID) bool {
 	return a != nil && (a.Admin || (a.SellerID != "" && a.SellerID == sellerID))
@@ -59,15 +73,32 @@ func (a *Actor) manages(sellerID pulid.ID) bool {
 
 type actorKey struct{}
 
-// WithActor returns ctx carrying the caller.
+// actorSlot holds the caller of one operation. Only claimSeller replaces it,
+// with a new Actor, so the rest of the same operation (the fields of its
+// answer, later root fields of the same mutation) sees the new role.
+type actorSlot struct{ a atomic.Pointer[Actor] }
+
+// WithActor returns ctx carrying the caller (nil: anonymous) of one operation.
 func WithActor(ctx context.Context, a *Actor) context.Context {
-	return context.WithValue(ctx, actorKey{}, a)
+	slot := &actorSlot{}
+	slot.a.Store(a)
+	return context.WithValue(ctx, actorKey{}, slot)
 }
 
 // ActorFrom returns the caller, or nil for anonymous requests.
 func ActorFrom(ctx context.Context) *Actor {
-	a, _ := ctx.Value(actorKey{}).(*Actor)
-	return a
+	slot, _ := ctx.Value(actorKey{}).(*actorSlot)
+	if slot == nil {
+		return nil
+	}
+	return slot.a.Load()
+}
+
+// becomes makes a the caller for the rest of the operation of ctx.
+func becomes(ctx context.Context, a *Actor) {
+	if slot, _ := ctx.Value(actorKey{}).(*actorSlot); slot != nil {
+		slot.a.Store(a)
+	}
 }
 
 func requireActor(ctx context.Context) (*Actor, error) {
@@ -202,18 +233,41 @@ func hashToken(token string) string {
 	return hex.EncodeToString(h[:])
 }
 
-// Authenticate resolves a bearer token to the caller. It returns (nil, nil)
-// for an unknown or expired token: such requests run anonymously, and
-// operations that need a session answer UNAUTHENTICATED.
+// Authenticate resolves a bearer token to the caller and slides the
+// session's expiry. It returns (nil, nil) for an unknown or expired token:
+// such requests run anonymously, and operations that need a session answer
+// UNAUTHENTICATED. HTTP requests call it once each; WebSockets once per
+// operation, so a logout, an expiry or a new role takes effect on a socket's
+// next operation.
 func (s *Service) Authenticate(ctx context.Context, token string) (*Actor, error) {
 	if token == "" || len(token) > 128 {
 		return nil, nil
 	}
-	// One statement: the session, its user and the user's stall.
+	a, lastSeen, err := s.session(ctx, entsql.EQ(entsql.Table(session.Table).As("s").C(session.FieldTokenHash), hashToken(token)))
+	if a == nil || err != nil {
+		return nil, err
+	}
+	// Slide the expiry, but write at most once a minute per session: a read
+	// should not cost a write.
+	if now := s.now(); now.Sub(lastSeen) >= time.Minute {
+		err := s.db.Session.UpdateOneID(a.SessionID).
+			SetLastSeenAt(now).
+			SetExpiresAt(now.Add(s.cfg.SessionIdle)).
+			Exec(ctx)
+		if err != nil && !ent.IsNotFound(err) {
+			return nil, err
+		}
+		a.ExpiresAt = now.Add(s.cfg.SessionIdle)
+	}
+	return a, nil
+}
+
+// session reads the session that where selects, with its user and the
+// user's stall, in one statement; nil when there is none or it expired.
+func (s *Service) session(ctx context.Context, where *entsql.Predicate) (*Actor, time.Time, error) {
 	var (
 		a        Actor
 		lastSeen time.Time
-		expires  time.Time
 		sellerID *string
 	)
 	sess := entsql.Table(session.Table).As("s")
@@ -225,45 +279,38 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Actor, error
 		From(sess).
 		Join(usr).On(sess.C(session.FieldUserID), usr.C(user.FieldID)).
 		LeftJoin(sel).On(sel.C(seller.FieldOwnerID), usr.C(user.FieldID)).
-		Where(entsql.EQ(sess.C(session.FieldTokenHash), hashToken(token))).
+		Where(where).
 		Query()
 	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, err
+		return nil, lastSeen, err
 	}
 	defer rows.Close()
 	if !rows.Next() {
-		return nil, rows.Err()
+		return nil, lastSeen, rows.Err()
 	}
-	if err := rows.Scan(&a.SessionID, &a.UserID, &a.App, &lastSeen, &expires, &a.OpenID, &sellerID); err != nil {
-		return nil, err
+	if err := rows.Scan(&a.SessionID, &a.UserID, &a.App, &lastSeen, &a.ExpiresAt, &a.OpenID, &sellerID); err != nil {
+		return nil, lastSeen, err
 	}
 	if err := rows.Close(); err != nil {
-		return nil, err
+		return nil, lastSeen, err
 	}
-	now := s.now()
-	if !now.Before(expires) {
-		return nil, nil
-	}
-	// Slide the expiry, but write at most once a minute per session: a read
-	// should not cost a write.
-	if now.Sub(lastSeen) >= time.Minute {
-		err := s.db.Session.UpdateOneID(a.SessionID).
-			SetLastSeenAt(now).
-			SetExpiresAt(now.Add(s.cfg.SessionIdle)).
-			Exec(ctx)
-		if err != nil && !ent.IsNotFound(err) {
-			return nil, err
-		}
+	if !s.now().Before(a.ExpiresAt) {
+		return nil, lastSeen, nil
 	}
 	if sellerID != nil {
 		a.SellerID = pulid.ID(*sellerID)
 	}
 	a.Admin = s.admins[a.OpenID]
-	return &a, nil
+	return &a, lastSeen, nil
 }
 
-// Logout revokes the caller's session.
+// UserTopic names the event topic of changes to a user's sessions and roles
+// (a logout, a claimed stall): running subscriptions of the user's sessions
+// check theirs again when they hear it, on every instance.
+func UserTopic(id pulid.ID) string { return "user:" + string(id) }
+
+// Logout revokes the caller's session and ends its running subscriptions.
 func (s *Service) Logout(ctx context.Context) (bool, error) {
 	a, err := requireActor(ctx)
 	if err != nil {
@@ -272,6 +319,7 @@ func (s *Service) Logout(ctx context.Context) (bool, error) {
 	if err := s.db.Session.DeleteOneID(a.SessionID).Exec(ctx); err != nil && !ent.IsNotFound(err) {
 		return false, err
 	}
+	s.broker.Publish(events.Event{Topic: UserTopic(a.UserID)})
 	return true, nil
 }
 

@@ -35,8 +35,11 @@ func newCallEvent(seq int64, t *ent.Ticket, at time.Time) *CallEvent {
 // the database, then drops live events it already sent, so there is no gap
 // and no duplicate at the seam; a gap in live seqs (a slow subscriber's
 // dropped events, or commits published out of order) is filled from the
-// database. The channel closes when ctx ends.
-func (s *Service) CalledNumbers(ctx context.Context, sellerID pulid.ID, after *int) (<-chan *CallEvent, error) {
+// database. Everything read from the database is of the current business
+// day: a board that resumes after the day turned over never announces
+// yesterday's numbers. A subscription opened with a session ends when the
+// session does (see sessionGuard); the stream closes when ctx ends.
+func (s *Service) CalledNumbers(ctx context.Context, sellerID pulid.ID, after *int) (*Stream[*CallEvent], error) {
 	// Read the stall's current seq after subscribing: any call committed later
 	// arrives as an event.
 	sub := s.broker.Subscribe(SellerTopic(sellerID))
@@ -55,83 +58,83 @@ func (s *Service) CalledNumbers(ctx context.Context, sellerID pulid.ID, after *i
 	if after != nil && int64(*after) < last {
 		replayFrom = max(int64(*after), 0)
 	}
-
-	out := make(chan *CallEvent)
-	go func() {
-		defer close(out)
+	guard := s.guardSession(ActorFrom(ctx))
+	return startStream(ctx, func(send func(*CallEvent) bool) error {
 		defer sub.Close()
-		send := func(ev *CallEvent) bool {
-			select {
-			case out <- ev:
-				last = ev.Seq
-				return true
-			case <-ctx.Done():
+		defer guard.close()
+		emit := func(ev *CallEvent) bool {
+			if !send(ev) {
 				return false
 			}
+			last = ev.Seq
+			return true
 		}
-		// catchUp sends stored calls with last < seq <= upto (upto 0: all).
-		catchUp := func(from int64, upto int64, today bool) bool {
-			q := s.db.CallEvent.Query().Where(callevent.SellerID(sellerID), callevent.SeqGT(from))
-			if upto > 0 {
-				q = q.Where(callevent.SeqLTE(upto))
-			}
-			if today {
-				q = q.Where(callevent.BusinessDay(s.today()))
-			}
-			stored, err := q.Order(ent.Asc(callevent.FieldSeq)).WithTicket().All(ctx)
-			if err != nil {
-				if ctx.Err() == nil {
-					s.log.ErrorContext(ctx, "replaying calls", "seller", sellerID, "err", err)
+		// catchUp sends today's stored calls with last < seq <= upto (upto 0: all).
+		catchUp := func(upto int64) error {
+			var stored []*ent.CallEvent
+			err := s.retryRead(ctx, "reading calls", func() (err error) {
+				q := s.db.CallEvent.Query().Where(
+					callevent.SellerID(sellerID), callevent.SeqGT(last), callevent.BusinessDay(s.today()))
+				if upto > 0 {
+					q = q.Where(callevent.SeqLTE(upto))
 				}
-				return false
+				stored, err = q.Order(ent.Asc(callevent.FieldSeq)).WithTicket().All(ctx)
+				return err
+			})
+			if err != nil {
+				return err
 			}
 			for _, ce := range stored {
-				if ce.Seq <= last {
-					continue
-				}
-				if !send(newCallEvent(ce.Seq, ce.Edges.Ticket, ce.CalledAt)) {
-					return false
+				if ce.Seq > last && !emit(newCallEvent(ce.Seq, ce.Edges.Ticket, ce.CalledAt)) {
+					return nil
 				}
 			}
-			return true
+			return nil
 		}
 		if replayFrom >= 0 {
 			last = replayFrom
-			if !catchUp(replayFrom, 0, true) {
-				return
+			if err := catchUp(0); err != nil || ctx.Err() != nil {
+				return err
 			}
 		}
 		for {
+			var err error
 			select {
 			case <-ctx.Done():
-				return
+				return nil
 			case ev := <-sub.Events():
 				ce, ok := ev.Payload.(*CallEvent)
-				if !ok {
+				switch {
+				case !ok:
 					// A hint without the call (another instance's event that
 					// could not be hydrated): read it from the database.
-					if ev.Seq > last && !catchUp(last, ev.Seq, false) {
-						return
+					if ev.Seq > last {
+						err = catchUp(ev.Seq)
 					}
-					continue
-				}
-				if ce.Seq <= last {
-					continue // a call already sent
-				}
-				if ce.Seq > last+1 && !catchUp(last, ce.Seq-1, false) {
-					return
-				}
-				if !send(ce) {
-					return
+				case ce.Seq <= last: // a call already sent
+				case ce.Seq > last+1:
+					if err = catchUp(ce.Seq - 1); err == nil && ce.Seq > last {
+						emit(ce)
+					}
+				default:
+					emit(ce)
 				}
 			case <-sub.Lagged():
-				if !catchUp(last, 0, false) {
-					return
+				err = catchUp(0)
+			case <-guard.events():
+				err = guard.check(ctx)
+			case <-guard.lagged():
+				err = guard.check(ctx)
+			case <-guard.ticks():
+				if guard.due() {
+					err = guard.check(ctx)
 				}
 			}
+			if err != nil {
+				return err
+			}
 		}
-	}()
-	return out, nil
+	}), nil
 }
 
 // Hydrate turns an event that arrived from another instance (topic and seq
@@ -161,8 +164,9 @@ func (s *Service) Hydrate(ctx context.Context, ev events.Event) (events.Event, e
 
 // TicketUpdated streams a ticket's current state, then every change, to its
 // owner or its seller. Stale events (by version) are dropped; a lagging
-// subscriber reloads the current state.
-func (s *Service) TicketUpdated(ctx context.Context, id pulid.ID) (<-chan *ent.Ticket, error) {
+// subscriber reloads the current state. It ends when the caller's session
+// does (see sessionGuard).
+func (s *Service) TicketUpdated(ctx context.Context, id pulid.ID) (*Stream[*ent.Ticket], error) {
 	a, err := requireActor(ctx)
 	if err != nil {
 		return nil, err
@@ -179,47 +183,61 @@ func (s *Service) TicketUpdated(ctx context.Context, id pulid.ID) (<-chan *ent.T
 		}
 		return nil, err
 	}
-	out := make(chan *ent.Ticket)
-	go func() {
-		defer close(out)
+	guard := s.guardSession(a)
+	return startStream(ctx, func(send func(*ent.Ticket) bool) error {
 		defer sub.Close()
+		defer guard.close()
 		version := 0
-		send := func(t *ent.Ticket) bool {
+		emit := func(t *ent.Ticket) bool {
 			if t.Version <= version {
 				return true
 			}
-			select {
-			case out <- t:
-				version = t.Version
-				return true
-			case <-ctx.Done():
+			if !send(t) {
 				return false
 			}
+			version = t.Version
+			return true
 		}
-		if !send(t) {
-			return
+		// reload sends the ticket's current state.
+		reload := func() error {
+			var t *ent.Ticket
+			err := s.retryRead(ctx, "reading the ticket", func() (err error) {
+				t, err = s.db.Ticket.Get(ctx, id)
+				return err
+			})
+			if err == nil {
+				emit(t)
+			}
+			return err
+		}
+		if !emit(t) {
+			return nil
 		}
 		for {
+			var err error
 			select {
 			case <-ctx.Done():
-				return
+				return nil
 			case ev := <-sub.Events():
-				t, ok := ev.Payload.(*ent.Ticket)
-				if !ok && int(ev.Seq) > version {
-					var gerr error
-					t, gerr = s.db.Ticket.Get(ctx, id) // a hint: read the state
-					ok = gerr == nil
-				}
-				if ok && !send(t) {
-					return
+				if t, ok := ev.Payload.(*ent.Ticket); ok {
+					emit(t)
+				} else if int(ev.Seq) > version {
+					err = reload() // a hint: read the state
 				}
 			case <-sub.Lagged():
-				t, err := s.db.Ticket.Get(ctx, id)
-				if err != nil || !send(t) {
-					return
+				err = reload()
+			case <-guard.events():
+				err = guard.check(ctx)
+			case <-guard.lagged():
+				err = guard.check(ctx)
+			case <-guard.ticks():
+				if guard.due() {
+					err = guard.check(ctx)
 				}
 			}
+			if err != nil {
+				return err
+			}
 		}
-	}()
-	return out, nil
+	}), nil
 }

@@ -50,7 +50,7 @@ func TestCalledNumbersReplayThenLive(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		after := 1
-		ch := must[<-chan *canteen.CallEvent](t)(f.svc.CalledNumbers(ctx, st.ID, &after)) // anonymous: public
+		ch := must[*canteen.Stream[*canteen.CallEvent]](t)(f.svc.CalledNumbers(ctx, st.ID, &after)).C // anonymous: public
 		for _, want := range []struct {
 			seq  int64
 			code string
@@ -69,9 +69,9 @@ func TestCalledNumbersReplayThenLive(t *testing.T) {
 
 		// Without after: live only. With an after beyond the stall's seq (a
 		// client that outlived a database reset): live too, never stuck.
-		liveOnly := must[<-chan *canteen.CallEvent](t)(f.svc.CalledNumbers(ctx, st.ID, nil))
+		liveOnly := must[*canteen.Stream[*canteen.CallEvent]](t)(f.svc.CalledNumbers(ctx, st.ID, nil)).C
 		future := 1000
-		fromFuture := must[<-chan *canteen.CallEvent](t)(f.svc.CalledNumbers(ctx, st.ID, &future))
+		fromFuture := must[*canteen.Stream[*canteen.CallEvent]](t)(f.svc.CalledNumbers(ctx, st.ID, &future)).C
 		must[*ent.Ticket](t)(f.svc.CallNext(seller, st.ID)) // A004, seq 5
 		for _, c := range []<-chan *canteen.CallEvent{liveOnly, fromFuture} {
 			if ev := recvCall(t, c); ev.Seq != 5 || ev.Code != "A004" {
@@ -98,7 +98,7 @@ func TestCalledNumbersSlowSubscriberCatchesUp(t *testing.T) {
 	seller, st := f.stall(t, "Slow", "S", 999)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	ch := must[<-chan *canteen.CallEvent](t)(f.svc.CalledNumbers(ctx, st.ID, nil))
+	ch := must[*canteen.Stream[*canteen.CallEvent]](t)(f.svc.CalledNumbers(ctx, st.ID, nil)).C
 	const n = 20
 	for i := 0; i < n; i++ {
 		tk := must[*ent.Ticket](t)(f.svc.Fetch(seller, canteen.FetchInput{SellerID: st.ID}))
@@ -124,7 +124,7 @@ func TestCalledNumbersReplaysTodayOnly(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	zero := 0
-	ch := must[<-chan *canteen.CallEvent](t)(f.svc.CalledNumbers(ctx, st.ID, &zero))
+	ch := must[*canteen.Stream[*canteen.CallEvent]](t)(f.svc.CalledNumbers(ctx, st.ID, &zero)).C
 	if ev := recvCall(t, ch); ev.Seq != 2 {
 		t.Fatalf("replay started at seq %d, want today's seq 2", ev.Seq)
 	}
@@ -139,7 +139,7 @@ func TestTicketUpdatedSendsStateThenChanges(t *testing.T) {
 		tk := must[*ent.Ticket](t)(f.svc.Fetch(alice, canteen.FetchInput{SellerID: st.ID}))
 		ctx, cancel := context.WithCancel(alice)
 		defer cancel()
-		ch := must[<-chan *ent.Ticket](t)(f.svc.TicketUpdated(ctx, tk.ID))
+		ch := must[*canteen.Stream[*ent.Ticket]](t)(f.svc.TicketUpdated(ctx, tk.ID)).C
 		recv := func() *ent.Ticket {
 			select {
 			case got := <-ch:
@@ -185,8 +185,8 @@ func TestHintsWithoutPayload(t *testing.T) {
 	tk := must[*ent.Ticket](t)(f.svc.Fetch(alice, canteen.FetchInput{SellerID: st.ID}))
 	ctx, cancel := context.WithCancel(alice)
 	defer cancel()
-	calls := must[<-chan *canteen.CallEvent](t)(f.svc.CalledNumbers(ctx, st.ID, nil))
-	updates := must[<-chan *ent.Ticket](t)(f.svc.TicketUpdated(ctx, tk.ID))
+	calls := must[*canteen.Stream[*canteen.CallEvent]](t)(f.svc.CalledNumbers(ctx, st.ID, nil)).C
+	updates := must[*canteen.Stream[*ent.Ticket]](t)(f.svc.TicketUpdated(ctx, tk.ID)).C
 	<-updates // current state
 
 	// Call without telling this broker, as another instance would.
@@ -216,5 +216,34 @@ func TestHintsWithoutPayload(t *testing.T) {
 	}
 	if ce := must[events.Event](t)(f.svc.Hydrate(context.Background(), events.Event{Topic: canteen.SellerTopic(st.ID), Seq: 1})).Payload.(*canteen.CallEvent); ce.Ticket.Edges.Seller == nil {
 		t.Fatal("a hydrated call lacks its seller: every subscriber would query it")
+	}
+}
+
+// TestStallTopicCarriesOnlyCalls: the stall's topic is the call stream;
+// fetches and finished tickets publish nothing there (nobody listens for
+// such hints, and they would fill subscribers' buffers during a rush and
+// make them lag).
+func TestStallTopicCarriesOnlyCalls(t *testing.T) {
+	f := newFixture(t, storetest.Engines()[0])
+	seller, st := f.stall(t, "Quiet", "Q", 999)
+	sub := f.broker.Subscribe(canteen.SellerTopic(st.ID))
+	defer sub.Close()
+	a := must[*ent.Ticket](t)(f.svc.Fetch(seller, canteen.FetchInput{SellerID: st.ID}))
+	b := must[*ent.Ticket](t)(f.svc.Fetch(seller, canteen.FetchInput{SellerID: st.ID}))
+	must[*ent.Ticket](t)(f.svc.Cancel(seller, a.ID))
+	must[*ent.Ticket](t)(f.svc.Call(seller, b.ID))
+	must[*ent.Ticket](t)(f.svc.Complete(seller, b.ID))
+	var got []events.Event
+	for len(got) < 10 {
+		select {
+		case ev := <-sub.Events():
+			got = append(got, ev)
+			continue
+		case <-time.After(100 * time.Millisecond):
+		}
+		break
+	}
+	if len(got) != 1 || got[0].Seq != 1 {
+		t.Fatalf("stall topic got %d events %+v, want only the call (seq 1)", len(got), got)
 	}
 }

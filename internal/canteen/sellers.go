@@ -13,6 +13,7 @@ import (
 	"callme/ent/predicate"
 	"callme/ent/seller"
 	"callme/ent/ticket"
+	"callme/internal/events"
 	"callme/internal/model"
 	"callme/internal/pulid"
 
@@ -197,13 +198,14 @@ func (s *Service) ClaimSeller(ctx context.Context, inviteCode string) (*ent.Sell
 		if ent.IsConstraintError(err) {
 			return Errorf(CodeForbidden, "this account already runs a stall")
 		}
+		tx.publish(events.Event{Topic: UserTopic(a.UserID)}) // a new role
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	// The same session is a seller from now on (roles are read per request).
-	a.SellerID = st.ID
+	// The rest of this operation sees the new role too; the next ones read it.
+	becomes(ctx, a.withStall(st.ID))
 	s.log.InfoContext(ctx, "seller claimed", "seller", st.ID, "user", a.UserID)
 	return st.Unwrap(), nil
 }

@@ -35,6 +35,9 @@ type Config struct {
 	DayStartHour int
 	// SessionIdle is how long a session lives without requests.
 	SessionIdle time.Duration
+	// SessionCheck is how often running subscriptions look at the clock to
+	// end those whose session expired (default a minute).
+	SessionCheck time.Duration
 	// MaxActiveTickets caps a customer's WAITING and CALLED tickets of a day.
 	MaxActiveTickets int
 	// DevLogin accepts `dev:<openid>` login codes (no WeChat credentials).
@@ -58,6 +61,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.SessionIdle <= 0 {
 		c.SessionIdle = 30 * time.Minute
+	}
+	if c.SessionCheck <= 0 {
+		c.SessionCheck = time.Minute
 	}
 	if c.MaxActiveTickets <= 0 {
 		c.MaxActiveTickets = 3

@@ -38,9 +38,6 @@ type ClaimInput struct {
 	ClaimCode *string
 }
 
-// sellerHint tells a stall's subscribers that its queue changed.
-func sellerHint(id pulid.ID) events.Event { return events.Event{Topic: SellerTopic(id)} }
-
 // TicketTopic and SellerTopic name the event topics of one ticket and one stall.
 func TicketTopic(id pulid.ID) string { return "ticket:" + string(id) }
 func SellerTopic(id pulid.ID) string { return "seller:" + string(id) }
@@ -162,7 +159,6 @@ func (s *Service) Fetch(ctx context.Context, in FetchInput) (*ent.Ticket, error)
 		if n != 1 {
 			return errConflict
 		}
-		tx.publish(sellerHint(st.ID))
 		tx.onCommit(func() { s.issued.Add(1) })
 		return nil
 	})

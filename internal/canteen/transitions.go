@@ -126,7 +126,6 @@ func (s *Service) endTicket(ctx context.Context, tx *txn, a *Actor, cur *ent.Tic
 		return nil, err
 	}
 	tx.publish(ticketEvent(t))
-	tx.publish(sellerHint(t.SellerID))
 	return t, nil
 }
 
@@ -178,7 +177,6 @@ func (s *Service) transitionBy(ctx context.Context, id pulid.ID, decide func(*en
 			return err
 		}
 		tx.publish(ticketEvent(t))
-		tx.publish(sellerHint(t.SellerID))
 		return s.auditTicket(ctx, tx, a, string(act), cur)
 	})
 	if err != nil {

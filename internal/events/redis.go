@@ -63,6 +63,13 @@ const (
 	// a new channel subscription.
 	redisSubscribeWait = 3 * time.Second
 	redisHealthPayload = "callme-health"
+	// lagChannel (after the prefix) carries lag notices: which topics an
+	// instance dropped events of. Every instance subscribes to it.
+	lagChannel = "broker:lagged"
+	// lagRetry is how often a lag notice that could not be published is
+	// tried again; maxLagTopics bounds a notice (beyond: every topic).
+	lagRetry     = time.Second
+	maxLagTopics = 1000
 )
 
 // Redis is a Broker for several server instances sharing one Redis: events
@@ -74,9 +81,13 @@ const (
 // event immediately, with its payload. Each instance holds one Redis
 // subscription per topic with local subscribers, on one connection.
 //
-// Delivery stays best effort: when the subscription connection breaks, every
-// local subscriber is signalled Lagged once it is back, since events of other
-// instances published meanwhile are lost.
+// Delivery stays best effort, but a loss is never silent. When the
+// subscription connection breaks, every local subscriber is signalled Lagged
+// once it is back, since events of other instances published meanwhile are
+// lost. When an event of this instance cannot be sent (the publish queue is
+// full, PUBLISH fails), its topic is remembered, and as soon as Redis takes
+// a message again a lag notice on Prefix+"broker:lagged" names those topics:
+// the other instances signal their subscribers of them Lagged.
 type Redis struct {
 	client  *redis.Client
 	ps      *redis.PubSub
@@ -106,6 +117,12 @@ type Redis struct {
 	outage atomic.Bool
 	token  atomic.Uint64
 
+	// dropped are the topics of events not sent to Redis since the last lag
+	// notice; droppedAll means too many to list.
+	dropMu     sync.Mutex
+	dropped    map[string]struct{}
+	droppedAll bool
+
 	published, publishDropped, received, delivered, deliveryDropped, reconnects atomic.Int64
 }
 
@@ -114,10 +131,13 @@ type wireOut struct {
 	seq   int64
 }
 
-// wireMsg is what travels through Redis.
+// wireMsg is what travels through Redis: an event's seq, or on the lag
+// channel the topics an instance dropped events of (All: every topic).
 type wireMsg struct {
-	Instance string `json:"i"`
-	Seq      int64  `json:"s"`
+	Instance string   `json:"i"`
+	Seq      int64    `json:"s,omitempty"`
+	Lagged   []string `json:"l,omitempty"`
+	All      bool     `json:"a,omitempty"`
 }
 
 type redisTopic struct {
@@ -170,6 +190,7 @@ func NewRedis(client *redis.Client, opts RedisOptions) *Redis {
 		topics:  make(map[string]*redisTopic),
 		pending: make(map[string][]*redisTopic),
 		down:    make(chan struct{}),
+		dropped: make(map[string]struct{}),
 	}
 	r.log = opts.Logger.With("component", "events.redis", "instance", r.id)
 	// An empty PubSub; channels are added as local subscribers arrive.
@@ -178,6 +199,7 @@ func NewRedis(client *redis.Client, opts RedisOptions) *Redis {
 	go r.publishLoop()
 	go r.receiveLoop()
 	go r.reconcileLoop()
+	r.wake() // subscribes the lag channel
 	return r
 }
 
@@ -194,7 +216,71 @@ func (r *Redis) Publish(ev Event) {
 	case r.queue <- wireOut{topic: ev.Topic, seq: ev.Seq}:
 	default:
 		r.publishDropped.Add(1)
+		r.markDropped(ev.Topic)
 	}
+}
+
+// markDropped remembers that an event of topic never reached Redis.
+func (r *Redis) markDropped(topic string) {
+	r.dropMu.Lock()
+	defer r.dropMu.Unlock()
+	if r.droppedAll {
+		return
+	}
+	r.dropped[topic] = struct{}{}
+	if len(r.dropped) > maxLagTopics {
+		r.droppedAll = true
+		clear(r.dropped)
+	}
+}
+
+// takeDropped returns the lag notice owed, if any, and forgets it.
+func (r *Redis) takeDropped() (wireMsg, bool) {
+	r.dropMu.Lock()
+	defer r.dropMu.Unlock()
+	if len(r.dropped) == 0 && !r.droppedAll {
+		return wireMsg{}, false
+	}
+	m := wireMsg{Instance: r.id, All: r.droppedAll}
+	for topic := range r.dropped {
+		m.Lagged = append(m.Lagged, topic)
+	}
+	clear(r.dropped)
+	r.droppedAll = false
+	return m, true
+}
+
+func (r *Redis) owesLagNotice() bool {
+	r.dropMu.Lock()
+	defer r.dropMu.Unlock()
+	return len(r.dropped) > 0 || r.droppedAll
+}
+
+// sendLagNotice publishes the lag notice owed; on failure it stays owed.
+func (r *Redis) sendLagNotice() {
+	m, ok := r.takeDropped()
+	if !ok {
+		return
+	}
+	data, err := json.Marshal(m)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(r.ctx, redisOpTimeout)
+		err = r.client.Publish(ctx, r.prefix+lagChannel, data).Err()
+		cancel()
+	}
+	if err != nil {
+		if m.All {
+			r.dropMu.Lock()
+			r.droppedAll = true
+			clear(r.dropped)
+			r.dropMu.Unlock()
+		}
+		for _, topic := range m.Lagged {
+			r.markDropped(topic)
+		}
+		return
+	}
+	r.log.Info("told other instances which topics lost events", "topics", len(m.Lagged), "all", m.All)
 }
 
 // Subscribe starts receiving events of topic from every instance. The first
@@ -328,10 +414,17 @@ func (r *Redis) publishLoop() {
 	defer r.wg.Done()
 	failing := false
 	for {
+		var retry <-chan time.Time
+		if r.owesLagNotice() {
+			retry = time.After(lagRetry)
+		}
 		var m wireOut
 		select {
 		case <-r.ctx.Done():
 			return
+		case <-retry:
+			r.sendLagNotice()
+			continue
 		case m = <-r.queue:
 		}
 		data, err := json.Marshal(wireMsg{Instance: r.id, Seq: m.seq})
@@ -342,6 +435,7 @@ func (r *Redis) publishLoop() {
 		}
 		if err != nil {
 			r.publishDropped.Add(1)
+			r.markDropped(m.topic)
 			if !failing && r.ctx.Err() == nil {
 				failing = true
 				r.log.Warn("redis publish failed; dropping events until it recovers", "topic", m.topic, "err", err)
@@ -353,6 +447,7 @@ func (r *Redis) publishLoop() {
 			failing = false
 			r.log.Info("redis publish recovered")
 		}
+		r.sendLagNotice()
 	}
 }
 
@@ -362,7 +457,8 @@ func (r *Redis) publishLoop() {
 // subscriber arriving while the last one leaves cannot end up unsubscribed.
 func (r *Redis) reconcileLoop() {
 	defer r.wg.Done()
-	subscribed := make(map[string]bool) // as sent to Redis
+	subscribed := make(map[string]bool) // topics as sent to Redis
+	lagSubscribed := false
 	for {
 		select {
 		case <-r.ctx.Done():
@@ -370,6 +466,10 @@ func (r *Redis) reconcileLoop() {
 		case <-r.kick:
 		}
 		var add, remove []string
+		if !lagSubscribed {
+			// go-redis keeps it in its channel set even if this fails.
+			add, lagSubscribed = append(add, r.prefix+lagChannel), true
+		}
 		var barrier []*redisTopic
 		token := r.id + ":" + strconv.FormatUint(r.token.Add(1), 10)
 		r.mu.Lock()
@@ -524,6 +624,10 @@ func (r *Redis) handleMessage(m *redis.Message) {
 	if w.Instance == r.id {
 		return // our own, already delivered locally
 	}
+	if topic == lagChannel {
+		r.lagTopics(w)
+		return
+	}
 	r.received.Add(1)
 	if !r.hasSubscribers(topic) {
 		return
@@ -543,6 +647,29 @@ func (r *Redis) handleMessage(m *redis.Message) {
 		}
 	}
 	r.deliver(ev)
+}
+
+// lagTopics signals Lagged to the local subscribers of the topics another
+// instance dropped events of.
+func (r *Redis) lagTopics(w wireMsg) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	lag := func(t *redisTopic) {
+		for s := range t.subs {
+			s.lag()
+		}
+	}
+	if w.All {
+		for _, t := range r.topics {
+			lag(t)
+		}
+		return
+	}
+	for _, topic := range w.Lagged {
+		if t := r.topics[topic]; t != nil {
+			lag(t)
+		}
+	}
 }
 
 type redisSub struct {

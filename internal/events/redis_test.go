@@ -551,3 +551,59 @@ func TestRedisPing(t *testing.T) {
 
 var _ Broker = (*Redis)(nil)
 var _ io.Closer = (*Redis)(nil)
+
+// TestRedisDroppedPublishLagsOtherInstances: an event that never reached
+// Redis (publish queue full, PUBLISH failed) must not vanish silently: the
+// other instances' subscribers of its topic are told they lagged, so they
+// catch up from the database.
+func TestRedisDroppedPublishLagsOtherInstances(t *testing.T) {
+	opt := redisTestOptions(t)
+	const topic = "seller:dropped"
+	drain := func(sub Subscription) {
+		for {
+			select {
+			case <-sub.Events():
+			default:
+				return
+			}
+		}
+	}
+	t.Run("queue full", func(t *testing.T) {
+		prefix := testPrefix(t)
+		a := newTestRedis(t, newTestClient(t, opt), RedisOptions{Prefix: prefix, QueueLen: 1})
+		b := newTestRedis(t, newTestClient(t, opt), RedisOptions{Prefix: prefix, Buffer: 1 << 14})
+		sub := b.Subscribe(topic)
+		defer sub.Close()
+		for seq := int64(1); seq <= 2000; seq++ {
+			a.Publish(Event{Topic: topic, Seq: seq})
+		}
+		if a.Stats().PublishDropped == 0 {
+			t.Skip("the queue never filled")
+		}
+		waitLagged(t, sub, "B's subscriber after A dropped events")
+		drain(sub)
+	})
+	t.Run("publish failed", func(t *testing.T) {
+		prefix := testPrefix(t)
+		p := redisProxy(t, opt.Addr)
+		viaProxy := *opt
+		viaProxy.Addr = p.Listen
+		viaProxy.DialTimeout, viaProxy.ReadTimeout, viaProxy.WriteTimeout = time.Second, time.Second, time.Second
+		viaProxy.MaxRetries = -1
+		a := newTestRedis(t, newTestClient(t, &viaProxy), RedisOptions{Prefix: prefix})
+		b := newTestRedis(t, newTestClient(t, opt), RedisOptions{Prefix: prefix})
+		sub := b.Subscribe(topic)
+		defer sub.Close()
+		a.Publish(Event{Topic: topic, Seq: 1})
+		if ev := recvEvent(t, sub, "B before the outage"); ev.Seq != 1 {
+			t.Fatalf("got seq %d, want 1", ev.Seq)
+		}
+		p.Stop()
+		a.Publish(Event{Topic: topic, Seq: 2})
+		eventually(t, "A counts the failed publish", func() bool { return a.Stats().PublishDropped == 1 })
+		if err := p.Start(); err != nil {
+			t.Fatal(err)
+		}
+		waitLagged(t, sub, "B's subscriber once A reaches Redis again")
+	})
+}

@@ -53,26 +53,40 @@ func isRead(query string) bool {
 	return len(q) >= 6 && strings.EqualFold(q[:6], "SELECT")
 }
 
-// hookDriver calls hook with every statement, in and out of transactions.
+// hookDriver calls hook with every statement, in and out of transactions,
+// and fails the statements fault returns an error for.
 type hookDriver struct {
 	dialect.Driver
-	hook func(string)
+	hook  func(string)
+	fault func(string) error
 }
 
-func hooked(d dialect.Driver, hook func(string)) dialect.Driver {
-	if hook == nil {
+func hooked(d dialect.Driver, hook func(string), fault func(string) error) dialect.Driver {
+	if hook == nil && fault == nil {
 		return d
 	}
-	return &hookDriver{Driver: d, hook: hook}
+	if hook == nil {
+		hook = func(string) {}
+	}
+	if fault == nil {
+		fault = func(string) error { return nil }
+	}
+	return &hookDriver{Driver: d, hook: hook, fault: fault}
 }
 
 func (d *hookDriver) Exec(ctx context.Context, query string, args, v any) error {
 	d.hook(query)
+	if err := d.fault(query); err != nil {
+		return err
+	}
 	return d.Driver.Exec(ctx, query, args, v)
 }
 
 func (d *hookDriver) Query(ctx context.Context, query string, args, v any) error {
 	d.hook(query)
+	if err := d.fault(query); err != nil {
+		return err
+	}
 	return d.Driver.Query(ctx, query, args, v)
 }
 
@@ -83,11 +97,17 @@ type contextQuerier interface {
 
 func (d *hookDriver) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	d.hook(query)
+	if err := d.fault(query); err != nil {
+		return nil, err
+	}
 	return d.Driver.(contextQuerier).QueryContext(ctx, query, args...)
 }
 
 func (d *hookDriver) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	d.hook(query)
+	if err := d.fault(query); err != nil {
+		return nil, err
+	}
 	return d.Driver.(contextQuerier).ExecContext(ctx, query, args...)
 }
 

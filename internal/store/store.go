@@ -42,6 +42,10 @@ type Options struct {
 	MaxOpenConns int // MySQL pool size and SQLite read pool size; default 16
 	// Hook, when set, sees every SQL statement before it runs (tests count them).
 	Hook func(query string)
+	// Fault, when set, fails the plain statements (outside transactions) it
+	// returns an error for, before they reach the database (tests inject
+	// database errors with it).
+	Fault func(query string) error
 	// Logger receives the MySQL driver's connection warnings, which it would
 	// otherwise print to stderr. Nil discards them.
 	Logger *slog.Logger
@@ -174,7 +178,7 @@ func openMySQL(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		sqldb.Close()
 		return nil, fmt.Errorf("connecting to MySQL: %w", err)
 	}
-	drv := hooked(entsql.OpenDB(dialect.MySQL, sqldb), opts.Hook)
+	drv := hooked(entsql.OpenDB(dialect.MySQL, sqldb), opts.Hook, opts.Fault)
 	return &DB{
 		Client:  ent.NewClient(ent.Driver(drv)),
 		Dialect: dialect.MySQL,
@@ -336,7 +340,7 @@ func openSQLite(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	drv := hooked(&splitDriver{
 		w: entsql.OpenDB(dialect.SQLite, w),
 		r: entsql.OpenDB(dialect.SQLite, r),
-	}, opts.Hook)
+	}, opts.Hook, opts.Fault)
 	return &DB{
 		Client:  ent.NewClient(ent.Driver(drv)),
 		Dialect: dialect.SQLite,

@@ -1,0 +1,100 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"callme/internal/canteen"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+)
+
+// A WebSocket lives for hours; the session it was opened with may end
+// meanwhile (logout, idle expiry) or gain a role (claimSeller). So the
+// socket keeps its token, not its caller: every operation on it resolves
+// the token again, as an HTTP request does, and gets its own snapshot of the
+// caller. Running subscriptions are ended by the domain when the session
+// ends (canteen.Stream).
+
+type tokenKey struct{}
+
+type socketKey struct{}
+
+// withToken records the bearer token that authenticated ctx's caller.
+func withToken(ctx context.Context, token string) context.Context {
+	return context.WithValue(ctx, tokenKey{}, token)
+}
+
+func tokenFrom(ctx context.Context) string {
+	t, _ := ctx.Value(tokenKey{}).(string)
+	return t
+}
+
+// onSocket marks ctx as a WebSocket connection's.
+func onSocket(ctx context.Context) context.Context {
+	return context.WithValue(ctx, socketKey{}, true)
+}
+
+func isSocket(ctx context.Context) bool {
+	b, _ := ctx.Value(socketKey{}).(bool)
+	return b
+}
+
+// socketSessions is an operation interceptor: an operation on a WebSocket
+// runs as the caller its socket's token stands for now.
+func socketSessions(svc *canteen.Service, log *slog.Logger) graphql.OperationMiddleware {
+	return func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		if !isSocket(ctx) {
+			return next(ctx) // HTTP: authenticate resolved this request's token
+		}
+		var a *canteen.Actor
+		if token := tokenFrom(ctx); token != "" {
+			var err error
+			if a, err = svc.Authenticate(ctx, token); err != nil {
+				log.ErrorContext(ctx, "authenticating socket operation", "err", err)
+				return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{{
+					Message:    "internal error; it has been logged",
+					Extensions: map[string]any{"code": string(canteen.CodeInternal)},
+				}}})
+			}
+		}
+		return next(canteen.WithActor(ctx, a))
+	}
+}
+
+// follow hands a domain stream to gqlgen. When the stream ends with an
+// error, that error (through the error presenter, so it carries its code)
+// ends the subscription instead of a plain complete.
+func follow[T any](ctx context.Context, st *canteen.Stream[T], err error) (<-chan T, error) {
+	if err != nil {
+		return nil, err
+	}
+	out := make(chan T)
+	go func() {
+		defer close(out)
+		for v := range st.C {
+			select {
+			case out <- v:
+			case <-ctx.Done():
+				return
+			}
+		}
+		err := st.Err()
+		if err == nil || ctx.Err() != nil || !isSocket(ctx) {
+			return // over HTTP there is nobody left to tell
+		}
+		var de *canteen.Error
+		if !errors.As(err, &de) {
+			err = internalError{err}
+		}
+		rc := graphql.WithFreshResponseContext(ctx)
+		graphql.AddError(rc, err)
+		for _, e := range graphql.GetErrors(rc) {
+			transport.AddSubscriptionError(ctx, e)
+		}
+	}()
+	return out, nil
+}
