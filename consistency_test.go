@@ -532,19 +532,33 @@ func (w *walkWorld) fill(sc *walkSchema, name string, typ *ast.Type, as string, 
 	}
 	d := sc.Types[typ.Name()]
 	switch {
-	case d.Kind == ast.InputObject:
-		m := map[string]any{}
+	case d.Kind == ast.InputObject: // every combination of its fields' candidates
+		combos := []map[string]any{{}}
 		for _, f := range d.Fields {
-			v := w.fill(sc, f.Name, f.Type, "", extra)
-			if v == nil {
+			vals := w.fill(sc, f.Name, f.Type, "", extra)
+			if vals == nil {
 				if f.Type.NonNull && f.DefaultValue == nil {
 					return nil
 				}
 				continue
 			}
-			m[f.Name] = v[0]
+			var more []map[string]any
+			for _, c := range combos {
+				for _, v := range vals {
+					m := map[string]any{f.Name: v}
+					for k, x := range c {
+						m[k] = x
+					}
+					more = append(more, m)
+				}
+			}
+			combos = more
 		}
-		return []any{m}
+		out := make([]any, len(combos))
+		for i, c := range combos {
+			out[i] = c
+		}
+		return out
 	case d.Name == "ID":
 		var out []any
 		for _, typ := range sc.nodeTypes() {
@@ -1055,7 +1069,26 @@ func subscriptionPhase(c *walkCheck, paths []walkPath) {
 			byID[sb.id] = sb
 		}
 		for !done() {
-			m := ws.read()
+			var m wsMessage
+			ctx, cancel := contextWithTimeout(10 * time.Second)
+			err := wsjsonRead(ctx, ws, &m)
+			cancel()
+			if err != nil {
+				var pending []string
+				for _, sb := range subs[caller] {
+					if !sb.ended {
+						pending = append(pending, fmt.Sprintf("%s%v (%d messages)", sb.doc.insts[0].path.steps[0].field.Name, sb.args, len(sb.msgs)))
+					}
+				}
+				c.t.Fatalf("as %s: no message in 10 s (%v); open subscriptions: %s", caller, err, strings.Join(pending, "; "))
+			}
+			switch m.Type {
+			case "ka", "pong":
+				continue
+			case "ping":
+				ws.send(wsMessage{Type: "pong"})
+				continue
+			}
 			sb := byID[m.ID]
 			if sb == nil {
 				c.t.Fatalf("message for unknown subscription %q: %s", m.ID, m.Payload)
