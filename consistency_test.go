@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -46,13 +47,15 @@ import (
 func TestFieldsReadTheSameOnEveryPath(t *testing.T) {
 	forEngine(t, func(t *testing.T, e storetest.Engine) {
 		start := time.Now()
+		clock := newWalkClock()
 		s := startServer(t, e, noRateLimits, func(c *config) {
+			c.now = clock.now
 			c.RecallGap = 0           // recalls in a row, no sleeping
 			c.MaxActiveTickets = 1000 // the walk fetches as every caller at every stall
 			// One caller's every query path in one document is big on purpose.
 			c.Limits.MaxComplexity, c.Limits.MaxTokens, c.Limits.MaxSubsPerSocket = 1<<30, 1<<30, 1000
 		})
-		w := newWalkWorld(t, s)
+		w := newWalkWorld(t, s, clock)
 		sc := newWalkSchema(t)
 		c := &walkCheck{t: t, w: w, sc: sc, refs: map[string]map[string]*walkRef{}, firstSeen: map[string]map[string]map[string]any{},
 			types: map[string]bool{}, callers: map[string]bool{}, paths: map[string]bool{}, reported: map[string]bool{}, byHow: map[string]int{}}
@@ -109,6 +112,19 @@ const walkMaxSteps = 7
 // walkAllowDiffer lists fields, as "Type.field", that may read differently by
 // path, with the reason. Empty: every field of every Node type reads the same.
 var walkAllowDiffer = map[string]string{}
+
+// walkAllowHidden lists fields, as "Type.field", through which an object may
+// be reached although node(id) answers null for the caller, with the reason.
+// Objects reached that way are held to the FORBIDDEN rule instead: every
+// path agrees, no secret shows.
+var walkAllowHidden = map[string]string{
+	// Ticket.seller is non-null, so a customer's ticket at a stall whose paid
+	// term ran out still shows the stall (and, below it, its menu), while
+	// node(id) and seller(id) hide an unpaid stall from all but its seller and
+	// admins. Which rule should win is an open question of issue 12; until it
+	// is decided, both answers stand and this entry says so.
+	"Ticket.seller": "non-null edge to a stall that may be hidden",
+}
 
 var walkCallers = []string{"anonymous", "owner", "otherCustomer", "seller", "otherSeller", "admin"}
 
@@ -234,6 +250,18 @@ func (p walkPath) String() string {
 }
 
 func (p walkPath) target() string { return p.steps[len(p.steps)-1].as }
+
+// through returns the first field of the path, as "Type.field", listed in allow.
+func (p walkPath) through(allow map[string]string) string {
+	parent := p.root
+	for _, s := range p.steps {
+		if _, ok := allow[parent+"."+s.field.Name]; ok {
+			return parent + "." + s.field.Name
+		}
+		parent = s.as
+	}
+	return ""
+}
 
 // walkLeaf is a field compared on every object of a type: its selection and,
 // for an object value, the keys compared.
@@ -383,7 +411,7 @@ type walkWorld struct {
 // newWalkWorld builds, through the API: two stalls (CJK names, one with a
 // menu of two dishes), tickets of several owners in every status with notes,
 // a handed-out unowned number, and the six kinds of caller.
-func newWalkWorld(t *testing.T, s *testServer) *walkWorld {
+func newWalkWorld(t *testing.T, s *testServer, clock *walkClock) *walkWorld {
 	w := &walkWorld{t: t, s: s, tokens: map[string]string{}, apps: map[string]string{}, openids: map[string]string{}, known: map[string]map[string]bool{}}
 	// Dev login takes ASCII names only: the stalls get their CJK names after.
 	sellerA, stallA := s.openStall(t, "Lanzhou", "A")
@@ -419,10 +447,12 @@ func newWalkWorld(t *testing.T, s *testServer) *walkWorld {
 		}
 		s.ok(t, tok, `mutation($s: ID!, $n: String) { fetch(input: {sellerId: $s, note: $n}) { id number } }`, map[string]any{"s": stall, "n": note}, &f)
 		w.secrets = append(w.secrets, note)
+		clock.advance(30 * time.Second) // waits and paces are not all zero
 		return f.Fetch.ID, f.Fetch.Number
 	}
 	op := func(tok, field, id string) {
 		s.ok(t, tok, fmt.Sprintf(`mutation($id: ID!) { %s(ticketId: $id) { id } }`, field), map[string]any{"id": id}, nil)
+		clock.advance(30 * time.Second)
 	}
 	calledA, _ := fetch(w.tokens["owner"], stallA, "葱花多一点 secret-1")
 	s.ok(t, sellerA, `mutation($s: ID!) { callNext(sellerId: $s) { id } }`, map[string]any{"s": stallA}, nil) // CALLED, by callNext
@@ -436,6 +466,24 @@ func newWalkWorld(t *testing.T, s *testServer) *walkWorld {
 	calledB, _ := fetch(carol, stallB, "加辣 secret-6")
 	s.ok(t, sellerB, `mutation($s: ID!) { callNext(sellerId: $s) { id } }`, map[string]any{"s": stallB}, nil)
 	w.called = []string{calledA, calledB}
+
+	// A third stall whose paid term runs out once the world is built: it
+	// then hides from everyone but its seller and admins (node(id) answers
+	// null), while the owner's ticket there still points at it.
+	var created struct {
+		CreateSeller struct {
+			Seller     struct{ ID string }
+			InviteCode string
+		}
+	}
+	s.ok(t, w.tokens["admin"], `mutation($in: CreateSellerInput!) { createSeller(input: $in) { seller { id } inviteCode } }`, map[string]any{"in": map[string]any{
+		"name": "小炒", "prefix": "C", "paidUntil": clock.now().Add(5 * time.Minute).Format(time.RFC3339)}}, &created)
+	stallC, sellerC := created.CreateSeller.Seller.ID, s.login(t, "SELLER", "owner-Expiring")
+	s.ok(t, sellerC, `mutation($c: String!) { claimSeller(inviteCode: $c) { id } }`, map[string]any{"c": created.CreateSeller.InviteCode}, nil)
+	s.ok(t, sellerC, `mutation($s: ID!) { setOpen(sellerId: $s, open: true) { id } setMenu(sellerId: $s, items: [{name: "小炒肉"}]) { id } }`, map[string]any{"s": stallC}, nil)
+	fetch(w.tokens["owner"], stallC, "快点 secret-7")
+	s.ok(t, sellerC, `mutation($s: ID!) { callNext(sellerId: $s) { id } }`, map[string]any{"s": stallC}, nil)
+	clock.advance(10 * time.Minute)
 
 	var bd struct{ Node struct{ BusinessDay string } }
 	s.ok(t, sellerA, `query($id: ID!) { node(id: $id) { ... on Ticket { businessDay } } }`, map[string]any{"id": calledA}, &bd)
@@ -511,6 +559,27 @@ func (w *walkWorld) invite() string {
 	w.s.ok(w.t, w.tokens["admin"], `mutation($n: String!) { createSeller(input: {name: $n}) { inviteCode } }`, map[string]any{"n": fmt.Sprintf("邀请 %d", w.invites)}, &d)
 	return d.CreateSeller.InviteCode
 }
+
+// walkClock is the server's clock: the world is built at a local noon (far
+// from the day's turnover), and time moves only when the test says so.
+type walkClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newWalkClock() *walkClock {
+	loc, _ := time.LoadLocation("Asia/Shanghai")
+	now := time.Now().In(loc)
+	noon := time.Date(now.Year(), now.Month(), now.Day(), 12, 0, 0, 0, loc)
+	if noon.Before(now) {
+		noon = noon.AddDate(0, 0, 1)
+	}
+	return &walkClock{t: noon}
+}
+
+func (c *walkClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+
+func (c *walkClock) advance(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t = c.t.Add(d) }
 
 // walkUpload stands for a file argument, sent as a multipart request.
 type walkUpload struct{}
@@ -910,12 +979,17 @@ func (c *walkCheck) compare(how, caller string, p walkPath, obj map[string]any) 
 	c.w.see(typ, id)
 	r := c.ref(caller, typ, id)
 	where := fmt.Sprintf("%s (%s) as %s", p, how, caller)
-	raw, _ := json.Marshal(obj)
+	own := map[string]any{} // its own fields: nested objects are checked on their own
+	for _, l := range c.sc.leaves[typ] {
+		own[l.name] = project(obj[l.name], l.keys)
+	}
+	raw, _ := json.Marshal(own)
+	hidden := r.null && p.through(walkAllowHidden) != ""
 	switch {
-	case r.null:
+	case r.null && !hidden:
 		c.fail("null "+where, "%s reaches %s %s, which node(id) answers null for this caller: %s", where, typ, id, raw)
 		return
-	case r.forbidden:
+	case r.forbidden || hidden:
 		for _, s := range c.w.secrets {
 			if strings.Contains(string(raw), s) {
 				c.fail("secret "+where, "%s shows %q of %s %s, which node(id) refuses this caller", where, s, typ, id)
