@@ -123,14 +123,11 @@ var walkAllowDiffer = map[string]string{}
 // be reached although node(id) answers null for the caller, with the reason.
 // Objects reached that way are held to the FORBIDDEN rule instead: every
 // path agrees, no secret shows.
-var walkAllowHidden = map[string]string{
-	// Ticket.seller is non-null, so a customer's ticket at a stall whose paid
-	// term ran out still shows the stall (and, below it, its menu), while
-	// node(id) and seller(id) hide an unpaid stall from all but its seller and
-	// admins. Which rule should win is an open question of issue 12; until it
-	// is decided, both answers stand and this entry says so.
-	"Ticket.seller": "non-null edge to a stall that may be hidden",
-}
+//
+// Empty: a stall whose paid term ran out is visible to its seller, admins
+// and customers holding a ticket there, through node(id) and seller(id) as
+// through Ticket.seller (the walk found the two rules disagreeing).
+var walkAllowHidden = map[string]string{}
 
 var walkCallers = []string{"anonymous", "owner", "otherCustomer", "seller", "otherSeller", "admin"}
 
@@ -412,7 +409,8 @@ type walkWorld struct {
 	stallA   string
 	called   []string // the CALLED ticket of each stall, recalled by the subscription trigger
 	today    string
-	walkUp   int // the number the seller handed out
+	walkUp   int    // the number the seller handed out
+	walkCode string // and the claim code on its slip
 	secrets  []string
 	known    map[string]map[string]bool // type → IDs seen
 	requests int
@@ -449,16 +447,21 @@ func newWalkWorld(t *testing.T, s *testServer, clock *walkClock) *walkWorld {
 	s.ok(t, sellerA, `mutation($s: ID!) { setMenu(sellerId: $s, items: [{name: "牛肉拉面", priceCents: 1500}, {name: "凉皮", available: false}]) { id } }`, map[string]any{"s": stallA}, nil)
 	s.ok(t, sellerB, `mutation($s: ID!) { setMenu(sellerId: $s, items: [{name: "麻辣烫（大）", priceCents: 2200}]) { id } }`, map[string]any{"s": stallB}, nil)
 
+	var slip string
 	fetch := func(tok, stall, note string) (string, int) {
 		var f struct {
 			Fetch struct {
-				ID     string
-				Number int
+				ID        string
+				Number    int
+				ClaimCode *string
 			}
 		}
-		s.ok(t, tok, `mutation($s: ID!, $n: String) { fetch(input: {sellerId: $s, note: $n}) { id number } }`, map[string]any{"s": stall, "n": note}, &f)
+		s.ok(t, tok, `mutation($s: ID!, $n: String) { fetch(input: {sellerId: $s, note: $n}) { id number claimCode } }`, map[string]any{"s": stall, "n": note}, &f)
 		w.secrets = append(w.secrets, note)
 		clock.advance(30 * time.Second) // waits and paces are not all zero
+		if f.Fetch.ClaimCode != nil {
+			slip = *f.Fetch.ClaimCode
+		}
 		return f.Fetch.ID, f.Fetch.Number
 	}
 	op := func(tok, field, id string) {
@@ -474,13 +477,14 @@ func newWalkWorld(t *testing.T, s *testServer, clock *walkClock) *walkWorld {
 	cancelled, _ := fetch(carol, stallA, "少盐 secret-4")
 	op(carol, "cancel", cancelled)                      // CANCELLED
 	_, w.walkUp = fetch(sellerA, stallA, "柜台 secret-5") // handed out, unowned, WAITING
+	w.walkCode = slip
 	calledB, _ := fetch(carol, stallB, "加辣 secret-6")
 	s.ok(t, sellerB, `mutation($s: ID!) { callNext(sellerId: $s) { id } }`, map[string]any{"s": stallB}, nil)
 	w.called = []string{calledA, calledB}
 
 	// A third stall whose paid term runs out once the world is built: it
-	// then hides from everyone but its seller and admins (node(id) answers
-	// null), while the owner's ticket there still points at it.
+	// then hides from the public (node(id) answers null) but not from its
+	// seller, admins and the owner of a ticket there, on every path.
 	var created struct {
 		CreateSeller struct {
 			Seller     struct{ ID string }
@@ -655,7 +659,7 @@ func (w *walkWorld) fill(sc *walkSchema, name string, typ *ast.Type, as string, 
 	}
 	byName := map[string]any{
 		"day": w.today, "from": w.today, "to": w.today, // String
-		"name": "走查小馆", "idempotencyKey": "walk",
+		"name": "走查小馆", "idempotencyKey": "walk", "claimCode": w.walkCode,
 		"number": w.walkUp, "months": 1, "first": 100, // Int
 	}
 	if v, ok := byName[name]; ok && d.Kind == ast.Scalar {

@@ -365,6 +365,33 @@ func TestOpenOnlyLeavesOutExpiredStalls(t *testing.T) {
 	}
 }
 
+// TestExpiredStallStaysVisibleToItsCustomers: a stall whose term ran out
+// hides from the public, not from a customer holding a ticket there (their
+// ticket shows the stall, so seller(id) and node(id) must too).
+func TestExpiredStallStaysVisibleToItsCustomers(t *testing.T) {
+	f := newFixture(t, storetest.Engines()[0])
+	_, st := f.stall(t, "Expiring", "E", 999)
+	holder := f.as(t, model.AppCustomer, "holder")
+	passerby := f.as(t, model.AppCustomer, "passerby")
+	must[*ent.Ticket](t)(f.svc.Fetch(holder, canteen.FetchInput{SellerID: st.ID}))
+	f.clock.Add(31 * 24 * time.Hour)
+	for _, tc := range []struct {
+		name string
+		ctx  context.Context
+		want bool
+	}{
+		{"holder", holder, true},
+		{"passerby", passerby, false},
+		{"anonymous", context.Background(), false},
+	} {
+		got := must[*ent.Seller](t)(f.svc.Seller(tc.ctx, st.ID)) != nil
+		node := must[ent.Noder](t)(f.svc.Node(tc.ctx, st.ID)) != nil
+		if got != tc.want || node != tc.want {
+			t.Errorf("%s sees the expired stall: seller(id) %v, node(id) %v; want %v", tc.name, got, node, tc.want)
+		}
+	}
+}
+
 func joinStrings(s []string) string {
 	out := ""
 	for i, v := range s {

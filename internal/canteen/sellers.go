@@ -46,10 +46,20 @@ func paid(st *ent.Seller, now time.Time) bool {
 	return st.PaidUntil != nil && st.PaidUntil.After(now)
 }
 
-// visible reports whether the caller may see the stall: unpaid stalls are
-// hidden from everyone but their seller and admins.
-func (s *Service) visible(ctx context.Context, st *ent.Seller) bool {
-	return paid(st, s.now()) || ActorFrom(ctx).manages(st.ID)
+// visible reports whether the caller may see the stall. Unpaid stalls are
+// hidden from the public, but not from their seller, admins, or a customer
+// holding a ticket there: a stall whose term ran out at noon still has to
+// tell its waiting customers where to pick up, and the ticket already shows
+// it (Ticket.seller), so every path to the stall answers alike.
+func (s *Service) visible(ctx context.Context, st *ent.Seller) (bool, error) {
+	a := ActorFrom(ctx)
+	if paid(st, s.now()) || a.manages(st.ID) {
+		return true, nil
+	}
+	if a == nil {
+		return false, nil
+	}
+	return s.db.Ticket.Query().Where(ticket.SellerID(st.ID), ticket.OwnerID(a.UserID)).Exist(ctx)
 }
 
 // CreateSeller creates a closed stall and a one-time invite code (admins only).
@@ -325,8 +335,8 @@ func (s *Service) Seller(ctx context.Context, id pulid.ID) (*ent.Seller, error) 
 	if err != nil {
 		return nil, err
 	}
-	if !s.visible(ctx, st) {
-		return nil, nil
+	if ok, err := s.visible(ctx, st); !ok || err != nil {
+		return nil, err
 	}
 	return st, nil
 }
