@@ -254,6 +254,50 @@ test('the example pages work against the server', async () => {
   }
 });
 
+test('example pages: a number handed out at the counter is claimed with the code on its slip', async () => {
+  const { loadPage } = await import('../testlib/page.mjs');
+  const { fileURLToPath } = await import('node:url');
+  const c = await setUpStall(server.url, { name: 'Buns', prefix: 'C', owner: 'cowner' });
+  const examples = fileURLToPath(new URL('../miniprogram/examples/', import.meta.url));
+  const shown = [];
+  const ui = (wx) => Object.assign(wx, {
+    vibrateLong() {},
+    showModal: (o) => shown.push(o),
+    showToast: (o) => shown.push(o),
+    stopPullDownRefresh() {},
+  });
+  const { wx: swx, client: sellerClient } = newClient('cowner', { app: 'SELLER' });
+  ui(swx);
+  const seller = loadPage(`${examples}seller/index.js`, { wx: swx, app: { callme: sellerClient } });
+  const { wx: cwx, client: customerClient } = newClient('jun');
+  ui(cwx);
+  const customer = loadPage(`${examples}customer/index.js`, { wx: cwx, app: { callme: customerClient } });
+  seller.onLoad();
+  await waitFor(() => seller.data.stall, 'the seller page to find its stall');
+  try {
+    seller.handOut();
+    await waitFor(() => shown.some((m) => m.title === 'C001'), 'the slip dialog');
+    const slip = shown.find((m) => m.title === 'C001');
+    const code = (slip.content.match(/\d{6}/) || [])[0];
+    assert.ok(code, `the slip shows a six-digit claim code: ${slip.content}`);
+
+    customer.onLoad({ sellerId: c.sellerId });
+    customer.onClaimInput({ detail: { value: '1' } });
+    customer.onClaimCodeInput({ detail: { value: code === '000000' ? '000001' : '000000' } });
+    customer.claim();
+    await waitFor(() => customer.data.error, 'the wrong-code message');
+    assert.equal(customer.data.error, '没有这个号，或领取码不对');
+    assert.equal(customer.data.ticket, null);
+
+    customer.onClaimCodeInput({ detail: { value: code } });
+    customer.claim();
+    await waitFor(() => customer.data.ticket && customer.data.ticket.code === 'C001', 'the claimed ticket');
+  } finally {
+    customer.onUnload();
+    seller.onUnload();
+  }
+});
+
 test('a half-open socket (no pong) is dropped and the calls it swallowed still arrive once', async () => {
   const c = await setUpStall(server.url, { name: 'Rice', prefix: 'C', owner: 'cowner' });
   const asOwner = (query, variables) => gql(server.url, query, variables, c.ownerToken);
