@@ -6,6 +6,7 @@ import (
 
 	"callme/internal/canteen"
 	"callme/internal/events"
+	"callme/internal/store"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -35,6 +36,59 @@ func registerDomainMetrics(reg prometheus.Registerer, svc *canteen.Service, loca
 			counter("callme_events_dropped_total", "Event copies dropped for lagging subscribers.", func() float64 { return float64(rdb.Stats().DeliveryDropped) }),
 			counter("callme_broker_reconnects_total", "Times the Redis subscription came back after an outage.", func() float64 { return float64(rdb.Stats().Reconnects) }),
 		)
+	}
+}
+
+// newDeliveryHistogram times calls from commit to a subscriber's stream.
+func newDeliveryHistogram() prometheus.Histogram {
+	return prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "callme_call_delivery_seconds",
+		Help:    "Time from a call's commit to its live event reaching a subscriber's stream (replays after a reconnect are not counted).",
+		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+	})
+}
+
+// registerHealthMetrics exposes what the alerts in deploy/prometheus watch
+// besides traffic: whether the database and Redis answer, the outbox
+// backlog, and call delivery latency. The dependency gauges ping on scrape,
+// bounded by a second, so a hung database reads 0 rather than hanging the
+// scrape.
+func registerHealthMetrics(reg prometheus.Registerer, svc *canteen.Service, db *store.DB, rdb *events.Redis, delivery prometheus.Histogram) {
+	up := func(dep string, ping func(context.Context) error) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "callme_dependency_up",
+			Help:        "1 when the dependency answered a ping at scrape time, else 0.",
+			ConstLabels: prometheus.Labels{"dependency": dep},
+		}, func() float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			if ping(ctx) != nil {
+				return 0
+			}
+			return 1
+		})
+	}
+	backlog := func() (int, time.Duration) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		n, age, err := svc.OutboxBacklog(ctx)
+		if err != nil {
+			return -1, -time.Second // the dependency alert tells why
+		}
+		return n, age
+	}
+	reg.MustRegister(
+		delivery,
+		up("database", db.Ping),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "callme_notifications_pending", Help: "Pickup notifications waiting to be sent (-1: unknown).",
+		}, func() float64 { n, _ := backlog(); return float64(n) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "callme_notifications_oldest_pending_seconds", Help: "Age of the oldest notification waiting to be sent (0: none, -1: unknown).",
+		}, func() float64 { _, age := backlog(); return age.Seconds() }),
+	)
+	if rdb != nil {
+		reg.MustRegister(up("redis", rdb.Ping))
 	}
 }
 

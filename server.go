@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -133,7 +134,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 		"production mode: no playground, no introspection, no dev login ($CALLME_PRODUCTION)")
 	str(&c.Addr, "addr", "CALLME_ADDR", ":8080", "listen address")
 	str(&c.DB, "db", "CALLME_DB", "sqlite:callme.db", "database: sqlite:PATH or mysql://user:pass@tcp(host:3306)/callme")
-	str(&c.Redis, "redis", "CALLME_REDIS", "", "Redis URL (redis://host:6379/0) to fan events out across instances; empty: in-process")
+	str(&c.Redis, "redis", "CALLME_REDIS", "", "Redis URL (redis://host:6379/0) to fan events out across instances, or Sentinels (redis://sentinel1:26379/0?master_name=mymaster&addr=sentinel2:26379); empty: in-process")
 	num(&c.DBMaxConns, "db-max-conns", "CALLME_DB_MAX_CONNS", 16, "database pool size (SQLite: readers; writes use one connection)")
 	str(&c.Admins, "admins", "CALLME_ADMINS", "", "comma-separated admin openids (default \"admin\" unless -production)")
 	str(&c.TimeZone, "timezone", "CALLME_TIMEZONE", "Asia/Shanghai", "time zone of business days")
@@ -297,12 +298,11 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		hydrate func(context.Context, events.Event) (events.Event, error)
 	)
 	if cfg.Redis != "" {
-		opt, err := redis.ParseURL(cfg.Redis)
+		client, err := redisClient(cfg.Redis)
 		if err != nil {
 			db.Close()
 			return nil, fmt.Errorf("-redis: %w", err)
 		}
-		client := redis.NewClient(opt)
 		rdb = events.NewRedis(client, events.RedisOptions{
 			Hydrate: func(ctx context.Context, ev events.Event) (events.Event, error) { return hydrate(ctx, ev) },
 			Logger:  log,
@@ -314,6 +314,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		broker = local
 	}
 	a.broker = broker
+	delivery := newDeliveryHistogram()
 	svc := canteen.New(db.Client, db.Dialect, broker, wx, canteen.Config{
 		Admins:           splitList(cfg.Admins),
 		Location:         loc,
@@ -326,6 +327,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		Notify:           cfg.notify(),
 		Media:            mediaCfg,
 		Now:              cfg.now,
+		CallDelivered:    func(d time.Duration) { delivery.Observe(d.Seconds()) },
 	}, log)
 	hydrate = svc.Hydrate
 	a.svc = svc
@@ -343,6 +345,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		collectors.NewDBStatsCollector(db.SQL(), db.Dialect),
 	)
 	registerDomainMetrics(reg, svc, local, rdb)
+	registerHealthMetrics(reg, svc, db, rdb, delivery)
 
 	mux := http.NewServeMux()
 	mux.Handle("/query", graph.NewHandler(svc, graph.Options{
@@ -530,4 +533,22 @@ func dbKind(dsn string) string {
 		return "mysql"
 	}
 	return "sqlite:" + store.SQLitePath(dsn)
+}
+
+// redisClient connects to one Redis server, or, when the URL names a
+// master_name, to whichever server the Sentinels say is that master now, so
+// a Redis failover needs no restart and no change of configuration.
+func redisClient(u string) (*redis.Client, error) {
+	if pu, err := url.Parse(u); err == nil && pu.Query().Get("master_name") != "" {
+		opt, err := redis.ParseFailoverURL(u)
+		if err != nil {
+			return nil, err
+		}
+		return redis.NewFailoverClient(opt), nil
+	}
+	opt, err := redis.ParseURL(u)
+	if err != nil {
+		return nil, err
+	}
+	return redis.NewClient(opt), nil
 }

@@ -117,7 +117,9 @@ func (s *Service) CalledNumbers(ctx context.Context, sellerID pulid.ID, after *i
 						emit(ce)
 					}
 				default:
-					emit(ce)
+					if emit(ce) && s.cfg.CallDelivered != nil {
+						s.cfg.CallDelivered(s.cfg.Now().Sub(ce.CalledAt))
+					}
 				}
 			case <-sub.Lagged():
 				err = catchUp(0)

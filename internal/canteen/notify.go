@@ -277,3 +277,18 @@ func (s *Service) sendOne(ctx context.Context, sender MessageSender, n *ent.Noti
 	}
 	return err == nil
 }
+
+// OutboxBacklog counts the notifications waiting to be sent and the age of
+// the oldest, for the backlog alert: a sender that stopped (WeChat down, a
+// bad token) shows as a growing age long before anyone complains.
+func (s *Service) OutboxBacklog(ctx context.Context) (n int, oldest time.Duration, err error) {
+	q := s.db.Notification.Query().Where(notification.StateEQ(notification.StatePENDING))
+	if n, err = q.Clone().Count(ctx); err != nil || n == 0 {
+		return n, 0, err
+	}
+	first, err := q.Order(ent.Asc(notification.FieldCreatedAt)).First(ctx)
+	if err != nil {
+		return n, 0, err
+	}
+	return n, s.now().Sub(first.CreatedAt), nil
+}

@@ -53,6 +53,9 @@ type Config struct {
 	Media MediaConfig
 	// Now is the clock; tests inject their own.
 	Now func() time.Time
+	// CallDelivered, when set, hears how long after its commit each live
+	// call reached a subscriber's stream (for the delivery-latency metric).
+	CallDelivered func(time.Duration)
 }
 
 func (c *Config) setDefaults() {
