@@ -63,6 +63,7 @@ type config struct {
 	TimeZone         string
 	DayStartHour     int
 	SessionIdle      time.Duration
+	SessionCache     time.Duration
 	MaxActiveTickets int
 	AllowedOrigins   string
 	WeChatBaseURL    string
@@ -140,6 +141,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	str(&c.TimeZone, "timezone", "CALLME_TIMEZONE", "Asia/Shanghai", "time zone of business days")
 	num(&c.DayStartHour, "day-start-hour", "CALLME_DAY_START_HOUR", 4, "local hour (0-23) at which a business day and its numbering start")
 	dur(&c.SessionIdle, "session-idle", "CALLME_SESSION_IDLE", 30*time.Minute, "sessions expire after this long without requests")
+	dur(&c.SessionCache, "session-cache", "CALLME_SESSION_CACHE", time.Second, "how long an instance reuses a session it looked up (a logout on another instance takes effect within it; 0: look up every request)")
 	num(&c.MaxActiveTickets, "max-active-tickets", "CALLME_MAX_ACTIVE_TICKETS", 3, "active tickets a customer may hold per day")
 	str(&c.AllowedOrigins, "allowed-origins", "CALLME_ALLOWED_ORIGINS", "", "comma-separated extra browser origins (host patterns) allowed to open WebSockets")
 	str(&c.WeChatBaseURL, "wechat-base-url", "CALLME_WECHAT_BASE_URL", "https://api.weixin.qq.com", "WeChat server API base URL")
@@ -320,6 +322,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		Location:         loc,
 		DayStartHour:     cfg.DayStartHour,
 		SessionIdle:      cfg.SessionIdle,
+		SessionCacheTTL:  cfg.SessionCache,
 		SessionCheck:     cfg.sessionCheck,
 		MaxActiveTickets: cfg.MaxActiveTickets,
 		DevLogin:         devLogin,

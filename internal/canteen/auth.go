@@ -243,7 +243,11 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Actor, error
 	if token == "" || len(token) > 128 {
 		return nil, nil
 	}
-	a, lastSeen, err := s.session(ctx, entsql.EQ(entsql.Table(session.Table).As("s").C(session.FieldTokenHash), hashToken(token)))
+	hash := hashToken(token)
+	if a := s.sessions.get(hash, s.now()); a != nil {
+		return a, nil
+	}
+	a, lastSeen, err := s.session(ctx, entsql.EQ(entsql.Table(session.Table).As("s").C(session.FieldTokenHash), hash))
 	if a == nil || err != nil {
 		return nil, err
 	}
@@ -259,6 +263,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Actor, error
 		}
 		a.ExpiresAt = now.Add(s.cfg.SessionIdle)
 	}
+	s.sessions.put(hash, a, s.now())
 	return a, nil
 }
 
@@ -319,6 +324,7 @@ func (s *Service) Logout(ctx context.Context) (bool, error) {
 	if err := s.db.Session.DeleteOneID(a.SessionID).Exec(ctx); err != nil && !ent.IsNotFound(err) {
 		return false, err
 	}
+	s.sessions.forgetUser(a.UserID)
 	s.broker.Publish(events.Event{Topic: UserTopic(a.UserID)})
 	return true, nil
 }

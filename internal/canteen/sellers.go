@@ -215,6 +215,7 @@ func (s *Service) ClaimSeller(ctx context.Context, inviteCode string) (*ent.Sell
 		return nil, err
 	}
 	// The rest of this operation sees the new role too; the next ones read it.
+	s.sessions.forgetUser(a.UserID)
 	becomes(ctx, a.withStall(st.ID))
 	s.log.InfoContext(ctx, "seller claimed", "seller", st.ID, "user", a.UserID)
 	return st.Unwrap(), nil

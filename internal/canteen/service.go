@@ -33,6 +33,10 @@ type Config struct {
 	// begins in it (numbers restart then).
 	Location     *time.Location
 	DayStartHour int
+	// SessionCacheTTL is how long an instance may answer from a session it
+	// resolved before (0: always read it); a logout elsewhere takes effect
+	// within it.
+	SessionCacheTTL time.Duration
 	// SessionIdle is how long a session lives without requests.
 	SessionIdle time.Duration
 	// SessionCheck is how often running subscriptions look at the clock to
@@ -101,6 +105,8 @@ type Service struct {
 	counters sync.Map
 	// claims is each customer's budget of claim attempts.
 	claims *ratelimit.Limiter
+	// sessions caches resolved sessions for SessionCacheTTL.
+	sessions *sessionCache
 }
 
 // Stats counts what this instance did since start (for metrics).
@@ -142,7 +148,8 @@ func New(db *ent.Client, dialectName string, broker events.Broker, wx WeChat, cf
 		cfg.Notify.State = "formal"
 	}
 	return &Service{db: db, dialect: dialectName, broker: broker, wechat: wx, cfg: cfg, admins: admins, log: log, kick: make(chan struct{}, 1),
-		claims: ratelimit.New(claimsPerSecond, claimBurst, cfg.Now)}
+		claims:   ratelimit.New(claimsPerSecond, claimBurst, cfg.Now),
+		sessions: newSessionCache(cfg.SessionCacheTTL, 100_000)}
 }
 
 // now is the clock at microsecond precision, the finest every database keeps.
