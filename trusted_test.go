@@ -218,6 +218,17 @@ func TestTrustedDocuments(t *testing.T) {
 				if code := c.errorCode("2"); code != persisted.CodeRequired {
 					t.Errorf("free text subscription: code %q, want %s", code, persisted.CodeRequired)
 				}
+				// The call board: anonymous, its own documents.
+				_, boardHash := shipped(t, "BoardCalls")
+				board := s.dialWS(t, "graphql-transport-ws", nil)
+				p, _ = json.Marshal(map[string]any{"variables": map[string]any{"sellerId": sellerID, "after": 0}, "extensions": pq(boardHash)})
+				board.send(wsMessage{ID: "b", Type: "subscribe", Payload: p})
+				var stall struct{ Seller struct{ Name string } }
+				s.byHash(t, "", "Board", map[string]any{"id": sellerID}, &stall)
+				if stall.Seller.Name != "Noodles" {
+					t.Errorf("Board by hash: %+v", stall)
+				}
+
 				var fetched struct{ Fetch struct{ Code string } }
 				s.byHash(t, customer, "TakeNumber", map[string]any{"sellerId": sellerID}, &fetched)
 				s.byHash(t, seller, "CallNext", map[string]any{"sellerId": sellerID}, nil)
@@ -225,6 +236,11 @@ func TestTrustedDocuments(t *testing.T) {
 				c.next("1", &ev)
 				if ev.CalledNumbers.Code != fetched.Fetch.Code {
 					t.Errorf("called %q, want %q", ev.CalledNumbers.Code, fetched.Fetch.Code)
+				}
+				ev.CalledNumbers.Code = ""
+				board.next("b", &ev)
+				if ev.CalledNumbers.Code != fetched.Fetch.Code {
+					t.Errorf("the board heard %q, want %q", ev.CalledNumbers.Code, fetched.Fetch.Code)
 				}
 
 				// An admin's socket may send any document.
