@@ -26,6 +26,7 @@ import (
 	_ "time/tzdata" // Asia/Shanghai must resolve on machines without tzdata
 
 	"callme/graph"
+	"callme/graph/persisted"
 	"callme/internal/canteen"
 	"callme/internal/events"
 	"callme/internal/media"
@@ -86,6 +87,7 @@ type config struct {
 	MaxBodyBytes     int
 	Limits           graph.Limits
 	TrustProxy       bool
+	Documents        persisted.Mode
 
 	// Not flags: set by tests.
 	now      func() time.Time
@@ -132,6 +134,8 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	prod := getenv("CALLME_PRODUCTION")
 	fs.BoolVar(&c.Production, "production", prod == "1" || strings.EqualFold(prod, "true"),
 		"production mode: no playground, no introspection, no dev login ($CALLME_PRODUCTION)")
+	var documents string
+	str(&documents, "documents", "CALLME_DOCUMENTS", "", "which documents run: trusted (only the shipped ones, except for admins) or any (default: trusted with -production, else any)")
 	str(&c.Addr, "addr", "CALLME_ADDR", ":8080", "listen address")
 	str(&c.DB, "db", "CALLME_DB", "sqlite:callme.db", "database: sqlite:PATH or mysql://user:pass@tcp(host:3306)/callme")
 	str(&c.Redis, "redis", "CALLME_REDIS", "", "Redis URL (redis://host:6379/0) to fan events out across instances, or Sentinels (redis://sentinel1:26379/0?master_name=mymaster&addr=sentinel2:26379); empty: in-process")
@@ -188,6 +192,16 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	}
 	if c.Admins == "" && !c.Production {
 		c.Admins = "admin"
+	}
+	if documents == "" {
+		documents = string(persisted.Any)
+		if c.Production {
+			documents = string(persisted.Trusted)
+		}
+	}
+	var err error
+	if c.Documents, err = persisted.ParseMode(documents); err != nil {
+		return c, fmt.Errorf("-documents: %w", err)
 	}
 	if c.DayStartHour < 0 || c.DayStartHour > 23 {
 		return c, fmt.Errorf("-day-start-hour must be 0..23, got %d", c.DayStartHour)
@@ -359,6 +373,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		ShuttingDown:   a.shutting.Load,
 		Sockets:        &a.sockets,
 		Logger:         log,
+		Documents:      cfg.Documents,
 	}))
 	if !cfg.Production {
 		mux.Handle("GET /{$}", web.Playground("/query"))

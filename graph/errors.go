@@ -61,9 +61,12 @@ func presentErrors(log *slog.Logger) graphql.ErrorPresenterFunc {
 			gerr.Extensions = map[string]any{"code": string(canteen.CodeInternal)}
 			return gerr
 		}
-		// gqlgen's own errors: parse and validation failures carry a code;
-		// argument coercion failures do not, and are bad input too, like a
-		// query over the complexity limit.
+		// gqlgen's own errors: parse and validation failures carry a code,
+		// and so do refused documents (package persisted:
+		// PERSISTED_QUERY_NOT_FOUND, PERSISTED_QUERY_REQUIRED,
+		// PERSISTED_QUERY_HASH_MISMATCH), which keep it; argument coercion
+		// failures do not, and are bad input too, like a query over the
+		// complexity limit.
 		if gerr.Extensions["code"] == "COMPLEXITY_LIMIT_EXCEEDED" {
 			gerr.Extensions["code"] = string(canteen.CodeBadUserInput)
 		}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"callme/graph/persisted"
 	"callme/internal/canteen"
 
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -43,6 +44,10 @@ type Options struct {
 	// Sockets, when set, counts open WebSockets.
 	Sockets *Sockets
 	Logger  *slog.Logger
+	// Documents says which documents run (package persisted): Trusted runs
+	// only the shipped ones for callers who are not admins; Any (also the
+	// zero value) runs every document and registers hashes (APQ).
+	Documents persisted.Mode
 }
 
 // NewHandler returns the /query endpoint: GraphQL over HTTP (GET, POST,
@@ -109,7 +114,7 @@ func NewHandler(svc *canteen.Service, opts Options) http.Handler {
 	srv.AroundOperations(socketSessions(svc, opts.Logger)) // before anything that reads the caller
 	srv.AroundOperations(newRateLimits(lim).intercept)
 	srv.AroundResponses(withLoaders(svc))
-	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
+	srv.Use(trustedDocuments(svc, opts))
 	if opts.Introspection {
 		srv.Use(extension.Introspection{})
 	}
@@ -120,6 +125,43 @@ func NewHandler(svc *canteen.Service, opts Options) http.Handler {
 	srv.SetErrorPresenter(presentErrors(opts.Logger))
 	srv.SetRecoverFunc(recoverPanic(opts.Logger))
 	return authenticate(svc, limitBody(opts.MaxBodyBytes, httpSpec(srv)), lim, opts.Logger)
+}
+
+// trustedDocuments resolves persisted-query hashes and, in Trusted mode,
+// refuses documents the project does not ship, unless an admin sends them.
+func trustedDocuments(svc *canteen.Service, opts Options) *persisted.Documents {
+	manifest, err := persisted.Shipped()
+	if err != nil {
+		panic(err) // generated and tested: a broken build
+	}
+	mode := opts.Documents
+	if mode == "" {
+		mode = persisted.Any
+	}
+	return &persisted.Documents{
+		Mode:     mode,
+		Manifest: manifest,
+		// Any mode: anyone may register documents, so the cache is bounded in
+		// entries and in the size of what it keeps (at most 100 x 16 KiB).
+		Registered:         lru.New[string](100),
+		MaxRegisteredBytes: 16 << 10,
+		MayRunAny: func(ctx context.Context) (bool, error) {
+			// Parameters are read before socketSessions has resolved a
+			// WebSocket operation's caller: resolve its token here (only for
+			// documents outside the manifest).
+			if isSocket(ctx) {
+				token := tokenFrom(ctx)
+				if token == "" {
+					return false, nil
+				}
+				a, err := svc.Authenticate(ctx, token)
+				return a != nil && a.Admin, err
+			}
+			a := canteen.ActorFrom(ctx)
+			return a != nil && a.Admin, nil
+		},
+		Logger: opts.Logger,
+	}
 }
 
 func bearer(h string) string {
