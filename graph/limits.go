@@ -56,14 +56,15 @@ type Limits struct {
 	WalkSteps *atomic.Int64
 }
 
-// Default budgets, sized in SECURITY.md ("Budgets").
+// Default budgets, sized in SECURITY.md ("Budgets") for 5,000 students
+// behind one NAT address at lunch.
 const (
-	DefaultIPPointsPerSec     = 250_000
-	DefaultIPPointsBurst      = 500_000
-	DefaultUserPointsPerSec   = 100
-	DefaultUserPointsBurst    = 15_000
-	DefaultSocketPointsPerSec = 50
-	DefaultSocketPointsBurst  = 2_000
+	DefaultIPPointsPerSec     = 400_000
+	DefaultIPPointsBurst      = 1_000_000
+	DefaultUserPointsPerSec   = 200
+	DefaultUserPointsBurst    = 20_000
+	DefaultSocketPointsPerSec = 100
+	DefaultSocketPointsBurst  = 12_000
 )
 
 func (l *Limits) setDefaults() {
