@@ -164,8 +164,11 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	dur(&c.RecallGap, "recall-gap", "CALLME_RECALL_GAP", 5*time.Second, "minimum time between two calls of the same ticket")
 	num(&c.MaxBodyBytes, "max-body-bytes", "CALLME_MAX_BODY_BYTES", 1<<20, "largest request body (413 beyond)")
 	num(&c.Limits.MaxDepth, "max-depth", "CALLME_MAX_DEPTH", 12, "deepest query nesting")
-	num(&c.Limits.MaxComplexity, "max-complexity", "CALLME_MAX_COMPLEXITY", 10000, "query complexity limit (list fields cost their page size)")
+	num(&c.Limits.MaxComplexity, "max-complexity", "CALLME_MAX_COMPLEXITY", 40000, "points of work one operation may cost (lists cost their page size or stated maximum)")
 	num(&c.Limits.MaxTokens, "max-tokens", "CALLME_MAX_TOKENS", 15000, "parser token limit per query document")
+	num(&c.Limits.MaxFields, "max-fields", "CALLME_MAX_FIELDS", 2000, "fields of one operation with its fragments expanded")
+	num(&c.Limits.MaxRootFields, "max-root-fields", "CALLME_MAX_ROOT_FIELDS", 20, "root fields (aliases included) of one operation")
+	num(&c.Limits.MaxFragmentSpreads, "max-fragment-spreads", "CALLME_MAX_FRAGMENT_SPREADS", 100, "fragment spreads in one document")
 	num(&c.Limits.MaxSubsPerSocket, "max-subscriptions-per-socket", "CALLME_MAX_SUBSCRIPTIONS_PER_SOCKET", 20, "subscriptions one WebSocket may hold")
 	wsMsg := 64 << 10
 	num(&wsMsg, "max-ws-message-bytes", "CALLME_MAX_WS_MESSAGE_BYTES", wsMsg, "largest WebSocket message from a client")
@@ -176,6 +179,13 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	num(&c.Limits.IPBurst, "rate-ip-burst", "CALLME_RATE_IP_BURST", 200, "burst allowance per client address")
 	num(&sessMuts, "rate-session-mutations", "CALLME_RATE_SESSION_MUTATIONS", 5, "mutations per second per session")
 	num(&c.Limits.SessionBurst, "rate-session-burst", "CALLME_RATE_SESSION_BURST", 30, "burst allowance per session")
+	var ipPoints, userPoints, sockPoints int
+	num(&ipPoints, "budget-ip", "CALLME_BUDGET_IP", graph.DefaultIPPointsPerSec, "points of work per second per client address (a campus may share one NAT address)")
+	num(&c.Limits.IPPointsBurst, "budget-ip-burst", "CALLME_BUDGET_IP_BURST", graph.DefaultIPPointsBurst, "points of burst per client address")
+	num(&userPoints, "budget-user", "CALLME_BUDGET_USER", graph.DefaultUserPointsPerSec, "points of work per second per user (all their sessions)")
+	num(&c.Limits.UserPointsBurst, "budget-user-burst", "CALLME_BUDGET_USER_BURST", graph.DefaultUserPointsBurst, "points of burst per user")
+	num(&sockPoints, "budget-socket", "CALLME_BUDGET_SOCKET", graph.DefaultSocketPointsPerSec, "points of work per second per WebSocket")
+	num(&c.Limits.SocketPointsBurst, "budget-socket-burst", "CALLME_BUDGET_SOCKET_BURST", graph.DefaultSocketPointsBurst, "points of burst per WebSocket")
 	trust := getenv("CALLME_TRUST_PROXY")
 	fs.BoolVar(&c.TrustProxy, "trust-proxy", trust == "1" || strings.EqualFold(trust, "true"),
 		"take client addresses from X-Forwarded-For (only behind a proxy that sets it) ($CALLME_TRUST_PROXY)")
@@ -186,6 +196,8 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	c.Limits.MaxWSMessageBytes = int64(wsMsg)
 	c.Limits.IPLoginsPerSec, c.Limits.IPMutationsPerSec = float64(ipLogins), float64(ipMuts)
 	c.Limits.SessionMutsPerSec = float64(sessMuts)
+	c.Limits.IPPointsPerSec, c.Limits.UserPointsPerSec = float64(ipPoints), float64(userPoints)
+	c.Limits.SocketPointsPerSec = float64(sockPoints)
 	c.Limits.TrustForwardedFor = c.TrustProxy
 	if len(errs) > 0 {
 		return c, errors.Join(errs...)
@@ -207,6 +219,15 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 		return c, fmt.Errorf("-day-start-hour must be 0..23, got %d", c.DayStartHour)
 	}
 	return c, nil
+}
+
+// limits are the request limits, on the test clock when one is set.
+func (c config) limits() graph.Limits {
+	l := c.Limits
+	if l.Now == nil {
+		l.Now = c.now
+	}
+	return l
 }
 
 func (c config) wechatApps() map[model.App]wechat.AppCredentials {
@@ -368,7 +389,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		KeepAlive:      cfg.WSKeepAlive,
 		MaxBodyBytes:   int64(cfg.MaxBodyBytes),
 		Production:     cfg.Production,
-		Limits:         cfg.Limits,
+		Limits:         cfg.limits(),
 		Metrics:        graph.NewMetrics(reg),
 		ShuttingDown:   a.shutting.Load,
 		Sockets:        &a.sockets,

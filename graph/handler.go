@@ -65,7 +65,7 @@ func NewHandler(svc *canteen.Service, opts Options) http.Handler {
 	}
 	opts.Limits.setDefaults()
 	lim := opts.Limits
-	srv := handler.New(NewExecutableSchema(Config{Resolvers: &Resolver{Svc: svc}, Complexity: complexity()}))
+	srv := handler.New(NewExecutableSchema(Config{Resolvers: &Resolver{Svc: svc}}))
 	srv.AddTransport(transport.Websocket{
 		Implementation: guardedWS{
 			inner: transport.CoderWebsocketImplementation{
@@ -106,15 +106,19 @@ func NewHandler(svc *canteen.Service, opts Options) http.Handler {
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
 	srv.AddTransport(transport.MultipartForm{MaxUploadSize: opts.MaxBodyBytes, MaxMemory: opts.MaxBodyBytes})
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	queries := lru.New[*ast.QueryDocument](1000)
+	srv.SetQueryCache(queries)
 	srv.SetParserTokenLimit(lim.MaxTokens)
 	srv.SetDisableSuggestion(opts.Production)
-	srv.Use(depthLimit{max: lim.MaxDepth})
-	srv.Use(extension.FixedComplexityLimit(lim.MaxComplexity))
+	srv.Use(costCheck{lim: lim, steps: lim.WalkSteps})
 	srv.AroundOperations(socketSessions(svc, opts.Logger)) // before anything that reads the caller
 	srv.AroundOperations(newRateLimits(lim).intercept)
 	srv.AroundResponses(withLoaders(svc))
 	srv.Use(trustedDocuments(svc, opts))
+	srv.AroundResponses(logTimeouts(opts.Logger))
+	// After anything that fills in the query (persisted documents), before
+	// gqlgen parses and validates it.
+	srv.Use(shapeCheck{lim: lim, cache: queries, steps: lim.WalkSteps})
 	if opts.Introspection {
 		srv.Use(extension.Introspection{})
 	}
