@@ -84,6 +84,7 @@ type config struct {
 	QRPage           string
 	MaxBodyBytes     int
 	Limits           graph.Limits
+	SocketLimits     graph.SocketLimits
 	TrustProxy       bool
 
 	// Not flags: set by tests.
@@ -162,6 +163,10 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	num(&c.Limits.MaxComplexity, "max-complexity", "CALLME_MAX_COMPLEXITY", 10000, "query complexity limit (list fields cost their page size)")
 	num(&c.Limits.MaxTokens, "max-tokens", "CALLME_MAX_TOKENS", 15000, "parser token limit per query document")
 	num(&c.Limits.MaxSubsPerSocket, "max-subscriptions-per-socket", "CALLME_MAX_SUBSCRIPTIONS_PER_SOCKET", 20, "subscriptions one WebSocket may hold")
+	num(&c.SocketLimits.MaxSockets, "max-sockets", "CALLME_MAX_SOCKETS", 10000, "open WebSockets in all (429 beyond)")
+	num(&c.SocketLimits.MaxSocketsPerAddress, "max-sockets-per-address", "CALLME_MAX_SOCKETS_PER_ADDRESS", 4000, "open WebSockets per client address (a campus may share one NAT address)")
+	num(&c.SocketLimits.MaxSubscriptions, "max-subscriptions", "CALLME_MAX_SUBSCRIPTIONS", 20000, "active subscriptions in all")
+	num(&c.SocketLimits.MaxSubsPerAddress, "max-subscriptions-per-address", "CALLME_MAX_SUBSCRIPTIONS_PER_ADDRESS", 8000, "active subscriptions per client address")
 	wsMsg := 64 << 10
 	num(&wsMsg, "max-ws-message-bytes", "CALLME_MAX_WS_MESSAGE_BYTES", wsMsg, "largest WebSocket message from a client")
 	dur(&c.Limits.RequestTimeout, "request-timeout", "CALLME_REQUEST_TIMEOUT", 15*time.Second, "deadline of one HTTP request")
@@ -352,6 +357,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		MaxBodyBytes:   int64(cfg.MaxBodyBytes),
 		Production:     cfg.Production,
 		Limits:         cfg.Limits,
+		SocketLimits:   cfg.SocketLimits,
 		Metrics:        graph.NewMetrics(reg),
 		ShuttingDown:   a.shutting.Load,
 		Sockets:        &a.sockets,

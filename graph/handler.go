@@ -35,6 +35,8 @@ type Options struct {
 	// which would otherwise reveal the schema with introspection off.
 	Production bool
 	Limits     Limits
+	// SocketLimits bound WebSockets and subscriptions per address and in all.
+	SocketLimits SocketLimits
 	// Metrics, when set, records operations, sockets and subscriptions.
 	Metrics *Metrics
 	// ShuttingDown reports that the server is stopping: sockets then close
@@ -60,6 +62,7 @@ func NewHandler(svc *canteen.Service, opts Options) http.Handler {
 	}
 	opts.Limits.setDefaults()
 	lim := opts.Limits
+	counts := newSocketCounts(opts.SocketLimits, lim.TrustForwardedFor)
 	srv := handler.New(NewExecutableSchema(Config{Resolvers: &Resolver{Svc: svc}, Complexity: complexity()}))
 	srv.AddTransport(transport.Websocket{
 		Implementation: guardedWS{
@@ -67,6 +70,7 @@ func NewHandler(svc *canteen.Service, opts Options) http.Handler {
 				AcceptOptions: websocket.AcceptOptions{OriginPatterns: opts.AllowedOrigins},
 			},
 			maxSubs:      lim.MaxSubsPerSocket,
+			counts:       counts,
 			metrics:      opts.Metrics,
 			shuttingDown: opts.ShuttingDown,
 			sockets:      opts.Sockets,
@@ -119,7 +123,7 @@ func NewHandler(svc *canteen.Service, opts Options) http.Handler {
 	srv.AroundFields(markInternal)
 	srv.SetErrorPresenter(presentErrors(opts.Logger))
 	srv.SetRecoverFunc(recoverPanic(opts.Logger))
-	return authenticate(svc, limitBody(opts.MaxBodyBytes, httpSpec(srv)), lim, opts.Logger)
+	return counts.guard(authenticate(svc, limitBody(opts.MaxBodyBytes, httpSpec(srv)), lim, opts.Logger))
 }
 
 func bearer(h string) string {

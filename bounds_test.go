@@ -1,0 +1,243 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"callme/internal/canteen"
+	"callme/internal/events"
+	"callme/internal/pulid"
+	"callme/internal/store/storetest"
+
+	"github.com/coder/websocket"
+)
+
+// settleGoroutines waits until the broker holds no subscriber of topic and
+// the goroutines are back to at most max, and returns what it last saw.
+func settleGoroutines(s *testServer, topic string, max int) (goroutines, subs int) {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		goroutines, subs = runtime.NumGoroutine(), s.app.broker.(*events.Local).Subscribers(topic)
+		if subs == 0 && goroutines <= max {
+			break
+		}
+	}
+	return goroutines, subs
+}
+
+// TestSubscribeWithoutIDClosesSocket is the attack that ran 2,000
+// subscriptions on one socket under the id "": uncounted by the per-socket
+// limit, invisible to the gauge, each delivering every call. A subscribe
+// whose id is empty, missing or not a string closes the socket with 4400 and
+// leaves nothing running.
+func TestSubscribeWithoutIDClosesSocket(t *testing.T) {
+	s := startServer(t, storetest.Engines()[0])
+	_, stallID := s.openStall(t, "No IDs", "N")
+	topic := canteen.SellerTopic(pulid.ID(stallID))
+	payload, _ := json.Marshal(map[string]any{
+		"query":     `subscription($id: ID!) { calledNumbers(sellerId: $id) { seq } }`,
+		"variables": map[string]any{"id": stallID},
+	})
+	base, _ := settleGoroutines(s, topic, 1<<30)
+	for _, tc := range []struct {
+		name, proto string
+		msg         string
+	}{
+		{"empty id", "graphql-transport-ws", `{"id":"","type":"subscribe","payload":%s}`},
+		{"missing id", "graphql-transport-ws", `{"type":"subscribe","payload":%s}`},
+		{"numeric id", "graphql-transport-ws", `{"id":7,"type":"subscribe","payload":%s}`},
+		{"legacy empty id", "graphql-ws", `{"id":"","type":"start","payload":%s}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ws := s.dialWS(t, tc.proto, nil)
+			msg := fmt.Sprintf(tc.msg, payload)
+			for i := 0; i < 2000; i++ {
+				if ws.conn.Write(ws.ctx, websocket.MessageText, []byte(msg)) != nil {
+					break // closed by the server already
+				}
+			}
+			if code := closeCode(t, ws.conn); code != 4400 {
+				t.Fatalf("close code %d, want 4400", code)
+			}
+			if g, subs := settleGoroutines(s, topic, base+5); subs != 0 || g > base+5 {
+				t.Fatalf("after the close: %d broker subscriptions (want 0), %d goroutines (baseline %d)", subs, g, base)
+			}
+		})
+	}
+}
+
+// dialFrom opens a graphql-transport-ws socket as the client address addr
+// (through X-Forwarded-For, the server trusting it). It returns the HTTP
+// status of a refused handshake, or 0 and the socket.
+func (s *testServer) dialFrom(t *testing.T, addr string) (int, *wsClient) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	conn, res, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(s.URL, "http")+"/query", &websocket.DialOptions{
+		Subprotocols: []string{"graphql-transport-ws"},
+		HTTPHeader:   http.Header{"X-Forwarded-For": {addr}},
+	})
+	if err != nil {
+		if res == nil {
+			t.Fatalf("dial: %v", err)
+		}
+		return res.StatusCode, nil
+	}
+	t.Cleanup(func() { conn.CloseNow() })
+	c := &wsClient{t: t, conn: conn, proto: "graphql-transport-ws", ctx: ctx}
+	c.send(wsMessage{Type: "connection_init"})
+	if m := c.read(); m.Type != "connection_ack" {
+		t.Fatalf("got %s, want connection_ack", m.Type)
+	}
+	return 0, c
+}
+
+// eventually retries f until it holds, for what the server frees after a
+// socket closes (its handler returns on its own goroutine).
+func eventually(t *testing.T, what string, f func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !f(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("never: %s", what)
+		}
+	}
+}
+
+// TestSocketLimits: one address may hold MaxSocketsPerAddress sockets, the
+// next handshake is refused with 429 before any upgrade; other addresses are
+// unaffected until the server's total is reached; a closed socket frees its
+// place.
+func TestSocketLimits(t *testing.T) {
+	s := startServer(t, storetest.Engines()[0], func(c *config) {
+		c.Limits.TrustForwardedFor = true
+		c.SocketLimits.MaxSocketsPerAddress = 20
+		c.SocketLimits.MaxSockets = 25
+	})
+	var first *wsClient
+	for i := 0; i < 20; i++ {
+		status, ws := s.dialFrom(t, "203.0.113.7")
+		if status != 0 {
+			t.Fatalf("socket %d from one address: %d", i+1, status)
+		}
+		if i == 0 {
+			first = ws
+		}
+	}
+	if status, _ := s.dialFrom(t, "203.0.113.7"); status != http.StatusTooManyRequests {
+		t.Fatalf("21st socket from one address: %d, want 429", status)
+	}
+	// Another address still gets in, up to the server's total of 25.
+	for i := 0; i < 5; i++ {
+		if status, _ := s.dialFrom(t, fmt.Sprintf("198.51.100.%d", i)); status != 0 {
+			t.Fatalf("socket %d in all: %d", 21+i, status)
+		}
+	}
+	if status, _ := s.dialFrom(t, "198.51.100.200"); status != http.StatusTooManyRequests {
+		t.Fatalf("26th socket in all: %d, want 429", status)
+	}
+	first.conn.Close(websocket.StatusNormalClosure, "")
+	eventually(t, "a closed socket frees its place", func() bool {
+		status, ws := s.dialFrom(t, "203.0.113.7")
+		if ws != nil {
+			ws.conn.Close(websocket.StatusNormalClosure, "")
+		}
+		return status == 0
+	})
+}
+
+func TestSocketLimitsCountIPv6ByPrefix(t *testing.T) {
+	s := startServer(t, storetest.Engines()[0], func(c *config) {
+		c.Limits.TrustForwardedFor = true
+		c.SocketLimits.MaxSocketsPerAddress = 2
+	})
+	for _, addr := range []string{"2001:db8:1:2::1", "2001:db8:1:2:ffff::9"} {
+		if status, _ := s.dialFrom(t, addr); status != 0 {
+			t.Fatalf("%s: %d", addr, status)
+		}
+	}
+	if status, _ := s.dialFrom(t, "2001:db8:1:2:abcd::7"); status != http.StatusTooManyRequests {
+		t.Fatalf("third socket from one /64: %d, want 429", status)
+	}
+	if status, _ := s.dialFrom(t, "2001:db8:1:3::1"); status != 0 {
+		t.Fatalf("another /64: %d", status)
+	}
+}
+
+// TestSubscriptionLimitsPerAddress: subscriptions count per address across
+// its sockets and in all; a refused one answers RATE_LIMITED for its id and
+// the socket lives on; completing or closing frees places.
+func TestSubscriptionLimitsPerAddress(t *testing.T) {
+	s := startServer(t, storetest.Engines()[0], func(c *config) {
+		c.Limits.TrustForwardedFor = true
+		c.SocketLimits.MaxSubsPerAddress = 3
+		c.SocketLimits.MaxSubscriptions = 5
+	})
+	_, stallID := s.openStall(t, "Subs", "U")
+	const q = `subscription($id: ID!) { calledNumbers(sellerId: $id) { seq } }`
+	vars := map[string]any{"id": stallID}
+	dial := func(addr string) *wsClient {
+		t.Helper()
+		status, ws := s.dialFrom(t, addr)
+		if status != 0 {
+			t.Fatalf("dial from %s: %d", addr, status)
+		}
+		return ws
+	}
+	// probe proves the server read everything sent before it on ws. It
+	// fails at once (anonymous), and has given its place back when its
+	// complete arrives.
+	probe := func(ws *wsClient) {
+		t.Helper()
+		ws.subscribe("probe", `subscription($id: ID!) { ticketUpdated(ticketId: $id) { id } }`, map[string]any{"id": "TK0000000000000000000000000"})
+		m := ws.read()
+		if m.ID != "probe" || (m.Type != "next" && m.Type != "error") {
+			t.Fatalf("probe: got %s for %q: %s", m.Type, m.ID, m.Payload)
+		}
+		if m.Type == "next" { // ran and failed; refused ones get only an error
+			if m = ws.read(); m.ID != "probe" || m.Type != "complete" {
+				t.Fatalf("probe: got %s for %q, want its complete", m.Type, m.ID)
+			}
+		}
+	}
+	a1, a2 := dial("203.0.113.1"), dial("203.0.113.1")
+	a1.subscribe("1", q, vars)
+	a1.subscribe("2", q, vars)
+	probe(a1)
+	a2.subscribe("1", q, vars)
+	a2.subscribe("2", q, vars)
+	if got := a2.errorCode("2"); got != "RATE_LIMITED" {
+		t.Fatalf("4th subscription of one address (on its second socket): %q, want RATE_LIMITED", got)
+	}
+	b := dial("198.51.100.1")
+	b.subscribe("1", q, vars)
+	b.subscribe("2", q, vars)
+	b.subscribe("3", q, vars)
+	if got := b.errorCode("3"); got != "RATE_LIMITED" {
+		t.Fatalf("6th subscription in all: %q, want RATE_LIMITED", got)
+	}
+	// Completing one on the first socket makes room on the second.
+	a1.send(wsMessage{ID: "1", Type: "complete"})
+	probe(a1)
+	a2.subscribe("3", q, vars)
+	probe(a2) // RATE_LIMITED itself (the address is full again), after "3" was read
+	// A closed socket gives its subscriptions back.
+	a1.conn.Close(websocket.StatusNormalClosure, "")
+	eventually(t, "a closed socket frees its subscriptions", func() bool {
+		a2.subscribe("again", q, vars)
+		a2.subscribe("probe", `subscription($id: ID!) { ticketUpdated(ticketId: $id) { id } }`, map[string]any{"id": "TK0000000000000000000000000"})
+		m := a2.read()
+		for m.ID == "probe" && m.Type != "error" && m.Type != "complete" {
+			m = a2.read()
+		}
+		if m.ID == "again" { // refused: its error comes first
+			a2.read() // the probe's answer
+			return false
+		}
+		return true // the probe answered first: "again" runs
+	})
+}
