@@ -1,9 +1,14 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"runtime"
 	"strings"
@@ -240,4 +245,120 @@ func TestSubscriptionLimitsPerAddress(t *testing.T) {
 		}
 		return true // the probe answered first: "again" runs
 	})
+}
+
+// TestSlowClientsAreCut: with short timeouts configured, a request whose
+// headers or body never finish, a body sent a byte at a time and an idle
+// keep-alive connection are all closed by the server, while a WebSocket
+// (keep-alive pings answered) outlives every one of those timeouts.
+func TestSlowClientsAreCut(t *testing.T) {
+	s := startServer(t, storetest.Engines()[0], func(c *config) {
+		c.HTTPTimeouts = httpTimeouts{ReadHeader: 200 * time.Millisecond, Read: 300 * time.Millisecond, Write: time.Second, Idle: 300 * time.Millisecond}
+		c.WSKeepAlive = 100 * time.Millisecond
+	})
+	host := strings.TrimPrefix(s.URL, "http://")
+	// closed reports whether the server closes c within 5 s (whatever it
+	// answers first).
+	closed := func(t *testing.T, c net.Conn) bool {
+		t.Helper()
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, err := io.Copy(io.Discard, c)
+		var ne net.Error
+		return !(errors.As(err, &ne) && ne.Timeout())
+	}
+	dial := func(t *testing.T) net.Conn {
+		t.Helper()
+		c, err := net.Dial("tcp", host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	post := "POST /query HTTP/1.1\r\nHost: " + host + "\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+	t.Run("headers never finish", func(t *testing.T) {
+		c := dial(t)
+		fmt.Fprintf(c, "POST /query HTTP/1.1\r\nHost: %s\r\n", host)
+		if !closed(t, c) {
+			t.Fatal("still open after 5 s")
+		}
+	})
+	t.Run("body never arrives", func(t *testing.T) {
+		c := dial(t)
+		io.WriteString(c, post)
+		if !closed(t, c) {
+			t.Fatal("still open after 5 s")
+		}
+	})
+	t.Run("body a byte at a time", func(t *testing.T) {
+		c := dial(t)
+		io.WriteString(c, post)
+		stop := make(chan struct{})
+		defer close(stop)
+		go func() {
+			for {
+				select {
+				case <-stop:
+					return
+				case <-time.After(100 * time.Millisecond):
+				}
+				if _, err := c.Write([]byte(" ")); err != nil {
+					return
+				}
+			}
+		}()
+		if !closed(t, c) {
+			t.Fatal("still open after 5 s")
+		}
+	})
+	t.Run("idle keep-alive", func(t *testing.T) {
+		c := dial(t)
+		fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: %s\r\n\r\n", host)
+		res, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil || res.StatusCode != 200 || res.Close {
+			t.Fatalf("healthz over keep-alive: %v %+v", err, res)
+		}
+		if !closed(t, c) {
+			t.Fatal("still open after 5 s")
+		}
+	})
+	t.Run("WebSocket outlives them", func(t *testing.T) {
+		seller, stallID := s.openStall(t, "Patient", "P")
+		ws := s.dialWS(t, "graphql-transport-ws", nil)
+		ws.subscribe("calls", `subscription($id: ID!) { calledNumbers(sellerId: $id) { seq } }`, map[string]any{"id": stallID})
+		// Call in 1.5 s, past every timeout above, while next reads and
+		// answers the pings.
+		called := make(chan error, 1)
+		time.AfterFunc(1500*time.Millisecond, func() {
+			vars := map[string]any{"id": stallID}
+			called <- postAs(s.URL, seller, `mutation($id: ID!) { fetch(input: {sellerId: $id}) { id } }`, vars)
+			called <- postAs(s.URL, seller, `mutation($id: ID!) { callNext(sellerId: $id) { id } }`, vars)
+		})
+		var ev struct{ CalledNumbers struct{ Seq int } }
+		ws.next("calls", &ev)
+		if err := errors.Join(<-called, <-called); err != nil {
+			t.Fatal(err)
+		}
+		if ev.CalledNumbers.Seq != 1 {
+			t.Fatalf("got %+v", ev)
+		}
+	})
+}
+
+// postAs sends a GraphQL POST with a bearer token and fails on any error.
+func postAs(url, token, query string, vars map[string]any) error {
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req, _ := http.NewRequest(http.MethodPost, url+"/query", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 200 || strings.Contains(string(b), `"errors"`) {
+		return fmt.Errorf("%d %s", res.StatusCode, b)
+	}
+	return nil
 }

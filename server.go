@@ -85,6 +85,7 @@ type config struct {
 	MaxBodyBytes     int
 	Limits           graph.Limits
 	SocketLimits     graph.SocketLimits
+	HTTPTimeouts     httpTimeouts
 	TrustProxy       bool
 
 	// Not flags: set by tests.
@@ -167,6 +168,10 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	num(&c.SocketLimits.MaxSocketsPerAddress, "max-sockets-per-address", "CALLME_MAX_SOCKETS_PER_ADDRESS", 4000, "open WebSockets per client address (a campus may share one NAT address)")
 	num(&c.SocketLimits.MaxSubscriptions, "max-subscriptions", "CALLME_MAX_SUBSCRIPTIONS", 20000, "active subscriptions in all")
 	num(&c.SocketLimits.MaxSubsPerAddress, "max-subscriptions-per-address", "CALLME_MAX_SUBSCRIPTIONS_PER_ADDRESS", 8000, "active subscriptions per client address")
+	dur(&c.HTTPTimeouts.ReadHeader, "read-header-timeout", "CALLME_READ_HEADER_TIMEOUT", 10*time.Second, "time to read a request's headers")
+	dur(&c.HTTPTimeouts.Read, "read-timeout", "CALLME_READ_TIMEOUT", 30*time.Second, "time to read a whole request, body included (WebSockets are exempt)")
+	dur(&c.HTTPTimeouts.Write, "write-timeout", "CALLME_WRITE_TIMEOUT", 30*time.Second, "time from a request's headers to the end of its answer; longer than -request-timeout (WebSockets are exempt)")
+	dur(&c.HTTPTimeouts.Idle, "idle-timeout", "CALLME_IDLE_TIMEOUT", 30*time.Second, "how long an idle keep-alive connection stays open")
 	wsMsg := 64 << 10
 	num(&wsMsg, "max-ws-message-bytes", "CALLME_MAX_WS_MESSAGE_BYTES", wsMsg, "largest WebSocket message from a client")
 	dur(&c.Limits.RequestTimeout, "request-timeout", "CALLME_REQUEST_TIMEOUT", 15*time.Second, "deadline of one HTTP request")
@@ -192,6 +197,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	}
 	if c.Admins == "" && !c.Production {
 		c.Admins = "admin"
+	}
+	if c.HTTPTimeouts.Write <= c.Limits.RequestTimeout {
+		return c, fmt.Errorf("-write-timeout (%s) must be longer than -request-timeout (%s), or a late answer is cut off", c.HTTPTimeouts.Write, c.Limits.RequestTimeout)
 	}
 	if c.DayStartHour < 0 || c.DayStartHour > 23 {
 		return c, fmt.Errorf("-day-start-hour must be 0..23, got %d", c.DayStartHour)
@@ -436,11 +444,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	// base context ends them.
 	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelBase()
-	srv := &http.Server{
-		Handler:           a.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		BaseContext:       func(net.Listener) context.Context { return base },
-	}
+	srv := cfg.HTTPTimeouts.server(a.handler)
+	srv.BaseContext = func(net.Listener) context.Context { return base }
 	log.Info("callme listening", "url", "http://"+ln.Addr().String()+"/", "db", dbKind(cfg.DB), "production", cfg.Production)
 	// Background work (the notification sender) ends with base and is
 	// joined before the deferred Close closes the database under it.
@@ -482,6 +487,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		join = false
 	}
 	return err
+}
+
+// httpTimeouts bound each phase of an HTTP connection, so a client that
+// sends its request or reads its answer slowly, or idles, lets go of its
+// connection (and file descriptor). A WebSocket is exempt: net/http clears
+// the deadlines when the upgrade hijacks the connection, and keep-alive pings
+// find dead phones instead.
+type httpTimeouts struct {
+	ReadHeader, Read, Write, Idle time.Duration
+}
+
+func (t httpTimeouts) server(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: t.ReadHeader,
+		ReadTimeout:       t.Read,
+		WriteTimeout:      t.Write,
+		IdleTimeout:       t.Idle,
+	}
 }
 
 // healthcheck asks a callme on this machine (at $CALLME_ADDR) whether it is
