@@ -362,3 +362,30 @@ func postAs(url, token, query string, vars map[string]any) error {
 	}
 	return nil
 }
+
+// TestProductionRefusesIntrospectionAsClientError: introspection in
+// production is the client's mistake (GRAPHQL_VALIDATION_FAILED), not an
+// INTERNAL error with an ERROR line in the log for every try.
+func TestProductionRefusesIntrospectionAsClientError(t *testing.T) {
+	s := startServer(t, storetest.Engines()[0], func(c *config) {
+		c.Production = true
+		c.CustomerAppID, c.CustomerSecret = "wx1", "s1"
+	})
+	for _, q := range []string{
+		`{ __schema { queryType { name } } }`,
+		`{ __type(name: "Query") { name } }`,
+		`query { ...F } fragment F on Query { __schema { types { name } } }`,
+		`{ ... on Query { __type(name: "Seller") { fields { name } } } }`,
+	} {
+		r := s.query(t, "", q, nil)
+		if r.code() != "GRAPHQL_VALIDATION_FAILED" || r.status != http.StatusOK || len(r.Data) > 0 && string(r.Data) != "null" {
+			t.Errorf("%s: %d %q %s %+v, want 200 GRAPHQL_VALIDATION_FAILED without data", q, r.status, r.code(), r.Data, r.Errors)
+		}
+	}
+	if r := s.query(t, "", `{ __typename me { id } }`, nil); len(r.Errors) > 0 {
+		t.Errorf("__typename in production: %+v", r.Errors)
+	}
+	if logs := s.logs.String(); strings.Contains(logs, "level=ERROR") {
+		t.Errorf("introspection attempts logged errors:\n%s", logs)
+	}
+}

@@ -116,6 +116,8 @@ func NewHandler(svc *canteen.Service, opts Options) http.Handler {
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
 	if opts.Introspection {
 		srv.Use(extension.Introspection{})
+	} else {
+		srv.Use(noIntrospection{})
 	}
 	if opts.Metrics != nil {
 		srv.Use(metricsExtension{opts.Metrics})
