@@ -389,3 +389,61 @@ func TestProductionRefusesIntrospectionAsClientError(t *testing.T) {
 		t.Errorf("introspection attempts logged errors:\n%s", logs)
 	}
 }
+
+// TestMetricsOnlyOnInternalAddressInProduction: in production /metrics is
+// not on the service port, only on -metrics-addr (run's own listeners).
+func TestMetricsOnlyOnInternalAddressInProduction(t *testing.T) {
+	dsn := storetest.Engines()[0].DSN(t)
+	env := map[string]string{
+		"CALLME_DB": dsn, "CALLME_PRODUCTION": "true", "CALLME_PHOTO_DIR": t.TempDir(),
+		"CALLME_CUSTOMER_APPID": "wx1", "CALLME_CUSTOMER_SECRET": "s1",
+	}
+	pr, pw := io.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"callme", "-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0"}, func(k string) string { return env[k] }, pw)
+		pw.Close()
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	}()
+	var service, metrics string
+	sc := bufio.NewScanner(pr)
+	for (service == "" || metrics == "") && sc.Scan() {
+		line := sc.Text()
+		if i := strings.Index(line, "url="); i >= 0 {
+			u := strings.Fields(line[i+len("url="):])[0]
+			if strings.Contains(line, "metrics listening") {
+				metrics = u
+			} else {
+				service = strings.TrimSuffix(u, "/")
+			}
+		}
+	}
+	go io.Copy(io.Discard, pr)
+	if service == "" || metrics == "" {
+		t.Fatalf("run logged service %q, metrics %q", service, metrics)
+	}
+	get := func(url string) (int, string) {
+		res, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	if code, _ := get(service + "/metrics"); code != http.StatusNotFound {
+		t.Errorf("/metrics on the service port in production: %d, want 404", code)
+	}
+	if code, body := get(metrics); code != 200 || !strings.Contains(body, "callme_websocket_connections") {
+		t.Errorf("metrics address: %d %.80q", code, body)
+	}
+	if code, _ := get(service + "/readyz"); code != 200 {
+		t.Errorf("/readyz: %d", code)
+	}
+}

@@ -52,6 +52,10 @@ func main() {
 	}
 }
 
+// defaultMetricsAddr serves /metrics in production: loopback, for a
+// Prometheus or agent on the same host; elsewhere set an internal address.
+const defaultMetricsAddr = "127.0.0.1:9090"
+
 // config is every setting, from flags with environment fallbacks.
 type config struct {
 	Addr             string
@@ -86,6 +90,7 @@ type config struct {
 	Limits           graph.Limits
 	SocketLimits     graph.SocketLimits
 	HTTPTimeouts     httpTimeouts
+	MetricsAddr      string
 	TrustProxy       bool
 
 	// Not flags: set by tests.
@@ -134,6 +139,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.BoolVar(&c.Production, "production", prod == "1" || strings.EqualFold(prod, "true"),
 		"production mode: no playground, no introspection, no dev login ($CALLME_PRODUCTION)")
 	str(&c.Addr, "addr", "CALLME_ADDR", ":8080", "listen address")
+	str(&c.MetricsAddr, "metrics-addr", "CALLME_METRICS_ADDR", "", "address serving /metrics alone (default "+defaultMetricsAddr+" with -production; otherwise /metrics is on -addr)")
 	str(&c.DB, "db", "CALLME_DB", "sqlite:callme.db", "database: sqlite:PATH or mysql://user:pass@tcp(host:3306)/callme")
 	str(&c.Redis, "redis", "CALLME_REDIS", "", "Redis URL (redis://host:6379/0) to fan events out across instances; empty: in-process")
 	num(&c.DBMaxConns, "db-max-conns", "CALLME_DB_MAX_CONNS", 16, "database pool size (SQLite: readers; writes use one connection)")
@@ -195,6 +201,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	if len(errs) > 0 {
 		return c, errors.Join(errs...)
 	}
+	if c.MetricsAddr == "" && c.Production {
+		c.MetricsAddr = defaultMetricsAddr
+	}
 	if c.Admins == "" && !c.Production {
 		c.Admins = "admin"
 	}
@@ -246,6 +255,7 @@ func splitList(s string) []string {
 // app is a wired callme: the database, the domain and the HTTP routes.
 type app struct {
 	handler http.Handler
+	metrics http.Handler // Prometheus; also on handler without a metrics address
 	db      *store.DB
 	svc     *canteen.Service
 	broker  events.Broker
@@ -400,7 +410,13 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		}
 		_, _ = io.WriteString(w, "ready\n")
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	// The metrics tell anyone the Go version, memory, pool use, refusals per
+	// operation and tickets issued: in production they are served only on
+	// the internal metrics address (see run).
+	a.metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	if cfg.MetricsAddr == "" {
+		mux.Handle("GET /metrics", a.metrics)
+	}
 	a.handler = mux
 	return a, nil
 }
@@ -440,6 +456,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
+	var mln net.Listener
+	if cfg.MetricsAddr != "" {
+		if mln, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("-metrics-addr: %w", err)
+		}
+	}
 	// Subscriptions outlive Shutdown (hijacked connections); cancelling the
 	// base context ends them.
 	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
@@ -461,7 +484,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			<-stopped
 		}
 	}()
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
+	if mln != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", a.metrics)
+		msrv := cfg.HTTPTimeouts.server(mux)
+		defer msrv.Close()
+		log.Info("metrics listening", "url", "http://"+mln.Addr().String()+"/metrics")
+		go func() {
+			if err := msrv.Serve(mln); !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("metrics: %w", err)
+			}
+		}()
+	}
 	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
