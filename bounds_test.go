@@ -3,10 +3,14 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"compress/zlib"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
+	"image/jpeg"
 	"io"
 	"net"
 	"net/http"
@@ -445,5 +449,112 @@ func TestMetricsOnlyOnInternalAddressInProduction(t *testing.T) {
 	}
 	if code, _ := get(service + "/readyz"); code != 200 {
 		t.Errorf("/readyz: %d", code)
+	}
+}
+
+// lsbWriter writes a VP8L bitstream, least significant bit first.
+type lsbWriter struct {
+	buf  []byte
+	bits uint64
+	n    uint
+}
+
+func (w *lsbWriter) write(v uint64, n uint) {
+	w.bits |= v << w.n
+	for w.n += n; w.n >= 8; w.n -= 8 {
+		w.buf = append(w.buf, byte(w.bits))
+		w.bits >>= 8
+	}
+}
+
+// tinyWebP is a lossless WebP of w x h opaque black pixels in about 30
+// bytes (every prefix code has one symbol, so pixels take no bits): the
+// probe's image bomb. internal/media's tests build the same.
+func tinyWebP(w, h int) []byte {
+	var b lsbWriter
+	b.write(0x2f, 8)
+	b.write(uint64(w-1), 14)
+	b.write(uint64(h-1), 14)
+	b.write(0, 4+3)    // no alpha, version 0, no transform, no color cache, no meta codes
+	for i := range 5 { // green, red, blue, alpha (255), distance
+		if i == 3 {
+			b.write(1|0<<1|1<<2|255<<3, 11)
+		} else {
+			b.write(1, 4)
+		}
+	}
+	if b.n > 0 {
+		b.buf = append(b.buf, byte(b.bits))
+	}
+	vp8l := append([]byte("VP8L\x00\x00\x00\x00"), b.buf...)
+	binary.LittleEndian.PutUint32(vp8l[4:], uint32(len(b.buf)))
+	if len(b.buf)%2 == 1 {
+		vp8l = append(vp8l, 0)
+	}
+	out := append([]byte("RIFF\x00\x00\x00\x00WEBP"), vp8l...)
+	binary.LittleEndian.PutUint32(out[4:], uint32(len(out)-8))
+	return out
+}
+
+// png16 is a real 16-bit RGB PNG of w x h black pixels, compressed about a
+// thousand to one.
+func png16(w, h int) []byte {
+	chunk := func(out []byte, typ string, data []byte) []byte {
+		out = binary.BigEndian.AppendUint32(out, uint32(len(data)))
+		c := append([]byte(typ), data...)
+		return binary.BigEndian.AppendUint32(append(out, c...), crc32.ChecksumIEEE(c))
+	}
+	ihdr := make([]byte, 13)
+	binary.BigEndian.PutUint32(ihdr[0:], uint32(w))
+	binary.BigEndian.PutUint32(ihdr[4:], uint32(h))
+	ihdr[8], ihdr[9] = 16, 2
+	var idat bytes.Buffer
+	z, _ := zlib.NewWriterLevel(&idat, zlib.BestCompression)
+	row := make([]byte, 1+6*w)
+	for range h {
+		z.Write(row)
+	}
+	z.Close()
+	out := chunk([]byte("\x89PNG\r\n\x1a\n"), "IHDR", ihdr)
+	return chunk(chunk(out, "IDAT", idat.Bytes()), "IEND", nil)
+}
+
+// TestImageBombs uploads the probe's image bombs over GraphQL: a 16-bit PNG
+// and a 34-byte WebP, both declaring 6324x6324, are refused with the reason;
+// a tiny WebP within the pixel limit is stored scaled down as a JPEG, never
+// as the uploaded bytes.
+func TestImageBombs(t *testing.T) {
+	dir := t.TempDir()
+	s := startServer(t, storetest.Engines()[0], func(c *config) { c.PhotoDir = dir })
+	seller, stallID := s.openStall(t, "Bombs", "B")
+	for _, tc := range []struct {
+		name   string
+		data   []byte
+		reason string
+	}{
+		{"16-bit PNG of 6324x6324", png16(6324, 6324), "megapixels"},
+		{"WebP of 6324x6324", tinyWebP(6324, 6324), "megapixels"},
+		{"16-bit PNG of 1000x1000", png16(1000, 1000), "16-bit"},
+	} {
+		r := s.upload(t, seller, stallID, "photo", tc.data)
+		if r.code() != "BAD_USER_INPUT" || !strings.Contains(r.Errors[0].Message, tc.reason) {
+			t.Errorf("%s (%d bytes): %q %+v, want BAD_USER_INPUT saying %q", tc.name, len(tc.data), r.code(), r.Errors, tc.reason)
+		}
+	}
+	webp := tinyWebP(4000, 4000)
+	r := s.upload(t, seller, stallID, "photo.webp", webp)
+	var d struct{ UploadSellerPhoto struct{ PhotoURL string } }
+	if len(r.Errors) > 0 || jsonUnmarshal(r.Data, &d) != nil {
+		t.Fatalf("WebP of 4000x4000: %+v", r.Errors)
+	}
+	res, err := http.Get(s.URL + d.UploadSellerPhoto.PhotoURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	cfg, err := jpeg.DecodeConfig(bytes.NewReader(body))
+	if res.Header.Get("Content-Type") != "image/jpeg" || err != nil || cfg.Width > 1600 || cfg.Height > 1600 || bytes.Equal(body, webp) {
+		t.Fatalf("served %s, %dx%d (%v), want a JPEG of at most 1600x1600", res.Header.Get("Content-Type"), cfg.Width, cfg.Height, err)
 	}
 }
