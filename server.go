@@ -54,6 +54,10 @@ func main() {
 	}
 }
 
+// defaultMetricsAddr serves /metrics in production: loopback, for a
+// Prometheus or agent on the same host; elsewhere set an internal address.
+const defaultMetricsAddr = "127.0.0.1:9090"
+
 // config is every setting, from flags with environment fallbacks.
 type config struct {
 	Addr             string
@@ -86,6 +90,9 @@ type config struct {
 	QRPage           string
 	MaxBodyBytes     int
 	Limits           graph.Limits
+	SocketLimits     graph.SocketLimits
+	HTTPTimeouts     httpTimeouts
+	MetricsAddr      string
 	TrustProxy       bool
 	Documents        persisted.Mode
 
@@ -137,6 +144,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	var documents string
 	str(&documents, "documents", "CALLME_DOCUMENTS", "", "which documents run: trusted (only the shipped ones, except for admins) or any (default: trusted with -production, else any)")
 	str(&c.Addr, "addr", "CALLME_ADDR", ":8080", "listen address")
+	str(&c.MetricsAddr, "metrics-addr", "CALLME_METRICS_ADDR", "", "address serving /metrics alone (default "+defaultMetricsAddr+" with -production; otherwise /metrics is on -addr)")
 	str(&c.DB, "db", "CALLME_DB", "sqlite:callme.db", "database: sqlite:PATH or mysql://user:pass@tcp(host:3306)/callme")
 	str(&c.Redis, "redis", "CALLME_REDIS", "", "Redis URL (redis://host:6379/0) to fan events out across instances, or Sentinels (redis://sentinel1:26379/0?master_name=mymaster&addr=sentinel2:26379); empty: in-process")
 	num(&c.DBMaxConns, "db-max-conns", "CALLME_DB_MAX_CONNS", 16, "database pool size (SQLite: readers; writes use one connection)")
@@ -170,6 +178,14 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	num(&c.Limits.MaxRootFields, "max-root-fields", "CALLME_MAX_ROOT_FIELDS", 20, "root fields (aliases included) of one operation")
 	num(&c.Limits.MaxFragmentSpreads, "max-fragment-spreads", "CALLME_MAX_FRAGMENT_SPREADS", 100, "fragment spreads in one document")
 	num(&c.Limits.MaxSubsPerSocket, "max-subscriptions-per-socket", "CALLME_MAX_SUBSCRIPTIONS_PER_SOCKET", 20, "subscriptions one WebSocket may hold")
+	num(&c.SocketLimits.MaxSockets, "max-sockets", "CALLME_MAX_SOCKETS", 10000, "open WebSockets in all (429 beyond)")
+	num(&c.SocketLimits.MaxSocketsPerAddress, "max-sockets-per-address", "CALLME_MAX_SOCKETS_PER_ADDRESS", 4000, "open WebSockets per client address (a campus may share one NAT address)")
+	num(&c.SocketLimits.MaxSubscriptions, "max-subscriptions", "CALLME_MAX_SUBSCRIPTIONS", 20000, "active subscriptions in all")
+	num(&c.SocketLimits.MaxSubsPerAddress, "max-subscriptions-per-address", "CALLME_MAX_SUBSCRIPTIONS_PER_ADDRESS", 8000, "active subscriptions per client address")
+	dur(&c.HTTPTimeouts.ReadHeader, "read-header-timeout", "CALLME_READ_HEADER_TIMEOUT", 10*time.Second, "time to read a request's headers")
+	dur(&c.HTTPTimeouts.Read, "read-timeout", "CALLME_READ_TIMEOUT", 30*time.Second, "time to read a whole request, body included (WebSockets are exempt)")
+	dur(&c.HTTPTimeouts.Write, "write-timeout", "CALLME_WRITE_TIMEOUT", 30*time.Second, "time from a request's headers to the end of its answer; longer than -request-timeout (WebSockets are exempt)")
+	dur(&c.HTTPTimeouts.Idle, "idle-timeout", "CALLME_IDLE_TIMEOUT", 30*time.Second, "how long an idle keep-alive connection stays open")
 	wsMsg := 64 << 10
 	num(&wsMsg, "max-ws-message-bytes", "CALLME_MAX_WS_MESSAGE_BYTES", wsMsg, "largest WebSocket message from a client")
 	dur(&c.Limits.RequestTimeout, "request-timeout", "CALLME_REQUEST_TIMEOUT", 15*time.Second, "deadline of one HTTP request")
@@ -202,6 +218,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	if len(errs) > 0 {
 		return c, errors.Join(errs...)
 	}
+	if c.MetricsAddr == "" && c.Production {
+		c.MetricsAddr = defaultMetricsAddr
+	}
 	if c.Admins == "" && !c.Production {
 		c.Admins = "admin"
 	}
@@ -214,6 +233,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	var err error
 	if c.Documents, err = persisted.ParseMode(documents); err != nil {
 		return c, fmt.Errorf("-documents: %w", err)
+	}
+	if c.HTTPTimeouts.Write <= c.Limits.RequestTimeout {
+		return c, fmt.Errorf("-write-timeout (%s) must be longer than -request-timeout (%s), or a late answer is cut off", c.HTTPTimeouts.Write, c.Limits.RequestTimeout)
 	}
 	if c.DayStartHour < 0 || c.DayStartHour > 23 {
 		return c, fmt.Errorf("-day-start-hour must be 0..23, got %d", c.DayStartHour)
@@ -269,6 +291,7 @@ func splitList(s string) []string {
 // app is a wired callme: the database, the domain and the HTTP routes.
 type app struct {
 	handler http.Handler
+	metrics http.Handler // Prometheus; also on handler without a metrics address
 	db      *store.DB
 	svc     *canteen.Service
 	broker  events.Broker
@@ -390,6 +413,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		MaxBodyBytes:   int64(cfg.MaxBodyBytes),
 		Production:     cfg.Production,
 		Limits:         cfg.limits(),
+		SocketLimits:   cfg.SocketLimits,
 		Metrics:        graph.NewMetrics(reg),
 		ShuttingDown:   a.shutting.Load,
 		Sockets:        &a.sockets,
@@ -425,7 +449,13 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		}
 		_, _ = io.WriteString(w, "ready\n")
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	// The metrics tell anyone the Go version, memory, pool use, refusals per
+	// operation and tickets issued: in production they are served only on
+	// the internal metrics address (see run).
+	a.metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	if cfg.MetricsAddr == "" {
+		mux.Handle("GET /metrics", a.metrics)
+	}
 	a.handler = mux
 	return a, nil
 }
@@ -465,15 +495,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
+	var mln net.Listener
+	if cfg.MetricsAddr != "" {
+		if mln, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("-metrics-addr: %w", err)
+		}
+	}
 	// Subscriptions outlive Shutdown (hijacked connections); cancelling the
 	// base context ends them.
 	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelBase()
-	srv := &http.Server{
-		Handler:           a.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		BaseContext:       func(net.Listener) context.Context { return base },
-	}
+	srv := cfg.HTTPTimeouts.server(a.handler)
+	srv.BaseContext = func(net.Listener) context.Context { return base }
 	log.Info("callme listening", "url", "http://"+ln.Addr().String()+"/", "db", dbKind(cfg.DB), "production", cfg.Production)
 	// Background work (the notification sender) ends with base and is
 	// joined before the deferred Close closes the database under it.
@@ -489,7 +523,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			<-stopped
 		}
 	}()
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
+	if mln != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", a.metrics)
+		msrv := cfg.HTTPTimeouts.server(mux)
+		defer msrv.Close()
+		log.Info("metrics listening", "url", "http://"+mln.Addr().String()+"/metrics")
+		go func() {
+			if err := msrv.Serve(mln); !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("metrics: %w", err)
+			}
+		}()
+	}
 	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
@@ -515,6 +561,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		join = false
 	}
 	return err
+}
+
+// httpTimeouts bound each phase of an HTTP connection, so a client that
+// sends its request or reads its answer slowly, or idles, lets go of its
+// connection (and file descriptor). A WebSocket is exempt: net/http clears
+// the deadlines when the upgrade hijacks the connection, and keep-alive pings
+// find dead phones instead.
+type httpTimeouts struct {
+	ReadHeader, Read, Write, Idle time.Duration
+}
+
+func (t httpTimeouts) server(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: t.ReadHeader,
+		ReadTimeout:       t.Read,
+		WriteTimeout:      t.Write,
+		IdleTimeout:       t.Idle,
+	}
 }
 
 // healthcheck asks a callme on this machine (at $CALLME_ADDR) whether it is

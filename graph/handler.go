@@ -36,6 +36,8 @@ type Options struct {
 	// which would otherwise reveal the schema with introspection off.
 	Production bool
 	Limits     Limits
+	// SocketLimits bound WebSockets and subscriptions per address and in all.
+	SocketLimits SocketLimits
 	// Metrics, when set, records operations, sockets and subscriptions.
 	Metrics *Metrics
 	// ShuttingDown reports that the server is stopping: sockets then close
@@ -65,6 +67,7 @@ func NewHandler(svc *canteen.Service, opts Options) http.Handler {
 	}
 	opts.Limits.setDefaults()
 	lim := opts.Limits
+	counts := newSocketCounts(opts.SocketLimits, lim.TrustForwardedFor)
 	srv := handler.New(NewExecutableSchema(Config{Resolvers: &Resolver{Svc: svc}}))
 	srv.AddTransport(transport.Websocket{
 		Implementation: guardedWS{
@@ -72,6 +75,7 @@ func NewHandler(svc *canteen.Service, opts Options) http.Handler {
 				AcceptOptions: websocket.AcceptOptions{OriginPatterns: opts.AllowedOrigins},
 			},
 			maxSubs:      lim.MaxSubsPerSocket,
+			counts:       counts,
 			metrics:      opts.Metrics,
 			shuttingDown: opts.ShuttingDown,
 			sockets:      opts.Sockets,
@@ -121,6 +125,8 @@ func NewHandler(svc *canteen.Service, opts Options) http.Handler {
 	srv.Use(shapeCheck{lim: lim, cache: queries, steps: lim.WalkSteps})
 	if opts.Introspection {
 		srv.Use(extension.Introspection{})
+	} else {
+		srv.Use(noIntrospection{})
 	}
 	if opts.Metrics != nil {
 		srv.Use(metricsExtension{opts.Metrics})
@@ -128,7 +134,7 @@ func NewHandler(svc *canteen.Service, opts Options) http.Handler {
 	srv.AroundFields(markInternal)
 	srv.SetErrorPresenter(presentErrors(opts.Logger))
 	srv.SetRecoverFunc(recoverPanic(opts.Logger))
-	return authenticate(svc, limitBody(opts.MaxBodyBytes, httpSpec(srv)), lim, opts.Logger)
+	return counts.guard(authenticate(svc, limitBody(opts.MaxBodyBytes, httpSpec(srv)), lim, opts.Logger))
 }
 
 // trustedDocuments resolves persisted-query hashes and, in Trusted mode,

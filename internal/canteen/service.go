@@ -19,6 +19,7 @@ import (
 
 	"callme/ent"
 	"callme/internal/events"
+	"callme/internal/media"
 	"callme/internal/model"
 	"callme/internal/ratelimit"
 	"callme/internal/store"
@@ -128,6 +129,9 @@ func New(db *ent.Client, dialectName string, broker events.Broker, wx WeChat, cf
 	}
 	if cfg.Media.PhotoMaxBytes <= 0 {
 		cfg.Media.PhotoMaxBytes = 512 << 10
+	}
+	if cfg.Media.Decoder == nil {
+		cfg.Media.Decoder = media.NewDecoder(2)
 	}
 	if cfg.Media.PublicURL == "" {
 		cfg.Media.PublicURL = "http://localhost:8080"
