@@ -356,4 +356,3 @@ func (p *Pusher) VerifyURL(echostr string) (int, string, error) {
 	_, _ = b.ReadFrom(res.Body)
 	return res.StatusCode, b.String(), nil
 }
-
