@@ -226,11 +226,11 @@ func TestDecryptPush(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := wechat.DecryptPush(aes, "wxseller00002", env.Encrypt)
+	got, err := wechat.DecryptPush(aes, env.Encrypt, "wxcustomer0001", "wxseller00002")
 	if err != nil || string(got) != string(body) {
 		t.Fatalf("got %q, %v; want %q", got, err, body)
 	}
-	if _, err := wechat.DecryptPush(aes, "wxother", env.Encrypt); !errors.Is(err, wechat.ErrBadPush) {
+	if _, err := wechat.DecryptPush(aes, env.Encrypt, "wxother"); !errors.Is(err, wechat.ErrBadPush) {
 		t.Fatalf("another app's push: err = %v", err)
 	}
 }

@@ -60,8 +60,9 @@ func DecodeAESKey(encodingAESKey string) ([]byte, error) {
 }
 
 // DecryptPush decrypts a safe-mode Encrypt field with key (see
-// DecodeAESKey) and checks that it was meant for appID.
-func DecryptPush(key []byte, appID, encrypted string) ([]byte, error) {
+// DecodeAESKey) and checks that it was meant for one of appIDs (both
+// mini-programs may push to one URL).
+func DecryptPush(key []byte, encrypted string, appIDs ...string) ([]byte, error) {
 	ct, err := base64.StdEncoding.DecodeString(encrypted)
 	if err != nil || len(ct) == 0 || len(ct)%aes.BlockSize != 0 {
 		return nil, ErrBadPush
@@ -86,8 +87,10 @@ func DecryptPush(key []byte, appID, encrypted string) ([]byte, error) {
 		return nil, ErrBadPush
 	}
 	msg, tail := pt[20:20+n], pt[20+n:]
-	if subtle.ConstantTimeCompare(tail, []byte(appID)) != 1 {
-		return nil, ErrBadPush
+	for _, id := range appIDs {
+		if id != "" && subtle.ConstantTimeCompare(tail, []byte(id)) == 1 {
+			return msg, nil
+		}
 	}
-	return msg, nil
+	return nil, ErrBadPush
 }
