@@ -331,7 +331,6 @@ func (e *csecEnv) retryQueued(t *testing.T) {
 	}
 }
 
-
 // TestContentSecurityOff: without WeChat credentials nothing is checked and
 // the server says so once.
 func TestContentSecurityOff(t *testing.T) {
@@ -352,4 +351,177 @@ func TestContentSecurityOff(t *testing.T) {
 	}
 }
 
-var _ = http.StatusOK
+// uploadChecked uploads a photo as the seller and sends it to WeChat (the
+// content checker's work); it returns the media check WeChat received.
+func (e *csecEnv) uploadChecked(t *testing.T) wechattest.MediaCheck {
+	t.Helper()
+	if r := e.upload(t, e.seller, e.stall, "p.png", tinyPNG(t)); len(r.Errors) > 0 {
+		t.Fatal(r.Errors)
+	}
+	before := len(e.fake.MediaChecks())
+	if n := e.app.svc.CheckPending(context.Background()); n != 1 {
+		t.Fatalf("checker sent %d photos, want 1", n)
+	}
+	mc := e.fake.MediaChecks()
+	if len(mc) != before+1 {
+		t.Fatalf("WeChat got %d media checks, want %d", len(mc), before+1)
+	}
+	return mc[len(mc)-1]
+}
+
+func (e *csecEnv) wantPhoto(t *testing.T, status string, public bool) {
+	t.Helper()
+	own := e.stallAs(t, e.seller)
+	if own.PhotoStatus != status {
+		t.Fatalf("seller sees photoStatus %q, want %q", own.PhotoStatus, status)
+	}
+	if (own.PhotoURL != nil) != (status != "REJECTED") {
+		t.Fatalf("seller sees photoURL %v with status %s", strp(own.PhotoURL), status)
+	}
+	for who, tok := range map[string]string{"a customer": e.customer, "anonymous": ""} {
+		v := e.stallAs(t, tok)
+		if (v.PhotoURL != nil) != public || v.PhotoStatus != "" {
+			t.Fatalf("%s sees photoURL %s, photoStatus %q; want public=%v and no status", who, strp(v.PhotoURL), v.PhotoStatus, public)
+		}
+	}
+}
+
+// TestContentSecurityPhotos: a stall photo is shown only to its seller (and
+// admins) until WeChat's verdict arrives by push; pass publishes it, risky
+// deletes it and the seller sees REJECTED, review waits for an admin. The
+// push endpoint refuses forged, stale and replayed pushes and applies each
+// trace_id once.
+func TestContentSecurityPhotos(t *testing.T) {
+	for _, eng := range storetest.Engines() {
+		for _, mode := range []string{"safe", "plaintext"} {
+			t.Run(eng.Name+"/"+mode, func(t *testing.T) {
+				key := ""
+				if mode == "safe" {
+					key = wechattest.NewEncodingAESKey()
+				}
+				e := startCsec(t, eng, key)
+
+				// URL verification.
+				if status, body, err := e.pusher.VerifyURL("echo-123"); err != nil || status != 200 || body != "echo-123" {
+					t.Fatalf("URL verification: %d %q %v", status, body, err)
+				}
+				forged := *e.pusher
+				forged.Token = "guessed"
+				if status, _, _ := forged.VerifyURL("echo-123"); status != http.StatusForbidden {
+					t.Fatalf("URL verification with a forged signature: %d", status)
+				}
+
+				// The verdict never comes: pending, the seller's only.
+				mc := e.uploadChecked(t)
+				if mc.App != model.AppSeller || mc.OpenID != "o-seller" || mc.Scene != 1 ||
+					!strings.HasPrefix(mc.MediaURL, "https://canteen.example.edu/photos/") {
+					t.Fatalf("WeChat was asked %+v", mc)
+				}
+				// WeChat can fetch what it is asked to check.
+				res, err := http.Get(e.URL + strings.TrimPrefix(mc.MediaURL, "https://canteen.example.edu"))
+				if err != nil || res.StatusCode != 200 {
+					t.Fatalf("the photo is not reachable at its media_url: %v %v", err, res)
+				}
+				res.Body.Close()
+				e.wantPhoto(t, "PENDING", false)
+				if n := e.app.svc.CheckPending(context.Background()); n != 0 {
+					t.Fatalf("a sent photo was sent again (%d)", n)
+				}
+
+				verdict := wechattest.MediaVerdict("wxs", mc.TraceID, wechat.SuggestPass, 100)
+				// Forged: wrong token.
+				if st, _ := forged.Push(verdict); st != http.StatusForbidden {
+					t.Fatalf("forged push: %d", st)
+				}
+				// Stale.
+				if st, _ := e.pusher.Do(e.pusher.Request(verdict, time.Now().Add(-time.Hour), "n-stale")); st != http.StatusForbidden {
+					t.Fatalf("stale push: %d", st)
+				}
+				if mode == "safe" {
+					// Plaintext where safe mode is configured, even correctly signed.
+					plain := *e.pusher
+					plain.EncodingAESKey = ""
+					if st, _ := plain.Push(verdict); st != http.StatusForbidden {
+						t.Fatalf("plaintext push in safe mode: %d", st)
+					}
+					// Encrypted with another key.
+					other := *e.pusher
+					other.EncodingAESKey = wechattest.NewEncodingAESKey()
+					if st, _ := other.Push(verdict); st != http.StatusForbidden {
+						t.Fatalf("push encrypted with another key: %d", st)
+					}
+				}
+				e.wantPhoto(t, "PENDING", false)
+
+				// The real push publishes it; its replay is refused.
+				at := time.Now()
+				if st, _ := e.pusher.Do(e.pusher.Request(verdict, at, "n-1")); st != 200 {
+					t.Fatalf("push: %d", st)
+				}
+				e.wantPhoto(t, "PUBLISHED", true)
+				if st, _ := e.pusher.Do(e.pusher.Request(verdict, at, "n-1")); st != http.StatusForbidden {
+					t.Fatalf("replayed push: %d", st)
+				}
+				// WeChat sending the same verdict again (new nonce) changes
+				// nothing: a risky one for the same trace_id is ignored.
+				if st, _ := e.pusher.Push(wechattest.MediaVerdict("wxs", mc.TraceID, wechat.SuggestRisky, 20002)); st != 200 {
+					t.Fatalf("repeated trace_id: %d", st)
+				}
+				e.wantPhoto(t, "PUBLISHED", true)
+
+				// Risky: deleted, and the seller is told.
+				mc = e.uploadChecked(t)
+				e.wantPhoto(t, "PENDING", false)
+				if st, _ := e.pusher.Push(wechattest.MediaVerdict("wxs", mc.TraceID, wechat.SuggestRisky, 20002)); st != 200 {
+					t.Fatalf("push: %d", st)
+				}
+				e.wantPhoto(t, "REJECTED", false)
+				res, err = http.Get(e.URL + strings.TrimPrefix(mc.MediaURL, "https://canteen.example.edu"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				res.Body.Close()
+				if res.StatusCode != http.StatusNotFound {
+					t.Fatalf("a rejected photo is still served: %d", res.StatusCode)
+				}
+
+				// Review: hidden until an admin accepts it.
+				mc = e.uploadChecked(t)
+				if st, _ := e.pusher.Push(wechattest.MediaVerdict("wxs", mc.TraceID, wechat.SuggestReview, 20001)); st != 200 {
+					t.Fatalf("push: %d", st)
+				}
+				e.wantPhoto(t, "IN_REVIEW", false)
+				rs := e.reviews(t)
+				if len(rs) != 1 || rs[0].Subject != "PHOTO" {
+					t.Fatalf("reviews %+v", rs)
+				}
+				e.ok(t, e.admin, `mutation($id: ID!) { acceptContent(id: $id) { id } }`, map[string]any{"id": rs[0].ID}, nil)
+				e.wantPhoto(t, "PUBLISHED", true)
+			})
+		}
+	}
+}
+
+// TestContentSecurityPhotoQueued: with WeChat down at upload, the photo is
+// sent for checking once it is back.
+func TestContentSecurityPhotoQueued(t *testing.T) {
+	e := startCsec(t, storetest.Engines()[0], "")
+	e.fake.SetCheckOutage(-1)
+	if r := e.upload(t, e.seller, e.stall, "p.png", tinyPNG(t)); len(r.Errors) > 0 {
+		t.Fatal(r.Errors)
+	}
+	if n := e.app.svc.CheckPending(context.Background()); n != 0 {
+		t.Fatalf("sent %d while WeChat is down", n)
+	}
+	e.wantPhoto(t, "PENDING", false)
+	e.fake.SetCheckOutage(0)
+	e.retryQueued(t)
+	mc := e.fake.MediaChecks()
+	if len(mc) != 1 {
+		t.Fatalf("WeChat got %d media checks, want 1", len(mc))
+	}
+	if st, _ := e.pusher.Push(wechattest.MediaVerdict("wxs", mc[0].TraceID, wechat.SuggestPass, 100)); st != 200 {
+		t.Fatalf("push: %d", st)
+	}
+	e.wantPhoto(t, "PUBLISHED", true)
+}
