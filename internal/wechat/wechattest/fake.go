@@ -5,7 +5,10 @@
 // (single-use, expiring codes; errcodes answered with HTTP 200; a stable
 // access token; busy and slow answers) is exactly what mocks of the client
 // would get wrong. The fake answers like WeChat does, keeps per-app
-// credentials, and lets a test inject failures and delays.
+// credentials, and lets a test inject failures and delays. For content
+// security it answers msg_sec_check with configurable verdicts
+// (SetTextVerdict) and media_check_async with trace ids, and a Pusher sends
+// the verdict pushes WeChat would, signed and optionally encrypted.
 package wechattest
 
 import (
