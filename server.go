@@ -33,6 +33,7 @@ import (
 	"callme/internal/model"
 	"callme/internal/store"
 	"callme/internal/wechat"
+	"callme/internal/wxpush"
 	"callme/web"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -95,6 +96,13 @@ type config struct {
 	MetricsAddr      string
 	TrustProxy       bool
 	Documents        persisted.Mode
+	// Content security (issue 17): msg_sec_check / media_check_async.
+	CsecWait        time.Duration
+	CsecTextPerMin  int
+	CsecImagePerMin int
+	PushPath        string
+	PushToken       string
+	PushAESKey      string
 
 	// Not flags: set by tests.
 	now      func() time.Time
@@ -205,6 +213,12 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	trust := getenv("CALLME_TRUST_PROXY")
 	fs.BoolVar(&c.TrustProxy, "trust-proxy", trust == "1" || strings.EqualFold(trust, "true"),
 		"take client addresses from X-Forwarded-For (only behind a proxy that sets it) ($CALLME_TRUST_PROXY)")
+	dur(&c.CsecWait, "csec-wait", "CALLME_CSEC_WAIT", 300*time.Millisecond, "longest a mutation waits for WeChat's content check before storing the text and checking it later")
+	num(&c.CsecTextPerMin, "csec-text-per-minute", "CALLME_CSEC_TEXT_PER_MINUTE", 4000, "text checks this instance sends per app and minute (WeChat allows 4000 per app: give each of N instances 4000/N)")
+	num(&c.CsecImagePerMin, "csec-image-per-minute", "CALLME_CSEC_IMAGE_PER_MINUTE", 2000, "image checks this instance sends per app and minute (WeChat allows 2000 per app: give each of N instances 2000/N)")
+	str(&c.PushPath, "wechat-push-path", "CALLME_WECHAT_PUSH_PATH", "/wechat/push", "path of the WeChat message-push endpoint (image check verdicts)")
+	str(&c.PushToken, "wechat-push-token", "CALLME_WECHAT_PUSH_TOKEN", "", "message-push token of the mini-program console; empty: no push endpoint, photos publish unchecked")
+	str(&c.PushAESKey, "wechat-push-aes-key", "CALLME_WECHAT_PUSH_AES_KEY", "", "EncodingAESKey (43 characters) for safe-mode pushes; empty: plaintext pushes")
 	dur(&c.ShutdownTimeout, "shutdown-timeout", "CALLME_SHUTDOWN_TIMEOUT", 10*time.Second, "how long to finish requests on shutdown")
 	if err := fs.Parse(args[1:]); err != nil {
 		return c, err
@@ -288,6 +302,34 @@ func splitList(s string) []string {
 	return out
 }
 
+// contentSecurity configures WeChat's content checks: on with WeChat
+// credentials, photos too with a push token (their verdicts come by push).
+// Without credentials (dev login) it says once that checks are off.
+func (c config) contentSecurity(wx *wechat.Client, log *slog.Logger) (canteen.ContentConfig, *wxpush.Handler, error) {
+	if wx == nil {
+		log.Warn("content security is off: without WeChat credentials nothing users write or upload is checked")
+		return canteen.ContentConfig{}, nil, nil
+	}
+	cc := canteen.ContentConfig{Checker: wx, Wait: c.CsecWait}
+	if c.PushToken == "" {
+		log.Warn("photo content checks are off: set -wechat-push-token (and the push URL in the console) to check stall photos")
+		return cc, nil, nil
+	}
+	var appIDs []string
+	for _, cred := range c.wechatApps() {
+		appIDs = append(appIDs, cred.AppID)
+	}
+	h, err := wxpush.New(wxpush.Options{Token: c.PushToken, EncodingAESKey: c.PushAESKey, AppIDs: appIDs, Now: c.now, Logger: log})
+	if err != nil {
+		return cc, nil, fmt.Errorf("-wechat-push-token/-wechat-push-aes-key: %w", err)
+	}
+	if !strings.HasPrefix(c.PushPath, "/") {
+		return cc, nil, fmt.Errorf("-wechat-push-path must start with /, got %q", c.PushPath)
+	}
+	cc.Photos = true
+	return cc, h, nil
+}
+
 // app is a wired callme: the database, the domain and the HTTP routes.
 type app struct {
 	handler http.Handler
@@ -329,8 +371,14 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	var wx canteen.WeChat
 	var wxClient *wechat.Client
 	if len(apps) > 0 {
-		wxClient = wechat.New(wechat.Config{BaseURL: cfg.WeChatBaseURL, Apps: apps, Logger: log})
+		wxClient = wechat.New(wechat.Config{BaseURL: cfg.WeChatBaseURL, Apps: apps, Logger: log,
+			TextChecksPerMinute: cfg.CsecTextPerMin, ImageChecksPerMinute: cfg.CsecImagePerMin})
 		wx = wxClient
+	}
+	content, pushHandler, err := cfg.contentSecurity(wxClient, log)
+	if err != nil {
+		db.Close()
+		return nil, err
 	}
 	a := &app{db: db}
 	photoDir := cfg.PhotoDir
@@ -384,6 +432,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		RecallGap:        cfg.RecallGap,
 		Notify:           cfg.notify(),
 		Media:            mediaCfg,
+		Content:          content,
 		Now:              cfg.now,
 		CallDelivered:    func(d time.Duration) { delivery.Observe(d.Seconds()) },
 	}, log)
@@ -391,6 +440,9 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	a.svc = svc
 	if len(svc.NotificationTemplates()) > 0 {
 		a.background = append(a.background, func(ctx context.Context) { svc.RunNotifier(ctx, wxClient, 5*time.Second) })
+	}
+	if content.Checker != nil {
+		a.background = append(a.background, func(ctx context.Context) { svc.RunContentChecks(ctx, 5*time.Second) })
 	}
 	if devLogin {
 		log.Warn("dev login is on: the code dev:<name> logs in as openid <name>; configure WeChat credentials or -production for real use")
@@ -422,6 +474,10 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	}))
 	if !cfg.Production {
 		mux.Handle("GET /{$}", web.Playground("/query"))
+	}
+	if pushHandler != nil {
+		pushHandler.SetVerdicts(svc.MediaVerdict)
+		mux.Handle(cfg.PushPath, pushHandler)
 	}
 	mux.Handle("GET /board/", web.Board())
 	mux.Handle("GET /photos/", media.ServePhotos(photos))

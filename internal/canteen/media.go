@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"callme/ent"
+	"callme/ent/contentcheck"
 	"callme/ent/seller"
 	"callme/internal/media"
 	"callme/internal/model"
@@ -79,7 +80,23 @@ func (s *Service) UploadSellerPhoto(ctx context.Context, sellerID pulid.ID, file
 		if cur.Photo != nil {
 			old = *cur.Photo
 		}
-		if out, err = tx.Seller.UpdateOneID(st.ID).SetPhoto(key).Save(ctx); err != nil {
+		// With photo checks on, the photo stays PENDING (shown to its seller
+		// and admins only) until WeChat's verdict arrives by push; the
+		// content checker sends it to WeChat after commit.
+		status := seller.PhotoStatusPUBLISHED
+		if s.photoChecksOn() {
+			status = seller.PhotoStatusPENDING
+			now := s.now()
+			if err := tx.ContentCheck.Create().
+				SetSubject(contentcheck.SubjectPHOTO).SetSellerID(st.ID).SetTargetID(st.ID).
+				SetUserID(a.UserID).SetApp(string(a.App)).SetScene(int(wechat.SceneProfile)).
+				SetContent(key).SetState(contentcheck.StatePENDING).SetReason("queued").
+				SetNextAttemptAt(now).SetCreatedAt(now).Exec(ctx); err != nil {
+				return err
+			}
+			tx.onCommit(s.kickChecker)
+		}
+		if out, err = tx.Seller.UpdateOneID(st.ID).SetPhoto(key).SetPhotoStatus(status).Save(ctx); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, a, "uploadSellerPhoto", st.ID, key)
