@@ -123,6 +123,11 @@ func TestAuthorizationWalk(t *testing.T) {
 		// Sent as a multipart request below.
 		"Mutation.uploadSellerPhoto":  {"upload", sid, [6]string{U, F, F, "", F, ""}},
 		"Query.notificationTemplates": {`{ notificationTemplates }`, nil, [6]string{}},
+		// Content reviews need WeChat credentials; without them there is
+		// nothing to decide, and only an admin gets as far as finding that out.
+		"Query.contentReviews":   {`{ contentReviews { id } }`, nil, [6]string{U, F, F, F, F, ""}},
+		"Mutation.acceptContent": {`mutation { acceptContent(id: "1") { id } }`, nil, [6]string{U, F, F, F, F, "NOT_FOUND"}},
+		"Mutation.removeContent": {`mutation { removeContent(id: "1") { id } }`, nil, [6]string{U, F, F, F, F, "NOT_FOUND"}},
 		// Notifications need WeChat credentials, which turn dev login off: here
 		// they are off for everyone; who may accept is tested in internal/canteen.
 		"Mutation.acceptNotifications": {`mutation($id: ID!) { acceptNotifications(ticketId: $id, templateIds: ["t"]) }`, tid(false), [6]string{U, B, B, B, B, B}},

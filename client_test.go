@@ -54,7 +54,9 @@ func startServer(t testing.TB, e storetest.Engine, mod ...func(*config)) *testSe
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(a.handler)
+	srv := httptest.NewUnstartedServer(a.handler)
+	srv.Config = cfg.HTTPTimeouts.server(a.handler)
+	srv.Start()
 	t.Cleanup(func() { srv.Close(); a.Close() })
 	return &testServer{URL: srv.URL, app: a, logs: logs}
 }

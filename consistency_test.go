@@ -60,6 +60,7 @@ func TestFieldsReadTheSameOnEveryPath(t *testing.T) {
 			c.MaxActiveTickets = 1000 // the walk fetches as every caller at every stall
 			// One caller's every query path in one document is big on purpose.
 			c.Limits.MaxComplexity, c.Limits.MaxTokens, c.Limits.MaxSubsPerSocket = 1<<30, 1<<30, 1000
+			c.Limits.MaxRootFields, c.Limits.MaxFields = 1000, 1<<20
 		})
 		w := newWalkWorld(t, s, clock)
 		sc := newWalkSchema(t)

@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 
 	"callme/internal/store/storetest"
@@ -22,6 +24,13 @@ func FuzzGraphQL(f *testing.F) {
 		{`subscription { calledNumbers(sellerId: "x") { seq } }`, `{}`, ``},
 		{`{ node(id: "TK") { ... on Ticket { note } } }`, `{}`, `nope`},
 		{`fragment F on Query { ...F } { ...F }`, `{}`, ``},
+		// The fan-out document shape (a board's calls with the ticket and its
+		// stall) and the hostile shapes the budgets refuse: a doubling
+		// fragment chain, aliases past the root-field cap, nested lists.
+		{`subscription B($id: ID!, $after: Int) { calledNumbers(sellerId: $id, after: $after) { seq code announcement calledAt ticket { id number status callCount seller { name lastCalled { code seller { menu { name } } } } } } }`, `{"id":"SL0","after":0}`, `B`},
+		{fragmentChain(25), `{}`, ``},
+		{`{ ` + aliases(30, "sellers(first: 1) { totalCount }") + ` }`, `{}`, ``},
+		{`{ sellers(first: 100) { edges { node { menu { name } lastCalled { seller { menu { name } lastCalled { code } } } } } } }`, `{}`, ``},
 	} {
 		f.Add(seed[0], seed[1], seed[2])
 	}
@@ -60,4 +69,16 @@ func validJSONOr(s, fallback string) string {
 		return s
 	}
 	return fallback
+}
+
+// fragmentChain is query { ...F0 } where each Fi spreads F(i+1) twice:
+// 2^n fields once expanded, from a document of about 40·n bytes.
+func fragmentChain(n int) string {
+	var b strings.Builder
+	b.WriteString("query { ...F0 }")
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, " fragment F%d on Query { ...F%d ...F%d }", i, i+1, i+1)
+	}
+	fmt.Fprintf(&b, " fragment F%d on Query { me { id } }", n)
+	return b.String()
 }

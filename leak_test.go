@@ -22,7 +22,7 @@ import (
 // hundred sockets dropped without a close frame leave no goroutine and no
 // broker subscription behind.
 func TestSubscriptionsDoNotLeak(t *testing.T) {
-	s := startServer(t, storetest.Engines()[0], func(c *config) { c.Limits.MaxSubsPerSocket = 5 })
+	s := startServer(t, storetest.Engines()[0], noRateLimits, func(c *config) { c.Limits.MaxSubsPerSocket = 5 })
 	_, stallID := s.openStall(t, "Leaky", "L")
 	topic := canteen.SellerTopic(pulid.ID(stallID))
 	const q = `subscription($id: ID!) { calledNumbers(sellerId: $id) { seq } }`

@@ -26,12 +26,14 @@ import (
 	_ "time/tzdata" // Asia/Shanghai must resolve on machines without tzdata
 
 	"callme/graph"
+	"callme/graph/persisted"
 	"callme/internal/canteen"
 	"callme/internal/events"
 	"callme/internal/media"
 	"callme/internal/model"
 	"callme/internal/store"
 	"callme/internal/wechat"
+	"callme/internal/wxpush"
 	"callme/web"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -52,6 +54,10 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// defaultMetricsAddr serves /metrics in production: loopback, for a
+// Prometheus or agent on the same host; elsewhere set an internal address.
+const defaultMetricsAddr = "127.0.0.1:9090"
 
 // config is every setting, from flags with environment fallbacks.
 type config struct {
@@ -86,7 +92,18 @@ type config struct {
 	QRPage           string
 	MaxBodyBytes     int
 	Limits           graph.Limits
+	SocketLimits     graph.SocketLimits
+	HTTPTimeouts     httpTimeouts
+	MetricsAddr      string
 	TrustProxy       bool
+	Documents        persisted.Mode
+	// Content security (issue 17): msg_sec_check / media_check_async.
+	CsecWait        time.Duration
+	CsecTextPerMin  int
+	CsecImagePerMin int
+	PushPath        string
+	PushToken       string
+	PushAESKey      string
 
 	// Not flags: set by tests.
 	now      func() time.Time
@@ -133,7 +150,10 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	prod := getenv("CALLME_PRODUCTION")
 	fs.BoolVar(&c.Production, "production", prod == "1" || strings.EqualFold(prod, "true"),
 		"production mode: no playground, no introspection, no dev login ($CALLME_PRODUCTION)")
+	var documents string
+	str(&documents, "documents", "CALLME_DOCUMENTS", "", "which documents run: trusted (only the shipped ones, except for admins) or any (default: trusted with -production, else any)")
 	str(&c.Addr, "addr", "CALLME_ADDR", ":8080", "listen address")
+	str(&c.MetricsAddr, "metrics-addr", "CALLME_METRICS_ADDR", "", "address serving /metrics alone (default "+defaultMetricsAddr+" with -production; otherwise /metrics is on -addr)")
 	str(&c.DB, "db", "CALLME_DB", "sqlite:callme.db", "database: sqlite:PATH or mysql://user:pass@tcp(host:3306)/callme")
 	str(&c.Redis, "redis", "CALLME_REDIS", "", "Redis URL (redis://host:6379/0) to fan events out across instances, or Sentinels (redis://sentinel1:26379/0?master_name=mymaster&addr=sentinel2:26379); empty: in-process")
 	num(&c.DBMaxConns, "db-max-conns", "CALLME_DB_MAX_CONNS", 16, "database pool size (SQLite: readers; writes use one connection)")
@@ -162,9 +182,20 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	dur(&c.RecallGap, "recall-gap", "CALLME_RECALL_GAP", 5*time.Second, "minimum time between two calls of the same ticket")
 	num(&c.MaxBodyBytes, "max-body-bytes", "CALLME_MAX_BODY_BYTES", 1<<20, "largest request body (413 beyond)")
 	num(&c.Limits.MaxDepth, "max-depth", "CALLME_MAX_DEPTH", 12, "deepest query nesting")
-	num(&c.Limits.MaxComplexity, "max-complexity", "CALLME_MAX_COMPLEXITY", 10000, "query complexity limit (list fields cost their page size)")
+	num(&c.Limits.MaxComplexity, "max-complexity", "CALLME_MAX_COMPLEXITY", 40000, "points of work one operation may cost (lists cost their page size or stated maximum)")
 	num(&c.Limits.MaxTokens, "max-tokens", "CALLME_MAX_TOKENS", 15000, "parser token limit per query document")
+	num(&c.Limits.MaxFields, "max-fields", "CALLME_MAX_FIELDS", 2000, "fields of one operation with its fragments expanded")
+	num(&c.Limits.MaxRootFields, "max-root-fields", "CALLME_MAX_ROOT_FIELDS", 20, "root fields (aliases included) of one operation")
+	num(&c.Limits.MaxFragmentSpreads, "max-fragment-spreads", "CALLME_MAX_FRAGMENT_SPREADS", 100, "fragment spreads in one document")
 	num(&c.Limits.MaxSubsPerSocket, "max-subscriptions-per-socket", "CALLME_MAX_SUBSCRIPTIONS_PER_SOCKET", 20, "subscriptions one WebSocket may hold")
+	num(&c.SocketLimits.MaxSockets, "max-sockets", "CALLME_MAX_SOCKETS", 10000, "open WebSockets in all (429 beyond)")
+	num(&c.SocketLimits.MaxSocketsPerAddress, "max-sockets-per-address", "CALLME_MAX_SOCKETS_PER_ADDRESS", 4000, "open WebSockets per client address (a campus may share one NAT address)")
+	num(&c.SocketLimits.MaxSubscriptions, "max-subscriptions", "CALLME_MAX_SUBSCRIPTIONS", 20000, "active subscriptions in all")
+	num(&c.SocketLimits.MaxSubsPerAddress, "max-subscriptions-per-address", "CALLME_MAX_SUBSCRIPTIONS_PER_ADDRESS", 8000, "active subscriptions per client address")
+	dur(&c.HTTPTimeouts.ReadHeader, "read-header-timeout", "CALLME_READ_HEADER_TIMEOUT", 10*time.Second, "time to read a request's headers")
+	dur(&c.HTTPTimeouts.Read, "read-timeout", "CALLME_READ_TIMEOUT", 30*time.Second, "time to read a whole request, body included (WebSockets are exempt)")
+	dur(&c.HTTPTimeouts.Write, "write-timeout", "CALLME_WRITE_TIMEOUT", 30*time.Second, "time from a request's headers to the end of its answer; longer than -request-timeout (WebSockets are exempt)")
+	dur(&c.HTTPTimeouts.Idle, "idle-timeout", "CALLME_IDLE_TIMEOUT", 30*time.Second, "how long an idle keep-alive connection stays open")
 	wsMsg := 64 << 10
 	num(&wsMsg, "max-ws-message-bytes", "CALLME_MAX_WS_MESSAGE_BYTES", wsMsg, "largest WebSocket message from a client")
 	dur(&c.Limits.RequestTimeout, "request-timeout", "CALLME_REQUEST_TIMEOUT", 15*time.Second, "deadline of one HTTP request")
@@ -174,9 +205,22 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	num(&c.Limits.IPBurst, "rate-ip-burst", "CALLME_RATE_IP_BURST", 200, "burst allowance per client address")
 	num(&sessMuts, "rate-session-mutations", "CALLME_RATE_SESSION_MUTATIONS", 5, "mutations per second per session")
 	num(&c.Limits.SessionBurst, "rate-session-burst", "CALLME_RATE_SESSION_BURST", 30, "burst allowance per session")
+	var ipPoints, userPoints, sockPoints int
+	num(&ipPoints, "budget-ip", "CALLME_BUDGET_IP", graph.DefaultIPPointsPerSec, "points of work per second per client address (a campus may share one NAT address)")
+	num(&c.Limits.IPPointsBurst, "budget-ip-burst", "CALLME_BUDGET_IP_BURST", graph.DefaultIPPointsBurst, "points of burst per client address")
+	num(&userPoints, "budget-user", "CALLME_BUDGET_USER", graph.DefaultUserPointsPerSec, "points of work per second per user (all their sessions)")
+	num(&c.Limits.UserPointsBurst, "budget-user-burst", "CALLME_BUDGET_USER_BURST", graph.DefaultUserPointsBurst, "points of burst per user")
+	num(&sockPoints, "budget-socket", "CALLME_BUDGET_SOCKET", graph.DefaultSocketPointsPerSec, "points of work per second per WebSocket")
+	num(&c.Limits.SocketPointsBurst, "budget-socket-burst", "CALLME_BUDGET_SOCKET_BURST", graph.DefaultSocketPointsBurst, "points of burst per WebSocket")
 	trust := getenv("CALLME_TRUST_PROXY")
 	fs.BoolVar(&c.TrustProxy, "trust-proxy", trust == "1" || strings.EqualFold(trust, "true"),
 		"take client addresses from X-Forwarded-For (only behind a proxy that sets it) ($CALLME_TRUST_PROXY)")
+	dur(&c.CsecWait, "csec-wait", "CALLME_CSEC_WAIT", 300*time.Millisecond, "longest a mutation waits for WeChat's content check before storing the text and checking it later")
+	num(&c.CsecTextPerMin, "csec-text-per-minute", "CALLME_CSEC_TEXT_PER_MINUTE", 4000, "text checks this instance sends per app and minute (WeChat allows 4000 per app: give each of N instances 4000/N)")
+	num(&c.CsecImagePerMin, "csec-image-per-minute", "CALLME_CSEC_IMAGE_PER_MINUTE", 2000, "image checks this instance sends per app and minute (WeChat allows 2000 per app: give each of N instances 2000/N)")
+	str(&c.PushPath, "wechat-push-path", "CALLME_WECHAT_PUSH_PATH", "/wechat/push", "path of the WeChat message-push endpoint (image check verdicts)")
+	str(&c.PushToken, "wechat-push-token", "CALLME_WECHAT_PUSH_TOKEN", "", "message-push token of the mini-program console; empty: no push endpoint, photos publish unchecked")
+	str(&c.PushAESKey, "wechat-push-aes-key", "CALLME_WECHAT_PUSH_AES_KEY", "", "EncodingAESKey (43 characters) for safe-mode pushes; empty: plaintext pushes")
 	dur(&c.ShutdownTimeout, "shutdown-timeout", "CALLME_SHUTDOWN_TIMEOUT", 10*time.Second, "how long to finish requests on shutdown")
 	if err := fs.Parse(args[1:]); err != nil {
 		return c, err
@@ -184,17 +228,44 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	c.Limits.MaxWSMessageBytes = int64(wsMsg)
 	c.Limits.IPLoginsPerSec, c.Limits.IPMutationsPerSec = float64(ipLogins), float64(ipMuts)
 	c.Limits.SessionMutsPerSec = float64(sessMuts)
+	c.Limits.IPPointsPerSec, c.Limits.UserPointsPerSec = float64(ipPoints), float64(userPoints)
+	c.Limits.SocketPointsPerSec = float64(sockPoints)
 	c.Limits.TrustForwardedFor = c.TrustProxy
 	if len(errs) > 0 {
 		return c, errors.Join(errs...)
 	}
+	if c.MetricsAddr == "" && c.Production {
+		c.MetricsAddr = defaultMetricsAddr
+	}
 	if c.Admins == "" && !c.Production {
 		c.Admins = "admin"
+	}
+	if documents == "" {
+		documents = string(persisted.Any)
+		if c.Production {
+			documents = string(persisted.Trusted)
+		}
+	}
+	var err error
+	if c.Documents, err = persisted.ParseMode(documents); err != nil {
+		return c, fmt.Errorf("-documents: %w", err)
+	}
+	if c.HTTPTimeouts.Write <= c.Limits.RequestTimeout {
+		return c, fmt.Errorf("-write-timeout (%s) must be longer than -request-timeout (%s), or a late answer is cut off", c.HTTPTimeouts.Write, c.Limits.RequestTimeout)
 	}
 	if c.DayStartHour < 0 || c.DayStartHour > 23 {
 		return c, fmt.Errorf("-day-start-hour must be 0..23, got %d", c.DayStartHour)
 	}
 	return c, nil
+}
+
+// limits are the request limits, on the test clock when one is set.
+func (c config) limits() graph.Limits {
+	l := c.Limits
+	if l.Now == nil {
+		l.Now = c.now
+	}
+	return l
 }
 
 func (c config) wechatApps() map[model.App]wechat.AppCredentials {
@@ -233,9 +304,38 @@ func splitList(s string) []string {
 	return out
 }
 
+// contentSecurity configures WeChat's content checks: on with WeChat
+// credentials, photos too with a push token (their verdicts come by push).
+// Without credentials (dev login) it says once that checks are off.
+func (c config) contentSecurity(wx *wechat.Client, log *slog.Logger) (canteen.ContentConfig, *wxpush.Handler, error) {
+	if wx == nil {
+		log.Warn("content security is off: without WeChat credentials nothing users write or upload is checked")
+		return canteen.ContentConfig{}, nil, nil
+	}
+	cc := canteen.ContentConfig{Checker: wx, Wait: c.CsecWait}
+	if c.PushToken == "" {
+		log.Warn("photo content checks are off: set -wechat-push-token (and the push URL in the console) to check stall photos")
+		return cc, nil, nil
+	}
+	var appIDs []string
+	for _, cred := range c.wechatApps() {
+		appIDs = append(appIDs, cred.AppID)
+	}
+	h, err := wxpush.New(wxpush.Options{Token: c.PushToken, EncodingAESKey: c.PushAESKey, AppIDs: appIDs, Now: c.now, Logger: log})
+	if err != nil {
+		return cc, nil, fmt.Errorf("-wechat-push-token/-wechat-push-aes-key: %w", err)
+	}
+	if !strings.HasPrefix(c.PushPath, "/") {
+		return cc, nil, fmt.Errorf("-wechat-push-path must start with /, got %q", c.PushPath)
+	}
+	cc.Photos = true
+	return cc, h, nil
+}
+
 // app is a wired callme: the database, the domain and the HTTP routes.
 type app struct {
 	handler http.Handler
+	metrics http.Handler // Prometheus; also on handler without a metrics address
 	db      *store.DB
 	svc     *canteen.Service
 	broker  events.Broker
@@ -273,8 +373,14 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	var wx canteen.WeChat
 	var wxClient *wechat.Client
 	if len(apps) > 0 {
-		wxClient = wechat.New(wechat.Config{BaseURL: cfg.WeChatBaseURL, Apps: apps, Logger: log})
+		wxClient = wechat.New(wechat.Config{BaseURL: cfg.WeChatBaseURL, Apps: apps, Logger: log,
+			TextChecksPerMinute: cfg.CsecTextPerMin, ImageChecksPerMinute: cfg.CsecImagePerMin})
 		wx = wxClient
+	}
+	content, pushHandler, err := cfg.contentSecurity(wxClient, log)
+	if err != nil {
+		db.Close()
+		return nil, err
 	}
 	a := &app{db: db}
 	photoDir := cfg.PhotoDir
@@ -329,6 +435,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		RecallGap:        cfg.RecallGap,
 		Notify:           cfg.notify(),
 		Media:            mediaCfg,
+		Content:          content,
 		Now:              cfg.now,
 		CallDelivered:    func(d time.Duration) { delivery.Observe(d.Seconds()) },
 	}, log)
@@ -336,6 +443,9 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	a.svc = svc
 	if len(svc.NotificationTemplates()) > 0 {
 		a.background = append(a.background, func(ctx context.Context) { svc.RunNotifier(ctx, wxClient, 5*time.Second) })
+	}
+	if content.Checker != nil {
+		a.background = append(a.background, func(ctx context.Context) { svc.RunContentChecks(ctx, 5*time.Second) })
 	}
 	if devLogin {
 		log.Warn("dev login is on: the code dev:<name> logs in as openid <name>; configure WeChat credentials or -production for real use")
@@ -357,14 +467,20 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		KeepAlive:      cfg.WSKeepAlive,
 		MaxBodyBytes:   int64(cfg.MaxBodyBytes),
 		Production:     cfg.Production,
-		Limits:         cfg.Limits,
+		Limits:         cfg.limits(),
+		SocketLimits:   cfg.SocketLimits,
 		Metrics:        graph.NewMetrics(reg),
 		ShuttingDown:   a.shutting.Load,
 		Sockets:        &a.sockets,
 		Logger:         log,
+		Documents:      cfg.Documents,
 	}))
 	if !cfg.Production {
 		mux.Handle("GET /{$}", web.Playground("/query"))
+	}
+	if pushHandler != nil {
+		pushHandler.SetVerdicts(svc.MediaVerdict)
+		mux.Handle(cfg.PushPath, pushHandler)
 	}
 	mux.Handle("GET /board/", web.Board())
 	mux.Handle("GET /photos/", media.ServePhotos(photos))
@@ -392,7 +508,13 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		}
 		_, _ = io.WriteString(w, "ready\n")
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	// The metrics tell anyone the Go version, memory, pool use, refusals per
+	// operation and tickets issued: in production they are served only on
+	// the internal metrics address (see run).
+	a.metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	if cfg.MetricsAddr == "" {
+		mux.Handle("GET /metrics", a.metrics)
+	}
 	a.handler = mux
 	return a, nil
 }
@@ -432,15 +554,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
+	var mln net.Listener
+	if cfg.MetricsAddr != "" {
+		if mln, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("-metrics-addr: %w", err)
+		}
+	}
 	// Subscriptions outlive Shutdown (hijacked connections); cancelling the
 	// base context ends them.
 	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelBase()
-	srv := &http.Server{
-		Handler:           a.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		BaseContext:       func(net.Listener) context.Context { return base },
-	}
+	srv := cfg.HTTPTimeouts.server(a.handler)
+	srv.BaseContext = func(net.Listener) context.Context { return base }
 	log.Info("callme listening", "url", "http://"+ln.Addr().String()+"/", "db", dbKind(cfg.DB), "production", cfg.Production)
 	// Background work (the notification sender) ends with base and is
 	// joined before the deferred Close closes the database under it.
@@ -456,7 +582,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			<-stopped
 		}
 	}()
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
+	if mln != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", a.metrics)
+		msrv := cfg.HTTPTimeouts.server(mux)
+		defer msrv.Close()
+		log.Info("metrics listening", "url", "http://"+mln.Addr().String()+"/metrics")
+		go func() {
+			if err := msrv.Serve(mln); !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("metrics: %w", err)
+			}
+		}()
+	}
 	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
@@ -482,6 +620,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		join = false
 	}
 	return err
+}
+
+// httpTimeouts bound each phase of an HTTP connection, so a client that
+// sends its request or reads its answer slowly, or idles, lets go of its
+// connection (and file descriptor). A WebSocket is exempt: net/http clears
+// the deadlines when the upgrade hijacks the connection, and keep-alive pings
+// find dead phones instead.
+type httpTimeouts struct {
+	ReadHeader, Read, Write, Idle time.Duration
+}
+
+func (t httpTimeouts) server(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: t.ReadHeader,
+		ReadTimeout:       t.Read,
+		WriteTimeout:      t.Write,
+		IdleTimeout:       t.Idle,
+	}
 }
 
 // healthcheck asks a callme on this machine (at $CALLME_ADDR) whether it is

@@ -467,10 +467,11 @@ func deref(s *string) string {
 	return *s
 }
 
-// noRateLimits lifts the per-address and per-session limits for tests whose
-// many requests come from one address and one session on purpose.
+// noRateLimits lifts the per-address and per-user limits and budgets for
+// tests whose many requests come from one address and one user on purpose.
 func noRateLimits(c *config) {
 	c.Limits.IPLoginsPerSec, c.Limits.IPMutationsPerSec, c.Limits.SessionMutsPerSec = 0, 0, 0
+	c.Limits.IPPointsPerSec, c.Limits.UserPointsPerSec, c.Limits.SocketPointsPerSec = 0, 0, 0
 }
 
 // TestSellersListHasNoNPlusOne: a page of stalls with their menus costs the

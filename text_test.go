@@ -235,6 +235,31 @@ func TestTextFieldsHoldWhatTheSchemaPromises(t *testing.T) {
 					t.Fatalf("stored %q, want %q without the spaces", got, x)
 				}
 
+				// Bidi overrides and isolates are taken out wherever they
+				// are (they make a board show text reversed: "Evil‮gnp.exe"),
+				// and not counted; joiners inside emoji stay (family above).
+				bidi := "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+				if r := f.set(t, "\u202e"+string([]rune(x)[:f.max/2])+bidi+string([]rune(x)[f.max/2:])+"\u2069"); len(r.Errors) > 0 {
+					t.Fatalf("%q with bidi controls: %+v", x, r.Errors)
+				}
+				if got := f.stored(t); got != x {
+					t.Fatalf("stored %q, want %q without the bidi controls", got, x)
+				}
+				// Text of invisible characters only is empty: it clears an
+				// optional field and is refused for a required one (below).
+				if f.min == 0 {
+					if r := f.set(t, ""); len(r.Errors) > 0 {
+						t.Fatalf("empty optional field: %+v", r.Errors)
+					}
+					empty := f.stored(t)
+					if r := f.set(t, " \u200b\u200d\u2060\ufeff\u200c "); len(r.Errors) > 0 {
+						t.Fatalf("invisible-only text in an optional field: %+v", r.Errors)
+					}
+					if got := f.stored(t); got != empty {
+						t.Fatalf("invisible-only text stored as %q, want it empty (%q)", got, empty)
+					}
+				}
+
 				bad := []string{
 					runesOf(f.max+1, "兰州拉面🍜"),
 					runesOf(f.max+1, "🍜"),
@@ -247,7 +272,9 @@ func TestTextFieldsHoldWhatTheSchemaPromises(t *testing.T) {
 					"兰州\u2028拉面", // line separator
 				}
 				if f.min > 0 {
-					bad = append(bad, "", "   ", "\u3000")
+					bad = append(bad, "", "   ", "\u3000",
+						"\u202e", bidi, // nothing left once the bidi controls are out
+						"\u200b", "\u200d", "\u2060\ufeff\u200c", " \u200b\u3000\u200b ", "\u3164\u115f", "\u2800", "\u00ad\u034f\ufe0f")
 				}
 				for _, x := range bad {
 					before, n := f.stored(t), rows(t)

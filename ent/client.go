@@ -14,6 +14,7 @@ import (
 
 	"callme/ent/auditentry"
 	"callme/ent/callevent"
+	"callme/ent/contentcheck"
 	"callme/ent/daycounter"
 	"callme/ent/menuitem"
 	"callme/ent/notification"
@@ -40,6 +41,8 @@ type Client struct {
 	AuditEntry *AuditEntryClient
 	// CallEvent is the client for interacting with the CallEvent builders.
 	CallEvent *CallEventClient
+	// ContentCheck is the client for interacting with the ContentCheck builders.
+	ContentCheck *ContentCheckClient
 	// DayCounter is the client for interacting with the DayCounter builders.
 	DayCounter *DayCounterClient
 	// MenuItem is the client for interacting with the MenuItem builders.
@@ -69,6 +72,7 @@ func (c *Client) init() {
 	c.Schema = migrate.NewSchema(c.driver)
 	c.AuditEntry = NewAuditEntryClient(c.config)
 	c.CallEvent = NewCallEventClient(c.config)
+	c.ContentCheck = NewContentCheckClient(c.config)
 	c.DayCounter = NewDayCounterClient(c.config)
 	c.MenuItem = NewMenuItemClient(c.config)
 	c.Notification = NewNotificationClient(c.config)
@@ -171,6 +175,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		config:       cfg,
 		AuditEntry:   NewAuditEntryClient(cfg),
 		CallEvent:    NewCallEventClient(cfg),
+		ContentCheck: NewContentCheckClient(cfg),
 		DayCounter:   NewDayCounterClient(cfg),
 		MenuItem:     NewMenuItemClient(cfg),
 		Notification: NewNotificationClient(cfg),
@@ -200,6 +205,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		config:       cfg,
 		AuditEntry:   NewAuditEntryClient(cfg),
 		CallEvent:    NewCallEventClient(cfg),
+		ContentCheck: NewContentCheckClient(cfg),
 		DayCounter:   NewDayCounterClient(cfg),
 		MenuItem:     NewMenuItemClient(cfg),
 		Notification: NewNotificationClient(cfg),
@@ -237,8 +243,8 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.AuditEntry, c.CallEvent, c.DayCounter, c.MenuItem, c.Notification,
-		c.NotifyGrant, c.Seller, c.Session, c.Ticket, c.User,
+		c.AuditEntry, c.CallEvent, c.ContentCheck, c.DayCounter, c.MenuItem,
+		c.Notification, c.NotifyGrant, c.Seller, c.Session, c.Ticket, c.User,
 	} {
 		n.Use(hooks...)
 	}
@@ -248,8 +254,8 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.AuditEntry, c.CallEvent, c.DayCounter, c.MenuItem, c.Notification,
-		c.NotifyGrant, c.Seller, c.Session, c.Ticket, c.User,
+		c.AuditEntry, c.CallEvent, c.ContentCheck, c.DayCounter, c.MenuItem,
+		c.Notification, c.NotifyGrant, c.Seller, c.Session, c.Ticket, c.User,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -262,6 +268,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.AuditEntry.mutate(ctx, m)
 	case *CallEventMutation:
 		return c.CallEvent.mutate(ctx, m)
+	case *ContentCheckMutation:
+		return c.ContentCheck.mutate(ctx, m)
 	case *DayCounterMutation:
 		return c.DayCounter.mutate(ctx, m)
 	case *MenuItemMutation:
@@ -578,6 +586,139 @@ func (c *CallEventClient) mutate(ctx context.Context, m *CallEventMutation) (Val
 		return (&CallEventDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown CallEvent mutation op: %q", m.Op())
+	}
+}
+
+// ContentCheckClient is a client for the ContentCheck schema.
+type ContentCheckClient struct {
+	config
+}
+
+// NewContentCheckClient returns a client for the ContentCheck from the given config.
+func NewContentCheckClient(c config) *ContentCheckClient {
+	return &ContentCheckClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `contentcheck.Hooks(f(g(h())))`.
+func (c *ContentCheckClient) Use(hooks ...Hook) {
+	c.hooks.ContentCheck = append(c.hooks.ContentCheck, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `contentcheck.Intercept(f(g(h())))`.
+func (c *ContentCheckClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ContentCheck = append(c.inters.ContentCheck, interceptors...)
+}
+
+// Create returns a builder for creating a ContentCheck entity.
+func (c *ContentCheckClient) Create() *ContentCheckCreate {
+	mutation := newContentCheckMutation(c.config, OpCreate)
+	return &ContentCheckCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ContentCheck entities.
+func (c *ContentCheckClient) CreateBulk(builders ...*ContentCheckCreate) *ContentCheckCreateBulk {
+	return &ContentCheckCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ContentCheckClient) MapCreateBulk(slice any, setFunc func(*ContentCheckCreate, int)) *ContentCheckCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ContentCheckCreateBulk{err: fmt.Errorf("calling to ContentCheckClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ContentCheckCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ContentCheckCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ContentCheck.
+func (c *ContentCheckClient) Update() *ContentCheckUpdate {
+	mutation := newContentCheckMutation(c.config, OpUpdate)
+	return &ContentCheckUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ContentCheckClient) UpdateOne(_m *ContentCheck) *ContentCheckUpdateOne {
+	mutation := newContentCheckMutation(c.config, OpUpdateOne, withContentCheck(_m))
+	return &ContentCheckUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ContentCheckClient) UpdateOneID(id int) *ContentCheckUpdateOne {
+	mutation := newContentCheckMutation(c.config, OpUpdateOne, withContentCheckID(id))
+	return &ContentCheckUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ContentCheck.
+func (c *ContentCheckClient) Delete() *ContentCheckDelete {
+	mutation := newContentCheckMutation(c.config, OpDelete)
+	return &ContentCheckDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ContentCheckClient) DeleteOne(_m *ContentCheck) *ContentCheckDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ContentCheckClient) DeleteOneID(id int) *ContentCheckDeleteOne {
+	builder := c.Delete().Where(contentcheck.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ContentCheckDeleteOne{builder}
+}
+
+// Query returns a query builder for ContentCheck.
+func (c *ContentCheckClient) Query() *ContentCheckQuery {
+	return &ContentCheckQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeContentCheck},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ContentCheck entity by its id.
+func (c *ContentCheckClient) Get(ctx context.Context, id int) (*ContentCheck, error) {
+	return c.Query().Where(contentcheck.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ContentCheckClient) GetX(ctx context.Context, id int) *ContentCheck {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *ContentCheckClient) Hooks() []Hook {
+	return c.hooks.ContentCheck
+}
+
+// Interceptors returns the client interceptors.
+func (c *ContentCheckClient) Interceptors() []Interceptor {
+	return c.inters.ContentCheck
+}
+
+func (c *ContentCheckClient) mutate(ctx context.Context, m *ContentCheckMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ContentCheckCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ContentCheckUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ContentCheckUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ContentCheckDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ContentCheck mutation op: %q", m.Op())
 	}
 }
 
@@ -1856,12 +1997,12 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		AuditEntry, CallEvent, DayCounter, MenuItem, Notification, NotifyGrant, Seller,
-		Session, Ticket, User []ent.Hook
+		AuditEntry, CallEvent, ContentCheck, DayCounter, MenuItem, Notification,
+		NotifyGrant, Seller, Session, Ticket, User []ent.Hook
 	}
 	inters struct {
-		AuditEntry, CallEvent, DayCounter, MenuItem, Notification, NotifyGrant, Seller,
-		Session, Ticket, User []ent.Interceptor
+		AuditEntry, CallEvent, ContentCheck, DayCounter, MenuItem, Notification,
+		NotifyGrant, Seller, Session, Ticket, User []ent.Interceptor
 	}
 )
 

@@ -5,6 +5,7 @@ package ent
 import (
 	"callme/ent/auditentry"
 	"callme/ent/callevent"
+	"callme/ent/contentcheck"
 	"callme/ent/daycounter"
 	"callme/ent/menuitem"
 	"callme/ent/notification"
@@ -84,6 +85,7 @@ func checkColumn(t, c string) error {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
 			auditentry.Table:   auditentry.ValidColumn,
 			callevent.Table:    callevent.ValidColumn,
+			contentcheck.Table: contentcheck.ValidColumn,
 			daycounter.Table:   daycounter.ValidColumn,
 			menuitem.Table:     menuitem.ValidColumn,
 			notification.Table: notification.ValidColumn,

@@ -5,6 +5,7 @@ package ent
 import (
 	"callme/ent/auditentry"
 	"callme/ent/callevent"
+	"callme/ent/contentcheck"
 	"callme/ent/daycounter"
 	"callme/ent/menuitem"
 	"callme/ent/notification"
@@ -37,6 +38,7 @@ const (
 	// Node types.
 	TypeAuditEntry   = "AuditEntry"
 	TypeCallEvent    = "CallEvent"
+	TypeContentCheck = "ContentCheck"
 	TypeDayCounter   = "DayCounter"
 	TypeMenuItem     = "MenuItem"
 	TypeNotification = "Notification"
@@ -1298,6 +1300,1377 @@ func (m *CallEventMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown CallEvent edge %s", name)
+}
+
+// ContentCheckMutation represents an operation that mutates the ContentCheck nodes in the graph.
+type ContentCheckMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *int
+	subject         *contentcheck.Subject
+	seller_id       *pulid.ID
+	target_id       *pulid.ID
+	user_id         *pulid.ID
+	app             *string
+	scene           *int
+	addscene        *int
+	content         *string
+	previous        *string
+	state           *contentcheck.State
+	label           *int
+	addlabel        *int
+	trace_id        *string
+	reason          *string
+	attempts        *int
+	addattempts     *int
+	next_attempt_at *time.Time
+	lease_until     *time.Time
+	created_at      *time.Time
+	decided_at      *time.Time
+	clearedFields   map[string]struct{}
+	done            bool
+	oldValue        func(context.Context) (*ContentCheck, error)
+	predicates      []predicate.ContentCheck
+}
+
+var _ ent.Mutation = (*ContentCheckMutation)(nil)
+
+// contentcheckOption allows management of the mutation configuration using functional options.
+type contentcheckOption func(*ContentCheckMutation)
+
+// newContentCheckMutation creates new mutation for the ContentCheck entity.
+func newContentCheckMutation(c config, op Op, opts ...contentcheckOption) *ContentCheckMutation {
+	m := &ContentCheckMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeContentCheck,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withContentCheckID sets the ID field of the mutation.
+func withContentCheckID(id int) contentcheckOption {
+	return func(m *ContentCheckMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ContentCheck
+		)
+		m.oldValue = func(ctx context.Context) (*ContentCheck, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ContentCheck.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withContentCheck sets the old ContentCheck of the mutation.
+func withContentCheck(node *ContentCheck) contentcheckOption {
+	return func(m *ContentCheckMutation) {
+		m.oldValue = func(context.Context) (*ContentCheck, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ContentCheckMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ContentCheckMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ContentCheckMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ContentCheckMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ContentCheck.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetSubject sets the "subject" field.
+func (m *ContentCheckMutation) SetSubject(c contentcheck.Subject) {
+	m.subject = &c
+}
+
+// Subject returns the value of the "subject" field in the mutation.
+func (m *ContentCheckMutation) Subject() (r contentcheck.Subject, exists bool) {
+	v := m.subject
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSubject returns the old "subject" field's value of the ContentCheck entity.
+// If the ContentCheck object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ContentCheckMutation) OldSubject(ctx context.Context) (v contentcheck.Subject, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSubject is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSubject requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSubject: %w", err)
+	}
+	return oldValue.Subject, nil
+}
+
+// ResetSubject resets all changes to the "subject" field.
+func (m *ContentCheckMutation) ResetSubject() {
+	m.subject = nil
+}
+
+// SetSellerID sets the "seller_id" field.
+func (m *ContentCheckMutation) SetSellerID(pu pulid.ID) {
+	m.seller_id = &pu
+}
+
+// SellerID returns the value of the "seller_id" field in the mutation.
+func (m *ContentCheckMutation) SellerID() (r pulid.ID, exists bool) {
+	v := m.seller_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSellerID returns the old "seller_id" field's value of the ContentCheck entity.
+// If the ContentCheck object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ContentCheckMutation) OldSellerID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSellerID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSellerID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSellerID: %w", err)
+	}
+	return oldValue.SellerID, nil
+}
+
+// ResetSellerID resets all changes to the "seller_id" field.
+func (m *ContentCheckMutation) ResetSellerID() {
+	m.seller_id = nil
+}
+
+// SetTargetID sets the "target_id" field.
+func (m *ContentCheckMutation) SetTargetID(pu pulid.ID) {
+	m.target_id = &pu
+}
+
+// TargetID returns the value of the "target_id" field in the mutation.
+func (m *ContentCheckMutation) TargetID() (r pulid.ID, exists bool) {
+	v := m.target_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTargetID returns the old "target_id" field's value of the ContentCheck entity.
+// If the ContentCheck object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ContentCheckMutation) OldTargetID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTargetID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTargetID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTargetID: %w", err)
+	}
+	return oldValue.TargetID, nil
+}
+
+// ResetTargetID resets all changes to the "target_id" field.
+func (m *ContentCheckMutation) ResetTargetID() {
+	m.target_id = nil
+}
+
+// SetUserID sets the "user_id" field.
+func (m *ContentCheckMutation) SetUserID(pu pulid.ID) {
+	m.user_id = &pu
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *ContentCheckMutation) UserID() (r pulid.ID, exists bool) {
+	v := m.user_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the ContentCheck entity.
+// If the ContentCheck object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ContentCheckMutation) OldUserID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *ContentCheckMutation) ResetUserID() {
+	m.user_id = nil
+}
+
+// SetApp sets the "app" field.
+func (m *ContentCheckMutation) SetApp(s string) {
+	m.app = &s
+}
+
+// App returns the value of the "app" field in the mutation.
+func (m *ContentCheckMutation) App() (r string, exists bool) {
+	v := m.app
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldApp returns the old "app" field's value of the ContentCheck entity.
+// If the ContentCheck object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ContentCheckMutation) OldApp(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldApp is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldApp requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldApp: %w", err)
+	}
+	return oldValue.App, nil
+}
+
+// ResetApp resets all changes to the "app" field.
+func (m *ContentCheckMutation) ResetApp() {
+	m.app = nil
+}
+
+// SetScene sets the "scene" field.
+func (m *ContentCheckMutation) SetScene(i int) {
+	m.scene = &i
+	m.addscene = nil
+}
+
+// Scene returns the value of the "scene" field in the mutation.
+func (m *ContentCheckMutation) Scene() (r int, exists bool) {
+	v := m.scene
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldScene returns the old "scene" field's value of the ContentCheck entity.
+// If the ContentCheck object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ContentCheckMutation) OldScene(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldScene is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldScene requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldScene: %w", err)
+	}
+	return oldValue.Scene, nil
+}
+
+// AddScene adds i to the "scene" field.
+func (m *ContentCheckMutation) AddScene(i int) {
+	if m.addscene != nil {
+		*m.addscene += i
+	} else {
+		m.addscene = &i
+	}
+}
+
+// AddedScene returns the value that was added to the "scene" field in this mutation.
+func (m *ContentCheckMutation) AddedScene() (r int, exists bool) {
+	v := m.addscene
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetScene resets all changes to the "scene" field.
+func (m *ContentCheckMutation) ResetScene() {
+	m.scene = nil
+	m.addscene = nil
+}
+
+// SetContent sets the "content" field.
+func (m *ContentCheckMutation) SetContent(s string) {
+	m.content = &s
+}
+
+// Content returns the value of the "content" field in the mutation.
+func (m *ContentCheckMutation) Content() (r string, exists bool) {
+	v := m.content
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldContent returns the old "content" field's value of the ContentCheck entity.
+// If the ContentCheck object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ContentCheckMutation) OldContent(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldContent is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldContent requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldContent: %w", err)
+	}
+	return oldValue.Content, nil
+}
+
+// ResetContent resets all changes to the "content" field.
+func (m *ContentCheckMutation) ResetContent() {
+	m.content = nil
+}
+
+// SetPrevious sets the "previous" field.
+func (m *ContentCheckMutation) SetPrevious(s string) {
+	m.previous = &s
+}
+
+// Previous returns the value of the "previous" field in the mutation.
+func (m *ContentCheckMutation) Previous() (r string, exists bool) {
+	v := m.previous
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPrevious returns the old "previous" field's value of the ContentCheck entity.
+// If the ContentCheck object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ContentCheckMutation) OldPrevious(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPrevious is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPrevious requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPrevious: %w", err)
+	}
+	return oldValue.Previous, nil
+}
+
+// ClearPrevious clears the value of the "previous" field.
+func (m *ContentCheckMutation) ClearPrevious() {
+	m.previous = nil
+	m.clearedFields[contentcheck.FieldPrevious] = struct{}{}
+}
+
+// PreviousCleared returns if the "previous" field was cleared in this mutation.
+func (m *ContentCheckMutation) PreviousCleared() bool {
+	_, ok := m.clearedFields[contentcheck.FieldPrevious]
+	return ok
+}
+
+// ResetPrevious resets all changes to the "previous" field.
+func (m *ContentCheckMutation) ResetPrevious() {
+	m.previous = nil
+	delete(m.clearedFields, contentcheck.FieldPrevious)
+}
+
+// SetState sets the "state" field.
+func (m *ContentCheckMutation) SetState(c contentcheck.State) {
+	m.state = &c
+}
+
+// State returns the value of the "state" field in the mutation.
+func (m *ContentCheckMutation) State() (r contentcheck.State, exists bool) {
+	v := m.state
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldState returns the old "state" field's value of the ContentCheck entity.
+// If the ContentCheck object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ContentCheckMutation) OldState(ctx context.Context) (v contentcheck.State, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldState is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldState requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldState: %w", err)
+	}
+	return oldValue.State, nil
+}
+
+// ResetState resets all changes to the "state" field.
+func (m *ContentCheckMutation) ResetState() {
+	m.state = nil
+}
+
+// SetLabel sets the "label" field.
+func (m *ContentCheckMutation) SetLabel(i int) {
+	m.label = &i
+	m.addlabel = nil
+}
+
+// Label returns the value of the "label" field in the mutation.
+func (m *ContentCheckMutation) Label() (r int, exists bool) {
+	v := m.label
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLabel returns the old "label" field's value of the ContentCheck entity.
+// If the ContentCheck object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ContentCheckMutation) OldLabel(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLabel is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLabel requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLabel: %w", err)
+	}
+	return oldValue.Label, nil
+}
+
+// AddLabel adds i to the "label" field.
+func (m *ContentCheckMutation) AddLabel(i int) {
+	if m.addlabel != nil {
+		*m.addlabel += i
+	} else {
+		m.addlabel = &i
+	}
+}
+
+// AddedLabel returns the value that was added to the "label" field in this mutation.
+func (m *ContentCheckMutation) AddedLabel() (r int, exists bool) {
+	v := m.addlabel
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetLabel resets all changes to the "label" field.
+func (m *ContentCheckMutation) ResetLabel() {
+	m.label = nil
+	m.addlabel = nil
+}
+
+// SetTraceID sets the "trace_id" field.
+func (m *ContentCheckMutation) SetTraceID(s string) {
+	m.trace_id = &s
+}
+
+// TraceID returns the value of the "trace_id" field in the mutation.
+func (m *ContentCheckMutation) TraceID() (r string, exists bool) {
+	v := m.trace_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTraceID returns the old "trace_id" field's value of the ContentCheck entity.
+// If the ContentCheck object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ContentCheckMutation) OldTraceID(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTraceID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTraceID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTraceID: %w", err)
+	}
+	return oldValue.TraceID, nil
+}
+
+// ClearTraceID clears the value of the "trace_id" field.
+func (m *ContentCheckMutation) ClearTraceID() {
+	m.trace_id = nil
+	m.clearedFields[contentcheck.FieldTraceID] = struct{}{}
+}
+
+// TraceIDCleared returns if the "trace_id" field was cleared in this mutation.
+func (m *ContentCheckMutation) TraceIDCleared() bool {
+	_, ok := m.clearedFields[contentcheck.FieldTraceID]
+	return ok
+}
+
+// ResetTraceID resets all changes to the "trace_id" field.
+func (m *ContentCheckMutation) ResetTraceID() {
+	m.trace_id = nil
+	delete(m.clearedFields, contentcheck.FieldTraceID)
+}
+
+// SetReason sets the "reason" field.
+func (m *ContentCheckMutation) SetReason(s string) {
+	m.reason = &s
+}
+
+// Reason returns the value of the "reason" field in the mutation.
+func (m *ContentCheckMutation) Reason() (r string, exists bool) {
+	v := m.reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReason returns the old "reason" field's value of the ContentCheck entity.
+// If the ContentCheck object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ContentCheckMutation) OldReason(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReason: %w", err)
+	}
+	return oldValue.Reason, nil
+}
+
+// ResetReason resets all changes to the "reason" field.
+func (m *ContentCheckMutation) ResetReason() {
+	m.reason = nil
+}
+
+// SetAttempts sets the "attempts" field.
+func (m *ContentCheckMutation) SetAttempts(i int) {
+	m.attempts = &i
+	m.addattempts = nil
+}
+
+// Attempts returns the value of the "attempts" field in the mutation.
+func (m *ContentCheckMutation) Attempts() (r int, exists bool) {
+	v := m.attempts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAttempts returns the old "attempts" field's value of the ContentCheck entity.
+// If the ContentCheck object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ContentCheckMutation) OldAttempts(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAttempts is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAttempts requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAttempts: %w", err)
+	}
+	return oldValue.Attempts, nil
+}
+
+// AddAttempts adds i to the "attempts" field.
+func (m *ContentCheckMutation) AddAttempts(i int) {
+	if m.addattempts != nil {
+		*m.addattempts += i
+	} else {
+		m.addattempts = &i
+	}
+}
+
+// AddedAttempts returns the value that was added to the "attempts" field in this mutation.
+func (m *ContentCheckMutation) AddedAttempts() (r int, exists bool) {
+	v := m.addattempts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAttempts resets all changes to the "attempts" field.
+func (m *ContentCheckMutation) ResetAttempts() {
+	m.attempts = nil
+	m.addattempts = nil
+}
+
+// SetNextAttemptAt sets the "next_attempt_at" field.
+func (m *ContentCheckMutation) SetNextAttemptAt(t time.Time) {
+	m.next_attempt_at = &t
+}
+
+// NextAttemptAt returns the value of the "next_attempt_at" field in the mutation.
+func (m *ContentCheckMutation) NextAttemptAt() (r time.Time, exists bool) {
+	v := m.next_attempt_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNextAttemptAt returns the old "next_attempt_at" field's value of the ContentCheck entity.
+// If the ContentCheck object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ContentCheckMutation) OldNextAttemptAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNextAttemptAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNextAttemptAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNextAttemptAt: %w", err)
+	}
+	return oldValue.NextAttemptAt, nil
+}
+
+// ResetNextAttemptAt resets all changes to the "next_attempt_at" field.
+func (m *ContentCheckMutation) ResetNextAttemptAt() {
+	m.next_attempt_at = nil
+}
+
+// SetLeaseUntil sets the "lease_until" field.
+func (m *ContentCheckMutation) SetLeaseUntil(t time.Time) {
+	m.lease_until = &t
+}
+
+// LeaseUntil returns the value of the "lease_until" field in the mutation.
+func (m *ContentCheckMutation) LeaseUntil() (r time.Time, exists bool) {
+	v := m.lease_until
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLeaseUntil returns the old "lease_until" field's value of the ContentCheck entity.
+// If the ContentCheck object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ContentCheckMutation) OldLeaseUntil(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLeaseUntil is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLeaseUntil requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLeaseUntil: %w", err)
+	}
+	return oldValue.LeaseUntil, nil
+}
+
+// ClearLeaseUntil clears the value of the "lease_until" field.
+func (m *ContentCheckMutation) ClearLeaseUntil() {
+	m.lease_until = nil
+	m.clearedFields[contentcheck.FieldLeaseUntil] = struct{}{}
+}
+
+// LeaseUntilCleared returns if the "lease_until" field was cleared in this mutation.
+func (m *ContentCheckMutation) LeaseUntilCleared() bool {
+	_, ok := m.clearedFields[contentcheck.FieldLeaseUntil]
+	return ok
+}
+
+// ResetLeaseUntil resets all changes to the "lease_until" field.
+func (m *ContentCheckMutation) ResetLeaseUntil() {
+	m.lease_until = nil
+	delete(m.clearedFields, contentcheck.FieldLeaseUntil)
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *ContentCheckMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *ContentCheckMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the ContentCheck entity.
+// If the ContentCheck object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ContentCheckMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *ContentCheckMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetDecidedAt sets the "decided_at" field.
+func (m *ContentCheckMutation) SetDecidedAt(t time.Time) {
+	m.decided_at = &t
+}
+
+// DecidedAt returns the value of the "decided_at" field in the mutation.
+func (m *ContentCheckMutation) DecidedAt() (r time.Time, exists bool) {
+	v := m.decided_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDecidedAt returns the old "decided_at" field's value of the ContentCheck entity.
+// If the ContentCheck object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ContentCheckMutation) OldDecidedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDecidedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDecidedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDecidedAt: %w", err)
+	}
+	return oldValue.DecidedAt, nil
+}
+
+// ClearDecidedAt clears the value of the "decided_at" field.
+func (m *ContentCheckMutation) ClearDecidedAt() {
+	m.decided_at = nil
+	m.clearedFields[contentcheck.FieldDecidedAt] = struct{}{}
+}
+
+// DecidedAtCleared returns if the "decided_at" field was cleared in this mutation.
+func (m *ContentCheckMutation) DecidedAtCleared() bool {
+	_, ok := m.clearedFields[contentcheck.FieldDecidedAt]
+	return ok
+}
+
+// ResetDecidedAt resets all changes to the "decided_at" field.
+func (m *ContentCheckMutation) ResetDecidedAt() {
+	m.decided_at = nil
+	delete(m.clearedFields, contentcheck.FieldDecidedAt)
+}
+
+// Where appends a list predicates to the ContentCheckMutation builder.
+func (m *ContentCheckMutation) Where(ps ...predicate.ContentCheck) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ContentCheckMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ContentCheckMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ContentCheck, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ContentCheckMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ContentCheckMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ContentCheck).
+func (m *ContentCheckMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ContentCheckMutation) Fields() []string {
+	fields := make([]string, 0, 17)
+	if m.subject != nil {
+		fields = append(fields, contentcheck.FieldSubject)
+	}
+	if m.seller_id != nil {
+		fields = append(fields, contentcheck.FieldSellerID)
+	}
+	if m.target_id != nil {
+		fields = append(fields, contentcheck.FieldTargetID)
+	}
+	if m.user_id != nil {
+		fields = append(fields, contentcheck.FieldUserID)
+	}
+	if m.app != nil {
+		fields = append(fields, contentcheck.FieldApp)
+	}
+	if m.scene != nil {
+		fields = append(fields, contentcheck.FieldScene)
+	}
+	if m.content != nil {
+		fields = append(fields, contentcheck.FieldContent)
+	}
+	if m.previous != nil {
+		fields = append(fields, contentcheck.FieldPrevious)
+	}
+	if m.state != nil {
+		fields = append(fields, contentcheck.FieldState)
+	}
+	if m.label != nil {
+		fields = append(fields, contentcheck.FieldLabel)
+	}
+	if m.trace_id != nil {
+		fields = append(fields, contentcheck.FieldTraceID)
+	}
+	if m.reason != nil {
+		fields = append(fields, contentcheck.FieldReason)
+	}
+	if m.attempts != nil {
+		fields = append(fields, contentcheck.FieldAttempts)
+	}
+	if m.next_attempt_at != nil {
+		fields = append(fields, contentcheck.FieldNextAttemptAt)
+	}
+	if m.lease_until != nil {
+		fields = append(fields, contentcheck.FieldLeaseUntil)
+	}
+	if m.created_at != nil {
+		fields = append(fields, contentcheck.FieldCreatedAt)
+	}
+	if m.decided_at != nil {
+		fields = append(fields, contentcheck.FieldDecidedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ContentCheckMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case contentcheck.FieldSubject:
+		return m.Subject()
+	case contentcheck.FieldSellerID:
+		return m.SellerID()
+	case contentcheck.FieldTargetID:
+		return m.TargetID()
+	case contentcheck.FieldUserID:
+		return m.UserID()
+	case contentcheck.FieldApp:
+		return m.App()
+	case contentcheck.FieldScene:
+		return m.Scene()
+	case contentcheck.FieldContent:
+		return m.Content()
+	case contentcheck.FieldPrevious:
+		return m.Previous()
+	case contentcheck.FieldState:
+		return m.State()
+	case contentcheck.FieldLabel:
+		return m.Label()
+	case contentcheck.FieldTraceID:
+		return m.TraceID()
+	case contentcheck.FieldReason:
+		return m.Reason()
+	case contentcheck.FieldAttempts:
+		return m.Attempts()
+	case contentcheck.FieldNextAttemptAt:
+		return m.NextAttemptAt()
+	case contentcheck.FieldLeaseUntil:
+		return m.LeaseUntil()
+	case contentcheck.FieldCreatedAt:
+		return m.CreatedAt()
+	case contentcheck.FieldDecidedAt:
+		return m.DecidedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ContentCheckMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case contentcheck.FieldSubject:
+		return m.OldSubject(ctx)
+	case contentcheck.FieldSellerID:
+		return m.OldSellerID(ctx)
+	case contentcheck.FieldTargetID:
+		return m.OldTargetID(ctx)
+	case contentcheck.FieldUserID:
+		return m.OldUserID(ctx)
+	case contentcheck.FieldApp:
+		return m.OldApp(ctx)
+	case contentcheck.FieldScene:
+		return m.OldScene(ctx)
+	case contentcheck.FieldContent:
+		return m.OldContent(ctx)
+	case contentcheck.FieldPrevious:
+		return m.OldPrevious(ctx)
+	case contentcheck.FieldState:
+		return m.OldState(ctx)
+	case contentcheck.FieldLabel:
+		return m.OldLabel(ctx)
+	case contentcheck.FieldTraceID:
+		return m.OldTraceID(ctx)
+	case contentcheck.FieldReason:
+		return m.OldReason(ctx)
+	case contentcheck.FieldAttempts:
+		return m.OldAttempts(ctx)
+	case contentcheck.FieldNextAttemptAt:
+		return m.OldNextAttemptAt(ctx)
+	case contentcheck.FieldLeaseUntil:
+		return m.OldLeaseUntil(ctx)
+	case contentcheck.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case contentcheck.FieldDecidedAt:
+		return m.OldDecidedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown ContentCheck field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ContentCheckMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case contentcheck.FieldSubject:
+		v, ok := value.(contentcheck.Subject)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSubject(v)
+		return nil
+	case contentcheck.FieldSellerID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSellerID(v)
+		return nil
+	case contentcheck.FieldTargetID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTargetID(v)
+		return nil
+	case contentcheck.FieldUserID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case contentcheck.FieldApp:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetApp(v)
+		return nil
+	case contentcheck.FieldScene:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetScene(v)
+		return nil
+	case contentcheck.FieldContent:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetContent(v)
+		return nil
+	case contentcheck.FieldPrevious:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPrevious(v)
+		return nil
+	case contentcheck.FieldState:
+		v, ok := value.(contentcheck.State)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetState(v)
+		return nil
+	case contentcheck.FieldLabel:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLabel(v)
+		return nil
+	case contentcheck.FieldTraceID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTraceID(v)
+		return nil
+	case contentcheck.FieldReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReason(v)
+		return nil
+	case contentcheck.FieldAttempts:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAttempts(v)
+		return nil
+	case contentcheck.FieldNextAttemptAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNextAttemptAt(v)
+		return nil
+	case contentcheck.FieldLeaseUntil:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLeaseUntil(v)
+		return nil
+	case contentcheck.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case contentcheck.FieldDecidedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDecidedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ContentCheck field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ContentCheckMutation) AddedFields() []string {
+	var fields []string
+	if m.addscene != nil {
+		fields = append(fields, contentcheck.FieldScene)
+	}
+	if m.addlabel != nil {
+		fields = append(fields, contentcheck.FieldLabel)
+	}
+	if m.addattempts != nil {
+		fields = append(fields, contentcheck.FieldAttempts)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ContentCheckMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case contentcheck.FieldScene:
+		return m.AddedScene()
+	case contentcheck.FieldLabel:
+		return m.AddedLabel()
+	case contentcheck.FieldAttempts:
+		return m.AddedAttempts()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ContentCheckMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case contentcheck.FieldScene:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddScene(v)
+		return nil
+	case contentcheck.FieldLabel:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddLabel(v)
+		return nil
+	case contentcheck.FieldAttempts:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAttempts(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ContentCheck numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ContentCheckMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(contentcheck.FieldPrevious) {
+		fields = append(fields, contentcheck.FieldPrevious)
+	}
+	if m.FieldCleared(contentcheck.FieldTraceID) {
+		fields = append(fields, contentcheck.FieldTraceID)
+	}
+	if m.FieldCleared(contentcheck.FieldLeaseUntil) {
+		fields = append(fields, contentcheck.FieldLeaseUntil)
+	}
+	if m.FieldCleared(contentcheck.FieldDecidedAt) {
+		fields = append(fields, contentcheck.FieldDecidedAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ContentCheckMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ContentCheckMutation) ClearField(name string) error {
+	switch name {
+	case contentcheck.FieldPrevious:
+		m.ClearPrevious()
+		return nil
+	case contentcheck.FieldTraceID:
+		m.ClearTraceID()
+		return nil
+	case contentcheck.FieldLeaseUntil:
+		m.ClearLeaseUntil()
+		return nil
+	case contentcheck.FieldDecidedAt:
+		m.ClearDecidedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown ContentCheck nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ContentCheckMutation) ResetField(name string) error {
+	switch name {
+	case contentcheck.FieldSubject:
+		m.ResetSubject()
+		return nil
+	case contentcheck.FieldSellerID:
+		m.ResetSellerID()
+		return nil
+	case contentcheck.FieldTargetID:
+		m.ResetTargetID()
+		return nil
+	case contentcheck.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case contentcheck.FieldApp:
+		m.ResetApp()
+		return nil
+	case contentcheck.FieldScene:
+		m.ResetScene()
+		return nil
+	case contentcheck.FieldContent:
+		m.ResetContent()
+		return nil
+	case contentcheck.FieldPrevious:
+		m.ResetPrevious()
+		return nil
+	case contentcheck.FieldState:
+		m.ResetState()
+		return nil
+	case contentcheck.FieldLabel:
+		m.ResetLabel()
+		return nil
+	case contentcheck.FieldTraceID:
+		m.ResetTraceID()
+		return nil
+	case contentcheck.FieldReason:
+		m.ResetReason()
+		return nil
+	case contentcheck.FieldAttempts:
+		m.ResetAttempts()
+		return nil
+	case contentcheck.FieldNextAttemptAt:
+		m.ResetNextAttemptAt()
+		return nil
+	case contentcheck.FieldLeaseUntil:
+		m.ResetLeaseUntil()
+		return nil
+	case contentcheck.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case contentcheck.FieldDecidedAt:
+		m.ResetDecidedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown ContentCheck field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ContentCheckMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ContentCheckMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ContentCheckMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ContentCheckMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ContentCheckMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ContentCheckMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ContentCheckMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown ContentCheck unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ContentCheckMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown ContentCheck edge %s", name)
 }
 
 // DayCounterMutation represents an operation that mutates the DayCounter nodes in the graph.
@@ -4383,6 +5756,7 @@ type SellerMutation struct {
 	person_name              *string
 	phone                    *string
 	photo                    *string
+	photo_status             *seller.PhotoStatus
 	prefix                   *string
 	max_number               *int
 	addmax_number            *int
@@ -4702,6 +6076,42 @@ func (m *SellerMutation) PhotoCleared() bool {
 func (m *SellerMutation) ResetPhoto() {
 	m.photo = nil
 	delete(m.clearedFields, seller.FieldPhoto)
+}
+
+// SetPhotoStatus sets the "photo_status" field.
+func (m *SellerMutation) SetPhotoStatus(ss seller.PhotoStatus) {
+	m.photo_status = &ss
+}
+
+// PhotoStatus returns the value of the "photo_status" field in the mutation.
+func (m *SellerMutation) PhotoStatus() (r seller.PhotoStatus, exists bool) {
+	v := m.photo_status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPhotoStatus returns the old "photo_status" field's value of the Seller entity.
+// If the Seller object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SellerMutation) OldPhotoStatus(ctx context.Context) (v seller.PhotoStatus, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPhotoStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPhotoStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPhotoStatus: %w", err)
+	}
+	return oldValue.PhotoStatus, nil
+}
+
+// ResetPhotoStatus resets all changes to the "photo_status" field.
+func (m *SellerMutation) ResetPhotoStatus() {
+	m.photo_status = nil
 }
 
 // SetPrefix sets the "prefix" field.
@@ -5509,7 +6919,7 @@ func (m *SellerMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *SellerMutation) Fields() []string {
-	fields := make([]string, 0, 15)
+	fields := make([]string, 0, 16)
 	if m.name != nil {
 		fields = append(fields, seller.FieldName)
 	}
@@ -5521,6 +6931,9 @@ func (m *SellerMutation) Fields() []string {
 	}
 	if m.photo != nil {
 		fields = append(fields, seller.FieldPhoto)
+	}
+	if m.photo_status != nil {
+		fields = append(fields, seller.FieldPhotoStatus)
 	}
 	if m.prefix != nil {
 		fields = append(fields, seller.FieldPrefix)
@@ -5571,6 +6984,8 @@ func (m *SellerMutation) Field(name string) (ent.Value, bool) {
 		return m.Phone()
 	case seller.FieldPhoto:
 		return m.Photo()
+	case seller.FieldPhotoStatus:
+		return m.PhotoStatus()
 	case seller.FieldPrefix:
 		return m.Prefix()
 	case seller.FieldMaxNumber:
@@ -5610,6 +7025,8 @@ func (m *SellerMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldPhone(ctx)
 	case seller.FieldPhoto:
 		return m.OldPhoto(ctx)
+	case seller.FieldPhotoStatus:
+		return m.OldPhotoStatus(ctx)
 	case seller.FieldPrefix:
 		return m.OldPrefix(ctx)
 	case seller.FieldMaxNumber:
@@ -5668,6 +7085,13 @@ func (m *SellerMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetPhoto(v)
+		return nil
+	case seller.FieldPhotoStatus:
+		v, ok := value.(seller.PhotoStatus)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPhotoStatus(v)
 		return nil
 	case seller.FieldPrefix:
 		v, ok := value.(string)
@@ -5902,6 +7326,9 @@ func (m *SellerMutation) ResetField(name string) error {
 		return nil
 	case seller.FieldPhoto:
 		m.ResetPhoto()
+		return nil
+	case seller.FieldPhotoStatus:
+		m.ResetPhotoStatus()
 		return nil
 	case seller.FieldPrefix:
 		m.ResetPrefix()

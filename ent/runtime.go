@@ -5,6 +5,7 @@ package ent
 import (
 	"callme/ent/auditentry"
 	"callme/ent/callevent"
+	"callme/ent/contentcheck"
 	"callme/ent/daycounter"
 	"callme/ent/menuitem"
 	"callme/ent/notification"
@@ -56,6 +57,54 @@ func init() {
 	calleventDescTicketID := calleventFields[3].Descriptor()
 	// callevent.TicketIDValidator is a validator for the "ticket_id" field. It is called by the builders before save.
 	callevent.TicketIDValidator = calleventDescTicketID.Validators[0].(func(string) error)
+	contentcheckFields := schema.ContentCheck{}.Fields()
+	_ = contentcheckFields
+	// contentcheckDescSellerID is the schema descriptor for seller_id field.
+	contentcheckDescSellerID := contentcheckFields[1].Descriptor()
+	// contentcheck.SellerIDValidator is a validator for the "seller_id" field. It is called by the builders before save.
+	contentcheck.SellerIDValidator = contentcheckDescSellerID.Validators[0].(func(string) error)
+	// contentcheckDescTargetID is the schema descriptor for target_id field.
+	contentcheckDescTargetID := contentcheckFields[2].Descriptor()
+	// contentcheck.TargetIDValidator is a validator for the "target_id" field. It is called by the builders before save.
+	contentcheck.TargetIDValidator = contentcheckDescTargetID.Validators[0].(func(string) error)
+	// contentcheckDescUserID is the schema descriptor for user_id field.
+	contentcheckDescUserID := contentcheckFields[3].Descriptor()
+	// contentcheck.UserIDValidator is a validator for the "user_id" field. It is called by the builders before save.
+	contentcheck.UserIDValidator = contentcheckDescUserID.Validators[0].(func(string) error)
+	// contentcheckDescApp is the schema descriptor for app field.
+	contentcheckDescApp := contentcheckFields[4].Descriptor()
+	// contentcheck.AppValidator is a validator for the "app" field. It is called by the builders before save.
+	contentcheck.AppValidator = contentcheckDescApp.Validators[0].(func(string) error)
+	// contentcheckDescContent is the schema descriptor for content field.
+	contentcheckDescContent := contentcheckFields[6].Descriptor()
+	// contentcheck.ContentValidator is a validator for the "content" field. It is called by the builders before save.
+	contentcheck.ContentValidator = contentcheckDescContent.Validators[0].(func(string) error)
+	// contentcheckDescPrevious is the schema descriptor for previous field.
+	contentcheckDescPrevious := contentcheckFields[7].Descriptor()
+	// contentcheck.PreviousValidator is a validator for the "previous" field. It is called by the builders before save.
+	contentcheck.PreviousValidator = contentcheckDescPrevious.Validators[0].(func(string) error)
+	// contentcheckDescLabel is the schema descriptor for label field.
+	contentcheckDescLabel := contentcheckFields[9].Descriptor()
+	// contentcheck.DefaultLabel holds the default value on creation for the label field.
+	contentcheck.DefaultLabel = contentcheckDescLabel.Default.(int)
+	// contentcheckDescTraceID is the schema descriptor for trace_id field.
+	contentcheckDescTraceID := contentcheckFields[10].Descriptor()
+	// contentcheck.TraceIDValidator is a validator for the "trace_id" field. It is called by the builders before save.
+	contentcheck.TraceIDValidator = contentcheckDescTraceID.Validators[0].(func(string) error)
+	// contentcheckDescReason is the schema descriptor for reason field.
+	contentcheckDescReason := contentcheckFields[11].Descriptor()
+	// contentcheck.DefaultReason holds the default value on creation for the reason field.
+	contentcheck.DefaultReason = contentcheckDescReason.Default.(string)
+	// contentcheck.ReasonValidator is a validator for the "reason" field. It is called by the builders before save.
+	contentcheck.ReasonValidator = contentcheckDescReason.Validators[0].(func(string) error)
+	// contentcheckDescAttempts is the schema descriptor for attempts field.
+	contentcheckDescAttempts := contentcheckFields[12].Descriptor()
+	// contentcheck.DefaultAttempts holds the default value on creation for the attempts field.
+	contentcheck.DefaultAttempts = contentcheckDescAttempts.Default.(int)
+	// contentcheckDescCreatedAt is the schema descriptor for created_at field.
+	contentcheckDescCreatedAt := contentcheckFields[15].Descriptor()
+	// contentcheck.DefaultCreatedAt holds the default value on creation for the created_at field.
+	contentcheck.DefaultCreatedAt = contentcheckDescCreatedAt.Default.(func() time.Time)
 	daycounterFields := schema.DayCounter{}.Fields()
 	_ = daycounterFields
 	// daycounterDescSellerID is the schema descriptor for seller_id field.
@@ -221,51 +270,51 @@ func init() {
 	// seller.PhotoValidator is a validator for the "photo" field. It is called by the builders before save.
 	seller.PhotoValidator = sellerDescPhoto.Validators[0].(func(string) error)
 	// sellerDescPrefix is the schema descriptor for prefix field.
-	sellerDescPrefix := sellerFields[4].Descriptor()
+	sellerDescPrefix := sellerFields[5].Descriptor()
 	// seller.DefaultPrefix holds the default value on creation for the prefix field.
 	seller.DefaultPrefix = sellerDescPrefix.Default.(string)
 	// seller.PrefixValidator is a validator for the "prefix" field. It is called by the builders before save.
 	seller.PrefixValidator = sellerDescPrefix.Validators[0].(func(string) error)
 	// sellerDescMaxNumber is the schema descriptor for max_number field.
-	sellerDescMaxNumber := sellerFields[5].Descriptor()
+	sellerDescMaxNumber := sellerFields[6].Descriptor()
 	// seller.DefaultMaxNumber holds the default value on creation for the max_number field.
 	seller.DefaultMaxNumber = sellerDescMaxNumber.Default.(int)
 	// seller.MaxNumberValidator is a validator for the "max_number" field. It is called by the builders before save.
 	seller.MaxNumberValidator = sellerDescMaxNumber.Validators[0].(func(int) error)
 	// sellerDescOpen is the schema descriptor for open field.
-	sellerDescOpen := sellerFields[6].Descriptor()
+	sellerDescOpen := sellerFields[7].Descriptor()
 	// seller.DefaultOpen holds the default value on creation for the open field.
 	seller.DefaultOpen = sellerDescOpen.Default.(bool)
 	// sellerDescPickupNote is the schema descriptor for pickup_note field.
-	sellerDescPickupNote := sellerFields[7].Descriptor()
+	sellerDescPickupNote := sellerFields[8].Descriptor()
 	// seller.PickupNoteValidator is a validator for the "pickup_note" field. It is called by the builders before save.
 	seller.PickupNoteValidator = sellerDescPickupNote.Validators[0].(func(string) error)
 	// sellerDescNoShowAfterCalls is the schema descriptor for no_show_after_calls field.
-	sellerDescNoShowAfterCalls := sellerFields[8].Descriptor()
+	sellerDescNoShowAfterCalls := sellerFields[9].Descriptor()
 	// seller.DefaultNoShowAfterCalls holds the default value on creation for the no_show_after_calls field.
 	seller.DefaultNoShowAfterCalls = sellerDescNoShowAfterCalls.Default.(int)
 	// seller.NoShowAfterCallsValidator is a validator for the "no_show_after_calls" field. It is called by the builders before save.
 	seller.NoShowAfterCallsValidator = sellerDescNoShowAfterCalls.Validators[0].(func(int) error)
 	// sellerDescNoShowAfterMinutes is the schema descriptor for no_show_after_minutes field.
-	sellerDescNoShowAfterMinutes := sellerFields[9].Descriptor()
+	sellerDescNoShowAfterMinutes := sellerFields[10].Descriptor()
 	// seller.DefaultNoShowAfterMinutes holds the default value on creation for the no_show_after_minutes field.
 	seller.DefaultNoShowAfterMinutes = sellerDescNoShowAfterMinutes.Default.(int)
 	// seller.NoShowAfterMinutesValidator is a validator for the "no_show_after_minutes" field. It is called by the builders before save.
 	seller.NoShowAfterMinutesValidator = sellerDescNoShowAfterMinutes.Validators[0].(func(int) error)
 	// sellerDescOwnerID is the schema descriptor for owner_id field.
-	sellerDescOwnerID := sellerFields[11].Descriptor()
+	sellerDescOwnerID := sellerFields[12].Descriptor()
 	// seller.OwnerIDValidator is a validator for the "owner_id" field. It is called by the builders before save.
 	seller.OwnerIDValidator = sellerDescOwnerID.Validators[0].(func(string) error)
 	// sellerDescInviteHash is the schema descriptor for invite_hash field.
-	sellerDescInviteHash := sellerFields[12].Descriptor()
+	sellerDescInviteHash := sellerFields[13].Descriptor()
 	// seller.InviteHashValidator is a validator for the "invite_hash" field. It is called by the builders before save.
 	seller.InviteHashValidator = sellerDescInviteHash.Validators[0].(func(string) error)
 	// sellerDescCallSeq is the schema descriptor for call_seq field.
-	sellerDescCallSeq := sellerFields[13].Descriptor()
+	sellerDescCallSeq := sellerFields[14].Descriptor()
 	// seller.DefaultCallSeq holds the default value on creation for the call_seq field.
 	seller.DefaultCallSeq = sellerDescCallSeq.Default.(int64)
 	// sellerDescCreatedAt is the schema descriptor for created_at field.
-	sellerDescCreatedAt := sellerFields[14].Descriptor()
+	sellerDescCreatedAt := sellerFields[15].Descriptor()
 	// seller.DefaultCreatedAt holds the default value on creation for the created_at field.
 	seller.DefaultCreatedAt = sellerDescCreatedAt.Default.(func() time.Time)
 	// sellerDescID is the schema descriptor for id field.

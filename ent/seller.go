@@ -27,6 +27,8 @@ type Seller struct {
 	Phone *string `json:"phone,omitempty"`
 	// Photo holds the value of the "photo" field.
 	Photo *string `json:"photo,omitempty"`
+	// PhotoStatus holds the value of the "photo_status" field.
+	PhotoStatus seller.PhotoStatus `json:"photo_status,omitempty"`
 	// Prefix holds the value of the "prefix" field.
 	Prefix string `json:"prefix,omitempty"`
 	// MaxNumber holds the value of the "max_number" field.
@@ -139,7 +141,7 @@ func (*Seller) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullBool)
 		case seller.FieldMaxNumber, seller.FieldNoShowAfterCalls, seller.FieldNoShowAfterMinutes, seller.FieldCallSeq:
 			values[i] = new(sql.NullInt64)
-		case seller.FieldName, seller.FieldPersonName, seller.FieldPhone, seller.FieldPhoto, seller.FieldPrefix, seller.FieldPickupNote, seller.FieldInviteHash:
+		case seller.FieldName, seller.FieldPersonName, seller.FieldPhone, seller.FieldPhoto, seller.FieldPhotoStatus, seller.FieldPrefix, seller.FieldPickupNote, seller.FieldInviteHash:
 			values[i] = new(sql.NullString)
 		case seller.FieldPaidUntil, seller.FieldCreatedAt:
 			values[i] = new(sql.NullTime)
@@ -190,6 +192,12 @@ func (_m *Seller) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.Photo = new(string)
 				*_m.Photo = value.String
+			}
+		case seller.FieldPhotoStatus:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field photo_status", values[i])
+			} else if value.Valid {
+				_m.PhotoStatus = seller.PhotoStatus(value.String)
 			}
 		case seller.FieldPrefix:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -339,6 +347,9 @@ func (_m *Seller) String() string {
 		builder.WriteString("photo=")
 		builder.WriteString(*v)
 	}
+	builder.WriteString(", ")
+	builder.WriteString("photo_status=")
+	builder.WriteString(fmt.Sprintf("%v", _m.PhotoStatus))
 	builder.WriteString(", ")
 	builder.WriteString("prefix=")
 	builder.WriteString(_m.Prefix)

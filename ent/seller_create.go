@@ -77,6 +77,20 @@ func (_c *SellerCreate) SetNillablePhoto(v *string) *SellerCreate {
 	return _c
 }
 
+// SetPhotoStatus sets the "photo_status" field.
+func (_c *SellerCreate) SetPhotoStatus(v seller.PhotoStatus) *SellerCreate {
+	_c.mutation.SetPhotoStatus(v)
+	return _c
+}
+
+// SetNillablePhotoStatus sets the "photo_status" field if the given value is not nil.
+func (_c *SellerCreate) SetNillablePhotoStatus(v *seller.PhotoStatus) *SellerCreate {
+	if v != nil {
+		_c.SetPhotoStatus(*v)
+	}
+	return _c
+}
+
 // SetPrefix sets the "prefix" field.
 func (_c *SellerCreate) SetPrefix(v string) *SellerCreate {
 	_c.mutation.SetPrefix(v)
@@ -345,6 +359,10 @@ func (_c *SellerCreate) ExecX(ctx context.Context) {
 
 // defaults sets the default values of the builder before save.
 func (_c *SellerCreate) defaults() {
+	if _, ok := _c.mutation.PhotoStatus(); !ok {
+		v := seller.DefaultPhotoStatus
+		_c.mutation.SetPhotoStatus(v)
+	}
 	if _, ok := _c.mutation.Prefix(); !ok {
 		v := seller.DefaultPrefix
 		_c.mutation.SetPrefix(v)
@@ -402,6 +420,14 @@ func (_c *SellerCreate) check() error {
 	if v, ok := _c.mutation.Photo(); ok {
 		if err := seller.PhotoValidator(v); err != nil {
 			return &ValidationError{Name: "photo", err: fmt.Errorf(`ent: validator failed for field "Seller.photo": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.PhotoStatus(); !ok {
+		return &ValidationError{Name: "photo_status", err: errors.New(`ent: missing required field "Seller.photo_status"`)}
+	}
+	if v, ok := _c.mutation.PhotoStatus(); ok {
+		if err := seller.PhotoStatusValidator(v); err != nil {
+			return &ValidationError{Name: "photo_status", err: fmt.Errorf(`ent: validator failed for field "Seller.photo_status": %w`, err)}
 		}
 	}
 	if _, ok := _c.mutation.Prefix(); !ok {
@@ -516,6 +542,10 @@ func (_c *SellerCreate) createSpec() (*Seller, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Photo(); ok {
 		_spec.SetField(seller.FieldPhoto, field.TypeString, value)
 		_node.Photo = &value
+	}
+	if value, ok := _c.mutation.PhotoStatus(); ok {
+		_spec.SetField(seller.FieldPhotoStatus, field.TypeEnum, value)
+		_node.PhotoStatus = value
 	}
 	if value, ok := _c.mutation.Prefix(); ok {
 		_spec.SetField(seller.FieldPrefix, field.TypeString, value)
@@ -753,6 +783,18 @@ func (u *SellerUpsert) UpdatePhoto() *SellerUpsert {
 // ClearPhoto clears the value of the "photo" field.
 func (u *SellerUpsert) ClearPhoto() *SellerUpsert {
 	u.SetNull(seller.FieldPhoto)
+	return u
+}
+
+// SetPhotoStatus sets the "photo_status" field.
+func (u *SellerUpsert) SetPhotoStatus(v seller.PhotoStatus) *SellerUpsert {
+	u.Set(seller.FieldPhotoStatus, v)
+	return u
+}
+
+// UpdatePhotoStatus sets the "photo_status" field to the value that was provided on create.
+func (u *SellerUpsert) UpdatePhotoStatus() *SellerUpsert {
+	u.SetExcluded(seller.FieldPhotoStatus)
 	return u
 }
 
@@ -1049,6 +1091,20 @@ func (u *SellerUpsertOne) UpdatePhoto() *SellerUpsertOne {
 func (u *SellerUpsertOne) ClearPhoto() *SellerUpsertOne {
 	return u.Update(func(s *SellerUpsert) {
 		s.ClearPhoto()
+	})
+}
+
+// SetPhotoStatus sets the "photo_status" field.
+func (u *SellerUpsertOne) SetPhotoStatus(v seller.PhotoStatus) *SellerUpsertOne {
+	return u.Update(func(s *SellerUpsert) {
+		s.SetPhotoStatus(v)
+	})
+}
+
+// UpdatePhotoStatus sets the "photo_status" field to the value that was provided on create.
+func (u *SellerUpsertOne) UpdatePhotoStatus() *SellerUpsertOne {
+	return u.Update(func(s *SellerUpsert) {
+		s.UpdatePhotoStatus()
 	})
 }
 
@@ -1540,6 +1596,20 @@ func (u *SellerUpsertBulk) UpdatePhoto() *SellerUpsertBulk {
 func (u *SellerUpsertBulk) ClearPhoto() *SellerUpsertBulk {
 	return u.Update(func(s *SellerUpsert) {
 		s.ClearPhoto()
+	})
+}
+
+// SetPhotoStatus sets the "photo_status" field.
+func (u *SellerUpsertBulk) SetPhotoStatus(v seller.PhotoStatus) *SellerUpsertBulk {
+	return u.Update(func(s *SellerUpsert) {
+		s.SetPhotoStatus(v)
+	})
+}
+
+// UpdatePhotoStatus sets the "photo_status" field to the value that was provided on create.
+func (u *SellerUpsertBulk) UpdatePhotoStatus() *SellerUpsertBulk {
+	return u.Update(func(s *SellerUpsert) {
+		s.UpdatePhotoStatus()
 	})
 }
 

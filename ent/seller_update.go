@@ -109,6 +109,20 @@ func (_u *SellerUpdate) ClearPhoto() *SellerUpdate {
 	return _u
 }
 
+// SetPhotoStatus sets the "photo_status" field.
+func (_u *SellerUpdate) SetPhotoStatus(v seller.PhotoStatus) *SellerUpdate {
+	_u.mutation.SetPhotoStatus(v)
+	return _u
+}
+
+// SetNillablePhotoStatus sets the "photo_status" field if the given value is not nil.
+func (_u *SellerUpdate) SetNillablePhotoStatus(v *seller.PhotoStatus) *SellerUpdate {
+	if v != nil {
+		_u.SetPhotoStatus(*v)
+	}
+	return _u
+}
+
 // SetPrefix sets the "prefix" field.
 func (_u *SellerUpdate) SetPrefix(v string) *SellerUpdate {
 	_u.mutation.SetPrefix(v)
@@ -510,6 +524,11 @@ func (_u *SellerUpdate) check() error {
 			return &ValidationError{Name: "photo", err: fmt.Errorf(`ent: validator failed for field "Seller.photo": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.PhotoStatus(); ok {
+		if err := seller.PhotoStatusValidator(v); err != nil {
+			return &ValidationError{Name: "photo_status", err: fmt.Errorf(`ent: validator failed for field "Seller.photo_status": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.Prefix(); ok {
 		if err := seller.PrefixValidator(v); err != nil {
 			return &ValidationError{Name: "prefix", err: fmt.Errorf(`ent: validator failed for field "Seller.prefix": %w`, err)}
@@ -586,6 +605,9 @@ func (_u *SellerUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.PhotoCleared() {
 		_spec.ClearField(seller.FieldPhoto, field.TypeString)
+	}
+	if value, ok := _u.mutation.PhotoStatus(); ok {
+		_spec.SetField(seller.FieldPhotoStatus, field.TypeEnum, value)
 	}
 	if value, ok := _u.mutation.Prefix(); ok {
 		_spec.SetField(seller.FieldPrefix, field.TypeString, value)
@@ -937,6 +959,20 @@ func (_u *SellerUpdateOne) SetNillablePhoto(v *string) *SellerUpdateOne {
 // ClearPhoto clears the value of the "photo" field.
 func (_u *SellerUpdateOne) ClearPhoto() *SellerUpdateOne {
 	_u.mutation.ClearPhoto()
+	return _u
+}
+
+// SetPhotoStatus sets the "photo_status" field.
+func (_u *SellerUpdateOne) SetPhotoStatus(v seller.PhotoStatus) *SellerUpdateOne {
+	_u.mutation.SetPhotoStatus(v)
+	return _u
+}
+
+// SetNillablePhotoStatus sets the "photo_status" field if the given value is not nil.
+func (_u *SellerUpdateOne) SetNillablePhotoStatus(v *seller.PhotoStatus) *SellerUpdateOne {
+	if v != nil {
+		_u.SetPhotoStatus(*v)
+	}
 	return _u
 }
 
@@ -1354,6 +1390,11 @@ func (_u *SellerUpdateOne) check() error {
 			return &ValidationError{Name: "photo", err: fmt.Errorf(`ent: validator failed for field "Seller.photo": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.PhotoStatus(); ok {
+		if err := seller.PhotoStatusValidator(v); err != nil {
+			return &ValidationError{Name: "photo_status", err: fmt.Errorf(`ent: validator failed for field "Seller.photo_status": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.Prefix(); ok {
 		if err := seller.PrefixValidator(v); err != nil {
 			return &ValidationError{Name: "prefix", err: fmt.Errorf(`ent: validator failed for field "Seller.prefix": %w`, err)}
@@ -1447,6 +1488,9 @@ func (_u *SellerUpdateOne) sqlSave(ctx context.Context) (_node *Seller, err erro
 	}
 	if _u.mutation.PhotoCleared() {
 		_spec.ClearField(seller.FieldPhoto, field.TypeString)
+	}
+	if value, ok := _u.mutation.PhotoStatus(); ok {
+		_spec.SetField(seller.FieldPhotoStatus, field.TypeEnum, value)
 	}
 	if value, ok := _u.mutation.Prefix(); ok {
 		_spec.SetField(seller.FieldPrefix, field.TypeString, value)

@@ -18,6 +18,8 @@ type Tx struct {
 	AuditEntry *AuditEntryClient
 	// CallEvent is the client for interacting with the CallEvent builders.
 	CallEvent *CallEventClient
+	// ContentCheck is the client for interacting with the ContentCheck builders.
+	ContentCheck *ContentCheckClient
 	// DayCounter is the client for interacting with the DayCounter builders.
 	DayCounter *DayCounterClient
 	// MenuItem is the client for interacting with the MenuItem builders.
@@ -167,6 +169,7 @@ func (tx *Tx) Client() *Client {
 func (tx *Tx) init() {
 	tx.AuditEntry = NewAuditEntryClient(tx.config)
 	tx.CallEvent = NewCallEventClient(tx.config)
+	tx.ContentCheck = NewContentCheckClient(tx.config)
 	tx.DayCounter = NewDayCounterClient(tx.config)
 	tx.MenuItem = NewMenuItemClient(tx.config)
 	tx.Notification = NewNotificationClient(tx.config)

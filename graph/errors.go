@@ -23,7 +23,14 @@ func (e internalError) Unwrap() error { return e.err }
 // markInternal is a field middleware: whatever a resolver returns that is not
 // a *canteen.Error is internal. Errors that never reach a resolver (parse,
 // validation, argument coercion) come from gqlgen and are the client's fault.
+//
+// Once the request's deadline has passed (or its client hung up), no more
+// resolvers run: each field answers the context's error at once instead of
+// starting work nobody will read.
 func markInternal(ctx context.Context, next graphql.Resolver) (any, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, internalError{err}
+	}
 	res, err := next(ctx)
 	if err != nil {
 		var de *canteen.Error
@@ -52,18 +59,26 @@ func presentErrors(log *slog.Logger) graphql.ErrorPresenterFunc {
 		}
 		var ie internalError
 		if errors.As(err, &ie) {
-			if errors.Is(err, context.Canceled) {
+			switch {
+			case errors.Is(err, context.Canceled):
 				gerr.Message = "request cancelled"
-			} else {
+			case errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil:
+				// Every field still to run fails this way; logTimeouts
+				// logs the request once.
+				gerr.Message = "request timed out"
+			default:
 				log.ErrorContext(ctx, "internal error", "path", gerr.Path.String(), "err", ie.err)
 				gerr.Message = "internal error; it has been logged"
 			}
 			gerr.Extensions = map[string]any{"code": string(canteen.CodeInternal)}
 			return gerr
 		}
-		// gqlgen's own errors: parse and validation failures carry a code;
-		// argument coercion failures do not, and are bad input too, like a
-		// query over the complexity limit.
+		// gqlgen's own errors: parse and validation failures carry a code,
+		// and so do refused documents (package persisted:
+		// PERSISTED_QUERY_NOT_FOUND, PERSISTED_QUERY_REQUIRED,
+		// PERSISTED_QUERY_HASH_MISMATCH), which keep it; argument coercion
+		// failures do not, and are bad input too, like a query over the
+		// complexity limit.
 		if gerr.Extensions["code"] == "COMPLEXITY_LIMIT_EXCEEDED" {
 			gerr.Extensions["code"] = string(canteen.CodeBadUserInput)
 		}
@@ -74,6 +89,26 @@ func presentErrors(log *slog.Logger) graphql.ErrorPresenterFunc {
 			gerr.Extensions["code"] = string(canteen.CodeBadUserInput)
 		}
 		return gerr
+	}
+}
+
+// logTimeouts logs once per response that its deadline passed, rather than
+// once for each of its fields.
+func logTimeouts(log *slog.Logger) graphql.ResponseMiddleware {
+	return func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+		resp := next(ctx)
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			name := ""
+			if oc := graphql.GetOperationContext(ctx); oc != nil && oc.Operation != nil {
+				name = oc.Operation.Name
+			}
+			n := 0
+			if resp != nil {
+				n = len(resp.Errors)
+			}
+			log.WarnContext(ctx, "request deadline exceeded", "operation", name, "errors", n)
+		}
+		return resp
 	}
 }
 

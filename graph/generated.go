@@ -5,8 +5,9 @@ package graph
 import (
 	"bytes"
 	"callme/ent"
+	"callme/graph/model"
 	"callme/internal/canteen"
-	"callme/internal/model"
+	model1 "callme/internal/model"
 	"callme/internal/pulid"
 	"context"
 	"embed"
@@ -62,6 +63,17 @@ type ComplexityRoot struct {
 		Ticket       func(childComplexity int) int
 	}
 
+	ContentReview struct {
+		Content   func(childComplexity int) int
+		CreatedAt func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Label     func(childComplexity int) int
+		Reason    func(childComplexity int) int
+		SellerID  func(childComplexity int) int
+		Subject   func(childComplexity int) int
+		TargetID  func(childComplexity int) int
+	}
+
 	DayStats struct {
 		Calls               func(childComplexity int) int
 		Cancelled           func(childComplexity int) int
@@ -83,6 +95,7 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
+		AcceptContent        func(childComplexity int, id pulid.ID) int
 		AcceptNotifications  func(childComplexity int, ticketID pulid.ID, templateIds []string) int
 		Call                 func(childComplexity int, ticketID pulid.ID) int
 		CallNext             func(childComplexity int, sellerID pulid.ID) int
@@ -96,6 +109,7 @@ type ComplexityRoot struct {
 		Login                func(childComplexity int, input canteen.LoginInput) int
 		Logout               func(childComplexity int) int
 		MarkNoShow           func(childComplexity int, ticketID pulid.ID) int
+		RemoveContent        func(childComplexity int, id pulid.ID) int
 		RenewSeller          func(childComplexity int, sellerID pulid.ID, months int) int
 		Reopen               func(childComplexity int, ticketID pulid.ID) int
 		SetMenu              func(childComplexity int, sellerID pulid.ID, items []*canteen.MenuItemInput) int
@@ -119,6 +133,7 @@ type ComplexityRoot struct {
 
 	Query struct {
 		AuditLog              func(childComplexity int, first *int) int
+		ContentReviews        func(childComplexity int, first *int) int
 		Me                    func(childComplexity int) int
 		MyTickets             func(childComplexity int) int
 		Node                  func(childComplexity int, id pulid.ID) int
@@ -143,6 +158,7 @@ type ComplexityRoot struct {
 		Open               func(childComplexity int) int
 		PaidUntil          func(childComplexity int) int
 		PersonName         func(childComplexity int) int
+		PhotoStatus        func(childComplexity int) int
 		PhotoURL           func(childComplexity int) int
 		PickupNote         func(childComplexity int) int
 		Prefix             func(childComplexity int) int
@@ -220,6 +236,8 @@ type MutationResolver interface {
 	UpdateSeller(ctx context.Context, input canteen.UpdateSellerInput) (*canteen.SellerUpdate, error)
 	RenewSeller(ctx context.Context, sellerID pulid.ID, months int) (*ent.Seller, error)
 	UploadSellerPhoto(ctx context.Context, sellerID pulid.ID, file graphql.Upload) (*ent.Seller, error)
+	AcceptContent(ctx context.Context, id pulid.ID) (*canteen.ContentReview, error)
+	RemoveContent(ctx context.Context, id pulid.ID) (*canteen.ContentReview, error)
 	Fetch(ctx context.Context, input canteen.FetchInput) (*ent.Ticket, error)
 	Claim(ctx context.Context, input canteen.ClaimInput) (*ent.Ticket, error)
 	Call(ctx context.Context, ticketID pulid.ID) (*ent.Ticket, error)
@@ -239,6 +257,7 @@ type QueryResolver interface {
 	SellerStats(ctx context.Context, sellerID pulid.ID, from string, to string) ([]*canteen.DayStats, error)
 	AuditLog(ctx context.Context, first *int) ([]*ent.AuditEntry, error)
 	SellerQRCode(ctx context.Context, sellerID pulid.ID) (*canteen.QRCode, error)
+	ContentReviews(ctx context.Context, first *int) ([]*canteen.ContentReview, error)
 	MyTickets(ctx context.Context) ([]*ent.Ticket, error)
 	Queue(ctx context.Context, sellerID pulid.ID) ([]*ent.Ticket, error)
 	SellerTickets(ctx context.Context, sellerID pulid.ID, day string) ([]*ent.Ticket, error)
@@ -254,6 +273,7 @@ type SellerResolver interface {
 	LastCalled(ctx context.Context, obj *ent.Seller) (*ent.Ticket, error)
 
 	AverageWaitSeconds(ctx context.Context, obj *ent.Seller) (*int, error)
+	PhotoStatus(ctx context.Context, obj *ent.Seller) (*model.PhotoStatus, error)
 }
 type SubscriptionResolver interface {
 	CalledNumbers(ctx context.Context, sellerID pulid.ID, after *int) (<-chan *canteen.CallEvent, error)
@@ -270,7 +290,7 @@ type TicketResolver interface {
 	BusinessDay(ctx context.Context, obj *ent.Ticket) (string, error)
 }
 type UserResolver interface {
-	Roles(ctx context.Context, obj *ent.User) ([]model.Role, error)
+	Roles(ctx context.Context, obj *ent.User) ([]model1.Role, error)
 	Seller(ctx context.Context, obj *ent.User) (*ent.Seller, error)
 }
 
@@ -353,6 +373,55 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CallEvent.Ticket(childComplexity), true
+
+	case "ContentReview.content":
+		if e.ComplexityRoot.ContentReview.Content == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContentReview.Content(childComplexity), true
+	case "ContentReview.createdAt":
+		if e.ComplexityRoot.ContentReview.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContentReview.CreatedAt(childComplexity), true
+	case "ContentReview.id":
+		if e.ComplexityRoot.ContentReview.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContentReview.ID(childComplexity), true
+	case "ContentReview.label":
+		if e.ComplexityRoot.ContentReview.Label == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContentReview.Label(childComplexity), true
+	case "ContentReview.reason":
+		if e.ComplexityRoot.ContentReview.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContentReview.Reason(childComplexity), true
+	case "ContentReview.sellerId":
+		if e.ComplexityRoot.ContentReview.SellerID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContentReview.SellerID(childComplexity), true
+	case "ContentReview.subject":
+		if e.ComplexityRoot.ContentReview.Subject == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContentReview.Subject(childComplexity), true
+	case "ContentReview.targetId":
+		if e.ComplexityRoot.ContentReview.TargetID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContentReview.TargetID(childComplexity), true
 
 	case "DayStats.calls":
 		if e.ComplexityRoot.DayStats.Calls == nil {
@@ -440,6 +509,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.MenuItem.PriceCents(childComplexity), true
 
+	case "Mutation.acceptContent":
+		if e.ComplexityRoot.Mutation.AcceptContent == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_acceptContent_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AcceptContent(childComplexity, args["id"].(pulid.ID)), true
 	case "Mutation.acceptNotifications":
 		if e.ComplexityRoot.Mutation.AcceptNotifications == nil {
 			break
@@ -578,6 +658,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.MarkNoShow(childComplexity, args["ticketId"].(pulid.ID)), true
+	case "Mutation.removeContent":
+		if e.ComplexityRoot.Mutation.RemoveContent == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_removeContent_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RemoveContent(childComplexity, args["id"].(pulid.ID)), true
 	case "Mutation.renewSeller":
 		if e.ComplexityRoot.Mutation.RenewSeller == nil {
 			break
@@ -705,6 +796,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.AuditLog(childComplexity, args["first"].(*int)), true
+	case "Query.contentReviews":
+		if e.ComplexityRoot.Query.ContentReviews == nil {
+			break
+		}
+
+		args, err := ec.field_Query_contentReviews_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ContentReviews(childComplexity, args["first"].(*int)), true
 
 	case "Query.me":
 		if e.ComplexityRoot.Query.Me == nil {
@@ -868,6 +970,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Seller.PersonName(childComplexity), true
+	case "Seller.photoStatus":
+		if e.ComplexityRoot.Seller.PhotoStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Seller.PhotoStatus(childComplexity), true
 	case "Seller.photoURL":
 		if e.ComplexityRoot.Seller.PhotoURL == nil {
 			break
@@ -1259,6 +1367,28 @@ func (ec *executionContext) childFields_CallEvent(ctx context.Context, field gra
 	return nil, fmt.Errorf("no field named %q was found under type CallEvent", field.Name)
 }
 
+func (ec *executionContext) childFields_ContentReview(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ContentReview_id(ctx, field)
+	case "subject":
+		return ec.fieldContext_ContentReview_subject(ctx, field)
+	case "sellerId":
+		return ec.fieldContext_ContentReview_sellerId(ctx, field)
+	case "targetId":
+		return ec.fieldContext_ContentReview_targetId(ctx, field)
+	case "content":
+		return ec.fieldContext_ContentReview_content(ctx, field)
+	case "label":
+		return ec.fieldContext_ContentReview_label(ctx, field)
+	case "reason":
+		return ec.fieldContext_ContentReview_reason(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_ContentReview_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ContentReview", field.Name)
+}
+
 func (ec *executionContext) childFields_DayStats(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "day":
@@ -1355,6 +1485,8 @@ func (ec *executionContext) childFields_Seller(ctx context.Context, field graphq
 		return ec.fieldContext_Seller_noShowAfterMinutes(ctx, field)
 	case "averageWaitSeconds":
 		return ec.fieldContext_Seller_averageWaitSeconds(ctx, field)
+	case "photoStatus":
+		return ec.fieldContext_Seller_photoStatus(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Seller", field.Name)
 }
@@ -1575,6 +1707,20 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 
 // region    ***************************** args.gotpl *****************************
 
+func (ec *executionContext) field_Mutation_acceptContent_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2callmeᚋinternalᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_acceptNotifications_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1751,6 +1897,20 @@ func (ec *executionContext) field_Mutation_markNoShow_args(ctx context.Context, 
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_removeContent_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2callmeᚋinternalᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_renewSeller_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1904,6 +2064,20 @@ func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs
 }
 
 func (ec *executionContext) field_Query_auditLog_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_contentReviews_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
@@ -2402,6 +2576,190 @@ func (ec *executionContext) _CallEvent_calledAt(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_CallEvent_calledAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CallEvent", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ContentReview_id(ctx context.Context, field graphql.CollectedField, obj *canteen.ContentReview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContentReview_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2callmeᚋinternalᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ContentReview_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ContentReview", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ContentReview_subject(ctx context.Context, field graphql.CollectedField, obj *canteen.ContentReview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContentReview_subject(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Subject, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ContentReview_subject(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ContentReview", field, false, false, "String")
+}
+
+func (ec *executionContext) _ContentReview_sellerId(ctx context.Context, field graphql.CollectedField, obj *canteen.ContentReview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContentReview_sellerId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SellerID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2callmeᚋinternalᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ContentReview_sellerId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ContentReview", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ContentReview_targetId(ctx context.Context, field graphql.CollectedField, obj *canteen.ContentReview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContentReview_targetId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TargetID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2callmeᚋinternalᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ContentReview_targetId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ContentReview", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ContentReview_content(ctx context.Context, field graphql.CollectedField, obj *canteen.ContentReview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContentReview_content(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Content, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ContentReview_content(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ContentReview", field, false, false, "String")
+}
+
+func (ec *executionContext) _ContentReview_label(ctx context.Context, field graphql.CollectedField, obj *canteen.ContentReview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContentReview_label(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Label, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ContentReview_label(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ContentReview", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ContentReview_reason(ctx context.Context, field graphql.CollectedField, obj *canteen.ContentReview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContentReview_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ContentReview_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ContentReview", field, false, false, "String")
+}
+
+func (ec *executionContext) _ContentReview_createdAt(ctx context.Context, field graphql.CollectedField, obj *canteen.ContentReview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContentReview_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ContentReview_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ContentReview", field, false, false, "Time")
 }
 
 func (ec *executionContext) _DayStats_day(ctx context.Context, field graphql.CollectedField, obj *canteen.DayStats) (ret graphql.Marshaler) {
@@ -3139,6 +3497,94 @@ func (ec *executionContext) fieldContext_Mutation_uploadSellerPhoto(ctx context.
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_uploadSellerPhoto_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_acceptContent(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_acceptContent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AcceptContent(ctx, fc.Args["id"].(pulid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *canteen.ContentReview) graphql.Marshaler {
+			return ec.marshalNContentReview2ᚖcallmeᚋinternalᚋcanteenᚐContentReview(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_acceptContent(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ContentReview(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_acceptContent_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_removeContent(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_removeContent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RemoveContent(ctx, fc.Args["id"].(pulid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *canteen.ContentReview) graphql.Marshaler {
+			return ec.marshalNContentReview2ᚖcallmeᚋinternalᚋcanteenᚐContentReview(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_removeContent(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ContentReview(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_removeContent_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -4019,6 +4465,50 @@ func (ec *executionContext) fieldContext_Query_sellerQRCode(ctx context.Context,
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_contentReviews(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_contentReviews(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ContentReviews(ctx, fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*canteen.ContentReview) graphql.Marshaler {
+			return ec.marshalNContentReview2ᚕᚖcallmeᚋinternalᚋcanteenᚐContentReviewᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_contentReviews(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ContentReview(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_contentReviews_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_myTickets(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4601,6 +5091,29 @@ func (ec *executionContext) fieldContext_Seller_averageWaitSeconds(_ context.Con
 	return graphql.NewScalarFieldContext("Seller", field, true, true, "Int")
 }
 
+func (ec *executionContext) _Seller_photoStatus(ctx context.Context, field graphql.CollectedField, obj *ent.Seller) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Seller_photoStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Seller().PhotoStatus(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PhotoStatus) graphql.Marshaler {
+			return ec.marshalOPhotoStatus2ᚖcallmeᚋgraphᚋmodelᚐPhotoStatus(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Seller_photoStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Seller", field, true, true, "PhotoStatus")
+}
+
 func (ec *executionContext) _SellerConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.SellerConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5132,7 +5645,7 @@ func (ec *executionContext) _Ticket_status(ctx context.Context, field graphql.Co
 			return obj.Status, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.TicketStatus) graphql.Marshaler {
+		func(ctx context.Context, selections ast.SelectionSet, v model1.TicketStatus) graphql.Marshaler {
 			return ec.marshalNTicketStatus2callmeᚋinternalᚋmodelᚐTicketStatus(ctx, selections, v)
 		},
 		true,
@@ -5385,7 +5898,7 @@ func (ec *executionContext) _User_roles(ctx context.Context, field graphql.Colle
 			return ec.Resolvers.User().Roles(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []model.Role) graphql.Marshaler {
+		func(ctx context.Context, selections ast.SelectionSet, v []model1.Role) graphql.Marshaler {
 			return ec.marshalNRole2ᚕcallmeᚋinternalᚋmodelᚐRoleᚄ(ctx, selections, v)
 		},
 		true,
@@ -7040,6 +7553,74 @@ func (ec *executionContext) _CallEvent(ctx context.Context, sel ast.SelectionSet
 	return out
 }
 
+var contentReviewImplementors = []string{"ContentReview"}
+
+func (ec *executionContext) _ContentReview(ctx context.Context, sel ast.SelectionSet, obj *canteen.ContentReview) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, contentReviewImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ContentReview")
+		case "id":
+			out.Values[i] = ec._ContentReview_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "subject":
+			out.Values[i] = ec._ContentReview_subject(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sellerId":
+			out.Values[i] = ec._ContentReview_sellerId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "targetId":
+			out.Values[i] = ec._ContentReview_targetId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "content":
+			out.Values[i] = ec._ContentReview_content(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "label":
+			out.Values[i] = ec._ContentReview_label(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reason":
+			out.Values[i] = ec._ContentReview_reason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._ContentReview_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var dayStatsImplementors = []string{"DayStats"}
 
 func (ec *executionContext) _DayStats(ctx context.Context, sel ast.SelectionSet, obj *canteen.DayStats) graphql.Marshaler {
@@ -7251,6 +7832,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "uploadSellerPhoto":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_uploadSellerPhoto(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "acceptContent":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_acceptContent(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "removeContent":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_removeContent(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -7489,6 +8084,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_sellerQRCode(ctx, field)
 				})
+		case "contentReviews":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_contentReviews(ctx, field)
+				})
 		case "myTickets":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -7635,6 +8236,12 @@ func (ec *executionContext) _Seller(ctx context.Context, sel ast.SelectionSet, o
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Seller_averageWaitSeconds(ctx, field, obj)
+				})
+		case "photoStatus":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Seller_photoStatus(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -8386,13 +8993,13 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 
 // region    ***************************** type.gotpl *****************************
 
-func (ec *executionContext) unmarshalNApp2callmeᚋinternalᚋmodelᚐApp(ctx context.Context, v any) (model.App, error) {
-	var res model.App
+func (ec *executionContext) unmarshalNApp2callmeᚋinternalᚋmodelᚐApp(ctx context.Context, v any) (model1.App, error) {
+	var res model1.App
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNApp2callmeᚋinternalᚋmodelᚐApp(ctx context.Context, sel ast.SelectionSet, v model.App) graphql.Marshaler {
+func (ec *executionContext) marshalNApp2callmeᚋinternalᚋmodelᚐApp(ctx context.Context, sel ast.SelectionSet, v model1.App) graphql.Marshaler {
 	return v
 }
 
@@ -8445,6 +9052,30 @@ func (ec *executionContext) marshalNCallEvent2ᚖcallmeᚋinternalᚋcanteenᚐC
 func (ec *executionContext) unmarshalNClaimInput2callmeᚋinternalᚋcanteenᚐClaimInput(ctx context.Context, v any) (canteen.ClaimInput, error) {
 	res, err := ec.unmarshalInputClaimInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNContentReview2ᚕᚖcallmeᚋinternalᚋcanteenᚐContentReviewᚄ(ctx context.Context, sel ast.SelectionSet, v []*canteen.ContentReview) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNContentReview2ᚖcallmeᚋinternalᚋcanteenᚐContentReview(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNContentReview2ᚖcallmeᚋinternalᚋcanteenᚐContentReview(ctx context.Context, sel ast.SelectionSet, v *canteen.ContentReview) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ContentReview!")
+		return graphql.Null
+	}
+	return ec._ContentReview(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNCreateSellerInput2callmeᚋinternalᚋcanteenᚐCreateSellerInput(ctx context.Context, v any) (canteen.CreateSellerInput, error) {
@@ -8589,20 +9220,20 @@ func (ec *executionContext) marshalNQRCode2ᚖcallmeᚋinternalᚋcanteenᚐQRCo
 	return ec._QRCode(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNRole2callmeᚋinternalᚋmodelᚐRole(ctx context.Context, v any) (model.Role, error) {
-	var res model.Role
+func (ec *executionContext) unmarshalNRole2callmeᚋinternalᚋmodelᚐRole(ctx context.Context, v any) (model1.Role, error) {
+	var res model1.Role
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNRole2callmeᚋinternalᚋmodelᚐRole(ctx context.Context, sel ast.SelectionSet, v model.Role) graphql.Marshaler {
+func (ec *executionContext) marshalNRole2callmeᚋinternalᚋmodelᚐRole(ctx context.Context, sel ast.SelectionSet, v model1.Role) graphql.Marshaler {
 	return v
 }
 
-func (ec *executionContext) unmarshalNRole2ᚕcallmeᚋinternalᚋmodelᚐRoleᚄ(ctx context.Context, v any) ([]model.Role, error) {
+func (ec *executionContext) unmarshalNRole2ᚕcallmeᚋinternalᚋmodelᚐRoleᚄ(ctx context.Context, v any) ([]model1.Role, error) {
 	vSlice := graphql.CoerceList(v)
 	var err error
-	res := make([]model.Role, len(vSlice))
+	res := make([]model1.Role, len(vSlice))
 	for i := range vSlice {
 		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
 		res[i], err = ec.unmarshalNRole2callmeᚋinternalᚋmodelᚐRole(ctx, vSlice[i])
@@ -8613,7 +9244,7 @@ func (ec *executionContext) unmarshalNRole2ᚕcallmeᚋinternalᚋmodelᚐRole�
 	return res, nil
 }
 
-func (ec *executionContext) marshalNRole2ᚕcallmeᚋinternalᚋmodelᚐRoleᚄ(ctx context.Context, sel ast.SelectionSet, v []model.Role) graphql.Marshaler {
+func (ec *executionContext) marshalNRole2ᚕcallmeᚋinternalᚋmodelᚐRoleᚄ(ctx context.Context, sel ast.SelectionSet, v []model1.Role) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
@@ -8736,13 +9367,13 @@ func (ec *executionContext) marshalNTicket2ᚖcallmeᚋentᚐTicket(ctx context.
 	return ec._Ticket(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNTicketStatus2callmeᚋinternalᚋmodelᚐTicketStatus(ctx context.Context, v any) (model.TicketStatus, error) {
-	var res model.TicketStatus
+func (ec *executionContext) unmarshalNTicketStatus2callmeᚋinternalᚋmodelᚐTicketStatus(ctx context.Context, v any) (model1.TicketStatus, error) {
+	var res model1.TicketStatus
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNTicketStatus2callmeᚋinternalᚋmodelᚐTicketStatus(ctx context.Context, sel ast.SelectionSet, v model.TicketStatus) graphql.Marshaler {
+func (ec *executionContext) marshalNTicketStatus2callmeᚋinternalᚋmodelᚐTicketStatus(ctx context.Context, sel ast.SelectionSet, v model1.TicketStatus) graphql.Marshaler {
 	return v
 }
 
@@ -8998,6 +9629,22 @@ func (ec *executionContext) marshalONode2callmeᚋentᚐNoder(ctx context.Contex
 		return graphql.Null
 	}
 	return ec._Node(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOPhotoStatus2ᚖcallmeᚋgraphᚋmodelᚐPhotoStatus(ctx context.Context, v any) (*model.PhotoStatus, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.PhotoStatus)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOPhotoStatus2ᚖcallmeᚋgraphᚋmodelᚐPhotoStatus(ctx context.Context, sel ast.SelectionSet, v *model.PhotoStatus) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) marshalOSeller2ᚖcallmeᚋentᚐSeller(ctx context.Context, sel ast.SelectionSet, v *ent.Seller) graphql.Marshaler {

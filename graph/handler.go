@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"callme/graph/persisted"
 	"callme/internal/canteen"
 
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -35,6 +36,8 @@ type Options struct {
 	// which would otherwise reveal the schema with introspection off.
 	Production bool
 	Limits     Limits
+	// SocketLimits bound WebSockets and subscriptions per address and in all.
+	SocketLimits SocketLimits
 	// Metrics, when set, records operations, sockets and subscriptions.
 	Metrics *Metrics
 	// ShuttingDown reports that the server is stopping: sockets then close
@@ -43,6 +46,10 @@ type Options struct {
 	// Sockets, when set, counts open WebSockets.
 	Sockets *Sockets
 	Logger  *slog.Logger
+	// Documents says which documents run (package persisted): Trusted runs
+	// only the shipped ones for callers who are not admins; Any (also the
+	// zero value) runs every document and registers hashes (APQ).
+	Documents persisted.Mode
 }
 
 // NewHandler returns the /query endpoint: GraphQL over HTTP (GET, POST,
@@ -60,13 +67,15 @@ func NewHandler(svc *canteen.Service, opts Options) http.Handler {
 	}
 	opts.Limits.setDefaults()
 	lim := opts.Limits
-	srv := handler.New(NewExecutableSchema(Config{Resolvers: &Resolver{Svc: svc}, Complexity: complexity()}))
+	counts := newSocketCounts(opts.SocketLimits, lim.TrustForwardedFor)
+	srv := handler.New(NewExecutableSchema(Config{Resolvers: &Resolver{Svc: svc}}))
 	srv.AddTransport(transport.Websocket{
 		Implementation: guardedWS{
 			inner: transport.CoderWebsocketImplementation{
 				AcceptOptions: websocket.AcceptOptions{OriginPatterns: opts.AllowedOrigins},
 			},
 			maxSubs:      lim.MaxSubsPerSocket,
+			counts:       counts,
 			metrics:      opts.Metrics,
 			shuttingDown: opts.ShuttingDown,
 			sockets:      opts.Sockets,
@@ -101,17 +110,23 @@ func NewHandler(svc *canteen.Service, opts Options) http.Handler {
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
 	srv.AddTransport(transport.MultipartForm{MaxUploadSize: opts.MaxBodyBytes, MaxMemory: opts.MaxBodyBytes})
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	queries := lru.New[*ast.QueryDocument](1000)
+	srv.SetQueryCache(queries)
 	srv.SetParserTokenLimit(lim.MaxTokens)
 	srv.SetDisableSuggestion(opts.Production)
-	srv.Use(depthLimit{max: lim.MaxDepth})
-	srv.Use(extension.FixedComplexityLimit(lim.MaxComplexity))
+	srv.Use(costCheck{lim: lim, steps: lim.WalkSteps})
 	srv.AroundOperations(socketSessions(svc, opts.Logger)) // before anything that reads the caller
 	srv.AroundOperations(newRateLimits(lim).intercept)
 	srv.AroundResponses(withLoaders(svc))
-	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
+	srv.Use(trustedDocuments(svc, opts))
+	srv.AroundResponses(logTimeouts(opts.Logger))
+	// After anything that fills in the query (persisted documents), before
+	// gqlgen parses and validates it.
+	srv.Use(shapeCheck{lim: lim, cache: queries, steps: lim.WalkSteps})
 	if opts.Introspection {
 		srv.Use(extension.Introspection{})
+	} else {
+		srv.Use(noIntrospection{})
 	}
 	if opts.Metrics != nil {
 		srv.Use(metricsExtension{opts.Metrics})
@@ -119,7 +134,44 @@ func NewHandler(svc *canteen.Service, opts Options) http.Handler {
 	srv.AroundFields(markInternal)
 	srv.SetErrorPresenter(presentErrors(opts.Logger))
 	srv.SetRecoverFunc(recoverPanic(opts.Logger))
-	return authenticate(svc, limitBody(opts.MaxBodyBytes, httpSpec(srv)), lim, opts.Logger)
+	return counts.guard(authenticate(svc, limitBody(opts.MaxBodyBytes, httpSpec(srv)), lim, opts.Logger))
+}
+
+// trustedDocuments resolves persisted-query hashes and, in Trusted mode,
+// refuses documents the project does not ship, unless an admin sends them.
+func trustedDocuments(svc *canteen.Service, opts Options) *persisted.Documents {
+	manifest, err := persisted.Shipped()
+	if err != nil {
+		panic(err) // generated and tested: a broken build
+	}
+	mode := opts.Documents
+	if mode == "" {
+		mode = persisted.Any
+	}
+	return &persisted.Documents{
+		Mode:     mode,
+		Manifest: manifest,
+		// Any mode: anyone may register documents, so the cache is bounded in
+		// entries and in the size of what it keeps (at most 100 x 16 KiB).
+		Registered:         lru.New[string](100),
+		MaxRegisteredBytes: 16 << 10,
+		MayRunAny: func(ctx context.Context) (bool, error) {
+			// Parameters are read before socketSessions has resolved a
+			// WebSocket operation's caller: resolve its token here (only for
+			// documents outside the manifest).
+			if isSocket(ctx) {
+				token := tokenFrom(ctx)
+				if token == "" {
+					return false, nil
+				}
+				a, err := svc.Authenticate(ctx, token)
+				return a != nil && a.Admin, err
+			}
+			a := canteen.ActorFrom(ctx)
+			return a != nil && a.Admin, nil
+		},
+		Logger: opts.Logger,
+	}
 }
 
 func bearer(h string) string {

@@ -7,33 +7,65 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"callme/internal/canteen"
-	"callme/internal/pulid"
 	"callme/internal/ratelimit"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
 // Limits bound what one request or one client may ask of the server.
 type Limits struct {
-	MaxDepth          int // selection depth (default 12)
-	MaxComplexity     int // gqlgen complexity, lists costed by their size (default 10000)
-	MaxTokens         int // parser tokens per document (default 15000)
-	MaxSubsPerSocket  int // subscriptions per WebSocket (default 20)
-	MaxWSMessageBytes int64
-	RequestTimeout    time.Duration // per HTTP request (default 15s)
-	InitTimeout       time.Duration // WebSocket connection_init wait (default 10s)
+	MaxDepth           int // selection depth (default 12)
+	MaxComplexity      int // points of work per operation, see cost.go (default 40000)
+	MaxTokens          int // parser tokens per document (default 15000)
+	MaxFields          int // fields of an operation, fragments expanded (default 2000)
+	MaxRootFields      int // root fields of an operation (default 20)
+	MaxFragmentSpreads int // fragment spreads in a document (default 100)
+	MaxSubsPerSocket   int // subscriptions per WebSocket (default 20)
+	MaxWSMessageBytes  int64
+	RequestTimeout     time.Duration // per HTTP request (default 15s)
+	InitTimeout        time.Duration // WebSocket connection_init wait (default 10s)
+	// Logins and mutations are counted per root field: 20 aliased logins
+	// are 20 logins.
 	IPLoginsPerSec    float64
 	IPMutationsPerSec float64
 	IPBurst           int
+	// SessionMutsPerSec and SessionBurst apply per user: all sessions of one
+	// user share them.
 	SessionMutsPerSec float64
 	SessionBurst      int
-	TrustForwardedFor bool // take the client address from X-Forwarded-For (behind a proxy)
+	// Budgets of points (cost.go) per second, per client address, per user
+	// and per WebSocket, for queries, mutations and subscriptions alike.
+	// A zero rate turns a budget off; the flags default to the Default*
+	// constants, which SECURITY.md sizes.
+	IPPointsPerSec     float64
+	IPPointsBurst      int
+	UserPointsPerSec   float64
+	UserPointsBurst    int
+	SocketPointsPerSec float64
+	SocketPointsBurst  int
+	TrustForwardedFor  bool // take the client address from X-Forwarded-For (behind a proxy)
+	// Now is the budgets' clock (tests); nil is the real one.
+	Now func() time.Time
+	// WalkSteps, when set, counts the selections the document checks visit
+	// (tests assert that work is bounded by the document's size).
+	WalkSteps *atomic.Int64
 }
+
+// Default budgets, sized in SECURITY.md ("Budgets") for 5,000 students
+// behind one NAT address at lunch.
+const (
+	DefaultIPPointsPerSec     = 400_000
+	DefaultIPPointsBurst      = 1_000_000
+	DefaultUserPointsPerSec   = 200
+	DefaultUserPointsBurst    = 20_000
+	DefaultSocketPointsPerSec = 100
+	DefaultSocketPointsBurst  = 12_000
+)
 
 func (l *Limits) setDefaults() {
 	def := func(v *int, d int) {
@@ -42,11 +74,17 @@ func (l *Limits) setDefaults() {
 		}
 	}
 	def(&l.MaxDepth, 12)
-	def(&l.MaxComplexity, 10000)
+	def(&l.MaxComplexity, 40000)
 	def(&l.MaxTokens, 15000)
+	def(&l.MaxFields, 2000)
+	def(&l.MaxRootFields, 20)
+	def(&l.MaxFragmentSpreads, 100)
 	def(&l.MaxSubsPerSocket, 20)
 	def(&l.IPBurst, 200)
 	def(&l.SessionBurst, 30)
+	def(&l.IPPointsBurst, DefaultIPPointsBurst)
+	def(&l.UserPointsBurst, DefaultUserPointsBurst)
+	def(&l.SocketPointsBurst, DefaultSocketPointsBurst)
 	if l.MaxWSMessageBytes <= 0 {
 		l.MaxWSMessageBytes = 64 << 10
 	}
@@ -58,111 +96,56 @@ func (l *Limits) setDefaults() {
 	}
 }
 
-// complexity costs list fields by the number of items they can return, so a
-// wide query costs what it makes the database do.
-func complexity() ComplexityRoot {
-	var c ComplexityRoot
-	c.Query.Sellers = func(child int, first *int, _ *string, _ *bool) int {
-		n := canteen.DefaultPageSize
-		if first != nil && *first > 0 {
-			n = *first
-		}
-		return 1 + n*child
-	}
-	c.Query.MyTickets = func(child int) int { return 1 + 10*child }
-	c.Query.Queue = func(child int, _ pulid.ID) int { return 1 + 50*child }
-	c.Seller.Menu = func(child int) int { return 1 + 10*child }
-	return c
-}
-
-// depthLimit refuses documents nested deeper than max. Introspection is left
-// out: GraphiQL's schema query is deep by nature, and production turns
-// introspection off.
-type depthLimit struct{ max int }
-
-var _ interface {
-	graphql.HandlerExtension
-	graphql.OperationContextMutator
-} = depthLimit{}
-
-func (depthLimit) ExtensionName() string                   { return "DepthLimit" }
-func (depthLimit) Validate(graphql.ExecutableSchema) error { return nil }
-
-func (d depthLimit) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
-	if oc.Operation == nil {
-		return nil
-	}
-	if got := depth(oc.Operation.SelectionSet, 0, map[string]bool{}); got > d.max {
-		return &gqlerror.Error{
-			Message:    fmt.Sprintf("the query is %d levels deep; the limit is %d", got, d.max),
-			Extensions: map[string]any{"code": string(canteen.CodeBadUserInput), "limit": d.max},
-		}
-	}
-	return nil
-}
-
-func depth(set ast.SelectionSet, level int, inFragment map[string]bool) int {
-	deepest := level
-	for _, sel := range set {
-		var d int
-		switch s := sel.(type) {
-		case *ast.Field:
-			if strings.HasPrefix(s.Name, "__") {
-				continue
-			}
-			d = depth(s.SelectionSet, level+1, inFragment)
-		case *ast.InlineFragment:
-			d = depth(s.SelectionSet, level, inFragment)
-		case *ast.FragmentSpread:
-			if s.Definition == nil || inFragment[s.Name] {
-				continue // cycles are a validation error already
-			}
-			inFragment[s.Name] = true
-			d = depth(s.Definition.SelectionSet, level, inFragment)
-			delete(inFragment, s.Name)
-		}
-		deepest = max(deepest, d)
-	}
-	return deepest
-}
-
-// rateLimits throttles logins and mutations per client address and per
-// session. Queries and subscriptions are not limited here: they cost little
-// and subscriptions are capped per socket.
+// rateLimits charges every operation to the budgets of its socket, its user
+// and its client address, narrowest first, so a refused charge never
+// spends a wider budget that others share. Mutations are also counted per
+// root field against the login and mutation limits.
 type rateLimits struct {
-	ipLogin, ipMutation, session *ratelimit.Limiter
+	ipLogin, ipMutation, userMutation  *ratelimit.Limiter
+	ipPoints, userPoints, socketPoints *ratelimit.Limiter
 }
 
 func newRateLimits(l Limits) *rateLimits {
 	return &rateLimits{
-		ipLogin:    ratelimit.New(l.IPLoginsPerSec, l.IPBurst, nil),
-		ipMutation: ratelimit.New(l.IPMutationsPerSec, l.IPBurst, nil),
-		session:    ratelimit.New(l.SessionMutsPerSec, l.SessionBurst, nil),
+		ipLogin:      ratelimit.New(l.IPLoginsPerSec, l.IPBurst, l.Now),
+		ipMutation:   ratelimit.New(l.IPMutationsPerSec, l.IPBurst, l.Now),
+		userMutation: ratelimit.New(l.SessionMutsPerSec, l.SessionBurst, l.Now),
+		ipPoints:     ratelimit.New(l.IPPointsPerSec, l.IPPointsBurst, l.Now),
+		userPoints:   ratelimit.New(l.UserPointsPerSec, l.UserPointsBurst, l.Now),
+		socketPoints: ratelimit.New(l.SocketPointsPerSec, l.SocketPointsBurst, l.Now),
 	}
+}
+
+type charge struct {
+	lim *ratelimit.Limiter
+	key string
+	n   int
 }
 
 func (rl *rateLimits) intercept(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 	oc := graphql.GetOperationContext(ctx)
-	if oc.Operation == nil || oc.Operation.Operation != ast.Mutation {
+	if oc.Operation == nil {
 		return next(ctx)
 	}
+	cost := costOf(oc)
 	ip := clientIPFrom(ctx)
-	checks := []struct {
-		lim *ratelimit.Limiter
-		key string
-	}{{rl.ipMutation, ip}}
-	if onlyLogin(oc.Operation.SelectionSet) {
-		checks[0].lim = rl.ipLogin
+	var charges []charge
+	if sock := socketFrom(ctx); sock != "" {
+		charges = append(charges, charge{rl.socketPoints, sock, cost.Points})
 	}
 	if a := canteen.ActorFrom(ctx); a != nil {
-		checks = append(checks, struct {
-			lim *ratelimit.Limiter
-			key string
-		}{rl.session, fmt.Sprint(a.SessionID)})
+		user := string(a.UserID)
+		charges = append(charges,
+			charge{rl.userMutation, user, cost.Mutations + cost.Logins},
+			charge{rl.userPoints, user, cost.Points})
 	}
-	for _, c := range checks {
-		if ok, wait := c.lim.Allow(c.key); !ok {
-			secs := int(math.Ceil(wait.Seconds()))
+	charges = append(charges,
+		charge{rl.ipLogin, ip, cost.Logins},
+		charge{rl.ipMutation, ip, cost.Mutations},
+		charge{rl.ipPoints, ip, cost.Points})
+	for _, c := range charges {
+		if ok, wait := c.lim.AllowN(c.key, c.n); !ok {
+			secs := max(1, int(math.Ceil(wait.Seconds())))
 			return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{{
 				Message:    fmt.Sprintf("too many requests; retry in %d s", secs),
 				Extensions: map[string]any{"code": string(canteen.CodeRateLimited), "retryAfterSeconds": secs},
@@ -170,15 +153,6 @@ func (rl *rateLimits) intercept(ctx context.Context, next graphql.OperationHandl
 		}
 	}
 	return next(ctx)
-}
-
-func onlyLogin(set ast.SelectionSet) bool {
-	for _, sel := range set {
-		if f, ok := sel.(*ast.Field); !ok || (f.Name != "login" && f.Name != "__typename") {
-			return false
-		}
-	}
-	return true
 }
 
 type clientIPKey struct{}

@@ -7,6 +7,7 @@ package graph
 
 import (
 	"callme/ent"
+	"callme/graph/model"
 	"callme/internal/canteen"
 	"callme/internal/pulid"
 	"context"
@@ -54,6 +55,16 @@ func (r *mutationResolver) UploadSellerPhoto(ctx context.Context, sellerID pulid
 	return r.Svc.UploadSellerPhoto(ctx, sellerID, file.File)
 }
 
+// AcceptContent is the resolver for the acceptContent field.
+func (r *mutationResolver) AcceptContent(ctx context.Context, id pulid.ID) (*canteen.ContentReview, error) {
+	return r.Svc.DecideContent(ctx, id, true)
+}
+
+// RemoveContent is the resolver for the removeContent field.
+func (r *mutationResolver) RemoveContent(ctx context.Context, id pulid.ID) (*canteen.ContentReview, error) {
+	return r.Svc.DecideContent(ctx, id, false)
+}
+
 // Sellers is the resolver for the sellers field.
 func (r *queryResolver) Sellers(ctx context.Context, first *int, after *string, openOnly *bool) (*ent.SellerConnection, error) {
 	q, err := sellerQuery(ctx, first, after, openOnly)
@@ -92,9 +103,14 @@ func (r *queryResolver) SellerQRCode(ctx context.Context, sellerID pulid.ID) (*c
 	return r.Svc.SellerQRCode(ctx, sellerID)
 }
 
+// ContentReviews is the resolver for the contentReviews field.
+func (r *queryResolver) ContentReviews(ctx context.Context, first *int) ([]*canteen.ContentReview, error) {
+	return r.Svc.ContentReviews(ctx, first)
+}
+
 // PhotoURL is the resolver for the photoURL field.
 func (r *sellerResolver) PhotoURL(ctx context.Context, obj *ent.Seller) (*string, error) {
-	return r.Svc.PhotoURL(obj), nil
+	return r.Svc.PhotoURL(ctx, obj), nil
 }
 
 // Open is the resolver for the open field.
@@ -120,6 +136,16 @@ func (r *sellerResolver) LastCalled(ctx context.Context, obj *ent.Seller) (*ent.
 // AverageWaitSeconds is the resolver for the averageWaitSeconds field.
 func (r *sellerResolver) AverageWaitSeconds(ctx context.Context, obj *ent.Seller) (*int, error) {
 	return r.Svc.AverageWaitSeconds(ctx, obj)
+}
+
+// PhotoStatus is the resolver for the photoStatus field.
+func (r *sellerResolver) PhotoStatus(ctx context.Context, obj *ent.Seller) (*model.PhotoStatus, error) {
+	st := r.Svc.PhotoStatus(ctx, obj)
+	if st == nil {
+		return nil, nil
+	}
+	v := model.PhotoStatus(*st)
+	return &v, nil
 }
 
 // Seller returns SellerResolver implementation.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math/rand/v2"
+	"strconv"
 
 	"callme/internal/canteen"
 
@@ -33,14 +35,18 @@ func tokenFrom(ctx context.Context) string {
 	return t
 }
 
-// onSocket marks ctx as a WebSocket connection's.
+// onSocket marks ctx as a WebSocket connection's, with an id of its own
+// (the socket's budget is kept under it).
 func onSocket(ctx context.Context) context.Context {
-	return context.WithValue(ctx, socketKey{}, true)
+	return context.WithValue(ctx, socketKey{}, "ws:"+strconv.FormatUint(rand.Uint64(), 36))
 }
 
-func isSocket(ctx context.Context) bool {
-	b, _ := ctx.Value(socketKey{}).(bool)
-	return b
+func isSocket(ctx context.Context) bool { return socketFrom(ctx) != "" }
+
+// socketFrom returns the id of ctx's WebSocket, or "" over HTTP.
+func socketFrom(ctx context.Context) string {
+	id, _ := ctx.Value(socketKey{}).(string)
+	return id
 }
 
 // socketSessions is an operation interceptor: an operation on a WebSocket

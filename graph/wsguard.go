@@ -17,6 +17,7 @@ import (
 
 // Close codes of the graphql-transport-ws protocol.
 const (
+	closeInvalidMessage  = 4400
 	closeInitTimeout     = 4408
 	closeSubscriberTaken = 4409
 )
@@ -24,11 +25,15 @@ const (
 // guardedWS enforces what the graphql-transport-ws protocol requires and
 // gqlgen does not: a second subscribe with an id that is still active closes
 // the socket with 4409 (gqlgen would overwrite it and leak the first one), a
-// socket holds at most maxSubs subscriptions, and the init timeout closes with
-// 4408. It wraps another implementation and inspects message headers only.
+// socket holds at most maxSubs subscriptions (and its address and the server
+// theirs, counted in counts), a subscribe without an id closes with 4400 (gqlgen
+// would run any number of them under the id "", uncounted and never ended),
+// and the init timeout closes with 4408. It wraps another implementation and
+// inspects message headers only.
 type guardedWS struct {
 	inner   transport.WebsocketImplementation
 	maxSubs int
+	counts  *socketCounts
 	metrics *Metrics // may be nil
 	// shuttingDown turns the transport's close on cancel into 1001 "going
 	// away", so clients reconnect (to another instance) at once.
@@ -54,19 +59,24 @@ func (g guardedWS) Accept(w http.ResponseWriter, r *http.Request, opts transport
 	if g.sockets != nil {
 		g.sockets.n.Add(1)
 	}
-	return &guardedConn{WebsocketConn: c, guardedWS: g, active: map[string]bool{}}, nil
+	addr, _ := r.Context().Value(socketAddrKey{}).(string)
+	return &guardedConn{WebsocketConn: c, guardedWS: g, addr: addr, active: map[string]bool{}}, nil
 }
 
 type guardedConn struct {
 	transport.WebsocketConn
 	guardedWS
+	addr      string // the client's address key in counts
 	closeOnce sync.Once
 
 	mu     sync.Mutex
 	active map[string]bool
 }
 
-var errDuplicateID = errors.New("duplicate subscription id")
+var (
+	errDuplicateID = errors.New("duplicate subscription id")
+	errMissingID   = errors.New("subscribe without an id")
+)
 
 func (c *guardedConn) NextReader() (int, io.Reader, error) {
 	for {
@@ -78,37 +88,62 @@ func (c *guardedConn) NextReader() (int, io.Reader, error) {
 		if err != nil {
 			return typ, nil, err
 		}
-		var head struct{ ID, Type string }
-		if json.Unmarshal(data, &head) == nil && head.ID != "" {
-			switch head.Type {
-			case "subscribe", "start":
-				c.mu.Lock()
-				dup, full := c.active[head.ID], len(c.active) >= c.maxSubs
-				if !dup && !full {
-					c.active[head.ID] = true
-					c.countSubs(1)
-				}
-				c.mu.Unlock()
-				if dup {
-					_ = c.WebsocketConn.WriteClose(closeSubscriberTaken, "Subscriber for "+head.ID+" already exists")
-					return typ, nil, errDuplicateID
-				}
-				if full {
-					c.refuse(head.ID)
-					continue // the transport never sees it
-				}
-			case "complete", "stop":
-				c.release(head.ID)
+		var head struct {
+			ID   any
+			Type string
+		}
+		if json.Unmarshal(data, &head) != nil {
+			return typ, bytes.NewReader(data), nil // the transport refuses it
+		}
+		id, _ := head.ID.(string)
+		switch head.Type {
+		case "subscribe", "start":
+			if id == "" {
+				_ = c.WebsocketConn.WriteClose(closeInvalidMessage, "Invalid message received: "+head.Type+" needs a non-empty string id")
+				return typ, nil, errMissingID
 			}
+			dup, why := c.add(id)
+			if dup {
+				_ = c.WebsocketConn.WriteClose(closeSubscriberTaken, "Subscriber for "+id+" already exists")
+				return typ, nil, errDuplicateID
+			}
+			if why != "" {
+				c.refuse(id, why)
+				continue // the transport never sees it
+			}
+		case "complete", "stop":
+			c.release(id)
 		}
 		return typ, bytes.NewReader(data), nil
 	}
 }
 
-// refuse answers a subscribe over the cap with an error for its id.
-func (c *guardedConn) refuse(id string) {
+// add counts subscription id against the socket's, the address's and the
+// server's limits. It reports an id still active, or the limit hit; neither
+// adds it.
+func (c *guardedConn) add(id string) (dup bool, why string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.active[id] {
+		return true, ""
+	}
+	if len(c.active) >= c.maxSubs {
+		return false, fmt.Sprintf("at most %d subscriptions per connection; complete one first", c.maxSubs)
+	}
+	if c.counts != nil {
+		if why := c.counts.acquireSub(c.addr); why != "" {
+			return false, why
+		}
+	}
+	c.active[id] = true
+	c.countSubs(1)
+	return false, ""
+}
+
+// refuse answers a subscribe over a limit with an error for its id.
+func (c *guardedConn) refuse(id, why string) {
 	e := map[string]any{
-		"message":    fmt.Sprintf("at most %d subscriptions per connection; complete one first", c.maxSubs),
+		"message":    why,
 		"extensions": map[string]any{"code": "RATE_LIMITED"},
 	}
 	var payload any = []any{e}
@@ -120,16 +155,27 @@ func (c *guardedConn) refuse(id string) {
 
 func (c *guardedConn) release(id string) {
 	c.mu.Lock()
-	if c.active[id] {
-		delete(c.active, id)
-		c.countSubs(-1)
-	}
+	c.removeLocked(id)
 	c.mu.Unlock()
 }
 
-func (c *guardedConn) countSubs(d float64) {
+// removeLocked ends the count of subscription id, if it is active; c.mu is
+// held.
+func (c *guardedConn) removeLocked(id string) bool {
+	if !c.active[id] {
+		return false
+	}
+	delete(c.active, id)
+	c.countSubs(-1)
+	return true
+}
+
+func (c *guardedConn) countSubs(d int) {
 	if c.metrics != nil {
-		c.metrics.subs.Add(d)
+		c.metrics.subs.Add(float64(d))
+	}
+	if d < 0 && c.counts != nil {
+		c.counts.releaseSubs(c.addr, -d)
 	}
 }
 
@@ -137,7 +183,7 @@ func (c *guardedConn) countSubs(d float64) {
 func (c *guardedConn) Close() error {
 	c.closeOnce.Do(func() {
 		c.mu.Lock()
-		c.countSubs(-float64(len(c.active)))
+		c.countSubs(-len(c.active))
 		clear(c.active)
 		c.mu.Unlock()
 		if c.metrics != nil {
@@ -159,8 +205,7 @@ func (c *guardedConn) WriteJSON(v any) error {
 			c.mu.Lock()
 			active := c.active[id.String()]
 			if s := t.String(); active && (s == "complete" || s == "error") {
-				delete(c.active, id.String())
-				c.countSubs(-1)
+				c.removeLocked(id.String())
 			}
 			c.mu.Unlock()
 			if !active {

@@ -13,6 +13,30 @@
 
 var graphqlWs = require('./vendor/graphql-ws.js');
 var operations = require('./operations.js');
+var hashes = require('./hashes.js');
+
+// Persisted queries: the kit sends the documents of operations.js by their
+// sha256 hash (Apollo's persistedQuery extension), not their text. A server
+// in trusted mode runs only the documents its clients ship; any other text is
+// refused with PERSISTED_QUERY_REQUIRED. Other documents go as text.
+var hashOf = {};
+for (var opName in operations) {
+  if (Object.prototype.hasOwnProperty.call(operations, opName) && hashes[opName]) hashOf[operations[opName]] = hashes[opName];
+}
+
+function persistedQuery(hash) {
+  return { persistedQuery: { version: 1, sha256Hash: hash } };
+}
+
+// requestBody is the GraphQL request for query: its hash alone when it has
+// one, unless withText; the text (and the hash, if any) otherwise.
+function requestBody(query, variables, withText) {
+  var hash = hashOf[query];
+  var body = { variables: variables || {} };
+  if (hash) body.extensions = persistedQuery(hash);
+  if (!hash || withText) body.query = query;
+  return body;
+}
 
 var APPS = { CUSTOMER: true, SELLER: true };
 
@@ -280,7 +304,7 @@ function createClient(options) {
       // nothing stored
     }
     if (!t) return Promise.resolve(false);
-    return execute('mutation Logout { logout }', {}, t).then(
+    return execute(operations.Logout, {}, t).then(
       function (data) {
         return data.logout;
       },
@@ -292,7 +316,7 @@ function createClient(options) {
 
   // ---- HTTP
 
-  function post(query, variables, tok) {
+  function post(query, variables, tok, withText) {
     return new Promise(function (resolve, reject) {
       var header = {
         'content-type': 'application/json',
@@ -303,7 +327,7 @@ function createClient(options) {
         url: ends.http,
         method: 'POST',
         header: header,
-        data: { query: query, variables: variables || {} },
+        data: requestBody(query, variables, withText),
         dataType: 'json',
         timeout: timeout,
         success: function (res) {
@@ -331,13 +355,21 @@ function createClient(options) {
   }
 
   function execute(query, variables, tok) {
-    return post(query, variables, tok).then(function (body) {
+    function result(body) {
       if (body.errors && body.errors.length) {
         var err = fromGraphQLErrors(body.errors);
         err.data = body.data;
         throw err;
       }
       return body.data;
+    }
+    return post(query, variables, tok).then(result).catch(function (err) {
+      // The server does not know the hash (a server in "any" mode that has
+      // not seen it yet, or one older than this kit): send the text with the
+      // hash, as Apollo clients do. "any" registers it; "trusted" answers
+      // PERSISTED_QUERY_REQUIRED unless the caller is an admin.
+      if (err.code !== 'PERSISTED_QUERY_NOT_FOUND' || !hashOf[query]) throw err;
+      return post(query, variables, tok, true).then(result);
     });
   }
 
@@ -383,13 +415,14 @@ function createClient(options) {
 
   // The subscribe messages go through this replacer: a resumable subscription
   // gets $after = the last seq it delivered, on its first send and on every
-  // resend after a reconnect.
+  // resend after a reconnect; a shipped document goes by its hash.
   function replacer(key, value) {
     if (key === '' && value && value.type === 'subscribe' && value.payload && value.payload.__callme) {
+      var state = value.payload.__callme;
       return {
         id: value.id,
         type: value.type,
-        payload: { query: value.payload.query, variables: value.payload.__callme.variablesToSend() }
+        payload: requestBody(value.payload.query, state.variablesToSend(), state.withText)
       };
     }
     return value;
@@ -463,6 +496,7 @@ function createClient(options) {
     var state = {
       lastSeq: resume && typeof vars[resume.variable] === 'number' ? vars[resume.variable] : null,
       sends: 0,
+      withText: false,
       variablesToSend: function () {
         var v = copy(vars);
         if (resume) {
@@ -526,7 +560,14 @@ function createClient(options) {
 
     // UNAUTHENTICATED: log in again once, reconnect with the new token if the
     // socket still has the old one, and subscribe again.
+    // PERSISTED_QUERY_NOT_FOUND: subscribe again with the text (see execute).
     function handleError(err) {
+      if (err.code === 'PERSISTED_QUERY_NOT_FOUND' && hashOf[query] && !state.withText) {
+        state.withText = true;
+        if (dispose) dispose();
+        start();
+        return;
+      }
       if (err.code !== 'UNAUTHENTICATED' || relogged) return fail(err);
       relogged = true;
       if (dispose) dispose();

@@ -5,6 +5,8 @@
 module.exports = {
   // mutation, operations/common.graphql
   Login: "mutation Login($input: LoginInput!) {\n  login(input: $input) {\n    token\n    expiresAt\n    user {\n      id\n      roles\n      seller {\n        id\n        name\n        prefix\n        open\n      }\n    }\n  }\n}",
+  // mutation, operations/common.graphql
+  Logout: "mutation Logout {\n  logout\n}",
   // query, operations/common.graphql
   Me: "query Me {\n  me {\n    id\n    roles\n    seller {\n      id\n      name\n      prefix\n      open\n      paidUntil\n      waitingCount\n    }\n  }\n}",
   // subscription, operations/common.graphql
@@ -16,9 +18,9 @@ module.exports = {
   // query, operations/customer.graphql
   Stalls: "query Stalls($first: Int, $after: String, $openOnly: Boolean) {\n  sellers(first: $first, after: $after, openOnly: $openOnly) {\n    edges {\n      cursor\n      node {\n        id\n        name\n        personName\n        photoURL\n        prefix\n        open\n        waitingCount\n        lastCalled {\n          id\n          code\n        }\n        menu {\n          id\n          name\n          priceCents\n          available\n        }\n      }\n    }\n    pageInfo {\n      hasNextPage\n      endCursor\n    }\n    totalCount\n  }\n}",
   // mutation, operations/customer.graphql
-  TakeNumber: "mutation TakeNumber($sellerId: ID!, $note: String, $idempotencyKey: String) {\n  fetch(\n    input: {sellerId: $sellerId, note: $note, idempotencyKey: $idempotencyKey}\n  ) {\n    ...TicketFields\n  }\n}\n\nfragment TicketFields on Ticket {\n  id\n  number\n  code\n  status\n  note\n  callCount\n  position\n  createdAt\n  calledAt\n  doneAt\n  seller {\n    id\n    name\n    prefix\n  }\n}",
+  TakeNumber: "mutation TakeNumber($sellerId: ID!, $note: String, $idempotencyKey: String) {\n  fetch(input: { sellerId: $sellerId, note: $note, idempotencyKey: $idempotencyKey }) {\n    ...TicketFields\n  }\n}\n\nfragment TicketFields on Ticket {\n  id\n  number\n  code\n  status\n  note\n  callCount\n  position\n  createdAt\n  calledAt\n  doneAt\n  seller {\n    id\n    name\n    prefix\n  }\n}",
   // mutation, operations/customer.graphql
-  ClaimNumber: "mutation ClaimNumber($sellerId: ID!, $number: Int!, $claimCode: String!, $note: String) {\n  claim(\n    input: {sellerId: $sellerId, number: $number, claimCode: $claimCode, note: $note}\n  ) {\n    ...TicketFields\n  }\n}\n\nfragment TicketFields on Ticket {\n  id\n  number\n  code\n  status\n  note\n  callCount\n  position\n  createdAt\n  calledAt\n  doneAt\n  seller {\n    id\n    name\n    prefix\n  }\n}",
+  ClaimNumber: "mutation ClaimNumber($sellerId: ID!, $number: Int!, $claimCode: String!, $note: String) {\n  claim(input: { sellerId: $sellerId, number: $number, claimCode: $claimCode, note: $note }) {\n    ...TicketFields\n  }\n}\n\nfragment TicketFields on Ticket {\n  id\n  number\n  code\n  status\n  note\n  callCount\n  position\n  createdAt\n  calledAt\n  doneAt\n  seller {\n    id\n    name\n    prefix\n  }\n}",
   // query, operations/customer.graphql
   MyTickets: "query MyTickets {\n  myTickets {\n    ...TicketFields\n  }\n}\n\nfragment TicketFields on Ticket {\n  id\n  number\n  code\n  status\n  note\n  callCount\n  position\n  createdAt\n  calledAt\n  doneAt\n  seller {\n    id\n    name\n    prefix\n  }\n}",
   // subscription, operations/customer.graphql
@@ -34,5 +36,5 @@ module.exports = {
   // mutation, operations/seller.graphql
   SetOpen: "mutation SetOpen($sellerId: ID!, $open: Boolean!) {\n  setOpen(sellerId: $sellerId, open: $open) {\n    id\n    open\n    waitingCount\n  }\n}",
   // mutation, operations/seller.graphql
-  HandOutNumber: "mutation HandOutNumber($sellerId: ID!, $note: String, $idempotencyKey: String) {\n  fetch(\n    input: {sellerId: $sellerId, note: $note, idempotencyKey: $idempotencyKey}\n  ) {\n    ...TicketFields\n    claimCode\n  }\n}\n\nfragment TicketFields on Ticket {\n  id\n  number\n  code\n  status\n  note\n  callCount\n  position\n  createdAt\n  calledAt\n  doneAt\n  seller {\n    id\n    name\n    prefix\n  }\n}"
+  HandOutNumber: "mutation HandOutNumber($sellerId: ID!, $note: String, $idempotencyKey: String) {\n  fetch(input: { sellerId: $sellerId, note: $note, idempotencyKey: $idempotencyKey }) {\n    ...TicketFields\n    claimCode\n  }\n}\n\nfragment TicketFields on Ticket {\n  id\n  number\n  code\n  status\n  note\n  callCount\n  position\n  createdAt\n  calledAt\n  doneAt\n  seller {\n    id\n    name\n    prefix\n  }\n}"
 };

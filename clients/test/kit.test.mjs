@@ -14,6 +14,7 @@ const callme = require('../miniprogram/index.js');
 for (const f of [
   'index.js',
   'operations.js',
+  'hashes.js',
   'vendor/graphql-ws.js',
   'examples/app.js',
   'examples/customer/index.js',

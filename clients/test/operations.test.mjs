@@ -31,7 +31,7 @@ for (const op of loadOperations()) {
 test('the operations both apps need are there', () => {
   const names = new Set(loadOperations().map((o) => o.name));
   for (const n of [
-    'Login', 'Me', 'CalledNumbers', 'CompleteTicket', 'CancelTicket',
+    'Login', 'Logout', 'Me', 'CalledNumbers', 'CompleteTicket', 'CancelTicket',
     'Stalls', 'TakeNumber', 'ClaimNumber', 'MyTickets', 'WatchTicket',
     'Queue', 'CallNext', 'CallTicket', 'SetOpen', 'HandOutNumber', 'ClaimSeller',
   ]) assert.ok(names.has(n), `missing operation ${n}`);

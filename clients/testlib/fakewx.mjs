@@ -11,6 +11,7 @@
 //                             arrives, sends vanish, close() never reports back
 //                             (a half-open connection after a sleep)
 //   wx.frames                 every frame the kit sent, parsed
+//   wx.requests               the data of every wx.request, parsed
 import WebSocket from 'ws';
 
 class FakeSocketTask {
@@ -90,6 +91,7 @@ export function createFakeWx({ openid = 'alice' } = {}) {
     refused: 0,
     sockets: [],
     frames: [],
+    requests: [], // the data of every wx.request, parsed
     login({ success, fail, complete } = {}) {
       wx.loginCalls++;
       setTimeout(() => {
@@ -99,6 +101,11 @@ export function createFakeWx({ openid = 'alice' } = {}) {
     },
     request({ url, method = 'GET', header = {}, data, timeout = 60_000, success, fail, complete }) {
       const body = method === 'GET' ? undefined : typeof data === 'string' ? data : JSON.stringify(data);
+      try {
+        wx.requests.push(body === undefined ? data : JSON.parse(body));
+      } catch {
+        wx.requests.push(body);
+      }
       fetch(url, { method, headers: header, body, signal: AbortSignal.timeout(timeout) })
         .then(async (res) => {
           const text = await res.text();

@@ -2,7 +2,12 @@
 // runs it on 127.0.0.1 with port 0 and SQLite in that directory. It resolves
 // when /healthz answers, with the base URL read from the "callme listening" log
 // line. stop() kills it; so does the exit of the test process.
+//
+// The server runs in trusted mode (-documents trusted, the production default):
+// only the kit's documents run, except for admins, as they would for real
+// mini-programs. gql() sends the kit's documents by hash.
 import { spawn, execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -10,6 +15,11 @@ import { fileURLToPath } from 'node:url';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 let built = null; // { dir, bin }
+
+const require = createRequire(import.meta.url);
+export const operations = require('../miniprogram/operations.js');
+const hashes = require('../miniprogram/hashes.js');
+const hashOf = new Map(Object.keys(operations).map((name) => [operations[name], hashes[name]]));
 
 function build() {
   if (built) return built;
@@ -21,13 +31,13 @@ function build() {
   return built;
 }
 
-export async function startServer({ timeoutMs = 60_000 } = {}) {
+export async function startServer({ timeoutMs = 60_000, documents = 'trusted' } = {}) {
   const { dir, bin } = build();
   const db = join(mkdtempSync(join(dir, 'db-')), 'callme.db');
   const env = { ...process.env };
-  // The embedded defaults: dev login on, admin "admin".
+  // The embedded defaults (dev login on, admin "admin"), but for -documents.
   for (const k of Object.keys(env)) if (k.startsWith('CALLME_')) delete env[k];
-  const proc = spawn(bin, ['-addr', '127.0.0.1:0', '-db', `sqlite:${db}`], {
+  const proc = spawn(bin, ['-addr', '127.0.0.1:0', '-db', `sqlite:${db}`, '-documents', documents], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -79,11 +89,15 @@ export async function startServer({ timeoutMs = 60_000 } = {}) {
 }
 
 // gql posts one GraphQL operation with fetch (for setting up test data outside
-// the kit) and throws on errors, with .code = extensions.code.
+// the kit) and throws on errors, with .code = extensions.code. The kit's
+// documents go by their persisted-query hash alone; others as text (which a
+// trusted server runs for admins only).
 export async function gql(url, query, variables = {}, token = '') {
   const headers = { 'content-type': 'application/json' };
   if (token) headers.authorization = `Bearer ${token}`;
-  const res = await fetch(`${url}/query`, { method: 'POST', headers, body: JSON.stringify({ query, variables }) });
+  const hash = hashOf.get(query);
+  const req = hash ? { variables, extensions: { persistedQuery: { version: 1, sha256Hash: hash } } } : { query, variables };
+  const res = await fetch(`${url}/query`, { method: 'POST', headers, body: JSON.stringify(req) });
   const body = await res.json();
   if (body.errors?.length) {
     const err = new Error(`${body.errors[0].message} (${JSON.stringify(query.slice(0, 60))})`);
@@ -95,14 +109,13 @@ export async function gql(url, query, variables = {}, token = '') {
 }
 
 export async function devLogin(url, app, openid) {
-  const d = await gql(url, 'mutation($i: LoginInput!) { login(input: $i) { token user { id roles } } }', {
-    i: { app, code: `dev:${openid}` },
-  });
+  const d = await gql(url, operations.Login, { input: { app, code: `dev:${openid}` } });
   return d.login.token;
 }
 
-// setUpStall: the admin creates a paid stall, its owner claims it through the
-// SELLER app and opens it. Returns { sellerId, ownerToken }.
+// setUpStall: the admin creates a paid stall (free text: admins may), its
+// owner claims it through the SELLER app and opens it (the kit's documents).
+// Returns { sellerId, ownerToken }.
 export async function setUpStall(url, { name = 'Noodles', prefix = 'A', owner = 'owner' } = {}) {
   const admin = await devLogin(url, 'SELLER', 'admin');
   const created = await gql(
@@ -113,7 +126,7 @@ export async function setUpStall(url, { name = 'Noodles', prefix = 'A', owner = 
   );
   const sellerId = created.createSeller.seller.id;
   const ownerToken = await devLogin(url, 'SELLER', owner);
-  await gql(url, 'mutation($c: String!) { claimSeller(inviteCode: $c) { id } }', { c: created.createSeller.inviteCode }, ownerToken);
-  await gql(url, 'mutation($s: ID!) { setOpen(sellerId: $s, open: true) { open } }', { s: sellerId }, ownerToken);
+  await gql(url, operations.ClaimSeller, { inviteCode: created.createSeller.inviteCode }, ownerToken);
+  await gql(url, operations.SetOpen, { sellerId, open: true }, ownerToken);
   return { sellerId, ownerToken };
 }

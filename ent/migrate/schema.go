@@ -76,6 +76,45 @@ var (
 			},
 		},
 	}
+	// ContentChecksColumns holds the columns for the "content_checks" table.
+	ContentChecksColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "subject", Type: field.TypeEnum, Enums: []string{"SELLER_NAME", "PERSON_NAME", "PICKUP_NOTE", "MENU_ITEM_NAME", "TICKET_NOTE", "PHOTO"}},
+		{Name: "seller_id", Type: field.TypeString, Size: 28},
+		{Name: "target_id", Type: field.TypeString, Size: 28},
+		{Name: "user_id", Type: field.TypeString, Size: 28},
+		{Name: "app", Type: field.TypeString, Size: 16},
+		{Name: "scene", Type: field.TypeInt},
+		{Name: "content", Type: field.TypeString, Size: 255},
+		{Name: "previous", Type: field.TypeString, Nullable: true, Size: 255},
+		{Name: "state", Type: field.TypeEnum, Enums: []string{"PENDING", "WAITING", "REVIEW", "PASSED", "RISKY", "ACCEPTED", "REMOVED"}},
+		{Name: "label", Type: field.TypeInt, Default: 0},
+		{Name: "trace_id", Type: field.TypeString, Unique: true, Nullable: true, Size: 64},
+		{Name: "reason", Type: field.TypeString, Size: 200, Default: ""},
+		{Name: "attempts", Type: field.TypeInt, Default: 0},
+		{Name: "next_attempt_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "lease_until", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "decided_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+	}
+	// ContentChecksTable holds the schema information for the "content_checks" table.
+	ContentChecksTable = &schema.Table{
+		Name:       "content_checks",
+		Columns:    ContentChecksColumns,
+		PrimaryKey: []*schema.Column{ContentChecksColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "contentcheck_state_next_attempt_at",
+				Unique:  false,
+				Columns: []*schema.Column{ContentChecksColumns[9], ContentChecksColumns[14]},
+			},
+			{
+				Name:    "contentcheck_seller_id_subject",
+				Unique:  false,
+				Columns: []*schema.Column{ContentChecksColumns[2], ContentChecksColumns[1]},
+			},
+		},
+	}
 	// DayCountersColumns holds the columns for the "day_counters" table.
 	DayCountersColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -195,6 +234,7 @@ var (
 		{Name: "person_name", Type: field.TypeString, Nullable: true, Size: 40},
 		{Name: "phone", Type: field.TypeString, Nullable: true, Size: 32},
 		{Name: "photo", Type: field.TypeString, Nullable: true, Size: 255},
+		{Name: "photo_status", Type: field.TypeEnum, Enums: []string{"PUBLISHED", "PENDING", "IN_REVIEW", "REJECTED"}, Default: "PUBLISHED"},
 		{Name: "prefix", Type: field.TypeString, Size: 4, Default: ""},
 		{Name: "max_number", Type: field.TypeInt, Default: 999},
 		{Name: "open", Type: field.TypeBool, Default: false},
@@ -215,7 +255,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "sellers_users_stall",
-				Columns:    []*schema.Column{SellersColumns[15]},
+				Columns:    []*schema.Column{SellersColumns[16]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -345,6 +385,7 @@ var (
 	Tables = []*schema.Table{
 		AuditEntriesTable,
 		CallEventsTable,
+		ContentChecksTable,
 		DayCountersTable,
 		MenuItemsTable,
 		NotificationsTable,

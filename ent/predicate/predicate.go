@@ -12,6 +12,9 @@ type AuditEntry func(*sql.Selector)
 // CallEvent is the predicate function for callevent builders.
 type CallEvent func(*sql.Selector)
 
+// ContentCheck is the predicate function for contentcheck builders.
+type ContentCheck func(*sql.Selector)
+
 // DayCounter is the predicate function for daycounter builders.
 type DayCounter func(*sql.Selector)
 

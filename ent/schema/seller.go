@@ -27,6 +27,10 @@ func (Seller) Fields() []ent.Field {
 		field.String("phone").Optional().Nillable().MaxRuneLen(model.MaxPhone),
 		// photo is a storage key, turned into photoURL by the API.
 		field.String("photo").Optional().Nillable().MaxRuneLen(255),
+		// photo_status is where the photo is in WeChat's content check: only
+		// a PUBLISHED photo is shown to others than its seller and admins.
+		field.Enum("photo_status").Values("PUBLISHED", "PENDING", "IN_REVIEW", "REJECTED").Default("PUBLISHED").
+			Annotations(entgql.Skip(entgql.SkipAll)),
 		// prefix starts every ticket code of the stall ("A" in A007).
 		field.String("prefix").Default("").MaxRuneLen(model.MaxPrefix),
 		// max_number is where numbering wraps. A day's counter copies it when

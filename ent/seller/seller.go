@@ -4,6 +4,9 @@ package seller
 
 import (
 	"callme/internal/pulid"
+	"fmt"
+	"io"
+	"strconv"
 	"time"
 
 	"entgo.io/ent/dialect/sql"
@@ -23,6 +26,8 @@ const (
 	FieldPhone = "phone"
 	// FieldPhoto holds the string denoting the photo field in the database.
 	FieldPhoto = "photo"
+	// FieldPhotoStatus holds the string denoting the photo_status field in the database.
+	FieldPhotoStatus = "photo_status"
 	// FieldPrefix holds the string denoting the prefix field in the database.
 	FieldPrefix = "prefix"
 	// FieldMaxNumber holds the string denoting the max_number field in the database.
@@ -101,6 +106,7 @@ var Columns = []string{
 	FieldPersonName,
 	FieldPhone,
 	FieldPhoto,
+	FieldPhotoStatus,
 	FieldPrefix,
 	FieldMaxNumber,
 	FieldOpen,
@@ -167,6 +173,34 @@ var (
 	IDValidator func(string) error
 )
 
+// PhotoStatus defines the type for the "photo_status" enum field.
+type PhotoStatus string
+
+// PhotoStatusPUBLISHED is the default value of the PhotoStatus enum.
+const DefaultPhotoStatus = PhotoStatusPUBLISHED
+
+// PhotoStatus values.
+const (
+	PhotoStatusPUBLISHED PhotoStatus = "PUBLISHED"
+	PhotoStatusPENDING   PhotoStatus = "PENDING"
+	PhotoStatusIN_REVIEW PhotoStatus = "IN_REVIEW"
+	PhotoStatusREJECTED  PhotoStatus = "REJECTED"
+)
+
+func (ps PhotoStatus) String() string {
+	return string(ps)
+}
+
+// PhotoStatusValidator is a validator for the "photo_status" field enum values. It is called by the builders before save.
+func PhotoStatusValidator(ps PhotoStatus) error {
+	switch ps {
+	case PhotoStatusPUBLISHED, PhotoStatusPENDING, PhotoStatusIN_REVIEW, PhotoStatusREJECTED:
+		return nil
+	default:
+		return fmt.Errorf("seller: invalid enum value for photo_status field: %q", ps)
+	}
+}
+
 // OrderOption defines the ordering options for the Seller queries.
 type OrderOption func(*sql.Selector)
 
@@ -193,6 +227,11 @@ func ByPhone(opts ...sql.OrderTermOption) OrderOption {
 // ByPhoto orders the results by the photo field.
 func ByPhoto(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldPhoto, opts...).ToFunc()
+}
+
+// ByPhotoStatus orders the results by the photo_status field.
+func ByPhotoStatus(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPhotoStatus, opts...).ToFunc()
 }
 
 // ByPrefix orders the results by the prefix field.
@@ -346,4 +385,22 @@ func newCountersStep() *sqlgraph.Step {
 		sqlgraph.To(CountersInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, CountersTable, CountersColumn),
 	)
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (e PhotoStatus) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(e.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (e *PhotoStatus) UnmarshalGQL(val interface{}) error {
+	str, ok := val.(string)
+	if !ok {
+		return fmt.Errorf("enum %T must be a string", val)
+	}
+	*e = PhotoStatus(str)
+	if err := PhotoStatusValidator(*e); err != nil {
+		return fmt.Errorf("%s is not a valid PhotoStatus", str)
+	}
+	return nil
 }

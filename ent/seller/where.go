@@ -421,6 +421,26 @@ func PhotoContainsFold(v string) predicate.Seller {
 	return predicate.Seller(sql.FieldContainsFold(FieldPhoto, v))
 }
 
+// PhotoStatusEQ applies the EQ predicate on the "photo_status" field.
+func PhotoStatusEQ(v PhotoStatus) predicate.Seller {
+	return predicate.Seller(sql.FieldEQ(FieldPhotoStatus, v))
+}
+
+// PhotoStatusNEQ applies the NEQ predicate on the "photo_status" field.
+func PhotoStatusNEQ(v PhotoStatus) predicate.Seller {
+	return predicate.Seller(sql.FieldNEQ(FieldPhotoStatus, v))
+}
+
+// PhotoStatusIn applies the In predicate on the "photo_status" field.
+func PhotoStatusIn(vs ...PhotoStatus) predicate.Seller {
+	return predicate.Seller(sql.FieldIn(FieldPhotoStatus, vs...))
+}
+
+// PhotoStatusNotIn applies the NotIn predicate on the "photo_status" field.
+func PhotoStatusNotIn(vs ...PhotoStatus) predicate.Seller {
+	return predicate.Seller(sql.FieldNotIn(FieldPhotoStatus, vs...))
+}
+
 // PrefixEQ applies the EQ predicate on the "prefix" field.
 func PrefixEQ(v string) predicate.Seller {
 	return predicate.Seller(sql.FieldEQ(FieldPrefix, v))

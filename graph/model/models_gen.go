@@ -2,5 +2,76 @@
 
 package model
 
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"strconv"
+)
+
 type Subscription struct {
+}
+
+// Where a stall's photo is in WeChat's content check.
+type PhotoStatus string
+
+const (
+	// Uploaded; WeChat's verdict has not arrived. Shown to its seller and admins only.
+	PhotoStatusPending PhotoStatus = "PENDING"
+	// Passed (or uploaded without content checks): shown to everyone.
+	PhotoStatusPublished PhotoStatus = "PUBLISHED"
+	// WeChat asked for a person to look; hidden from customers until an admin decides.
+	PhotoStatusInReview PhotoStatus = "IN_REVIEW"
+	// Refused by WeChat or an admin and deleted; upload another.
+	PhotoStatusRejected PhotoStatus = "REJECTED"
+)
+
+var AllPhotoStatus = []PhotoStatus{
+	PhotoStatusPending,
+	PhotoStatusPublished,
+	PhotoStatusInReview,
+	PhotoStatusRejected,
+}
+
+func (e PhotoStatus) IsValid() bool {
+	switch e {
+	case PhotoStatusPending, PhotoStatusPublished, PhotoStatusInReview, PhotoStatusRejected:
+		return true
+	}
+	return false
+}
+
+func (e PhotoStatus) String() string {
+	return string(e)
+}
+
+func (e *PhotoStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = PhotoStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid PhotoStatus", str)
+	}
+	return nil
+}
+
+func (e PhotoStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *PhotoStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e PhotoStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }

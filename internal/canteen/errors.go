@@ -21,7 +21,10 @@ const (
 	CodeInvalidTransition Code = "INVALID_TRANSITION"
 	CodeRateLimited       Code = "RATE_LIMITED"
 	CodeWeChatUnavailable Code = "WECHAT_UNAVAILABLE"
-	CodeInternal          Code = "INTERNAL"
+	// CodeContentRejected: WeChat's content check found the text risky;
+	// nothing was stored. extensions.field names the field.
+	CodeContentRejected Code = "CONTENT_REJECTED"
+	CodeInternal        Code = "INTERNAL"
 )
 
 // Error is an error the caller can act on. Its message is shown to clients,

@@ -46,19 +46,26 @@ func (r textRule) named(field string) textRule {
 }
 
 // check returns v without surrounding space (Unicode spaces included, such
-// as the ideographic space U+3000), or BAD_USER_INPUT when it is not valid
-// UTF-8, holds a control character or line break (every field is one line:
-// it is shown on boards, phones and in WeChat messages), or has too few or
-// too many characters.
+// as the ideographic space U+3000) and without bidi overrides and isolates,
+// or BAD_USER_INPUT when it is not valid UTF-8, holds a control character or
+// line break (every field is one line: it is shown on boards, phones and in
+// WeChat messages), or has too few or too many characters. Text of invisible
+// characters only (zero-width spaces and joiners, fillers) counts as empty,
+// so a required field cannot look blank on a board.
 func (r textRule) check(v string) (string, error) {
 	if !utf8.ValidString(v) {
 		return "", Errorf(CodeBadUserInput, "%s must be valid UTF-8 text", r.field)
 	}
-	v = strings.TrimSpace(v)
+	v = strings.TrimSpace(strings.Map(dropBidiControl, v))
+	visible := false
 	for _, c := range v {
 		if unicode.IsControl(c) || c == '\u2028' || c == '\u2029' {
 			return "", Errorf(CodeBadUserInput, "%s must be one line of text without control characters (found %U)", r.field, c)
 		}
+		visible = visible || !(invisible(c) || unicode.IsSpace(c))
+	}
+	if !visible {
+		v = ""
 	}
 	if n := utf8.RuneCountInString(v); n < r.min || n > r.max {
 		if r.min > 0 {
@@ -67,6 +74,34 @@ func (r textRule) check(v string) (string, error) {
 		return "", Errorf(CodeBadUserInput, "%s must be at most %d characters, not %d", r.field, r.max, n)
 	}
 	return v, nil
+}
+
+// dropBidiControl removes the explicit bidi embeddings, overrides and
+// isolates (U+202A..U+202E, U+2066..U+2069): inside a stall's name or a note
+// they reverse what follows on every board and phone ("Evil\u202egnp.exe"
+// shows as "Evilexe.png"). Plain marks (LRM, RLM, ALM) stay: they only nudge
+// neutral characters and mixed Arabic or Hebrew text needs them.
+func dropBidiControl(c rune) rune {
+	if (c >= '\u202a' && c <= '\u202e') || (c >= '\u2066' && c <= '\u2069') {
+		return -1
+	}
+	return c
+}
+
+// invisible reports characters that draw nothing by themselves: Unicode's
+// default-ignorable code points (zero-width space, joiners, word joiner, BOM,
+// soft hyphen, variation selectors, Hangul fillers, tags) and the blank
+// Braille pattern. They are kept inside text (a zero-width joiner holds an
+// emoji family 👨‍👩‍👧 together) but cannot be all of it.
+func invisible(c rune) bool {
+	switch {
+	case c == '\u2800':
+		return true
+	case unicode.Is(unicode.Cf, c):
+		// Prepended concatenation marks are format characters that draw.
+		return !unicode.Is(unicode.Prepended_Concatenation_Mark, c)
+	}
+	return unicode.In(c, unicode.Other_Default_Ignorable_Code_Point, unicode.Variation_Selector)
 }
 
 // optional checks a field the caller may leave out: nil stays nil, and text

@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"callme/ent"
+	"callme/ent/contentcheck"
 	"callme/ent/seller"
 	"callme/internal/media"
 	"callme/internal/model"
@@ -23,6 +24,8 @@ type MiniProgramCoder interface {
 type MediaConfig struct {
 	Photos        media.Store // nil: uploads are refused
 	PhotoMaxBytes int64
+	// Decoder checks uploads, a bounded number at once (default 2).
+	Decoder *media.Decoder
 	// PublicURL is where people reach this server, for QR codes made
 	// without WeChat (they open the stall's board).
 	PublicURL string
@@ -34,8 +37,9 @@ type MediaConfig struct {
 }
 
 // UploadSellerPhoto replaces a stall's photo. The file must be a JPEG, PNG or
-// WebP by its content; it is re-encoded without metadata. A bad file stores
-// nothing.
+// WebP by its content, within media's pixel limits (checked from the header,
+// before decoding); it is scaled down and re-encoded without metadata. A bad
+// file stores nothing.
 func (s *Service) UploadSellerPhoto(ctx context.Context, sellerID pulid.ID, file io.Reader) (*ent.Seller, error) {
 	a, st, err := s.manageSeller(ctx, sellerID, "change its photo")
 	if err != nil {
@@ -45,7 +49,7 @@ func (s *Service) UploadSellerPhoto(ctx context.Context, sellerID pulid.ID, file
 	if m.Photos == nil {
 		return nil, Errorf(CodeBadUserInput, "photo uploads are not configured on this server")
 	}
-	photo, err := media.CheckPhoto(file, m.PhotoMaxBytes)
+	photo, err := m.Decoder.CheckPhoto(ctx, file, m.PhotoMaxBytes)
 	switch {
 	case errors.Is(err, media.ErrTooLarge):
 		return nil, Errorf(CodeBadUserInput, "the photo is larger than %d KB", m.PhotoMaxBytes>>10)
@@ -76,7 +80,23 @@ func (s *Service) UploadSellerPhoto(ctx context.Context, sellerID pulid.ID, file
 		if cur.Photo != nil {
 			old = *cur.Photo
 		}
-		if out, err = tx.Seller.UpdateOneID(st.ID).SetPhoto(key).Save(ctx); err != nil {
+		// With photo checks on, the photo stays PENDING (shown to its seller
+		// and admins only) until WeChat's verdict arrives by push; the
+		// content checker sends it to WeChat after commit.
+		status := seller.PhotoStatusPUBLISHED
+		if s.photoChecksOn() {
+			status = seller.PhotoStatusPENDING
+			now := s.now()
+			if err := tx.ContentCheck.Create().
+				SetSubject(contentcheck.SubjectPHOTO).SetSellerID(st.ID).SetTargetID(st.ID).
+				SetUserID(a.UserID).SetApp(string(a.App)).SetScene(int(wechat.SceneProfile)).
+				SetContent(key).SetState(contentcheck.StatePENDING).SetReason("queued").
+				SetNextAttemptAt(now).SetCreatedAt(now).Exec(ctx); err != nil {
+				return err
+			}
+			tx.onCommit(s.kickChecker)
+		}
+		if out, err = tx.Seller.UpdateOneID(st.ID).SetPhoto(key).SetPhotoStatus(status).Save(ctx); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, a, "uploadSellerPhoto", st.ID, key)

@@ -5,8 +5,10 @@ import (
 	"fmt"
 
 	"callme/ent"
+	"callme/ent/contentcheck"
 	"callme/ent/menuitem"
 	"callme/internal/pulid"
+	"callme/internal/wechat"
 )
 
 // MenuItemInput is one dish of a new menu.
@@ -27,8 +29,44 @@ func (s *Service) SetMenu(ctx context.Context, sellerID pulid.ID, items []*MenuI
 	if len(items) > maxMenuItems {
 		return nil, Errorf(CodeBadUserInput, "a menu has at most %d items", maxMenuItems)
 	}
+	// New names are checked by WeChat before anything is stored; names
+	// already on the menu were checked when they were written. A risky
+	// verdict that comes later reverts a name to the one its position had
+	// (the last accepted), or removes a dish that had none.
+	old, err := s.db.MenuItem.Query().Where(menuitem.SellerID(st.ID)).Order(ent.Asc(menuitem.FieldPosition)).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	onMenu := map[string]bool{}
+	for _, it := range old {
+		onMenu[it.Name] = true
+	}
+	var texts []*textCheck
+	seen := map[string]bool{}
+	for i, it := range items {
+		name, err := menuItemNameText.named(fmt.Sprintf("item %d's name", i+1)).check(it.Name)
+		if err != nil {
+			return nil, err
+		}
+		if onMenu[name] || seen[name] {
+			continue
+		}
+		seen[name] = true
+		var prev *string
+		if i < len(old) {
+			prev = &old[i].Name
+		}
+		texts = append(texts, &textCheck{subject: contentcheck.SubjectMENU_ITEM_NAME, field: fmt.Sprintf("item %d's name", i+1), value: name, previous: prev, scene: wechat.SceneProfile})
+	}
+	held, err := s.checkTexts(ctx, a, texts)
+	if err != nil {
+		return nil, err
+	}
 	creates := make([]*ent.MenuItemCreate, 0, len(items))
 	err = s.inTx(ctx, func(tx *txn) error {
+		if err := s.recordChecks(ctx, tx, a, st.ID, st.ID, held); err != nil {
+			return err
+		}
 		creates = creates[:0]
 		for i, it := range items {
 			name, err := menuItemNameText.named(fmt.Sprintf("item %d's name", i+1)).check(it.Name)

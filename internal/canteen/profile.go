@@ -7,8 +7,10 @@ import (
 	"time"
 
 	"callme/ent"
+	"callme/ent/contentcheck"
 	"callme/ent/daycounter"
 	"callme/internal/pulid"
+	"callme/internal/wechat"
 )
 
 // UpdateSellerInput changes a stall's profile and settings; nil leaves a field.
@@ -40,6 +42,9 @@ func (s *Service) UpdateSeller(ctx context.Context, in UpdateSellerInput) (*Sell
 	// Validate everything first, then apply it all in one transaction.
 	var ops []func(*ent.SellerUpdateOne)
 	var changed []string
+	// Text others read is checked by WeChat before it is stored (see
+	// contentsec.go); the phone is not: no API field shows it to anyone.
+	var texts []*textCheck
 	if in.Name != nil {
 		name, err := sellerNameText.check(*in.Name)
 		if err != nil {
@@ -47,16 +52,21 @@ func (s *Service) UpdateSeller(ctx context.Context, in UpdateSellerInput) (*Sell
 		}
 		ops = append(ops, func(u *ent.SellerUpdateOne) { u.SetName(name) })
 		changed = append(changed, "name")
+		if name != st.Name {
+			texts = append(texts, &textCheck{subject: contentcheck.SubjectSELLER_NAME, field: "name", value: name, previous: &st.Name, scene: wechat.SceneProfile})
+		}
 	}
 	for _, f := range []struct {
-		rule  textRule
-		v     *string
-		set   func(*ent.SellerUpdateOne, string)
-		clear func(*ent.SellerUpdateOne)
+		rule    textRule
+		v       *string
+		set     func(*ent.SellerUpdateOne, string)
+		clear   func(*ent.SellerUpdateOne)
+		subject contentcheck.Subject // "" for text nobody else reads
+		cur     *string
 	}{
-		{personNameText, in.PersonName, func(u *ent.SellerUpdateOne, v string) { u.SetPersonName(v) }, func(u *ent.SellerUpdateOne) { u.ClearPersonName() }},
-		{phoneText, in.Phone, func(u *ent.SellerUpdateOne, v string) { u.SetPhone(v) }, func(u *ent.SellerUpdateOne) { u.ClearPhone() }},
-		{pickupNoteText, in.PickupNote, func(u *ent.SellerUpdateOne, v string) { u.SetPickupNote(v) }, func(u *ent.SellerUpdateOne) { u.ClearPickupNote() }},
+		{personNameText, in.PersonName, func(u *ent.SellerUpdateOne, v string) { u.SetPersonName(v) }, func(u *ent.SellerUpdateOne) { u.ClearPersonName() }, contentcheck.SubjectPERSON_NAME, st.PersonName},
+		{phoneText, in.Phone, func(u *ent.SellerUpdateOne, v string) { u.SetPhone(v) }, func(u *ent.SellerUpdateOne) { u.ClearPhone() }, "", st.Phone},
+		{pickupNoteText, in.PickupNote, func(u *ent.SellerUpdateOne, v string) { u.SetPickupNote(v) }, func(u *ent.SellerUpdateOne) { u.ClearPickupNote() }, contentcheck.SubjectPICKUP_NOTE, st.PickupNote},
 	} {
 		v, err := f.rule.optional(f.v)
 		if err != nil {
@@ -70,6 +80,9 @@ func (s *Service) UpdateSeller(ctx context.Context, in UpdateSellerInput) (*Sell
 			ops = append(ops, f.clear)
 		} else {
 			ops = append(ops, func(u *ent.SellerUpdateOne) { f.set(u, *v) })
+			if f.subject != "" && (f.cur == nil || *f.cur != *v) {
+				texts = append(texts, &textCheck{subject: f.subject, field: f.rule.field, value: *v, previous: f.cur, scene: wechat.SceneProfile})
+			}
 		}
 		changed = append(changed, f.rule.field)
 	}
@@ -121,6 +134,10 @@ func (s *Service) UpdateSeller(ctx context.Context, in UpdateSellerInput) (*Sell
 		ops = append(ops, func(u *ent.SellerUpdateOne) { u.SetNoShowAfterMinutes(n) })
 		changed = append(changed, "noShowAfterMinutes")
 	}
+	held, err := s.checkTexts(ctx, a, texts)
+	if err != nil {
+		return nil, err
+	}
 	var out *ent.Seller
 	err = s.inTx(ctx, func(tx *txn) error {
 		u := tx.Seller.UpdateOneID(st.ID)
@@ -128,6 +145,9 @@ func (s *Service) UpdateSeller(ctx context.Context, in UpdateSellerInput) (*Sell
 			op(u)
 		}
 		if out, err = u.Save(ctx); err != nil {
+			return err
+		}
+		if err := s.recordChecks(ctx, tx, a, st.ID, st.ID, held); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, a, "updateSeller", st.ID, strings.Join(changed, ","))

@@ -419,11 +419,29 @@ func latestCall(sel *entsql.Selector) {
 	sel.Where(entsql.ColumnsEQ(sel.C(callevent.FieldSeq), st.C(seller.FieldCallSeq)))
 }
 
-// PhotoURL is where a stall's photo is served, or nil without one.
-func (s *Service) PhotoURL(st *ent.Seller) *string {
+// PhotoURL is where a stall's photo is served, or nil without one. A photo
+// WeChat has not passed yet is shown to its seller and admins only.
+func (s *Service) PhotoURL(ctx context.Context, st *ent.Seller) *string {
 	if st.Photo == nil || *st.Photo == "" {
+		return nil
+	}
+	if st.PhotoStatus != seller.PhotoStatusPUBLISHED && !ActorFrom(ctx).manages(st.ID) {
 		return nil
 	}
 	u := "/photos/" + *st.Photo
 	return &u
+}
+
+// PhotoStatus is where the stall's photo is in WeChat's content check, for
+// its seller and admins (nil for others, and without a photo or a verdict
+// to tell).
+func (s *Service) PhotoStatus(ctx context.Context, st *ent.Seller) *string {
+	if !ActorFrom(ctx).manages(st.ID) {
+		return nil
+	}
+	if st.PhotoStatus == seller.PhotoStatusPUBLISHED && (st.Photo == nil || *st.Photo == "") {
+		return nil
+	}
+	v := string(st.PhotoStatus)
+	return &v
 }

@@ -19,6 +19,7 @@ import (
 
 	"callme/ent"
 	"callme/internal/events"
+	"callme/internal/media"
 	"callme/internal/model"
 	"callme/internal/ratelimit"
 	"callme/internal/store"
@@ -55,6 +56,8 @@ type Config struct {
 	Notify NotifyConfig
 	// Media configures stall photos and QR codes.
 	Media MediaConfig
+	// Content configures WeChat content security; zero is off.
+	Content ContentConfig
 	// Now is the clock; tests inject their own.
 	Now func() time.Time
 	// CallDelivered, when set, hears how long after its commit each live
@@ -101,6 +104,8 @@ type Service struct {
 	issued, called atomic.Uint64
 	// kick wakes the notification sender after a call queued a message.
 	kick chan struct{}
+	// checkKick wakes the content checker after a mutation queued a check.
+	checkKick chan struct{}
 	// counters remembers, per stall, the day whose counter row is known to exist.
 	counters sync.Map
 	// claims is each customer's budget of claim attempts.
@@ -135,6 +140,9 @@ func New(db *ent.Client, dialectName string, broker events.Broker, wx WeChat, cf
 	if cfg.Media.PhotoMaxBytes <= 0 {
 		cfg.Media.PhotoMaxBytes = 512 << 10
 	}
+	if cfg.Media.Decoder == nil {
+		cfg.Media.Decoder = media.NewDecoder(2)
+	}
 	if cfg.Media.PublicURL == "" {
 		cfg.Media.PublicURL = "http://localhost:8080"
 	}
@@ -147,7 +155,7 @@ func New(db *ent.Client, dialectName string, broker events.Broker, wx WeChat, cf
 	if cfg.Notify.State == "" {
 		cfg.Notify.State = "formal"
 	}
-	return &Service{db: db, dialect: dialectName, broker: broker, wechat: wx, cfg: cfg, admins: admins, log: log, kick: make(chan struct{}, 1),
+	return &Service{db: db, dialect: dialectName, broker: broker, wechat: wx, cfg: cfg, admins: admins, log: log, kick: make(chan struct{}, 1), checkKick: make(chan struct{}, 1),
 		claims:   ratelimit.New(claimsPerSecond, claimBurst, cfg.Now),
 		sessions: newSessionCache(cfg.SessionCacheTTL, 100_000)}
 }

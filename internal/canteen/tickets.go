@@ -80,6 +80,10 @@ func (s *Service) Fetch(ctx context.Context, in FetchInput) (*ent.Ticket, error)
 	if err := s.ensureCounter(ctx, in.SellerID); err != nil {
 		return nil, err
 	}
+	held, err := s.checkNote(ctx, a, note)
+	if err != nil {
+		return nil, err
+	}
 	var t *ent.Ticket
 	err = s.inTx(ctx, func(tx *txn) error {
 		if owned {
@@ -146,6 +150,9 @@ func (s *Service) Fetch(ctx context.Context, in FetchInput) (*ent.Ticket, error)
 			create.SetClaimCode(code)
 		}
 		if t, err = create.Save(ctx); err != nil {
+			return err
+		}
+		if err := s.recordChecks(ctx, tx, a, st.ID, t.ID, held); err != nil {
 			return err
 		}
 		n, err := tx.DayCounter.Update().
@@ -339,6 +346,10 @@ func (s *Service) Claim(ctx context.Context, in ClaimInput) (*ent.Ticket, error)
 			Extensions: map[string]any{"retryAfterSeconds": secs},
 		}
 	}
+	held, err := s.checkNote(ctx, a, note)
+	if err != nil {
+		return nil, err
+	}
 	var t *ent.Ticket
 	err = s.inTx(ctx, func(tx *txn) error {
 		if err := s.lockUser(ctx, tx, a.UserID); err != nil {
@@ -379,6 +390,11 @@ func (s *Service) Claim(ctx context.Context, in ClaimInput) (*ent.Ticket, error)
 		}
 		if err != nil {
 			return err
+		}
+		if note != nil {
+			if err := s.recordChecks(ctx, tx, a, t.SellerID, t.ID, held); err != nil {
+				return err
+			}
 		}
 		tx.publish(ticketEvent(t))
 		return nil

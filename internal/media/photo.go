@@ -2,6 +2,7 @@ package media
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -11,6 +12,8 @@ import (
 	"image/png"
 	"io"
 	"math"
+
+	xdraw "golang.org/x/image/draw"
 )
 
 // JPEGQuality is the quality used when re-encoding JPEG photos.
@@ -33,22 +36,76 @@ func (p Photo) Ext() string { return Ext(p.Kind) }
 // ContentType is the MIME type of p.Data.
 func (p Photo) ContentType() string { return ContentType(p.Kind) }
 
+// MaxPhotoSide is the longest side of a stored photo. Phones show a stall's
+// photo at most screen-wide, so larger uploads are scaled down: every phone
+// that opens the stall decodes what is stored, whatever was uploaded.
+const MaxPhotoSide = 1600
+
+// Decoder checks uploads with at most a fixed number of decodes running at
+// once. A decode takes a core and up to MaxImagePixels*4 bytes for a second
+// or two, so uploads beyond the slots wait (until their context ends)
+// instead of adding up.
+type Decoder struct {
+	slots chan struct{}
+	// onDecode, for tests, runs in a slot before each decode.
+	onDecode func()
+}
+
+// NewDecoder returns a Decoder with n slots (at least 1).
+func NewDecoder(n int) *Decoder {
+	return &Decoder{slots: make(chan struct{}, max(n, 1))}
+}
+
+// CheckPhoto is the package's CheckPhoto in one of d's slots. The upload is
+// read and its header checked (size, dimensions, depth) before it waits for
+// a slot, so what is refused never waits or decodes.
+func (d *Decoder) CheckPhoto(ctx context.Context, r io.Reader, maxBytes int64) (Photo, error) {
+	data, err := readUpload(r, maxBytes)
+	if err != nil {
+		return Photo{}, err
+	}
+	if _, _, _, err := SniffImage(data); err != nil {
+		return Photo{}, err
+	}
+	select {
+	case d.slots <- struct{}{}:
+	case <-ctx.Done():
+		return Photo{}, ctx.Err()
+	}
+	defer func() { <-d.slots }()
+	if d.onDecode != nil {
+		d.onDecode()
+	}
+	return checkPhotoBytes(data)
+}
+
 // CheckPhoto reads an untrusted upload of at most maxBytes bytes, identifies
-// it by content, fully decodes it and normalises it:
+// it by content, checks its header (see SniffImage), fully decodes it and
+// normalises it:
 //
+//   - it is scaled down to MaxPhotoSide on its longest side;
 //   - JPEG is re-encoded at quality JPEGQuality after applying the EXIF
 //     orientation to the pixels (so phone photos keep displaying upright);
 //   - PNG is re-encoded with default compression;
-//   - WebP (which the standard library cannot encode) keeps its bitstream, but
-//     the RIFF container is rebuilt without EXIF/XMP/unknown chunks and
-//     trailing bytes.
+//   - WebP (which the standard library cannot encode) becomes a JPEG, or a
+//     PNG when it has transparency.
 //
-// All metadata (EXIF incl. GPS position, XMP, comments, text chunks) is thus
-// dropped. An upload over maxBytes yields an error wrapping ErrTooLarge; an
-// unacceptable image one wrapping ErrBadImage; other errors come from r.
+// So nothing of the uploaded file is served, and all metadata (EXIF incl.
+// GPS position, XMP, comments, text chunks) is dropped. An upload over
+// maxBytes yields an error wrapping ErrTooLarge; an unacceptable image one
+// wrapping ErrBadImage; other errors come from r. Uploads from users should
+// go through a Decoder, which bounds how many decode at once.
 func CheckPhoto(r io.Reader, maxBytes int64) (Photo, error) {
+	data, err := readUpload(r, maxBytes)
+	if err != nil {
+		return Photo{}, err
+	}
+	return checkPhotoBytes(data)
+}
+
+func readUpload(r io.Reader, maxBytes int64) ([]byte, error) {
 	if maxBytes <= 0 {
-		return Photo{}, fmt.Errorf("media: CheckPhoto: maxBytes must be positive, got %d", maxBytes)
+		return nil, fmt.Errorf("media: CheckPhoto: maxBytes must be positive, got %d", maxBytes)
 	}
 	limit := maxBytes
 	if limit < math.MaxInt64 {
@@ -56,23 +113,18 @@ func CheckPhoto(r io.Reader, maxBytes int64) (Photo, error) {
 	}
 	data, err := io.ReadAll(io.LimitReader(r, limit))
 	if err != nil {
-		return Photo{}, fmt.Errorf("media: reading photo: %w", err)
+		return nil, fmt.Errorf("media: reading photo: %w", err)
 	}
 	if int64(len(data)) > maxBytes {
-		return Photo{}, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, maxBytes)
+		return nil, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, maxBytes)
 	}
-	return checkPhotoBytes(data)
+	return data, nil
 }
 
 func checkPhotoBytes(data []byte) (Photo, error) {
 	kind, w, h, err := SniffImage(data)
 	if err != nil {
 		return Photo{}, err
-	}
-	if kind == KindWebP {
-		if data, err = cleanWebP(data); err != nil {
-			return Photo{}, err
-		}
 	}
 	img, err := decodeImage(kind, data)
 	if err != nil {
@@ -81,80 +133,56 @@ func checkPhotoBytes(data []byte) (Photo, error) {
 	if b := img.Bounds(); b.Dx() != w || b.Dy() != h {
 		return Photo{}, badImage("%s header says %dx%d, pixel data is %dx%d", kind, w, h, b.Dx(), b.Dy())
 	}
-
-	var buf bytes.Buffer
+	// Scale first: turning the scaled image is cheap, the full one is not.
+	img = fit(img, MaxPhotoSide)
+	out := kind
 	switch kind {
 	case KindJPEG:
 		img = applyOrientation(img, jpegOrientation(data))
+	case KindWebP:
+		out = KindPNG
+		if o, ok := img.(interface{ Opaque() bool }); ok && o.Opaque() {
+			out = KindJPEG
+		}
+	}
+	var buf bytes.Buffer
+	switch out {
+	case KindJPEG:
 		if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: JPEGQuality}); err != nil {
 			return Photo{}, fmt.Errorf("media: re-encoding JPEG: %w", err)
 		}
-		data = buf.Bytes()
 	case KindPNG:
 		if err := png.Encode(&buf, img); err != nil {
 			return Photo{}, fmt.Errorf("media: re-encoding PNG: %w", err)
 		}
-		data = buf.Bytes()
 	}
 	b := img.Bounds()
-	return Photo{Kind: kind, Data: data, Width: b.Dx(), Height: b.Dy()}, nil
+	return Photo{Kind: out, Data: buf.Bytes(), Width: b.Dx(), Height: b.Dy()}, nil
 }
 
-// cleanWebP rebuilds a WebP RIFF container keeping only the chunks needed to
-// render a still image (VP8X with metadata flags cleared, ICCP, ALPH and the
-// first VP8/VP8L bitstream). It drops EXIF and XMP metadata, unknown chunks
-// and anything after the image data.
-func cleanWebP(data []byte) ([]byte, error) {
-	if len(data) < 12 {
-		return nil, badImage("truncated WebP")
+// fitDims is the size of a w x h image scaled down to fit in side x side.
+func fitDims(w, h, side int) (int, int) {
+	switch {
+	case w <= side && h <= side:
+		return w, h
+	case w >= h:
+		return side, max(1, int(math.Round(float64(h)*float64(side)/float64(w))))
+	default:
+		return max(1, int(math.Round(float64(w)*float64(side)/float64(h)))), side
 	}
-	end := uint64(binary.LittleEndian.Uint32(data[4:8])) + 8
-	if end > uint64(len(data)) {
-		return nil, badImage("truncated WebP: RIFF size %d exceeds file size %d", end, len(data))
+}
+
+// fit scales img down so that neither side exceeds side, keeping its aspect
+// ratio; smaller images are returned as they are.
+func fit(img image.Image, side int) image.Image {
+	b := img.Bounds()
+	nw, nh := fitDims(b.Dx(), b.Dy(), side)
+	if nw == b.Dx() && nh == b.Dy() {
+		return img
 	}
-	body := data[12:end]
-	out := make([]byte, 12, len(body)+12)
-	copy(out, "RIFF\x00\x00\x00\x00WEBP")
-	for {
-		if len(body) < 8 {
-			return nil, badImage("WebP has no image data")
-		}
-		id := string(body[:4])
-		n := uint64(binary.LittleEndian.Uint32(body[4:8]))
-		padded := n + n&1
-		if 8+n > uint64(len(body)) {
-			return nil, badImage("truncated WebP chunk %q", id)
-		}
-		chunk := body[:8+n]
-		if 8+padded <= uint64(len(body)) {
-			body = body[8+padded:]
-		} else {
-			body = nil // missing final padding byte; tolerated
-		}
-		switch id {
-		case "VP8X":
-			start := len(out)
-			out = append(out, chunk...)
-			if n > 0 {
-				const xmpBit, exifBit = 1 << 2, 1 << 3
-				out[start+8] &^= xmpBit | exifBit
-			}
-		case "ICCP", "ALPH":
-			out = append(out, chunk...)
-		case "VP8 ", "VP8L":
-			out = append(out, chunk...)
-			if n&1 == 1 {
-				out = append(out, 0)
-			}
-			binary.LittleEndian.PutUint32(out[4:8], uint32(len(out)-8))
-			return out, nil
-		default: // EXIF, XMP, ANIM/ANMF (unsupported anyway), unknown
-			continue
-		}
-		if n&1 == 1 {
-			out = append(out, 0)
-		}
-	}
+	dst := image.NewRGBA(image.Rect(0, 0, nw, nh))
+	xdraw.BiLinear.Scale(dst, dst.Bounds(), img, b, xdraw.Src, nil)
+	return dst
 }
 
 // jpegOrientation returns the EXIF orientation (1..8) of a JPEG, or 1 when

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
 	"image/jpeg"
 	"image/png"
 	"net/http"
@@ -22,8 +23,11 @@ import (
 const (
 	// MaxImageSide is the largest accepted width or height in pixels.
 	MaxImageSide = 8000
-	// MaxImagePixels is the largest accepted width*height (40 megapixels).
-	MaxImagePixels = 40_000_000
+	// MaxImagePixels is the largest accepted width*height (16 megapixels:
+	// a 12 MP phone photo fits). Decoding takes up to 4 bytes a pixel (64 MB
+	// here; a progressive JPEG half as much again), so this and the
+	// Decoder's slots bound what uploads can take.
+	MaxImagePixels = 16_000_000
 )
 
 // Image kinds returned by SniffImage.
@@ -35,7 +39,7 @@ const (
 
 // ErrBadImage is wrapped by every error that rejects an image because of its
 // content. Its message tells the user what is accepted.
-var ErrBadImage = errors.New("unsupported image: JPEG, PNG or WebP up to 8000 px per side and 40 megapixels accepted")
+var ErrBadImage = errors.New("unsupported image: JPEG, PNG or WebP up to 8000 px per side and 16 megapixels accepted")
 
 func badImage(format string, args ...any) error {
 	return fmt.Errorf("%w (%s)", ErrBadImage, fmt.Sprintf(format, args...))
@@ -80,7 +84,9 @@ func describe(data []byte) string {
 // decodes the image header to confirm it and obtain the dimensions.
 // kind is one of KindJPEG, KindPNG, KindWebP. Anything else, including
 // headers that do not decode and images that are empty or exceed
-// MaxImageSide/MaxImagePixels, yields an error wrapping ErrBadImage.
+// MaxImageSide/MaxImagePixels or have 16 bits per channel (they decode to
+// twice the memory, and a photo gains nothing from them), yields an error
+// wrapping ErrBadImage.
 //
 // SniffImage does not decode the pixel data; use CheckPhoto for untrusted
 // uploads.
@@ -95,6 +101,10 @@ func SniffImage(data []byte) (kind string, width, height int, err error) {
 	}
 	if err := checkDims(cfg.Width, cfg.Height); err != nil {
 		return "", 0, 0, err
+	}
+	switch cfg.ColorModel {
+	case color.RGBA64Model, color.NRGBA64Model, color.Gray16Model:
+		return "", 0, 0, badImage("16-bit %s is not supported; save it with 8 bits per channel", kind)
 	}
 	return kind, cfg.Width, cfg.Height, nil
 }

@@ -46,6 +46,16 @@ func New(perSecond float64, burst int, now func() time.Time) *Limiter {
 // Allow takes a token for key. When none is left it reports how long until
 // one will be.
 func (l *Limiter) Allow(key string) (ok bool, retryAfter time.Duration) {
+	return l.AllowN(key, 1)
+}
+
+// AllowN takes n tokens for key at once, or none: when fewer are left it
+// reports how long until there will be n. An n above the burst takes the
+// whole burst (so it is allowed once the bucket is full) rather than never.
+func (l *Limiter) AllowN(key string, n int) (ok bool, retryAfter time.Duration) {
+	if n <= 0 {
+		return true, 0
+	}
 	if l.rate == rate.Inf {
 		return true, 0
 	}
@@ -62,7 +72,7 @@ func (l *Limiter) Allow(key string) (ok bool, retryAfter time.Duration) {
 		l.buckets[key] = b
 	}
 	b.seen = now
-	r := b.lim.ReserveN(now, 1)
+	r := b.lim.ReserveN(now, min(n, l.burst))
 	if d := r.DelayFrom(now); d > 0 {
 		r.CancelAt(now)
 		return false, d

@@ -50,3 +50,25 @@ func TestLimiterDisabled(t *testing.T) {
 		}
 	}
 }
+
+func TestLimiterAllowN(t *testing.T) {
+	now := time.Unix(0, 0)
+	l := New(10, 100, func() time.Time { return now })
+	if ok, _ := l.AllowN("a", 60); !ok {
+		t.Fatal("60 of a full bucket of 100 refused")
+	}
+	ok, retry := l.AllowN("a", 60)
+	if ok || retry != 2*time.Second {
+		t.Fatalf("60 more with 40 left: ok=%v retry=%v, want refused with 2s", ok, retry)
+	}
+	if ok, _ := l.AllowN("a", 40); !ok {
+		t.Fatal("a refused AllowN took tokens")
+	}
+	now = now.Add(10 * time.Second)
+	if ok, _ := l.AllowN("a", 1000); !ok {
+		t.Fatal("more than the burst is never allowed; want it to take a full bucket")
+	}
+	if ok, _ := l.AllowN("a", 1); ok {
+		t.Fatal("an AllowN above the burst left tokens")
+	}
+}

@@ -40,6 +40,12 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock used for the token cache; default time.Now.
 	Now func() time.Time
+	// TextChecksPerMinute and ImageChecksPerMinute cap the content checks
+	// this client sends per app and clock minute; beyond them a check
+	// answers ErrQuota without asking WeChat. 0 means WeChat's whole quota
+	// (4,000 and 2,000); with N instances sharing an app give each 1/N.
+	// Negative disables the cap.
+	TextChecksPerMinute, ImageChecksPerMinute int
 }
 
 const (
@@ -71,6 +77,8 @@ type Client struct {
 
 	mu     sync.Mutex
 	tokens map[model.App]*tokenState
+
+	textQuota, imageQuota *checkCounter
 }
 
 // New returns a Client for cfg, filling in defaults.
@@ -114,6 +122,14 @@ func New(cfg Config) *Client {
 	if c.now == nil {
 		c.now = time.Now
 	}
+	quota := func(n, def int) *checkCounter {
+		if n == 0 {
+			n = def
+		}
+		return &checkCounter{limit: n}
+	}
+	c.textQuota = quota(cfg.TextChecksPerMinute, TextChecksPerMinute)
+	c.imageQuota = quota(cfg.ImageChecksPerMinute, ImageChecksPerMinute)
 	return c
 }
 

@@ -98,7 +98,9 @@ func IsGrantGone(err error) bool {
 // so that a sender (e.g. a notification outbox) should give up: the grant is
 // gone (43101), the template data (47003), openid (40003), template id
 // (40037), page (41030) or scene length (40169) is invalid, or the request
-// was rejected locally (ErrBadRequest). ErrUnavailable, token errors and
+// was rejected locally (ErrBadRequest); for content checks also a bad scene
+// (40129), an openid of another app (43104), an empty parameter (44002) and a
+// bad format (47001). ErrUnavailable, token errors and
 // ErrNotConfigured are not permanent.
 func IsPermanent(err error) bool {
 	if errors.Is(err, ErrBadRequest) {
@@ -109,7 +111,8 @@ func IsPermanent(err error) bool {
 		return false
 	}
 	switch c {
-	case codeGrantGone, codeBadTemplateData, codeBadOpenID, codeBadTemplateID, codeBadPage, codeBadSceneLength:
+	case codeGrantGone, codeBadTemplateData, codeBadOpenID, codeBadTemplateID, codeBadPage, codeBadSceneLength,
+		codeBadScene, codeOpenIDMismatch, codeEmptyParam, codeBadFormat:
 		return true
 	}
 	return false

@@ -5,7 +5,10 @@
 // (single-use, expiring codes; errcodes answered with HTTP 200; a stable
 // access token; busy and slow answers) is exactly what mocks of the client
 // would get wrong. The fake answers like WeChat does, keeps per-app
-// credentials, and lets a test inject failures and delays.
+// credentials, and lets a test inject failures and delays. For content
+// security it answers msg_sec_check with configurable verdicts
+// (SetTextVerdict) and media_check_async with trace ids, and a Pusher sends
+// the verdict pushes WeChat would, signed and optionally encrypted.
 package wechattest
 
 import (
@@ -51,6 +54,14 @@ type Server struct {
 	sent         []SentMessage
 	sendFailures []int // errcodes applied to subscribe/send, FIFO
 	issued       []string
+
+	verdicts      []verdictRule
+	textFailures  []int // errcodes applied to msg_sec_check, FIFO
+	mediaFailures []int // errcodes applied to media_check_async, FIFO
+	checkOutage   int   // errcode of every content check while set
+	checkDelay    time.Duration
+	textChecks    []TextCheck
+	mediaChecks   []MediaCheck
 }
 
 type codeEntry struct {
@@ -88,6 +99,8 @@ func NewServer(tb testing.TB, apps map[model.App]wechat.AppCredentials) *Server 
 	mux.HandleFunc("/cgi-bin/stable_token", s.stableToken)
 	mux.HandleFunc("/wxa/getwxacodeunlimit", s.wxaCodeUnlimit)
 	mux.HandleFunc("/cgi-bin/message/subscribe/send", s.subscribeSend)
+	mux.HandleFunc("/wxa/msg_sec_check", s.msgSecCheck)
+	mux.HandleFunc("/wxa/media_check_async", s.mediaCheckAsync)
 	s.srv = httptest.NewServer(s.delayed(mux))
 	s.URL = s.srv.URL
 	tb.Cleanup(s.Close)
@@ -234,6 +247,9 @@ var errmsgs = map[int]string{
 	41030: "invalid page",
 	42001: "access_token expired",
 	43101: "user refuse to accept the msg",
+	40129: "invalid scene",
+	43104: "appid does not match openid",
+	44002: "empty post data",
 	47003: "argument invalid! data.thing1.value invalid",
 }
 

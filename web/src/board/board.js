@@ -9,6 +9,8 @@
 // seq already shown are dropped, so nothing appears twice.
 import { createClient } from 'graphql-ws/client';
 import { Announcer } from './announcer.js';
+// The board's documents (board.graphql) by hash, written by go generate.
+import persisted from './persisted-operations.json';
 
 const ENDPOINT = document.documentElement.dataset.endpoint || '/query';
 const HISTORY_SIZE = 10; // numbers listed besides the big one
@@ -18,15 +20,16 @@ const REPLAY_ANNOUNCE_MAX = 3; // after a disconnect, announce only the latest f
 const REPLAY_SETTLE_MS = 300;
 const LIVE_MARGIN_MS = 1500; // calls this close to (re)subscribing count as live, not replayed
 
-const SELLER_QUERY = `query Board($id: ID!) {
-  seller(id: $id) { id name waitingCount lastCalled { code } }
-}`;
-const CALLS_SUBSCRIPTION = `subscription BoardCalls($sellerId: ID!, $after: Int) {
-  calledNumbers(sellerId: $sellerId, after: $after) {
-    seq code announcement calledAt
-    ticket { id code status }
-  }
-}`;
+// Documents go by their persisted-query hash: a server in trusted mode runs
+// only shipped documents. The board is served by the binary whose manifest
+// lists them, so the hash is always known there and the text never sent.
+const documents = {}; // operation name -> extensions
+for (const [hash, text] of Object.entries(persisted)) {
+  const name = /^\s*(?:query|mutation|subscription)\s+(\w+)/.exec(text)[1];
+  documents[name] = { persistedQuery: { version: 1, sha256Hash: hash } };
+}
+const SELLER_QUERY = documents.Board;
+const CALLS_SUBSCRIPTION = documents.BoardCalls;
 
 const $ = (id) => document.getElementById(id);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -68,7 +71,7 @@ class GraphQLError extends Error {
   }
 }
 
-async function gql(query, variables) {
+async function gql(extensions, variables) {
   const sentAt = Date.now();
   const res = await fetch(ENDPOINT, {
     method: 'POST',
@@ -76,7 +79,7 @@ async function gql(query, variables) {
       'content-type': 'application/json',
       accept: 'application/graphql-response+json, application/json',
     },
-    body: JSON.stringify({ query, variables }),
+    body: JSON.stringify({ variables, extensions }),
     cache: 'no-store',
     credentials: 'omit',
   });
@@ -288,7 +291,8 @@ class CallStream {
     this.announcer = announcer;
     this.lastSeq = 0;
     this.seen = new Map(); // seq -> ticket id, to tell a resent call from a reset database
-    this.payload = { query: CALLS_SUBSCRIPTION, variables: { sellerId, after: 0 } };
+    // graphql-ws wants a query string; the replacer below leaves it out.
+    this.payload = { query: '', variables: { sellerId, after: 0 }, extensions: CALLS_SUBSCRIPTION };
     this.client = null;
     this.dispose = null;
     this.everConnected = false; // a connection before this one: replays are announced (collapsed)
@@ -316,6 +320,8 @@ class CallStream {
       // Ping every 10 s; no pong within 5 s means a dead link (a TV whose
       // Wi-Fi dropped without closing the socket): close and reconnect.
       keepAlive: 10000,
+      jsonMessageReplacer: (key, value) =>
+        key === 'payload' && value && value.extensions && value.query === '' ? { variables: value.variables, extensions: value.extensions } : value,
       on: {
         connecting: () => view.setConn(this.everConnected ? 'reconnecting' : 'connecting'),
         connected: (s) => {
