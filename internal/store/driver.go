@@ -147,3 +147,15 @@ func (t *hookTx) Query(ctx context.Context, query string, args, v any) error {
 	t.hook(query)
 	return t.Tx.Query(ctx, query, args, v)
 }
+
+// ExecContext and QueryContext let a transaction run hand-written SQL (see
+// canteen's one-statement counter update), still seen by the hook.
+func (t *hookTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	t.hook(query)
+	return t.Tx.(contextQuerier).ExecContext(ctx, query, args...)
+}
+
+func (t *hookTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	t.hook(query)
+	return t.Tx.(contextQuerier).QueryContext(ctx, query, args...)
+}
