@@ -312,6 +312,10 @@ func (e *env) startServer(ctx context.Context, serverDSN string, profile bool, e
 	}
 	args := []string{"-addr", "127.0.0.1:0", "-db", serverDSN,
 		"-rate-ip-mutations", "0", "-rate-session-mutations", "0", "-rate-ip-logins", "0",
+		"-budget-ip", "0", "-budget-user", "0", "-budget-socket", "0",
+		// One load generator on one address stands for a campus of phones.
+		"-max-sockets", "100000", "-max-sockets-per-address", "100000",
+		"-max-subscriptions", "400000", "-max-subscriptions-per-address", "400000",
 		"-recall-gap", "0s",
 		// info, not warn: the listening URL is logged at info (and little else is).
 		"-log-level", envOr("BENCH_SERVER_LOG_LEVEL", "info")}
