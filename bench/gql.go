@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -118,6 +119,46 @@ func (g *gqlClient) login(ctx context.Context, code string) (string, error) {
 	_, err := g.do(ctx, "", `mutation($c: String!) { login(input: {app: SELLER, code: $c}) { token user { id } } }`,
 		map[string]any{"c": code}, &r)
 	return r.Login.Token, err
+}
+
+// customer is a logged-in customer account.
+type customer struct{ Token, UserID string }
+
+// loginCustomers logs n customers in through the customer app, 8 at a time.
+func (g *gqlClient) loginCustomers(ctx context.Context, n int) ([]customer, error) {
+	out := make([]customer, n)
+	errs := make(chan error, 8)
+	var next atomic.Int64
+	for range 8 {
+		go func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					errs <- nil
+					return
+				}
+				var lr struct {
+					Login struct {
+						Token string
+						User  struct{ ID string }
+					}
+				}
+				if _, err := g.do(ctx, "", `mutation($c: String!) { login(input: {app: CUSTOMER, code: $c}) { token user { id } } }`,
+					map[string]any{"c": fmt.Sprintf("dev:bench-customer-%d", i)}, &lr); err != nil {
+					errs <- fmt.Errorf("customer login: %w", err)
+					return
+				}
+				out[i] = customer{Token: lr.Login.Token, UserID: lr.Login.User.ID}
+			}
+		}()
+	}
+	var first error
+	for range 8 {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return out, first
 }
 
 // setupStalls creates n paid, open stalls with their own seller accounts
