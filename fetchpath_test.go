@@ -1,0 +1,101 @@
+package main
+
+import (
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"callme/internal/store/storetest"
+)
+
+// TestFetchRoundTrips: on MySQL a walk-up fetch is 2 statements inside its
+// transaction (the counter update, the insert) and a customer's 3 (their row
+// locked with their active tickets counted, then the same two), with the
+// session from the cache: with BEGIN and COMMIT, 4 and 5 round trips.
+func TestFetchRoundTrips(t *testing.T) {
+	dsn := freshMySQLDSN(t)
+	var mu sync.Mutex
+	var seen []string
+	var counting atomic.Bool
+	s := startServer(t, storetest.Engine{Name: "mysql", DSN: func(testing.TB) string { return dsn }}, noRateLimits, func(c *config) {
+		c.sqlHook = func(q string) {
+			if counting.Load() {
+				mu.Lock()
+				seen = append(seen, q)
+				mu.Unlock()
+			}
+		}
+	})
+	seller, stall := s.openStall(t, "Counted", "C")
+	student := s.login(t, "CUSTOMER", "counted")
+	doc := `mutation($s: ID!) { fetch(input: {sellerId: $s}) { id } }`
+	for _, tc := range []struct {
+		name  string
+		token string
+		want  int
+	}{
+		{"walk-up", seller, 2},
+		{"customer", student, 3},
+	} {
+		s.ok(t, tc.token, doc, map[string]any{"s": stall}, nil) // counter row, session cached
+		s.ok(t, tc.token, `{ me { id } }`, nil, nil)            // keeps the session cached
+		mu.Lock()
+		seen = nil
+		mu.Unlock()
+		counting.Store(true)
+		s.ok(t, tc.token, doc, map[string]any{"s": stall}, nil)
+		counting.Store(false)
+		mu.Lock()
+		got := append([]string(nil), seen...)
+		mu.Unlock()
+		if len(got) != tc.want {
+			t.Errorf("%s fetch ran %d statements besides BEGIN and COMMIT, want %d:\n%s", tc.name, len(got), tc.want, strings.Join(got, "\n"))
+		}
+	}
+}
+
+// TestCloseTakesEffectOnEveryInstance: once setOpen(false) has returned on
+// one instance, a fetch that starts on the other is refused, although that
+// instance knows the day's counter (the check is in the counter update).
+func TestCloseTakesEffectOnEveryInstance(t *testing.T) {
+	s := racingInstances(t)
+	seller, stall := s[0].openStall(t, "Closing", "C")
+	student := s[1].login(t, "CUSTOMER", "late")
+	doc := `mutation($s: ID!) { fetch(input: {sellerId: $s}) { id } }`
+	s[1].ok(t, student, doc, map[string]any{"s": stall}, nil) // instance 1 knows the counter now
+	s[0].ok(t, seller, `mutation($s: ID!) { setOpen(sellerId: $s, open: false) { open } }`, map[string]any{"s": stall}, nil)
+	if r := s[1].query(t, student, doc, map[string]any{"s": stall}); r.code() != "SELLER_CLOSED" {
+		t.Fatalf("fetch after close on the other instance: %+v, want SELLER_CLOSED", r.Errors)
+	}
+}
+
+// TestLogoutReachesOtherInstancesWithinTheCache: a logout takes effect at
+// once on its instance and, through the session cache's lifetime, within a
+// second on the others.
+func TestLogoutReachesOtherInstancesWithinTheCache(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	s := racingInstances(t, func(c *config) { c.now = clock })
+	if s[0] == s[1] {
+		t.Skip("needs two instances: set " + storetest.EnvMySQL)
+	}
+	token := s[0].login(t, "CUSTOMER", "leaver")
+	me := `{ me { id } }`
+	var d struct{ Me *struct{ ID string } }
+	s[1].ok(t, token, me, nil, &d) // instance 1 caches the session
+	s[0].ok(t, token, `mutation { logout }`, nil, nil)
+	s[0].ok(t, token, me, nil, &d)
+	if d.Me != nil {
+		t.Fatal("the session outlived its logout on the instance that served it")
+	}
+	mu.Lock()
+	now = now.Add(1100 * time.Millisecond)
+	mu.Unlock()
+	s[1].ok(t, token, me, nil, &d)
+	if d.Me != nil {
+		t.Fatal("the other instance still ran the session 1.1 s after logout")
+	}
+}
