@@ -157,9 +157,11 @@ func TestListsCostTheirSize(t *testing.T) {
 		n     int
 		want  string
 	}{
-		{"queue once", "queue(sellerId: $id) { id position }", 1, ""},
-		{"queue 8 times", "queue(sellerId: $id) { id position }", 8, "BAD_USER_INPUT"},
-		{"sellerTickets 8 times", "sellerTickets(sellerId: $id, day: $day) { id position }", 8, "BAD_USER_INPUT"},
+		// position is batched (a row each), etaSeconds reads per ticket.
+		{"queue 8 times", "queue(sellerId: $id) { id position }", 8, ""},
+		{"queue with ETA once", "queue(sellerId: $id) { id position etaSeconds }", 1, ""},
+		{"queue with ETA twice", "queue(sellerId: $id) { id position etaSeconds }", 2, "BAD_USER_INPUT"},
+		{"sellerTickets with ETA twice", "sellerTickets(sellerId: $id, day: $day) { id etaSeconds }", 2, "BAD_USER_INPUT"},
 		{"sellerStats over 62 days", "sellerStats(sellerId: $id, from: $from, to: $to) { day }", 1, ""},
 		{"sellerStats over 62 days twice", "sellerStats(sellerId: $id, from: $from, to: $to) { day }", 2, "BAD_USER_INPUT"},
 		{"sellerStats of one day, 17 times", "sellerStats(sellerId: $id, from: $day, to: $day) { day }", 17, ""},

@@ -373,7 +373,7 @@ func TestNoNPlusOne(t *testing.T) {
 		}
 		count.Store(0)
 		counting.Store(true)
-		s.ok(t, token, `{ myTickets { code status seller { id name prefix open } } }`, nil, &d)
+		s.ok(t, token, `{ myTickets { code status position seller { id name prefix open } } }`, nil, &d)
 		counting.Store(false)
 		return count.Load(), len(d.MyTickets)
 	}

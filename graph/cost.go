@@ -94,7 +94,7 @@ var costs = map[string]fieldCost{
 	"Seller.lastCalled":         batched(1),
 	"Seller.averageWaitSeconds": fixed(costStatement + recentCalls*costRow),
 	"Ticket.seller":             batched(1),
-	"Ticket.position":           fixed(costStatement),
+	"Ticket.position":           batched(1),
 	"Ticket.etaSeconds":         fixed(2*costStatement + recentCalls*costRow),
 	"User.seller":               fixed(costStatement),
 	"User.roles":                fixed(costStatement),

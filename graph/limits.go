@@ -61,8 +61,8 @@ type Limits struct {
 const (
 	DefaultIPPointsPerSec     = 400_000
 	DefaultIPPointsBurst      = 1_000_000
-	DefaultUserPointsPerSec   = 200
-	DefaultUserPointsBurst    = 20_000
+	DefaultUserPointsPerSec   = 1_000
+	DefaultUserPointsBurst    = 30_000
 	DefaultSocketPointsPerSec = 100
 	DefaultSocketPointsBurst  = 12_000
 )

@@ -19,6 +19,7 @@ type loaders struct {
 	menu       *dataload.Loader[pulid.ID, []*ent.MenuItem]
 	waiting    *dataload.Loader[pulid.ID, int]
 	lastCalled *dataload.Loader[pulid.ID, *ent.Ticket]
+	position   *dataload.Loader[canteen.PositionKey, int]
 }
 
 func newLoaders(svc *canteen.Service) *loaders {
@@ -27,6 +28,7 @@ func newLoaders(svc *canteen.Service) *loaders {
 		menu:       dataload.New(svc.Menus),
 		waiting:    dataload.New(svc.WaitingCounts),
 		lastCalled: dataload.New(svc.LastCalls),
+		position:   dataload.New(svc.Positions),
 	}
 }
 
@@ -63,6 +65,9 @@ func (l *loaders) primeSellers(sellers []*ent.Seller) {
 func (l *loaders) primeTickets(tickets []*ent.Ticket) {
 	for _, t := range tickets {
 		l.seller.Prime(t.SellerID)
+		if k, ok := canteen.PositionOf(t); ok {
+			l.position.Prime(k)
+		}
 	}
 }
 

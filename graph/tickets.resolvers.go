@@ -109,7 +109,12 @@ func (r *ticketResolver) Note(ctx context.Context, obj *ent.Ticket) (*string, er
 
 // Position is the resolver for the position field.
 func (r *ticketResolver) Position(ctx context.Context, obj *ent.Ticket) (*int, error) {
-	return r.Svc.Position(ctx, obj)
+	k, ok := canteen.PositionOf(obj)
+	if !ok {
+		return nil, nil
+	}
+	n, err := r.loadersFrom(ctx).position.Load(ctx, k)
+	return &n, err
 }
 
 // ClaimCode is the resolver for the claimCode field.

@@ -261,7 +261,7 @@ test('the example pages work against the server', async () => {
 test('example pages: a number handed out at the counter is claimed with the code on its slip', async () => {
   const { loadPage } = await import('../testlib/page.mjs');
   const { fileURLToPath } = await import('node:url');
-  const c = await setUpStall(server.url, { name: 'Buns', prefix: 'C', owner: 'cowner' });
+  const c = await setUpStall(server.url, { name: 'Buns', prefix: 'K', owner: 'kowner' });
   const examples = fileURLToPath(new URL('../miniprogram/examples/', import.meta.url));
   const shown = [];
   const ui = (wx) => Object.assign(wx, {
@@ -270,7 +270,7 @@ test('example pages: a number handed out at the counter is claimed with the code
     showToast: (o) => shown.push(o),
     stopPullDownRefresh() {},
   });
-  const { wx: swx, client: sellerClient } = newClient('cowner', { app: 'SELLER' });
+  const { wx: swx, client: sellerClient } = newClient('kowner', { app: 'SELLER' });
   ui(swx);
   const seller = loadPage(`${examples}seller/index.js`, { wx: swx, app: { callme: sellerClient } });
   const { wx: cwx, client: customerClient } = newClient('jun');
@@ -280,8 +280,8 @@ test('example pages: a number handed out at the counter is claimed with the code
   await waitFor(() => seller.data.stall, 'the seller page to find its stall');
   try {
     seller.handOut();
-    await waitFor(() => shown.some((m) => m.title === 'C001'), 'the slip dialog');
-    const slip = shown.find((m) => m.title === 'C001');
+    await waitFor(() => shown.some((m) => m.title === 'K001'), 'the slip dialog');
+    const slip = shown.find((m) => m.title === 'K001');
     const code = (slip.content.match(/\d{6}/) || [])[0];
     assert.ok(code, `the slip shows a six-digit claim code: ${slip.content}`);
 
@@ -295,7 +295,7 @@ test('example pages: a number handed out at the counter is claimed with the code
 
     customer.onClaimCodeInput({ detail: { value: code } });
     customer.claim();
-    await waitFor(() => customer.data.ticket && customer.data.ticket.code === 'C001', 'the claimed ticket');
+    await waitFor(() => customer.data.ticket && customer.data.ticket.code === 'K001', 'the claimed ticket');
   } finally {
     customer.onUnload();
     seller.onUnload();

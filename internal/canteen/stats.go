@@ -34,10 +34,15 @@ func (s *Service) recentFirstCalls(ctx context.Context, st pulid.ID) ([]*ent.Tic
 // ahead of it plus one, times the median interval between the stall's first
 // calls over the last 30 minutes. Nil without enough calls to tell.
 func (s *Service) ETASeconds(ctx context.Context, t *ent.Ticket) (*int, error) {
-	pos, err := s.Position(ctx, t)
-	if pos == nil || err != nil {
+	k, waiting := PositionOf(t)
+	if !waiting {
+		return nil, nil
+	}
+	ahead, err := s.Positions(ctx, []PositionKey{k})
+	if err != nil {
 		return nil, err
 	}
+	pos := ahead[k]
 	calls, err := s.recentFirstCalls(ctx, t.SellerID)
 	if err != nil || len(calls) < 3 {
 		return nil, err
@@ -46,7 +51,7 @@ func (s *Service) ETASeconds(ctx context.Context, t *ent.Ticket) (*int, error) {
 	for i := 1; i < len(calls); i++ {
 		gaps = append(gaps, calls[i].FirstCalledAt.Sub(*calls[i-1].FirstCalledAt).Seconds())
 	}
-	eta := int(quantile(gaps, 0.5) * float64(*pos+1))
+	eta := int(quantile(gaps, 0.5) * float64(pos+1))
 	return &eta, nil
 }
 

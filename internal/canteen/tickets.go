@@ -866,19 +866,63 @@ func (s *Service) ticketList(ctx context.Context, where ...predicate.Ticket) ([]
 		All(ctx)
 }
 
-// Position counts the WAITING tickets ahead of t, or nil unless t is WAITING.
-func (s *Service) Position(ctx context.Context, t *ent.Ticket) (*int, error) {
-	if t.Status != model.StatusWaiting {
-		return nil, nil
+// PositionKey names a WAITING ticket's place: its stall, day and issue order.
+type PositionKey struct {
+	SellerID    pulid.ID
+	BusinessDay int
+	IssueSeq    int
+}
+
+// PositionOf is the key of t's place, or false unless t is WAITING.
+func PositionOf(t *ent.Ticket) (PositionKey, bool) {
+	return PositionKey{t.SellerID, t.BusinessDay, t.IssueSeq}, t.Status == model.StatusWaiting
+}
+
+// Positions counts, for each key, the WAITING tickets ahead of it: one
+// statement for every stall and day the keys name, so a queue of 50 costs
+// what a queue of 1 does.
+func (s *Service) Positions(ctx context.Context, keys []PositionKey) (map[PositionKey]int, error) {
+	type group struct {
+		seller pulid.ID
+		day    int
 	}
-	n, err := s.db.Ticket.Query().
-		Where(ticket.SellerID(t.SellerID), ticket.BusinessDay(t.BusinessDay),
-			ticket.StatusEQ(model.StatusWaiting), ticket.IssueSeqLT(t.IssueSeq)).
-		Count(ctx)
+	seen := map[group]bool{}
+	var where []predicate.Ticket
+	for _, k := range keys {
+		g := group{k.SellerID, k.BusinessDay}
+		if !seen[g] {
+			seen[g] = true
+			where = append(where, ticket.And(ticket.SellerID(k.SellerID), ticket.BusinessDay(k.BusinessDay)))
+		}
+	}
+	var rows []struct {
+		SellerID    pulid.ID `json:"seller_id"`
+		BusinessDay int      `json:"business_day"`
+		IssueSeq    int      `json:"issue_seq"`
+	}
+	err := s.db.Ticket.Query().
+		Where(ticket.Or(where...), ticket.StatusEQ(model.StatusWaiting)).
+		Select(ticket.FieldSellerID, ticket.FieldBusinessDay, ticket.FieldIssueSeq).
+		Scan(ctx, &rows)
 	if err != nil {
 		return nil, err
 	}
-	return &n, nil
+	waiting := map[group][]int{}
+	for _, r := range rows {
+		g := group{r.SellerID, r.BusinessDay}
+		waiting[g] = append(waiting[g], r.IssueSeq)
+	}
+	out := make(map[PositionKey]int, len(keys))
+	for _, k := range keys {
+		n := 0
+		for _, seq := range waiting[group{k.SellerID, k.BusinessDay}] {
+			if seq < k.IssueSeq {
+				n++
+			}
+		}
+		out[k] = n
+	}
+	return out, nil
 }
 
 // Note returns a ticket's note to its owner and its seller only. Tickets

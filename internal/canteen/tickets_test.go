@@ -52,7 +52,9 @@ func TestFetchIssuesNumbersInOrder(t *testing.T) {
 		if t1.Status != model.StatusWaiting {
 			t.Fatalf("status %s, want WAITING", t1.Status)
 		}
-		pos := must[*int](t)(f.svc.Position(alice, t2))
+		k, _ := canteen.PositionOf(t2)
+		n := must[map[canteen.PositionKey]int](t)(f.svc.Positions(alice, []canteen.PositionKey{k}))[k]
+		pos := &n
 		if pos == nil || *pos != 1 {
 			t.Fatalf("position of the second ticket: %v, want 1", pos)
 		}
