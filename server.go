@@ -216,8 +216,8 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.BoolVar(&c.TrustProxy, "trust-proxy", trust == "1" || strings.EqualFold(trust, "true"),
 		"take client addresses from X-Forwarded-For (only behind a proxy that sets it) ($CALLME_TRUST_PROXY)")
 	dur(&c.CsecWait, "csec-wait", "CALLME_CSEC_WAIT", 300*time.Millisecond, "longest a mutation waits for WeChat's content check before storing the text and checking it later")
-	num(&c.CsecTextPerMin, "csec-text-per-minute", "CALLME_CSEC_TEXT_PER_MINUTE", 4000, "text checks this instance sends per app and minute (WeChat allows 4000 per app: give each of N instances 4000/N)")
-	num(&c.CsecImagePerMin, "csec-image-per-minute", "CALLME_CSEC_IMAGE_PER_MINUTE", 2000, "image checks this instance sends per app and minute (WeChat allows 2000 per app: give each of N instances 2000/N)")
+	num(&c.CsecTextPerMin, "csec-text-per-minute", "CALLME_CSEC_TEXT_PER_MINUTE", 4000, "text checks per app and minute (WeChat allows 4000), across instances when -redis is set")
+	num(&c.CsecImagePerMin, "csec-image-per-minute", "CALLME_CSEC_IMAGE_PER_MINUTE", 2000, "image checks per app and minute (WeChat allows 2000), across instances when -redis is set")
 	str(&c.PushPath, "wechat-push-path", "CALLME_WECHAT_PUSH_PATH", "/wechat/push", "path of the WeChat message-push endpoint (image check verdicts)")
 	str(&c.PushToken, "wechat-push-token", "CALLME_WECHAT_PUSH_TOKEN", "", "message-push token of the mini-program console; empty: no push endpoint, photos publish unchecked")
 	str(&c.PushAESKey, "wechat-push-aes-key", "CALLME_WECHAT_PUSH_AES_KEY", "", "EncodingAESKey (43 characters) for safe-mode pushes; empty: plaintext pushes")
@@ -417,6 +417,10 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		})
 		broker = rdb
 		a.closers = append(a.closers, client.Close, rdb.Close)
+		if wxClient != nil {
+			// Instances share one content-check quota per app.
+			wxClient.ShareQuotas(redisCounter{client})
+		}
 	} else {
 		local = events.NewLocal(64)
 		broker = local
@@ -711,4 +715,23 @@ func redisClient(u string) (*redis.Client, error) {
 		return nil, err
 	}
 	return redis.NewClient(opt), nil
+}
+
+// redisCounter counts across instances in Redis: INCR and, on a new key,
+// its expiry, in one round trip.
+type redisCounter struct{ c *redis.Client }
+
+func (r redisCounter) Incr(ctx context.Context, key string, ttl time.Duration) (int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	var n *redis.IntCmd
+	_, err := r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		n = p.Incr(ctx, "callme:"+key)
+		p.ExpireNX(ctx, "callme:"+key, ttl)
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n.Val(), nil
 }

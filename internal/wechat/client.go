@@ -122,14 +122,14 @@ func New(cfg Config) *Client {
 	if c.now == nil {
 		c.now = time.Now
 	}
-	quota := func(n, def int) *checkCounter {
+	quota := func(kind string, n, def int) *checkCounter {
 		if n == 0 {
 			n = def
 		}
-		return &checkCounter{limit: n}
+		return &checkCounter{kind: kind, limit: n}
 	}
-	c.textQuota = quota(cfg.TextChecksPerMinute, TextChecksPerMinute)
-	c.imageQuota = quota(cfg.ImageChecksPerMinute, ImageChecksPerMinute)
+	c.textQuota = quota("text", cfg.TextChecksPerMinute, TextChecksPerMinute)
+	c.imageQuota = quota("image", cfg.ImageChecksPerMinute, ImageChecksPerMinute)
 	return c
 }
 

@@ -63,20 +63,45 @@ const (
 
 // checkCounter is a fixed-window counter of the checks sent in the current
 // minute, per app: simpler than a token bucket and exactly WeChat's rule.
+// With a shared counter (Redis, when several instances run) the window is
+// counted across instances; when that counter cannot answer, each instance
+// falls back to counting its own checks against the same limit.
 type checkCounter struct {
+	kind   string
+	shared SharedCounter
+
 	mu     sync.Mutex
 	limit  int
 	window time.Time
 	used   map[model.App]int
 }
 
-func (q *checkCounter) take(app model.App, now time.Time) bool {
+// SharedCounter counts across instances: Incr adds one to key and returns
+// the new count; the key expires after ttl.
+type SharedCounter interface {
+	Incr(ctx context.Context, key string, ttl time.Duration) (int64, error)
+}
+
+// ShareQuotas counts the content-check quotas in sc, so N instances stay
+// under WeChat's per-app limit together rather than each under its own.
+func (c *Client) ShareQuotas(sc SharedCounter) {
+	c.textQuota.shared, c.imageQuota.shared = sc, sc
+}
+
+func (q *checkCounter) take(ctx context.Context, app model.App, now time.Time) bool {
 	if q == nil || q.limit <= 0 {
 		return true
 	}
+	w := now.Truncate(time.Minute)
+	if q.shared != nil {
+		n, err := q.shared.Incr(ctx, fmt.Sprintf("csec:%s:%s:%d", q.kind, app, w.Unix()), 2*time.Minute)
+		if err == nil {
+			return n <= int64(q.limit)
+		}
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if w := now.Truncate(time.Minute); !w.Equal(q.window) {
+	if !w.Equal(q.window) {
 		q.window, q.used = w, map[model.App]int{}
 	}
 	if q.used[app] >= q.limit {
@@ -135,7 +160,7 @@ func (c *Client) MsgSecCheck(ctx context.Context, app model.App, openid string, 
 	if err != nil {
 		return Verdict{}, err
 	}
-	if !c.textQuota.take(app, c.now()) {
+	if !c.textQuota.take(ctx, app, c.now()) {
 		return Verdict{}, ErrQuota
 	}
 	body, err := json.Marshal(msgSecCheckBody{Version: 2, OpenID: openid, Scene: scene, Content: content})
@@ -186,7 +211,7 @@ func (c *Client) MediaCheckAsync(ctx context.Context, app model.App, openid stri
 	if err != nil {
 		return "", err
 	}
-	if !c.imageQuota.take(app, c.now()) {
+	if !c.imageQuota.take(ctx, app, c.now()) {
 		return "", ErrQuota
 	}
 	body, err := json.Marshal(mediaCheckBody{MediaURL: mediaURL, MediaType: 2, Version: 2, OpenID: openid, Scene: scene})

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -237,4 +238,65 @@ func TestDecryptPush(t *testing.T) {
 
 func jsonDecode(req *http.Request, v any) error {
 	return json.NewDecoder(req.Body).Decode(v)
+}
+
+// mapCounter is a SharedCounter in memory; down makes it fail.
+type mapCounter struct {
+	mu   sync.Mutex
+	n    map[string]int64
+	down bool
+}
+
+func (m *mapCounter) Incr(_ context.Context, key string, _ time.Duration) (int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.down {
+		return 0, errors.New("counter down")
+	}
+	if m.n == nil {
+		m.n = map[string]int64{}
+	}
+	m.n[key]++
+	return m.n[key], nil
+}
+
+// With a shared counter, two instances stay under the app's quota together;
+// when the counter fails, each counts its own checks.
+func TestContentCheckQuotaShared(t *testing.T) {
+	e := newEnv(t, func(c *wechat.Config) { c.TextChecksPerMinute = 3 })
+	e.srv.IssueCode(model.AppCustomer, testOpenID)
+	other := wechat.New(wechat.Config{BaseURL: e.srv.URL, Apps: testApps, Now: e.clock.Now, TextChecksPerMinute: 3, RetryDelay: time.Millisecond})
+	shared := &mapCounter{}
+	e.client.ShareQuotas(shared)
+	other.ShareQuotas(shared)
+	ctx := context.Background()
+	var sent, refused int
+	for i := range 6 {
+		c := e.client
+		if i%2 == 1 {
+			c = other
+		}
+		_, err := c.MsgSecCheck(ctx, model.AppCustomer, testOpenID, wechat.SceneComment, "hi")
+		switch {
+		case err == nil:
+			sent++
+		case errors.Is(err, wechat.ErrQuota):
+			refused++
+		default:
+			t.Fatalf("check %d: %v", i, err)
+		}
+	}
+	if sent != 3 || refused != 3 {
+		t.Fatalf("two instances sent %d checks and were refused %d, want 3 and 3 (one quota between them)", sent, refused)
+	}
+	shared.mu.Lock()
+	shared.down = true
+	shared.mu.Unlock()
+	e.clock.Advance(time.Minute)
+	for i := range 4 {
+		_, err := e.client.MsgSecCheck(ctx, model.AppCustomer, testOpenID, wechat.SceneComment, "hi")
+		if wantQuota := i == 3; wantQuota != errors.Is(err, wechat.ErrQuota) {
+			t.Fatalf("counter down, check %d: %v", i, err)
+		}
+	}
 }
