@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -177,4 +179,71 @@ func ticketIDs(t *testing.T, path string) map[string]bool {
 		ids[id] = true
 	}
 	return ids
+}
+
+// TestMigrateCheck: `callme migrate -check` tells behind (3), current (0)
+// and ahead (4) apart, and callme refuses to serve a database that a newer
+// release migrated.
+func TestMigrateCheck(t *testing.T) {
+	forEngine(t, func(t *testing.T, e storetest.Engine) {
+		dsn := e.DSN(t)
+		env := func(k string) string { return map[string]string{"CALLME_DB": dsn}[k] }
+		ctx := context.Background()
+		check := func(want int, wantOut string) {
+			t.Helper()
+			var out strings.Builder
+			err := run(ctx, []string{"callme", "migrate", "-check"}, env, &out)
+			if got := exitCode(err); got != want || !strings.HasPrefix(out.String(), wantOut) {
+				t.Errorf("migrate -check: exit %d (%v) %q, want exit %d %q…", got, err, out.String(), want, wantOut)
+			}
+		}
+		init, err := store.MigrationVersion(map[string]string{"sqlite": "sqlite3", "mysql": "mysql"}[e.Name], "init")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := store.MigrateTo(ctx, dsn, init); err != nil {
+			t.Fatal(err)
+		}
+		check(exitSchemaBehind, "behind:")
+		var out strings.Builder
+		if err := run(ctx, []string{"callme", "migrate"}, env, &out); err != nil || !strings.Contains(out.String(), "migrated") {
+			t.Fatalf("migrate: %v %q", err, out.String())
+		}
+		check(0, "current:")
+
+		// A newer release migrated it further.
+		st, err := store.CheckSchema(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw := rawDB(t, dsn)
+		if _, err := raw.Exec("UPDATE schema_migrations SET version = ?", st.Latest+1); err != nil {
+			t.Fatal(err)
+		}
+		check(exitSchemaAhead, "ahead:")
+		err = run(ctx, []string{"callme", "migrate"}, env, &out)
+		if exitCode(err) != exitSchemaAhead {
+			t.Errorf("migrate on a newer database: %v, want exit %d", err, exitSchemaAhead)
+		}
+		cfg, err := parseConfig([]string{"callme", "-photo-dir", t.TempDir()}, env, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a, err2 := newApp(ctx, cfg, slog.New(slog.DiscardHandler)); err2 == nil {
+			a.Close()
+		} else {
+			err = err2
+		}
+		if err == nil || !strings.Contains(err.Error(), "refusing to start") || !strings.Contains(err.Error(), fmt.Sprint(st.Latest+1)) {
+			t.Errorf("starting on a newer database: %v, want a refusal naming its version", err)
+		}
+		// A migration that failed halfway is an error, not a state.
+		if _, err := raw.Exec("UPDATE schema_migrations SET version = ?, dirty = ?", st.Latest, true); err != nil {
+			t.Fatal(err)
+		}
+		err = run(ctx, []string{"callme", "migrate", "-check"}, env, &out)
+		if exitCode(err) != 1 || !strings.Contains(err.Error(), "dirty") {
+			t.Errorf("migrate -check on a dirty database: %v, want exit 1 naming it dirty", err)
+		}
+	})
 }

@@ -60,7 +60,31 @@ func migrateUpFS(dial string, db *sql.DB, dir fs.FS) error {
 	if err := m.Up(); err != nil && !errors.Is(err, gomigrate.ErrNoChange) && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
+	if dial == dialect.SQLite {
+		return foreignKeyCheck(db)
+	}
 	return nil
+}
+
+// foreignKeyCheck fails if the SQLite migrations (run without enforcement,
+// see sqliteMigrateDSN) left a row pointing at nothing.
+func foreignKeyCheck(db *sql.DB) error {
+	rows, err := db.Query("PRAGMA foreign_key_check")
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if rows.Next() {
+		var table string
+		var rowid sql.NullInt64
+		var parent string
+		var fkid int
+		if err := rows.Scan(&table, &rowid, &parent, &fkid); err != nil {
+			return err
+		}
+		return fmt.Errorf("after migrating, a row of %s (rowid %d) refers to a missing %s row", table, rowid.Int64, parent)
+	}
+	return rows.Err()
 }
 
 func newMigrate(dial string, db *sql.DB, dir fs.FS) (*gomigrate.Migrate, error) {

@@ -208,7 +208,7 @@ func MigrateTo(ctx context.Context, dsn string, version uint) error {
 		cfg.MultiStatements = true
 		db, err = openMySQLDB(cfg)
 	} else {
-		db, err = sql.Open("sqlite", sqliteDSN(SQLitePath(dsn), true))
+		db, err = sql.Open("sqlite", sqliteMigrateDSN(SQLitePath(dsn)))
 	}
 	if err != nil {
 		return err
