@@ -6,6 +6,7 @@ import (
 	"callme/ent/auditentry"
 	"callme/ent/callevent"
 	"callme/ent/daycounter"
+	"callme/ent/lease"
 	"callme/ent/menuitem"
 	"callme/ent/notification"
 	"callme/ent/notifygrant"
@@ -85,6 +86,7 @@ func checkColumn(t, c string) error {
 			auditentry.Table:   auditentry.ValidColumn,
 			callevent.Table:    callevent.ValidColumn,
 			daycounter.Table:   daycounter.ValidColumn,
+			lease.Table:        lease.ValidColumn,
 			menuitem.Table:     menuitem.ValidColumn,
 			notification.Table: notification.ValidColumn,
 			notifygrant.Table:  notifygrant.ValidColumn,

@@ -20,6 +20,8 @@ type Tx struct {
 	CallEvent *CallEventClient
 	// DayCounter is the client for interacting with the DayCounter builders.
 	DayCounter *DayCounterClient
+	// Lease is the client for interacting with the Lease builders.
+	Lease *LeaseClient
 	// MenuItem is the client for interacting with the MenuItem builders.
 	MenuItem *MenuItemClient
 	// Notification is the client for interacting with the Notification builders.
@@ -168,6 +170,7 @@ func (tx *Tx) init() {
 	tx.AuditEntry = NewAuditEntryClient(tx.config)
 	tx.CallEvent = NewCallEventClient(tx.config)
 	tx.DayCounter = NewDayCounterClient(tx.config)
+	tx.Lease = NewLeaseClient(tx.config)
 	tx.MenuItem = NewMenuItemClient(tx.config)
 	tx.Notification = NewNotificationClient(tx.config)
 	tx.NotifyGrant = NewNotifyGrantClient(tx.config)
