@@ -86,6 +86,11 @@ type config struct {
 	Limits           graph.Limits
 	TrustProxy       bool
 
+	// The data lifecycle (README "What callme keeps").
+	RetentionDays, PersonalDataDays int
+	SweepEvery, SweepPause          time.Duration
+	SweepBatch                      int
+
 	// Not flags: set by tests.
 	now      func() time.Time
 	sqlHook  func(query string)
@@ -139,6 +144,11 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	str(&c.TimeZone, "timezone", "CALLME_TIMEZONE", "Asia/Shanghai", "time zone of business days")
 	num(&c.DayStartHour, "day-start-hour", "CALLME_DAY_START_HOUR", 4, "local hour (0-23) at which a business day and its numbering start")
 	dur(&c.SessionIdle, "session-idle", "CALLME_SESSION_IDLE", 30*time.Minute, "sessions expire after this long without requests")
+	num(&c.RetentionDays, "retention-days", "CALLME_RETENTION_DAYS", 90, "days call history, notifications and their grants are kept (at least 2)")
+	num(&c.PersonalDataDays, "personal-data-days", "CALLME_PERSONAL_DATA_DAYS", 180, "days tickets keep their note and owner (at least 2)")
+	dur(&c.SweepEvery, "sweep-every", "CALLME_SWEEP_EVERY", time.Hour, "how often an instance tries to delete what is past retention (0: never)")
+	num(&c.SweepBatch, "sweep-batch", "CALLME_SWEEP_BATCH", 500, "rows per statement of the retention sweep")
+	dur(&c.SweepPause, "sweep-pause", "CALLME_SWEEP_PAUSE", 100*time.Millisecond, "pause between two batches of the retention sweep")
 	num(&c.MaxActiveTickets, "max-active-tickets", "CALLME_MAX_ACTIVE_TICKETS", 3, "active tickets a customer may hold per day")
 	str(&c.AllowedOrigins, "allowed-origins", "CALLME_ALLOWED_ORIGINS", "", "comma-separated extra browser origins (host patterns) allowed to open WebSockets")
 	str(&c.WeChatBaseURL, "wechat-base-url", "CALLME_WECHAT_BASE_URL", "https://api.weixin.qq.com", "WeChat server API base URL")
@@ -197,6 +207,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	if c.DayStartHour < 0 || c.DayStartHour > 23 {
 		return c, fmt.Errorf("-day-start-hour must be 0..23, got %d", c.DayStartHour)
 	}
+	if c.RetentionDays < 2 || c.PersonalDataDays < 2 {
+		return c, fmt.Errorf("-retention-days and -personal-data-days must be at least 2 (today's and yesterday's calls are always kept), got %d and %d", c.RetentionDays, c.PersonalDataDays)
+	}
 	return c, nil
 }
 
@@ -224,6 +237,24 @@ func (c config) notify() canteen.NotifyConfig {
 		}
 	}
 	return canteen.NotifyConfig{TemplateID: c.NotifyTemplate, Page: c.NotifyPage, State: c.NotifyState, Fields: fields}
+}
+
+// retention is the data lifecycle's configuration.
+func (c config) retention() canteen.Retention {
+	r := canteen.Retention{
+		Records:      time.Duration(c.RetentionDays) * 24 * time.Hour,
+		PersonalData: time.Duration(c.PersonalDataDays) * 24 * time.Hour,
+		Every:        c.SweepEvery,
+		Batch:        c.SweepBatch,
+		Pause:        c.SweepPause,
+	}
+	if r.Every <= 0 {
+		r.Every = -1 // off
+	}
+	if r.Pause <= 0 {
+		r.Pause = -1 // none
+	}
+	return r
 }
 
 func splitList(s string) []string {
@@ -331,10 +362,13 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		RecallGap:        cfg.RecallGap,
 		Notify:           cfg.notify(),
 		Media:            mediaCfg,
+		Retention:        cfg.retention(),
 		Now:              cfg.now,
 	}, log)
 	hydrate = svc.Hydrate
 	a.svc = svc
+	// Every instance runs the sweep; a lease in the database lets one work at a time.
+	a.background = append(a.background, svc.RunLifecycle)
 	if len(svc.NotificationTemplates()) > 0 {
 		a.background = append(a.background, func(ctx context.Context) { svc.RunNotifier(ctx, wxClient, 5*time.Second) })
 	}

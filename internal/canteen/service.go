@@ -51,6 +51,8 @@ type Config struct {
 	Notify NotifyConfig
 	// Media configures stall photos and QR codes.
 	Media MediaConfig
+	// Retention configures the data lifecycle sweep (lifecycle.go).
+	Retention Retention
 	// Now is the clock; tests inject their own.
 	Now func() time.Time
 }
@@ -74,6 +76,7 @@ func (c *Config) setDefaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	c.Retention.setDefaults()
 }
 
 // WeChat is the part of the WeChat client that the domain needs.
@@ -98,6 +101,8 @@ type Service struct {
 	counters sync.Map
 	// claims is each customer's budget of claim attempts.
 	claims *ratelimit.Limiter
+	// holder names this instance in the lifecycle lease.
+	holder string
 }
 
 // Stats counts what this instance did since start (for metrics).
@@ -139,7 +144,7 @@ func New(db *ent.Client, dialectName string, broker events.Broker, wx WeChat, cf
 		cfg.Notify.State = "formal"
 	}
 	return &Service{db: db, dialect: dialectName, broker: broker, wechat: wx, cfg: cfg, admins: admins, log: log, kick: make(chan struct{}, 1),
-		claims: ratelimit.New(claimsPerSecond, claimBurst, cfg.Now)}
+		claims: ratelimit.New(claimsPerSecond, claimBurst, cfg.Now), holder: newHolder()}
 }
 
 // now is the clock at microsecond precision, the finest every database keeps.
