@@ -15,6 +15,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"callme/internal/store"
 	"callme/internal/store/storetest"
@@ -246,4 +247,33 @@ func TestMigrateCheck(t *testing.T) {
 			t.Errorf("migrate -check on a dirty database: %v, want exit 1 naming it dirty", err)
 		}
 	})
+}
+
+func TestRetentionSettings(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		args []string
+		ok   bool
+	}{
+		{nil, nil, true},
+		{map[string]string{"CALLME_RETENTION_DAYS": "30", "CALLME_SWEEP_EVERY": "0"}, nil, true},
+		{nil, []string{"-retention-days", "1"}, false},
+		{map[string]string{"CALLME_PERSONAL_DATA_DAYS": "0"}, nil, false},
+	} {
+		c, err := parseConfig(append([]string{"callme"}, tc.args...), func(k string) string { return tc.env[k] }, io.Discard)
+		if (err == nil) != tc.ok {
+			t.Errorf("%v %v: %v, want ok %v", tc.env, tc.args, err, tc.ok)
+			continue
+		}
+		if err != nil {
+			continue
+		}
+		r := c.retention()
+		if tc.env["CALLME_SWEEP_EVERY"] == "0" && r.Every >= 0 {
+			t.Errorf("-sweep-every 0 gives Every %v, want the sweep off", r.Every)
+		}
+		if tc.env == nil && (r.Records != 90*24*time.Hour || r.PersonalData != 180*24*time.Hour || r.Every != time.Hour) {
+			t.Errorf("defaults: %+v", r)
+		}
+	}
 }
