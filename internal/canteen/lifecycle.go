@@ -252,7 +252,10 @@ func (s *Service) purgeCalls(ctx context.Context, before, n int) (int, error) {
 		}
 		return err
 	})
-	return deleted, err
+	if err != nil {
+		return 0, err
+	}
+	return deleted, nil
 }
 
 // takeLease takes the sweep's lease if it is free or expired, and returns
