@@ -47,11 +47,11 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args, os.Getenv, os.Stdout); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
+		code := exitCode(err)
+		if msg := err.Error(); code != 0 && msg != "" {
+			fmt.Fprintln(os.Stderr, "callme:", msg)
 		}
-		fmt.Fprintln(os.Stderr, "callme:", err)
-		os.Exit(1)
+		os.Exit(code)
 	}
 }
 
@@ -104,6 +104,11 @@ type config struct {
 	PushPath        string
 	PushToken       string
 	PushAESKey      string
+
+	// The data lifecycle (README "What callme keeps").
+	RetentionDays, PersonalDataDays int
+	SweepEvery, SweepPause          time.Duration
+	SweepBatch                      int
 
 	// Not flags: set by tests.
 	now      func() time.Time
@@ -162,6 +167,11 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	num(&c.DayStartHour, "day-start-hour", "CALLME_DAY_START_HOUR", 4, "local hour (0-23) at which a business day and its numbering start")
 	dur(&c.SessionIdle, "session-idle", "CALLME_SESSION_IDLE", 30*time.Minute, "sessions expire after this long without requests")
 	dur(&c.SessionCache, "session-cache", "CALLME_SESSION_CACHE", time.Second, "how long an instance reuses a session it looked up (a logout on another instance takes effect within it; 0: look up every request)")
+	num(&c.RetentionDays, "retention-days", "CALLME_RETENTION_DAYS", 90, "days call history, notifications and their grants are kept (at least 2)")
+	num(&c.PersonalDataDays, "personal-data-days", "CALLME_PERSONAL_DATA_DAYS", 180, "days tickets keep their note and owner (at least 2)")
+	dur(&c.SweepEvery, "sweep-every", "CALLME_SWEEP_EVERY", time.Hour, "how often an instance tries to delete what is past retention (0: never)")
+	num(&c.SweepBatch, "sweep-batch", "CALLME_SWEEP_BATCH", 500, "rows per statement of the retention sweep")
+	dur(&c.SweepPause, "sweep-pause", "CALLME_SWEEP_PAUSE", 100*time.Millisecond, "pause between two batches of the retention sweep")
 	num(&c.MaxActiveTickets, "max-active-tickets", "CALLME_MAX_ACTIVE_TICKETS", 3, "active tickets a customer may hold per day")
 	str(&c.AllowedOrigins, "allowed-origins", "CALLME_ALLOWED_ORIGINS", "", "comma-separated extra browser origins (host patterns) allowed to open WebSockets")
 	str(&c.WeChatBaseURL, "wechat-base-url", "CALLME_WECHAT_BASE_URL", "https://api.weixin.qq.com", "WeChat server API base URL")
@@ -223,7 +233,13 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	str(&c.PushAESKey, "wechat-push-aes-key", "CALLME_WECHAT_PUSH_AES_KEY", "", "EncodingAESKey (43 characters) for safe-mode pushes; empty: plaintext pushes")
 	dur(&c.ShutdownTimeout, "shutdown-timeout", "CALLME_SHUTDOWN_TIMEOUT", 10*time.Second, "how long to finish requests on shutdown")
 	if err := fs.Parse(args[1:]); err != nil {
-		return c, err
+		if errors.Is(err, flag.ErrHelp) {
+			return c, err
+		}
+		return c, usageError("%v", err)
+	}
+	if fs.NArg() > 0 { // `callme backup x` must not start a server
+		return c, usageError("unknown command or stray argument %q", fs.Arg(0))
 	}
 	c.Limits.MaxWSMessageBytes = int64(wsMsg)
 	c.Limits.IPLoginsPerSec, c.Limits.IPMutationsPerSec = float64(ipLogins), float64(ipMuts)
@@ -255,6 +271,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	}
 	if c.DayStartHour < 0 || c.DayStartHour > 23 {
 		return c, fmt.Errorf("-day-start-hour must be 0..23, got %d", c.DayStartHour)
+	}
+	if c.RetentionDays < 2 || c.PersonalDataDays < 2 {
+		return c, fmt.Errorf("-retention-days and -personal-data-days must be at least 2 (today's and yesterday's calls are always kept), got %d and %d", c.RetentionDays, c.PersonalDataDays)
 	}
 	return c, nil
 }
@@ -292,6 +311,24 @@ func (c config) notify() canteen.NotifyConfig {
 		}
 	}
 	return canteen.NotifyConfig{TemplateID: c.NotifyTemplate, Page: c.NotifyPage, State: c.NotifyState, Fields: fields}
+}
+
+// retention is the data lifecycle's configuration.
+func (c config) retention() canteen.Retention {
+	r := canteen.Retention{
+		Records:      time.Duration(c.RetentionDays) * 24 * time.Hour,
+		PersonalData: time.Duration(c.PersonalDataDays) * 24 * time.Hour,
+		Every:        c.SweepEvery,
+		Batch:        c.SweepBatch,
+		Pause:        c.SweepPause,
+	}
+	if r.Every <= 0 {
+		r.Every = -1 // off
+	}
+	if r.Pause <= 0 {
+		r.Pause = -1 // none
+	}
+	return r
 }
 
 func splitList(s string) []string {
@@ -440,11 +477,14 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		Notify:           cfg.notify(),
 		Media:            mediaCfg,
 		Content:          content,
+		Retention:        cfg.retention(),
 		Now:              cfg.now,
 		CallDelivered:    func(d time.Duration) { delivery.Observe(d.Seconds()) },
 	}, log)
 	hydrate = svc.Hydrate
 	a.svc = svc
+	// Every instance runs the sweep; a lease in the database lets one work at a time.
+	a.background = append(a.background, svc.RunLifecycle)
 	if len(svc.NotificationTemplates()) > 0 {
 		a.background = append(a.background, func(ctx context.Context) { svc.RunNotifier(ctx, wxClient, 5*time.Second) })
 	}
@@ -531,14 +571,24 @@ func newLogger(level string, w io.Writer) (*slog.Logger, error) {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
 }
 
-// run starts callme and serves until ctx ends. `callme schema [-o FILE]`
-// prints the GraphQL schema instead.
+// run starts callme and serves until ctx ends, or runs one of the commands
+// in usage. Anything it does not understand is a usage error (exit 2).
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	if len(args) > 1 && args[1] == "schema" {
-		return printSchema(args[1:], stdout)
-	}
-	if len(args) > 1 && args[1] == "healthcheck" {
-		return healthcheck(ctx, getenv, stdout)
+	if len(args) > 1 && !strings.HasPrefix(args[1], "-") {
+		switch args[1] {
+		case "schema":
+			return printSchema(args[1:], stdout)
+		case "healthcheck":
+			if len(args) > 2 {
+				return usageError("callme healthcheck takes no arguments")
+			}
+			return healthcheck(ctx, getenv, stdout)
+		case "backup":
+			return backup(ctx, args[2:], getenv, stdout)
+		case "migrate":
+			return migrate(ctx, args[2:], getenv, stdout)
+		}
+		return usageError("unknown command %q", args[1])
 	}
 	cfg, err := parseConfig(args, getenv, stdout)
 	if err != nil {
@@ -680,6 +730,9 @@ func printSchema(args []string, stdout io.Writer) error {
 	out := fs.String("o", "", "write to this file instead of stdout")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError("callme schema: unexpected %q", fs.Arg(0))
 	}
 	var buf strings.Builder
 	buf.WriteString("# Generated by `go run . schema -o schema.graphql` (go generate); do not edit.\n")

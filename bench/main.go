@@ -5,6 +5,7 @@
 //	go run ./bench fanout   # calledNumbers to 1k/5k(/10k) sockets vs a plain WebSocket hub
 //	go run ./bench storm    # 5k subscribers reconnect within 10 s and resume with `after`
 //	go run ./bench all      # all four (about 8 minutes on 2 cores)
+//	go run ./bench purge    # fetch latency while the retention sweep deletes 1M old rows
 //	go run ./bench fanout -smoke   # CI: 1k subscribers, 10 s, no baseline, no BENCHMARKS.md
 //
 // Each scenario builds callme once, starts it as a separate process on
@@ -40,6 +41,8 @@ scenarios:
            seller, vs a minimal WebSocket broadcast server (same library)
   storm    5k subscribers drop and reconnect within 10 s, resuming with after
   all      issue, query, fanout, storm
+  purge    fetch p50/p99 while the retention sweep deletes 1M old call events,
+           vs the same load with the sweep off (not part of all)
 
 flags (all scenarios):
 `
@@ -83,12 +86,13 @@ func main() {
 		"query":  runQuery,
 		"fanout": runFanout,
 		"storm":  runStorm,
+		"purge":  runPurge,
 	}
 	var todo []string
 	switch scenario {
 	case "all":
 		todo = []string{"issue", "query", "fanout", "storm"}
-	case "issue", "query", "fanout", "storm":
+	case "issue", "query", "fanout", "storm", "purge":
 		todo = []string{scenario}
 	default:
 		fmt.Fprintf(os.Stderr, "bench: unknown scenario %q\n\n%s", scenario, usage)
@@ -154,6 +158,7 @@ type options struct {
 	stormSubs   int
 	clients     string
 	sellers     int
+	purgeRows   int
 	noWrite     bool
 	smoke       bool
 	redis       string
@@ -173,6 +178,7 @@ func newFlags(o *options) *flag.FlagSet {
 	fs.IntVar(&o.stormSubs, "storm-subscribers", 5000, "storm: subscribers")
 	fs.StringVar(&o.clients, "clients", "1,8,32,128", "issue: comma-separated concurrent clients")
 	fs.IntVar(&o.sellers, "sellers", 20, "sellers (stalls) the load spreads over")
+	fs.IntVar(&o.purgeRows, "purge-rows", 1_000_000, "purge: old call events the sweep deletes")
 	fs.BoolVar(&o.noWrite, "no-write", false, "print only; do not update BENCHMARKS.md")
 	fs.BoolVar(&o.smoke, "smoke", false, "fanout: CI smoke (1k subscribers, 10 s, no baseline, no thresholds, never writes BENCHMARKS.md)")
 	fs.StringVar(&o.redis, "redis", "", "fanout/storm: run callme with this Redis broker URL (e.g. redis://127.0.0.1:6379/0)")

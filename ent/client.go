@@ -16,6 +16,7 @@ import (
 	"callme/ent/callevent"
 	"callme/ent/contentcheck"
 	"callme/ent/daycounter"
+	"callme/ent/lease"
 	"callme/ent/menuitem"
 	"callme/ent/notification"
 	"callme/ent/notifygrant"
@@ -45,6 +46,8 @@ type Client struct {
 	ContentCheck *ContentCheckClient
 	// DayCounter is the client for interacting with the DayCounter builders.
 	DayCounter *DayCounterClient
+	// Lease is the client for interacting with the Lease builders.
+	Lease *LeaseClient
 	// MenuItem is the client for interacting with the MenuItem builders.
 	MenuItem *MenuItemClient
 	// Notification is the client for interacting with the Notification builders.
@@ -74,6 +77,7 @@ func (c *Client) init() {
 	c.CallEvent = NewCallEventClient(c.config)
 	c.ContentCheck = NewContentCheckClient(c.config)
 	c.DayCounter = NewDayCounterClient(c.config)
+	c.Lease = NewLeaseClient(c.config)
 	c.MenuItem = NewMenuItemClient(c.config)
 	c.Notification = NewNotificationClient(c.config)
 	c.NotifyGrant = NewNotifyGrantClient(c.config)
@@ -177,6 +181,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		CallEvent:    NewCallEventClient(cfg),
 		ContentCheck: NewContentCheckClient(cfg),
 		DayCounter:   NewDayCounterClient(cfg),
+		Lease:        NewLeaseClient(cfg),
 		MenuItem:     NewMenuItemClient(cfg),
 		Notification: NewNotificationClient(cfg),
 		NotifyGrant:  NewNotifyGrantClient(cfg),
@@ -207,6 +212,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		CallEvent:    NewCallEventClient(cfg),
 		ContentCheck: NewContentCheckClient(cfg),
 		DayCounter:   NewDayCounterClient(cfg),
+		Lease:        NewLeaseClient(cfg),
 		MenuItem:     NewMenuItemClient(cfg),
 		Notification: NewNotificationClient(cfg),
 		NotifyGrant:  NewNotifyGrantClient(cfg),
@@ -243,7 +249,7 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.AuditEntry, c.CallEvent, c.ContentCheck, c.DayCounter, c.MenuItem,
+		c.AuditEntry, c.CallEvent, c.ContentCheck, c.DayCounter, c.Lease, c.MenuItem,
 		c.Notification, c.NotifyGrant, c.Seller, c.Session, c.Ticket, c.User,
 	} {
 		n.Use(hooks...)
@@ -254,7 +260,7 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.AuditEntry, c.CallEvent, c.ContentCheck, c.DayCounter, c.MenuItem,
+		c.AuditEntry, c.CallEvent, c.ContentCheck, c.DayCounter, c.Lease, c.MenuItem,
 		c.Notification, c.NotifyGrant, c.Seller, c.Session, c.Ticket, c.User,
 	} {
 		n.Intercept(interceptors...)
@@ -272,6 +278,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.ContentCheck.mutate(ctx, m)
 	case *DayCounterMutation:
 		return c.DayCounter.mutate(ctx, m)
+	case *LeaseMutation:
+		return c.Lease.mutate(ctx, m)
 	case *MenuItemMutation:
 		return c.MenuItem.mutate(ctx, m)
 	case *NotificationMutation:
@@ -868,6 +876,139 @@ func (c *DayCounterClient) mutate(ctx context.Context, m *DayCounterMutation) (V
 		return (&DayCounterDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown DayCounter mutation op: %q", m.Op())
+	}
+}
+
+// LeaseClient is a client for the Lease schema.
+type LeaseClient struct {
+	config
+}
+
+// NewLeaseClient returns a client for the Lease from the given config.
+func NewLeaseClient(c config) *LeaseClient {
+	return &LeaseClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `lease.Hooks(f(g(h())))`.
+func (c *LeaseClient) Use(hooks ...Hook) {
+	c.hooks.Lease = append(c.hooks.Lease, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `lease.Intercept(f(g(h())))`.
+func (c *LeaseClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Lease = append(c.inters.Lease, interceptors...)
+}
+
+// Create returns a builder for creating a Lease entity.
+func (c *LeaseClient) Create() *LeaseCreate {
+	mutation := newLeaseMutation(c.config, OpCreate)
+	return &LeaseCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Lease entities.
+func (c *LeaseClient) CreateBulk(builders ...*LeaseCreate) *LeaseCreateBulk {
+	return &LeaseCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *LeaseClient) MapCreateBulk(slice any, setFunc func(*LeaseCreate, int)) *LeaseCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &LeaseCreateBulk{err: fmt.Errorf("calling to LeaseClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*LeaseCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &LeaseCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Lease.
+func (c *LeaseClient) Update() *LeaseUpdate {
+	mutation := newLeaseMutation(c.config, OpUpdate)
+	return &LeaseUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *LeaseClient) UpdateOne(_m *Lease) *LeaseUpdateOne {
+	mutation := newLeaseMutation(c.config, OpUpdateOne, withLease(_m))
+	return &LeaseUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *LeaseClient) UpdateOneID(id int) *LeaseUpdateOne {
+	mutation := newLeaseMutation(c.config, OpUpdateOne, withLeaseID(id))
+	return &LeaseUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Lease.
+func (c *LeaseClient) Delete() *LeaseDelete {
+	mutation := newLeaseMutation(c.config, OpDelete)
+	return &LeaseDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *LeaseClient) DeleteOne(_m *Lease) *LeaseDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *LeaseClient) DeleteOneID(id int) *LeaseDeleteOne {
+	builder := c.Delete().Where(lease.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &LeaseDeleteOne{builder}
+}
+
+// Query returns a query builder for Lease.
+func (c *LeaseClient) Query() *LeaseQuery {
+	return &LeaseQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeLease},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Lease entity by its id.
+func (c *LeaseClient) Get(ctx context.Context, id int) (*Lease, error) {
+	return c.Query().Where(lease.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *LeaseClient) GetX(ctx context.Context, id int) *Lease {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *LeaseClient) Hooks() []Hook {
+	return c.hooks.Lease
+}
+
+// Interceptors returns the client interceptors.
+func (c *LeaseClient) Interceptors() []Interceptor {
+	return c.inters.Lease
+}
+
+func (c *LeaseClient) mutate(ctx context.Context, m *LeaseMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&LeaseCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&LeaseUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&LeaseUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&LeaseDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Lease mutation op: %q", m.Op())
 	}
 }
 
@@ -1997,11 +2138,11 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		AuditEntry, CallEvent, ContentCheck, DayCounter, MenuItem, Notification,
+		AuditEntry, CallEvent, ContentCheck, DayCounter, Lease, MenuItem, Notification,
 		NotifyGrant, Seller, Session, Ticket, User []ent.Hook
 	}
 	inters struct {
-		AuditEntry, CallEvent, ContentCheck, DayCounter, MenuItem, Notification,
+		AuditEntry, CallEvent, ContentCheck, DayCounter, Lease, MenuItem, Notification,
 		NotifyGrant, Seller, Session, Ticket, User []ent.Interceptor
 	}
 )

@@ -30,6 +30,8 @@ type DayCounter struct {
 	MaxNumber int `json:"max_number,omitempty"`
 	// Prefix holds the value of the "prefix" field.
 	Prefix string `json:"prefix,omitempty"`
+	// PurgedCalls holds the value of the "purged_calls" field.
+	PurgedCalls int `json:"purged_calls,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the DayCounterQuery when eager-loading is set.
 	Edges        DayCounterEdges `json:"edges"`
@@ -65,7 +67,7 @@ func (*DayCounter) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case daycounter.FieldSellerID:
 			values[i] = new(pulid.ID)
-		case daycounter.FieldID, daycounter.FieldBusinessDay, daycounter.FieldLastNumber, daycounter.FieldIssued, daycounter.FieldMaxNumber:
+		case daycounter.FieldID, daycounter.FieldBusinessDay, daycounter.FieldLastNumber, daycounter.FieldIssued, daycounter.FieldMaxNumber, daycounter.FieldPurgedCalls:
 			values[i] = new(sql.NullInt64)
 		case daycounter.FieldPrefix:
 			values[i] = new(sql.NullString)
@@ -126,6 +128,12 @@ func (_m *DayCounter) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.Prefix = value.String
 			}
+		case daycounter.FieldPurgedCalls:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field purged_calls", values[i])
+			} else if value.Valid {
+				_m.PurgedCalls = int(value.Int64)
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -184,6 +192,9 @@ func (_m *DayCounter) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("prefix=")
 	builder.WriteString(_m.Prefix)
+	builder.WriteString(", ")
+	builder.WriteString("purged_calls=")
+	builder.WriteString(fmt.Sprintf("%v", _m.PurgedCalls))
 	builder.WriteByte(')')
 	return builder.String()
 }

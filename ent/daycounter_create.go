@@ -83,6 +83,20 @@ func (_c *DayCounterCreate) SetNillablePrefix(v *string) *DayCounterCreate {
 	return _c
 }
 
+// SetPurgedCalls sets the "purged_calls" field.
+func (_c *DayCounterCreate) SetPurgedCalls(v int) *DayCounterCreate {
+	_c.mutation.SetPurgedCalls(v)
+	return _c
+}
+
+// SetNillablePurgedCalls sets the "purged_calls" field if the given value is not nil.
+func (_c *DayCounterCreate) SetNillablePurgedCalls(v *int) *DayCounterCreate {
+	if v != nil {
+		_c.SetPurgedCalls(*v)
+	}
+	return _c
+}
+
 // SetSeller sets the "seller" edge to the Seller entity.
 func (_c *DayCounterCreate) SetSeller(v *Seller) *DayCounterCreate {
 	return _c.SetSellerID(v.ID)
@@ -135,6 +149,10 @@ func (_c *DayCounterCreate) defaults() {
 		v := daycounter.DefaultPrefix
 		_c.mutation.SetPrefix(v)
 	}
+	if _, ok := _c.mutation.PurgedCalls(); !ok {
+		v := daycounter.DefaultPurgedCalls
+		_c.mutation.SetPurgedCalls(v)
+	}
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -166,6 +184,9 @@ func (_c *DayCounterCreate) check() error {
 		if err := daycounter.PrefixValidator(v); err != nil {
 			return &ValidationError{Name: "prefix", err: fmt.Errorf(`ent: validator failed for field "DayCounter.prefix": %w`, err)}
 		}
+	}
+	if _, ok := _c.mutation.PurgedCalls(); !ok {
+		return &ValidationError{Name: "purged_calls", err: errors.New(`ent: missing required field "DayCounter.purged_calls"`)}
 	}
 	if len(_c.mutation.SellerIDs()) == 0 {
 		return &ValidationError{Name: "seller", err: errors.New(`ent: missing required edge "DayCounter.seller"`)}
@@ -216,6 +237,10 @@ func (_c *DayCounterCreate) createSpec() (*DayCounter, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Prefix(); ok {
 		_spec.SetField(daycounter.FieldPrefix, field.TypeString, value)
 		_node.Prefix = value
+	}
+	if value, ok := _c.mutation.PurgedCalls(); ok {
+		_spec.SetField(daycounter.FieldPurgedCalls, field.TypeInt, value)
+		_node.PurgedCalls = value
 	}
 	if nodes := _c.mutation.SellerIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -322,6 +347,24 @@ func (u *DayCounterUpsert) AddIssued(v int) *DayCounterUpsert {
 	return u
 }
 
+// SetPurgedCalls sets the "purged_calls" field.
+func (u *DayCounterUpsert) SetPurgedCalls(v int) *DayCounterUpsert {
+	u.Set(daycounter.FieldPurgedCalls, v)
+	return u
+}
+
+// UpdatePurgedCalls sets the "purged_calls" field to the value that was provided on create.
+func (u *DayCounterUpsert) UpdatePurgedCalls() *DayCounterUpsert {
+	u.SetExcluded(daycounter.FieldPurgedCalls)
+	return u
+}
+
+// AddPurgedCalls adds v to the "purged_calls" field.
+func (u *DayCounterUpsert) AddPurgedCalls(v int) *DayCounterUpsert {
+	u.Add(daycounter.FieldPurgedCalls, v)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -415,6 +458,27 @@ func (u *DayCounterUpsertOne) AddIssued(v int) *DayCounterUpsertOne {
 func (u *DayCounterUpsertOne) UpdateIssued() *DayCounterUpsertOne {
 	return u.Update(func(s *DayCounterUpsert) {
 		s.UpdateIssued()
+	})
+}
+
+// SetPurgedCalls sets the "purged_calls" field.
+func (u *DayCounterUpsertOne) SetPurgedCalls(v int) *DayCounterUpsertOne {
+	return u.Update(func(s *DayCounterUpsert) {
+		s.SetPurgedCalls(v)
+	})
+}
+
+// AddPurgedCalls adds v to the "purged_calls" field.
+func (u *DayCounterUpsertOne) AddPurgedCalls(v int) *DayCounterUpsertOne {
+	return u.Update(func(s *DayCounterUpsert) {
+		s.AddPurgedCalls(v)
+	})
+}
+
+// UpdatePurgedCalls sets the "purged_calls" field to the value that was provided on create.
+func (u *DayCounterUpsertOne) UpdatePurgedCalls() *DayCounterUpsertOne {
+	return u.Update(func(s *DayCounterUpsert) {
+		s.UpdatePurgedCalls()
 	})
 }
 
@@ -677,6 +741,27 @@ func (u *DayCounterUpsertBulk) AddIssued(v int) *DayCounterUpsertBulk {
 func (u *DayCounterUpsertBulk) UpdateIssued() *DayCounterUpsertBulk {
 	return u.Update(func(s *DayCounterUpsert) {
 		s.UpdateIssued()
+	})
+}
+
+// SetPurgedCalls sets the "purged_calls" field.
+func (u *DayCounterUpsertBulk) SetPurgedCalls(v int) *DayCounterUpsertBulk {
+	return u.Update(func(s *DayCounterUpsert) {
+		s.SetPurgedCalls(v)
+	})
+}
+
+// AddPurgedCalls adds v to the "purged_calls" field.
+func (u *DayCounterUpsertBulk) AddPurgedCalls(v int) *DayCounterUpsertBulk {
+	return u.Update(func(s *DayCounterUpsert) {
+		s.AddPurgedCalls(v)
+	})
+}
+
+// UpdatePurgedCalls sets the "purged_calls" field to the value that was provided on create.
+func (u *DayCounterUpsertBulk) UpdatePurgedCalls() *DayCounterUpsertBulk {
+	return u.Update(func(s *DayCounterUpsert) {
+		s.UpdatePurgedCalls()
 	})
 }
 

@@ -70,6 +70,27 @@ func (_u *DayCounterUpdate) AddIssued(v int) *DayCounterUpdate {
 	return _u
 }
 
+// SetPurgedCalls sets the "purged_calls" field.
+func (_u *DayCounterUpdate) SetPurgedCalls(v int) *DayCounterUpdate {
+	_u.mutation.ResetPurgedCalls()
+	_u.mutation.SetPurgedCalls(v)
+	return _u
+}
+
+// SetNillablePurgedCalls sets the "purged_calls" field if the given value is not nil.
+func (_u *DayCounterUpdate) SetNillablePurgedCalls(v *int) *DayCounterUpdate {
+	if v != nil {
+		_u.SetPurgedCalls(*v)
+	}
+	return _u
+}
+
+// AddPurgedCalls adds value to the "purged_calls" field.
+func (_u *DayCounterUpdate) AddPurgedCalls(v int) *DayCounterUpdate {
+	_u.mutation.AddPurgedCalls(v)
+	return _u
+}
+
 // Mutation returns the DayCounterMutation object of the builder.
 func (_u *DayCounterUpdate) Mutation() *DayCounterMutation {
 	return _u.mutation
@@ -140,6 +161,12 @@ func (_u *DayCounterUpdate) sqlSave(ctx context.Context) (_node int, err error) 
 	if value, ok := _u.mutation.AddedIssued(); ok {
 		_spec.AddField(daycounter.FieldIssued, field.TypeInt, value)
 	}
+	if value, ok := _u.mutation.PurgedCalls(); ok {
+		_spec.SetField(daycounter.FieldPurgedCalls, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedPurgedCalls(); ok {
+		_spec.AddField(daycounter.FieldPurgedCalls, field.TypeInt, value)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -201,6 +228,27 @@ func (_u *DayCounterUpdateOne) SetNillableIssued(v *int) *DayCounterUpdateOne {
 // AddIssued adds value to the "issued" field.
 func (_u *DayCounterUpdateOne) AddIssued(v int) *DayCounterUpdateOne {
 	_u.mutation.AddIssued(v)
+	return _u
+}
+
+// SetPurgedCalls sets the "purged_calls" field.
+func (_u *DayCounterUpdateOne) SetPurgedCalls(v int) *DayCounterUpdateOne {
+	_u.mutation.ResetPurgedCalls()
+	_u.mutation.SetPurgedCalls(v)
+	return _u
+}
+
+// SetNillablePurgedCalls sets the "purged_calls" field if the given value is not nil.
+func (_u *DayCounterUpdateOne) SetNillablePurgedCalls(v *int) *DayCounterUpdateOne {
+	if v != nil {
+		_u.SetPurgedCalls(*v)
+	}
+	return _u
+}
+
+// AddPurgedCalls adds value to the "purged_calls" field.
+func (_u *DayCounterUpdateOne) AddPurgedCalls(v int) *DayCounterUpdateOne {
+	_u.mutation.AddPurgedCalls(v)
 	return _u
 }
 
@@ -303,6 +351,12 @@ func (_u *DayCounterUpdateOne) sqlSave(ctx context.Context) (_node *DayCounter, 
 	}
 	if value, ok := _u.mutation.AddedIssued(); ok {
 		_spec.AddField(daycounter.FieldIssued, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.PurgedCalls(); ok {
+		_spec.SetField(daycounter.FieldPurgedCalls, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedPurgedCalls(); ok {
+		_spec.AddField(daycounter.FieldPurgedCalls, field.TypeInt, value)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &DayCounter{config: _u.config}

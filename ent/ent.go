@@ -7,6 +7,7 @@ import (
 	"callme/ent/callevent"
 	"callme/ent/contentcheck"
 	"callme/ent/daycounter"
+	"callme/ent/lease"
 	"callme/ent/menuitem"
 	"callme/ent/notification"
 	"callme/ent/notifygrant"
@@ -87,6 +88,7 @@ func checkColumn(t, c string) error {
 			callevent.Table:    callevent.ValidColumn,
 			contentcheck.Table: contentcheck.ValidColumn,
 			daycounter.Table:   daycounter.ValidColumn,
+			lease.Table:        lease.ValidColumn,
 			menuitem.Table:     menuitem.ValidColumn,
 			notification.Table: notification.ValidColumn,
 			notifygrant.Table:  notifygrant.ValidColumn,

@@ -7,6 +7,7 @@ import (
 	"callme/ent/callevent"
 	"callme/ent/contentcheck"
 	"callme/ent/daycounter"
+	"callme/ent/lease"
 	"callme/ent/menuitem"
 	"callme/ent/notification"
 	"callme/ent/notifygrant"
@@ -40,6 +41,7 @@ const (
 	TypeCallEvent    = "CallEvent"
 	TypeContentCheck = "ContentCheck"
 	TypeDayCounter   = "DayCounter"
+	TypeLease        = "Lease"
 	TypeMenuItem     = "MenuItem"
 	TypeNotification = "Notification"
 	TypeNotifyGrant  = "NotifyGrant"
@@ -2688,6 +2690,8 @@ type DayCounterMutation struct {
 	max_number      *int
 	addmax_number   *int
 	prefix          *string
+	purged_calls    *int
+	addpurged_calls *int
 	clearedFields   map[string]struct{}
 	seller          *pulid.ID
 	clearedseller   bool
@@ -3090,6 +3094,62 @@ func (m *DayCounterMutation) ResetPrefix() {
 	m.prefix = nil
 }
 
+// SetPurgedCalls sets the "purged_calls" field.
+func (m *DayCounterMutation) SetPurgedCalls(i int) {
+	m.purged_calls = &i
+	m.addpurged_calls = nil
+}
+
+// PurgedCalls returns the value of the "purged_calls" field in the mutation.
+func (m *DayCounterMutation) PurgedCalls() (r int, exists bool) {
+	v := m.purged_calls
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPurgedCalls returns the old "purged_calls" field's value of the DayCounter entity.
+// If the DayCounter object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DayCounterMutation) OldPurgedCalls(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPurgedCalls is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPurgedCalls requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPurgedCalls: %w", err)
+	}
+	return oldValue.PurgedCalls, nil
+}
+
+// AddPurgedCalls adds i to the "purged_calls" field.
+func (m *DayCounterMutation) AddPurgedCalls(i int) {
+	if m.addpurged_calls != nil {
+		*m.addpurged_calls += i
+	} else {
+		m.addpurged_calls = &i
+	}
+}
+
+// AddedPurgedCalls returns the value that was added to the "purged_calls" field in this mutation.
+func (m *DayCounterMutation) AddedPurgedCalls() (r int, exists bool) {
+	v := m.addpurged_calls
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPurgedCalls resets all changes to the "purged_calls" field.
+func (m *DayCounterMutation) ResetPurgedCalls() {
+	m.purged_calls = nil
+	m.addpurged_calls = nil
+}
+
 // ClearSeller clears the "seller" edge to the Seller entity.
 func (m *DayCounterMutation) ClearSeller() {
 	m.clearedseller = true
@@ -3151,7 +3211,7 @@ func (m *DayCounterMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *DayCounterMutation) Fields() []string {
-	fields := make([]string, 0, 6)
+	fields := make([]string, 0, 7)
 	if m.seller != nil {
 		fields = append(fields, daycounter.FieldSellerID)
 	}
@@ -3169,6 +3229,9 @@ func (m *DayCounterMutation) Fields() []string {
 	}
 	if m.prefix != nil {
 		fields = append(fields, daycounter.FieldPrefix)
+	}
+	if m.purged_calls != nil {
+		fields = append(fields, daycounter.FieldPurgedCalls)
 	}
 	return fields
 }
@@ -3190,6 +3253,8 @@ func (m *DayCounterMutation) Field(name string) (ent.Value, bool) {
 		return m.MaxNumber()
 	case daycounter.FieldPrefix:
 		return m.Prefix()
+	case daycounter.FieldPurgedCalls:
+		return m.PurgedCalls()
 	}
 	return nil, false
 }
@@ -3211,6 +3276,8 @@ func (m *DayCounterMutation) OldField(ctx context.Context, name string) (ent.Val
 		return m.OldMaxNumber(ctx)
 	case daycounter.FieldPrefix:
 		return m.OldPrefix(ctx)
+	case daycounter.FieldPurgedCalls:
+		return m.OldPurgedCalls(ctx)
 	}
 	return nil, fmt.Errorf("unknown DayCounter field %s", name)
 }
@@ -3262,6 +3329,13 @@ func (m *DayCounterMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetPrefix(v)
 		return nil
+	case daycounter.FieldPurgedCalls:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPurgedCalls(v)
+		return nil
 	}
 	return fmt.Errorf("unknown DayCounter field %s", name)
 }
@@ -3282,6 +3356,9 @@ func (m *DayCounterMutation) AddedFields() []string {
 	if m.addmax_number != nil {
 		fields = append(fields, daycounter.FieldMaxNumber)
 	}
+	if m.addpurged_calls != nil {
+		fields = append(fields, daycounter.FieldPurgedCalls)
+	}
 	return fields
 }
 
@@ -3298,6 +3375,8 @@ func (m *DayCounterMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedIssued()
 	case daycounter.FieldMaxNumber:
 		return m.AddedMaxNumber()
+	case daycounter.FieldPurgedCalls:
+		return m.AddedPurgedCalls()
 	}
 	return nil, false
 }
@@ -3334,6 +3413,13 @@ func (m *DayCounterMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddMaxNumber(v)
+		return nil
+	case daycounter.FieldPurgedCalls:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPurgedCalls(v)
 		return nil
 	}
 	return fmt.Errorf("unknown DayCounter numeric field %s", name)
@@ -3379,6 +3465,9 @@ func (m *DayCounterMutation) ResetField(name string) error {
 		return nil
 	case daycounter.FieldPrefix:
 		m.ResetPrefix()
+		return nil
+	case daycounter.FieldPurgedCalls:
+		m.ResetPurgedCalls()
 		return nil
 	}
 	return fmt.Errorf("unknown DayCounter field %s", name)
@@ -3456,6 +3545,530 @@ func (m *DayCounterMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown DayCounter edge %s", name)
+}
+
+// LeaseMutation represents an operation that mutates the Lease nodes in the graph.
+type LeaseMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	name          *string
+	holder        *string
+	expires_at    *time.Time
+	mark          *int
+	addmark       *int
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*Lease, error)
+	predicates    []predicate.Lease
+}
+
+var _ ent.Mutation = (*LeaseMutation)(nil)
+
+// leaseOption allows management of the mutation configuration using functional options.
+type leaseOption func(*LeaseMutation)
+
+// newLeaseMutation creates new mutation for the Lease entity.
+func newLeaseMutation(c config, op Op, opts ...leaseOption) *LeaseMutation {
+	m := &LeaseMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeLease,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withLeaseID sets the ID field of the mutation.
+func withLeaseID(id int) leaseOption {
+	return func(m *LeaseMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Lease
+		)
+		m.oldValue = func(ctx context.Context) (*Lease, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Lease.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withLease sets the old Lease of the mutation.
+func withLease(node *Lease) leaseOption {
+	return func(m *LeaseMutation) {
+		m.oldValue = func(context.Context) (*Lease, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m LeaseMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m LeaseMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *LeaseMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *LeaseMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Lease.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetName sets the "name" field.
+func (m *LeaseMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *LeaseMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the Lease entity.
+// If the Lease object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LeaseMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *LeaseMutation) ResetName() {
+	m.name = nil
+}
+
+// SetHolder sets the "holder" field.
+func (m *LeaseMutation) SetHolder(s string) {
+	m.holder = &s
+}
+
+// Holder returns the value of the "holder" field in the mutation.
+func (m *LeaseMutation) Holder() (r string, exists bool) {
+	v := m.holder
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHolder returns the old "holder" field's value of the Lease entity.
+// If the Lease object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LeaseMutation) OldHolder(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHolder is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHolder requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHolder: %w", err)
+	}
+	return oldValue.Holder, nil
+}
+
+// ResetHolder resets all changes to the "holder" field.
+func (m *LeaseMutation) ResetHolder() {
+	m.holder = nil
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (m *LeaseMutation) SetExpiresAt(t time.Time) {
+	m.expires_at = &t
+}
+
+// ExpiresAt returns the value of the "expires_at" field in the mutation.
+func (m *LeaseMutation) ExpiresAt() (r time.Time, exists bool) {
+	v := m.expires_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExpiresAt returns the old "expires_at" field's value of the Lease entity.
+// If the Lease object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LeaseMutation) OldExpiresAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExpiresAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExpiresAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExpiresAt: %w", err)
+	}
+	return oldValue.ExpiresAt, nil
+}
+
+// ResetExpiresAt resets all changes to the "expires_at" field.
+func (m *LeaseMutation) ResetExpiresAt() {
+	m.expires_at = nil
+}
+
+// SetMark sets the "mark" field.
+func (m *LeaseMutation) SetMark(i int) {
+	m.mark = &i
+	m.addmark = nil
+}
+
+// Mark returns the value of the "mark" field in the mutation.
+func (m *LeaseMutation) Mark() (r int, exists bool) {
+	v := m.mark
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMark returns the old "mark" field's value of the Lease entity.
+// If the Lease object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LeaseMutation) OldMark(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMark is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMark requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMark: %w", err)
+	}
+	return oldValue.Mark, nil
+}
+
+// AddMark adds i to the "mark" field.
+func (m *LeaseMutation) AddMark(i int) {
+	if m.addmark != nil {
+		*m.addmark += i
+	} else {
+		m.addmark = &i
+	}
+}
+
+// AddedMark returns the value that was added to the "mark" field in this mutation.
+func (m *LeaseMutation) AddedMark() (r int, exists bool) {
+	v := m.addmark
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetMark resets all changes to the "mark" field.
+func (m *LeaseMutation) ResetMark() {
+	m.mark = nil
+	m.addmark = nil
+}
+
+// Where appends a list predicates to the LeaseMutation builder.
+func (m *LeaseMutation) Where(ps ...predicate.Lease) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the LeaseMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *LeaseMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Lease, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *LeaseMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *LeaseMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Lease).
+func (m *LeaseMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *LeaseMutation) Fields() []string {
+	fields := make([]string, 0, 4)
+	if m.name != nil {
+		fields = append(fields, lease.FieldName)
+	}
+	if m.holder != nil {
+		fields = append(fields, lease.FieldHolder)
+	}
+	if m.expires_at != nil {
+		fields = append(fields, lease.FieldExpiresAt)
+	}
+	if m.mark != nil {
+		fields = append(fields, lease.FieldMark)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *LeaseMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case lease.FieldName:
+		return m.Name()
+	case lease.FieldHolder:
+		return m.Holder()
+	case lease.FieldExpiresAt:
+		return m.ExpiresAt()
+	case lease.FieldMark:
+		return m.Mark()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *LeaseMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case lease.FieldName:
+		return m.OldName(ctx)
+	case lease.FieldHolder:
+		return m.OldHolder(ctx)
+	case lease.FieldExpiresAt:
+		return m.OldExpiresAt(ctx)
+	case lease.FieldMark:
+		return m.OldMark(ctx)
+	}
+	return nil, fmt.Errorf("unknown Lease field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *LeaseMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case lease.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case lease.FieldHolder:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHolder(v)
+		return nil
+	case lease.FieldExpiresAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExpiresAt(v)
+		return nil
+	case lease.FieldMark:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMark(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Lease field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *LeaseMutation) AddedFields() []string {
+	var fields []string
+	if m.addmark != nil {
+		fields = append(fields, lease.FieldMark)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *LeaseMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case lease.FieldMark:
+		return m.AddedMark()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *LeaseMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case lease.FieldMark:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMark(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Lease numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *LeaseMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *LeaseMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *LeaseMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown Lease nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *LeaseMutation) ResetField(name string) error {
+	switch name {
+	case lease.FieldName:
+		m.ResetName()
+		return nil
+	case lease.FieldHolder:
+		m.ResetHolder()
+		return nil
+	case lease.FieldExpiresAt:
+		m.ResetExpiresAt()
+		return nil
+	case lease.FieldMark:
+		m.ResetMark()
+		return nil
+	}
+	return fmt.Errorf("unknown Lease field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *LeaseMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *LeaseMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *LeaseMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *LeaseMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *LeaseMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *LeaseMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *LeaseMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown Lease unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *LeaseMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown Lease edge %s", name)
 }
 
 // MenuItemMutation represents an operation that mutates the MenuItem nodes in the graph.

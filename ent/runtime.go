@@ -7,6 +7,7 @@ import (
 	"callme/ent/callevent"
 	"callme/ent/contentcheck"
 	"callme/ent/daycounter"
+	"callme/ent/lease"
 	"callme/ent/menuitem"
 	"callme/ent/notification"
 	"callme/ent/notifygrant"
@@ -125,6 +126,26 @@ func init() {
 	daycounter.DefaultPrefix = daycounterDescPrefix.Default.(string)
 	// daycounter.PrefixValidator is a validator for the "prefix" field. It is called by the builders before save.
 	daycounter.PrefixValidator = daycounterDescPrefix.Validators[0].(func(string) error)
+	// daycounterDescPurgedCalls is the schema descriptor for purged_calls field.
+	daycounterDescPurgedCalls := daycounterFields[6].Descriptor()
+	// daycounter.DefaultPurgedCalls holds the default value on creation for the purged_calls field.
+	daycounter.DefaultPurgedCalls = daycounterDescPurgedCalls.Default.(int)
+	leaseFields := schema.Lease{}.Fields()
+	_ = leaseFields
+	// leaseDescName is the schema descriptor for name field.
+	leaseDescName := leaseFields[0].Descriptor()
+	// lease.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	lease.NameValidator = leaseDescName.Validators[0].(func(string) error)
+	// leaseDescHolder is the schema descriptor for holder field.
+	leaseDescHolder := leaseFields[1].Descriptor()
+	// lease.DefaultHolder holds the default value on creation for the holder field.
+	lease.DefaultHolder = leaseDescHolder.Default.(string)
+	// lease.HolderValidator is a validator for the "holder" field. It is called by the builders before save.
+	lease.HolderValidator = leaseDescHolder.Validators[0].(func(string) error)
+	// leaseDescMark is the schema descriptor for mark field.
+	leaseDescMark := leaseFields[3].Descriptor()
+	// lease.DefaultMark holds the default value on creation for the mark field.
+	lease.DefaultMark = leaseDescMark.Default.(int)
 	menuitemMixin := schema.MenuItem{}.Mixin()
 	menuitemMixinFields0 := menuitemMixin[0].Fields()
 	_ = menuitemMixinFields0

@@ -22,6 +22,8 @@ type Tx struct {
 	ContentCheck *ContentCheckClient
 	// DayCounter is the client for interacting with the DayCounter builders.
 	DayCounter *DayCounterClient
+	// Lease is the client for interacting with the Lease builders.
+	Lease *LeaseClient
 	// MenuItem is the client for interacting with the MenuItem builders.
 	MenuItem *MenuItemClient
 	// Notification is the client for interacting with the Notification builders.
@@ -171,6 +173,7 @@ func (tx *Tx) init() {
 	tx.CallEvent = NewCallEventClient(tx.config)
 	tx.ContentCheck = NewContentCheckClient(tx.config)
 	tx.DayCounter = NewDayCounterClient(tx.config)
+	tx.Lease = NewLeaseClient(tx.config)
 	tx.MenuItem = NewMenuItemClient(tx.config)
 	tx.Notification = NewNotificationClient(tx.config)
 	tx.NotifyGrant = NewNotifyGrantClient(tx.config)

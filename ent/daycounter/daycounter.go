@@ -24,6 +24,8 @@ const (
 	FieldMaxNumber = "max_number"
 	// FieldPrefix holds the string denoting the prefix field in the database.
 	FieldPrefix = "prefix"
+	// FieldPurgedCalls holds the string denoting the purged_calls field in the database.
+	FieldPurgedCalls = "purged_calls"
 	// EdgeSeller holds the string denoting the seller edge name in mutations.
 	EdgeSeller = "seller"
 	// Table holds the table name of the daycounter in the database.
@@ -46,6 +48,7 @@ var Columns = []string{
 	FieldIssued,
 	FieldMaxNumber,
 	FieldPrefix,
+	FieldPurgedCalls,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -69,6 +72,8 @@ var (
 	DefaultPrefix string
 	// PrefixValidator is a validator for the "prefix" field. It is called by the builders before save.
 	PrefixValidator func(string) error
+	// DefaultPurgedCalls holds the default value on creation for the "purged_calls" field.
+	DefaultPurgedCalls int
 )
 
 // OrderOption defines the ordering options for the DayCounter queries.
@@ -107,6 +112,11 @@ func ByMaxNumber(opts ...sql.OrderTermOption) OrderOption {
 // ByPrefix orders the results by the prefix field.
 func ByPrefix(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldPrefix, opts...).ToFunc()
+}
+
+// ByPurgedCalls orders the results by the purged_calls field.
+func ByPurgedCalls(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPurgedCalls, opts...).ToFunc()
 }
 
 // BySellerField orders the results by seller field.

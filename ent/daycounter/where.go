@@ -85,6 +85,11 @@ func Prefix(v string) predicate.DayCounter {
 	return predicate.DayCounter(sql.FieldEQ(FieldPrefix, v))
 }
 
+// PurgedCalls applies equality check predicate on the "purged_calls" field. It's identical to PurgedCallsEQ.
+func PurgedCalls(v int) predicate.DayCounter {
+	return predicate.DayCounter(sql.FieldEQ(FieldPurgedCalls, v))
+}
+
 // SellerIDEQ applies the EQ predicate on the "seller_id" field.
 func SellerIDEQ(v pulid.ID) predicate.DayCounter {
 	return predicate.DayCounter(sql.FieldEQ(FieldSellerID, v))
@@ -378,6 +383,46 @@ func PrefixEqualFold(v string) predicate.DayCounter {
 // PrefixContainsFold applies the ContainsFold predicate on the "prefix" field.
 func PrefixContainsFold(v string) predicate.DayCounter {
 	return predicate.DayCounter(sql.FieldContainsFold(FieldPrefix, v))
+}
+
+// PurgedCallsEQ applies the EQ predicate on the "purged_calls" field.
+func PurgedCallsEQ(v int) predicate.DayCounter {
+	return predicate.DayCounter(sql.FieldEQ(FieldPurgedCalls, v))
+}
+
+// PurgedCallsNEQ applies the NEQ predicate on the "purged_calls" field.
+func PurgedCallsNEQ(v int) predicate.DayCounter {
+	return predicate.DayCounter(sql.FieldNEQ(FieldPurgedCalls, v))
+}
+
+// PurgedCallsIn applies the In predicate on the "purged_calls" field.
+func PurgedCallsIn(vs ...int) predicate.DayCounter {
+	return predicate.DayCounter(sql.FieldIn(FieldPurgedCalls, vs...))
+}
+
+// PurgedCallsNotIn applies the NotIn predicate on the "purged_calls" field.
+func PurgedCallsNotIn(vs ...int) predicate.DayCounter {
+	return predicate.DayCounter(sql.FieldNotIn(FieldPurgedCalls, vs...))
+}
+
+// PurgedCallsGT applies the GT predicate on the "purged_calls" field.
+func PurgedCallsGT(v int) predicate.DayCounter {
+	return predicate.DayCounter(sql.FieldGT(FieldPurgedCalls, v))
+}
+
+// PurgedCallsGTE applies the GTE predicate on the "purged_calls" field.
+func PurgedCallsGTE(v int) predicate.DayCounter {
+	return predicate.DayCounter(sql.FieldGTE(FieldPurgedCalls, v))
+}
+
+// PurgedCallsLT applies the LT predicate on the "purged_calls" field.
+func PurgedCallsLT(v int) predicate.DayCounter {
+	return predicate.DayCounter(sql.FieldLT(FieldPurgedCalls, v))
+}
+
+// PurgedCallsLTE applies the LTE predicate on the "purged_calls" field.
+func PurgedCallsLTE(v int) predicate.DayCounter {
+	return predicate.DayCounter(sql.FieldLTE(FieldPurgedCalls, v))
 }
 
 // HasSeller applies the HasEdge predicate on the "seller" edge.

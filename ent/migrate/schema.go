@@ -74,6 +74,11 @@ var (
 				Unique:  true,
 				Columns: []*schema.Column{CallEventsColumns[5], CallEventsColumns[1], CallEventsColumns[2]},
 			},
+			{
+				Name:    "callevent_business_day",
+				Unique:  false,
+				Columns: []*schema.Column{CallEventsColumns[1]},
+			},
 		},
 	}
 	// ContentChecksColumns holds the columns for the "content_checks" table.
@@ -123,6 +128,7 @@ var (
 		{Name: "issued", Type: field.TypeInt, Default: 0},
 		{Name: "max_number", Type: field.TypeInt},
 		{Name: "prefix", Type: field.TypeString, Size: 4, Default: ""},
+		{Name: "purged_calls", Type: field.TypeInt, Default: 0},
 		{Name: "seller_id", Type: field.TypeString, Size: 28},
 	}
 	// DayCountersTable holds the schema information for the "day_counters" table.
@@ -133,7 +139,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "day_counters_sellers_counters",
-				Columns:    []*schema.Column{DayCountersColumns[6]},
+				Columns:    []*schema.Column{DayCountersColumns[7]},
 				RefColumns: []*schema.Column{SellersColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -142,9 +148,23 @@ var (
 			{
 				Name:    "daycounter_seller_id_business_day",
 				Unique:  true,
-				Columns: []*schema.Column{DayCountersColumns[6], DayCountersColumns[1]},
+				Columns: []*schema.Column{DayCountersColumns[7], DayCountersColumns[1]},
 			},
 		},
+	}
+	// LeasesColumns holds the columns for the "leases" table.
+	LeasesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "name", Type: field.TypeString, Unique: true, Size: 40},
+		{Name: "holder", Type: field.TypeString, Size: 40, Default: ""},
+		{Name: "expires_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "mark", Type: field.TypeInt, Default: 0},
+	}
+	// LeasesTable holds the schema information for the "leases" table.
+	LeasesTable = &schema.Table{
+		Name:       "leases",
+		Columns:    LeasesColumns,
+		PrimaryKey: []*schema.Column{LeasesColumns[0]},
 	}
 	// MenuItemsColumns holds the columns for the "menu_items" table.
 	MenuItemsColumns = []*schema.Column{
@@ -203,6 +223,11 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{NotificationsColumns[6], NotificationsColumns[8]},
 			},
+			{
+				Name:    "notification_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{NotificationsColumns[11]},
+			},
 		},
 	}
 	// NotifyGrantsColumns holds the columns for the "notify_grants" table.
@@ -224,6 +249,11 @@ var (
 				Name:    "notifygrant_ticket_id_used_at",
 				Unique:  false,
 				Columns: []*schema.Column{NotifyGrantsColumns[1], NotifyGrantsColumns[5]},
+			},
+			{
+				Name:    "notifygrant_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{NotifyGrantsColumns[4]},
 			},
 		},
 	}
@@ -358,6 +388,11 @@ var (
 				Unique:  true,
 				Columns: []*schema.Column{TicketsColumns[8], TicketsColumns[9]},
 			},
+			{
+				Name:    "ticket_business_day",
+				Unique:  false,
+				Columns: []*schema.Column{TicketsColumns[1]},
+			},
 		},
 	}
 	// UsersColumns holds the columns for the "users" table.
@@ -387,6 +422,7 @@ var (
 		CallEventsTable,
 		ContentChecksTable,
 		DayCountersTable,
+		LeasesTable,
 		MenuItemsTable,
 		NotificationsTable,
 		NotifyGrantsTable,

@@ -18,6 +18,9 @@ type ContentCheck func(*sql.Selector)
 // DayCounter is the predicate function for daycounter builders.
 type DayCounter func(*sql.Selector)
 
+// Lease is the predicate function for lease builders.
+type Lease func(*sql.Selector)
+
 // MenuItem is the predicate function for menuitem builders.
 type MenuItem func(*sql.Selector)
 

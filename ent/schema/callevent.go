@@ -39,6 +39,8 @@ func (CallEvent) Indexes() []ent.Index {
 		// leads the replay index so "today's calls after N" is one range scan.
 		index.Fields("seller_id", "seq").Unique(),
 		index.Fields("seller_id", "business_day", "seq").Unique(),
+		// The lifecycle sweep finds calls past retention by day.
+		index.Fields("business_day"),
 	}
 }
 

@@ -29,6 +29,9 @@ func (DayCounter) Fields() []ent.Field {
 		// started, so a change applies from the next business day.
 		field.Int("max_number").Immutable(),
 		field.String("prefix").Default("").MaxRuneLen(model.MaxPrefix).Immutable(),
+		// purged_calls counts the day's call events that the lifecycle sweep
+		// deleted after their retention, so sellerStats still counts them.
+		field.Int("purged_calls").Default(0),
 	}
 }
 

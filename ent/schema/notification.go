@@ -28,7 +28,8 @@ func (NotifyGrant) Fields() []ent.Field {
 }
 
 func (NotifyGrant) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("ticket_id", "used_at")}
+	// created_at: the lifecycle sweep finds grants past retention.
+	return []ent.Index{index.Fields("ticket_id", "used_at"), index.Fields("created_at")}
 }
 
 func (NotifyGrant) Annotations() []schema.Annotation {
@@ -63,7 +64,8 @@ func (Notification) Fields() []ent.Field {
 }
 
 func (Notification) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("state", "next_attempt_at")}
+	// created_at: the lifecycle sweep finds messages past retention.
+	return []ent.Index{index.Fields("state", "next_attempt_at"), index.Fields("created_at")}
 }
 
 func (Notification) Annotations() []schema.Annotation {

@@ -70,5 +70,7 @@ func (Ticket) Indexes() []ent.Index {
 		index.Fields("seller_id", "business_day", "issue_seq"),
 		index.Fields("owner_id", "business_day"),
 		index.Fields("issued_by", "idempotency_key").Unique(),
+		// The lifecycle sweep clears personal data of old days.
+		index.Fields("business_day"),
 	}
 }

@@ -58,6 +58,8 @@ type Config struct {
 	Media MediaConfig
 	// Content configures WeChat content security; zero is off.
 	Content ContentConfig
+	// Retention configures the data lifecycle sweep (lifecycle.go).
+	Retention Retention
 	// Now is the clock; tests inject their own.
 	Now func() time.Time
 	// CallDelivered, when set, hears how long after its commit each live
@@ -84,6 +86,7 @@ func (c *Config) setDefaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	c.Retention.setDefaults()
 }
 
 // WeChat is the part of the WeChat client that the domain needs.
@@ -112,6 +115,8 @@ type Service struct {
 	claims *ratelimit.Limiter
 	// sessions caches resolved sessions for SessionCacheTTL.
 	sessions *sessionCache
+	// holder names this instance in the lifecycle lease.
+	holder string
 }
 
 // Stats counts what this instance did since start (for metrics).
@@ -157,7 +162,8 @@ func New(db *ent.Client, dialectName string, broker events.Broker, wx WeChat, cf
 	}
 	return &Service{db: db, dialect: dialectName, broker: broker, wechat: wx, cfg: cfg, admins: admins, log: log, kick: make(chan struct{}, 1), checkKick: make(chan struct{}, 1),
 		claims:   ratelimit.New(claimsPerSecond, claimBurst, cfg.Now),
-		sessions: newSessionCache(cfg.SessionCacheTTL, 100_000)}
+		sessions: newSessionCache(cfg.SessionCacheTTL, 100_000),
+		holder:   newHolder()}
 }
 
 // now is the clock at microsecond precision, the finest every database keeps.

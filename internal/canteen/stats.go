@@ -7,6 +7,7 @@ import (
 
 	"callme/ent"
 	"callme/ent/callevent"
+	"callme/ent/daycounter"
 	"callme/ent/ticket"
 	"callme/internal/model"
 	"callme/internal/pulid"
@@ -142,6 +143,16 @@ func (s *Service) SellerStats(ctx context.Context, sellerID pulid.ID, from, to s
 	}
 	for _, d := range calls {
 		get(d).Calls++
+	}
+	// Calls whose events the lifecycle sweep deleted were counted here.
+	purged, err := s.db.DayCounter.Query().
+		Where(daycounter.SellerID(sellerID), daycounter.BusinessDayGTE(f), daycounter.BusinessDayLTE(tday), daycounter.PurgedCallsGT(0)).
+		Select(daycounter.FieldBusinessDay, daycounter.FieldPurgedCalls).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range purged {
+		get(c.BusinessDay).Calls += c.PurgedCalls
 	}
 	out := make([]*DayStats, 0, len(byDay))
 	for d, ds := range byDay {

@@ -36,9 +36,61 @@ func migrateUp(dial string, db *sql.DB) error {
 }
 
 func migrateUpFS(dial string, db *sql.DB, dir fs.FS) error {
-	src, err := iofs.New(dir, ".")
+	m, err := newMigrate(dial, db, dir)
 	if err != nil {
 		return err
+	}
+	defer m.Close()
+	st := SchemaStatus{}
+	st.Latest, st.known, err = sourceVersions(dir)
+	if err != nil {
+		return err
+	}
+	v, dirty, err := m.Version()
+	if err != nil && !errors.Is(err, gomigrate.ErrNilVersion) {
+		return err
+	}
+	st.Current, st.Dirty = v, dirty
+	// golang-migrate would find no next file for a version it does not know
+	// and report nothing to do: a newer schema would be served by older code.
+	if st.State() == SchemaAhead {
+		return &AheadError{st}
+	}
+	// An empty set (fs.ErrNotExist) only happens while writing the first migration.
+	if err := m.Up(); err != nil && !errors.Is(err, gomigrate.ErrNoChange) && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if dial == dialect.SQLite {
+		return foreignKeyCheck(db)
+	}
+	return nil
+}
+
+// foreignKeyCheck fails if the SQLite migrations (run without enforcement,
+// see sqliteMigrateDSN) left a row pointing at nothing.
+func foreignKeyCheck(db *sql.DB) error {
+	rows, err := db.Query("PRAGMA foreign_key_check")
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if rows.Next() {
+		var table string
+		var rowid sql.NullInt64
+		var parent string
+		var fkid int
+		if err := rows.Scan(&table, &rowid, &parent, &fkid); err != nil {
+			return err
+		}
+		return fmt.Errorf("after migrating, a row of %s (rowid %d) refers to a missing %s row", table, rowid.Int64, parent)
+	}
+	return rows.Err()
+}
+
+func newMigrate(dial string, db *sql.DB, dir fs.FS) (*gomigrate.Migrate, error) {
+	src, err := iofs.New(dir, ".")
+	if err != nil {
+		return nil, err
 	}
 	var drv database.Driver
 	switch dial {
@@ -50,18 +102,9 @@ func migrateUpFS(dial string, db *sql.DB, dir fs.FS) error {
 		err = fmt.Errorf("no migrations for dialect %q", dial)
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
-	m, err := gomigrate.NewWithInstance("iofs", src, dial, drv)
-	if err != nil {
-		return err
-	}
-	defer m.Close()
-	// An empty set (fs.ErrNotExist) only happens while writing the first migration.
-	if err := m.Up(); err != nil && !errors.Is(err, gomigrate.ErrNoChange) && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	return nil
+	return gomigrate.NewWithInstance("iofs", src, dial, drv)
 }
 
 // Diff compares the ent schema with the database db (on which the migration

@@ -291,8 +291,25 @@ func SQLitePath(dsn string) string {
 }
 
 func sqliteDSN(path string, write bool) string {
+	return sqliteDSNWith(path, write, true)
+}
+
+// sqliteMigrateDSN is the migrations' connection. It does not enforce
+// foreign keys: SQLite changes a column by rebuilding the table (create,
+// copy, drop, rename), and dropping a parent table with enforcement on
+// deletes its rows first, which fails against any child row. The files'
+// own "PRAGMA foreign_keys = off" cannot help: golang-migrate runs each file
+// in a transaction, where that pragma does nothing. migrateUp checks the
+// keys after the files ran instead.
+func sqliteMigrateDSN(path string) string { return sqliteDSNWith(path, true, false) }
+
+func sqliteDSNWith(path string, write, foreignKeys bool) string {
 	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(FULL)"} {
+	fk := "foreign_keys(1)"
+	if !foreignKeys {
+		fk = "foreign_keys(0)"
+	}
+	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", fk, "synchronous(FULL)"} {
 		q.Add("_pragma", p)
 	}
 	if write {
@@ -311,7 +328,7 @@ func openSQLite(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	if path == "" || strings.Contains(path, ":memory:") {
 		return nil, errors.New("SQLite needs a file path (in-memory databases cannot be shared between the read and write connections)")
 	}
-	mdb, err := sql.Open("sqlite", sqliteDSN(path, true))
+	mdb, err := sql.Open("sqlite", sqliteMigrateDSN(path))
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,13 @@
 // SQLite file; for MySQL the database in -mysql, dropped and recreated), diffs
 // that against ent/schema, and writes the difference as golang-migrate files.
 // Without -mysql only the SQLite set is written.
+//
+// A data migration (UPDATE statements, no schema change) is written by hand
+// as a VERSION_name.up.sql/.down.sql pair in both directories; then
+//
+//	go run ./migrations/gen -hash
+//
+// recomputes each directory's atlas.sum, which the generator checks.
 package main
 
 import (
@@ -16,13 +23,25 @@ import (
 
 	"callme/internal/store"
 
+	atlas "ariga.io/atlas/sql/migrate"
+	"ariga.io/atlas/sql/sqltool"
 	"entgo.io/ent/dialect"
 )
 
 func main() {
 	name := flag.String("name", "", "migration name, e.g. add_pickup_note (required)")
 	devMySQL := flag.String("mysql", os.Getenv("CALLME_DEV_MYSQL_DSN"), "scratch MySQL DSN (dropped!), e.g. root@tcp(127.0.0.1:3306)/callme_migrate_dev")
+	hash := flag.Bool("hash", false, "only recompute atlas.sum of each directory (after writing a data migration by hand)")
 	flag.Parse()
+	if *hash {
+		for _, dir := range []string{"migrations/sqlite", "migrations/mysql"} {
+			if err := rehash(dir); err != nil {
+				fmt.Fprintf(os.Stderr, "gen: %s: %v\n", dir, err)
+				os.Exit(1)
+			}
+		}
+		return
+	}
 	if *name == "" {
 		fmt.Fprintln(os.Stderr, "gen: -name is required")
 		os.Exit(2)
@@ -48,4 +67,16 @@ func main() {
 		}
 		fmt.Printf("%s: wrote new migration: %v\n", s.dialect, wrote)
 	}
+}
+
+func rehash(path string) error {
+	dir, err := sqltool.NewGolangMigrateDir(path)
+	if err != nil {
+		return err
+	}
+	sum, err := dir.Checksum()
+	if err != nil {
+		return err
+	}
+	return atlas.WriteSumFile(dir, sum)
 }
