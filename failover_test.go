@@ -31,7 +31,8 @@ func TestRedisSentinelFailover(t *testing.T) {
 		t.Skip("starts Redis servers and a Sentinel")
 	}
 	dir := t.TempDir()
-	master := startRedis(t, dir, "master")
+	// No diskless-sync delay: the replica would wait 5 s for its first sync.
+	master := startRedis(t, dir, "master", "--repl-diskless-sync-delay", "0")
 	replica := startRedis(t, dir, "replica", "--replicaof", "127.0.0.1", strconv.Itoa(master.port))
 	waitReplicated(t, replica.port)
 	sentinelPort := freePort(t)
@@ -140,7 +141,7 @@ func waitReplicated(t *testing.T, port int) {
 	t.Helper()
 	cl := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port)})
 	defer cl.Close()
-	for i := 0; i < 100; i++ {
+	for i := 0; i < 400; i++ {
 		role, err := cl.Do(context.Background(), "ROLE").Slice()
 		if err == nil && len(role) >= 4 && role[0] == "slave" && role[3] == "connected" {
 			return
