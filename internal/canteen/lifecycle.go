@@ -104,6 +104,9 @@ func (s *Service) RunLifecycle(ctx context.Context) {
 		case <-t.C:
 		}
 		rep, err := s.Sweep(ctx)
+		if err == nil {
+			s.swept.Store(s.cfg.Now().Unix())
+		}
 		switch {
 		case err != nil && ctx.Err() == nil:
 			s.log.ErrorContext(ctx, "data lifecycle sweep", "err", err)

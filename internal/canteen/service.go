@@ -105,6 +105,10 @@ type Service struct {
 	log     *slog.Logger
 
 	issued, called atomic.Uint64
+	// swept is when this instance last finished a lifecycle sweep (or found
+	// another instance holding the lease), in Unix seconds; start time until
+	// then.
+	swept atomic.Int64
 	// kick wakes the notification sender after a call queued a message.
 	kick chan struct{}
 	// checkKick wakes the content checker after a mutation queued a check.
@@ -123,11 +127,13 @@ type Service struct {
 type Stats struct {
 	TicketsIssued uint64
 	Calls         uint64 // calls and recalls
+	// LastSweep is when the data lifecycle last ran to the end here.
+	LastSweep time.Time
 }
 
 // Stats returns the service's counters.
 func (s *Service) Stats() Stats {
-	return Stats{TicketsIssued: s.issued.Load(), Calls: s.called.Load()}
+	return Stats{TicketsIssued: s.issued.Load(), Calls: s.called.Load(), LastSweep: time.Unix(s.swept.Load(), 0)}
 }
 
 // New returns a Service. wx may be nil when only dev login is used.
@@ -160,10 +166,12 @@ func New(db *ent.Client, dialectName string, broker events.Broker, wx WeChat, cf
 	if cfg.Notify.State == "" {
 		cfg.Notify.State = "formal"
 	}
-	return &Service{db: db, dialect: dialectName, broker: broker, wechat: wx, cfg: cfg, admins: admins, log: log, kick: make(chan struct{}, 1), checkKick: make(chan struct{}, 1),
+	svc := &Service{db: db, dialect: dialectName, broker: broker, wechat: wx, cfg: cfg, admins: admins, log: log, kick: make(chan struct{}, 1), checkKick: make(chan struct{}, 1),
 		claims:   ratelimit.New(claimsPerSecond, claimBurst, cfg.Now),
 		sessions: newSessionCache(cfg.SessionCacheTTL, 100_000),
 		holder:   newHolder()}
+	svc.swept.Store(cfg.Now().Unix())
+	return svc
 }
 
 // now is the clock at microsecond precision, the finest every database keeps.
