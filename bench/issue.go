@@ -670,7 +670,7 @@ func (e *env) countFetchStatements(ctx context.Context, serverDSN, sqlDSN string
 		return "", err
 	}
 	return "Round trips per fetch (statements, BEGIN and COMMIT included), counted on the wire by a proxy in front of MariaDB: " + strings.Join(parts, ", ") +
-		". A customer's session comes from the per-instance session cache (`-session-cache`, 1 s), so only requests that miss it add the session lookup.", nil
+		". A customer's session comes from the per-instance session cache (`-session-cache`, 5 minutes, cleared on logout through the broker); a request that misses it adds the session lookup.", nil
 }
 
 // mysqlAddr is host:port of the -mysql DSN.

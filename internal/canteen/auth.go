@@ -244,7 +244,8 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Actor, error
 		return nil, nil
 	}
 	hash := hashToken(token)
-	if a := s.sessions.get(hash, s.now()); a != nil {
+	a, gen := s.sessions.get(hash, s.now())
+	if a != nil {
 		return a, nil
 	}
 	a, lastSeen, err := s.session(ctx, entsql.EQ(entsql.Table(session.Table).As("s").C(session.FieldTokenHash), hash))
@@ -263,7 +264,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Actor, error
 		}
 		a.ExpiresAt = now.Add(s.cfg.SessionIdle)
 	}
-	s.sessions.put(hash, a, s.now())
+	s.sessions.put(hash, a, s.now(), gen)
 	return a, nil
 }
 
@@ -326,6 +327,7 @@ func (s *Service) Logout(ctx context.Context) (bool, error) {
 	}
 	s.sessions.forgetUser(a.UserID)
 	s.broker.Publish(events.Event{Topic: UserTopic(a.UserID)})
+	s.broker.Publish(events.Event{Topic: SessionsTopic})
 	return true, nil
 }
 

@@ -209,6 +209,7 @@ func (s *Service) ClaimSeller(ctx context.Context, inviteCode string) (*ent.Sell
 			return Errorf(CodeForbidden, "this account already runs a stall")
 		}
 		tx.publish(events.Event{Topic: UserTopic(a.UserID)}) // a new role
+		tx.publish(events.Event{Topic: SessionsTopic})
 		return err
 	})
 	if err != nil {

@@ -168,7 +168,7 @@ func New(db *ent.Client, dialectName string, broker events.Broker, wx WeChat, cf
 	}
 	svc := &Service{db: db, dialect: dialectName, broker: broker, wechat: wx, cfg: cfg, admins: admins, log: log, kick: make(chan struct{}, 1), checkKick: make(chan struct{}, 1),
 		claims:   ratelimit.New(claimsPerSecond, claimBurst, cfg.Now),
-		sessions: newSessionCache(cfg.SessionCacheTTL, 100_000),
+		sessions: newSessionCache(cfg.SessionCacheTTL, 100_000, broker),
 		holder:   newHolder()}
 	svc.swept.Store(cfg.Now().Unix())
 	return svc
