@@ -541,11 +541,11 @@ func TestImageBombs(t *testing.T) {
 			t.Errorf("%s (%d bytes): %q %+v, want BAD_USER_INPUT saying %q", tc.name, len(tc.data), r.code(), r.Errors, tc.reason)
 		}
 	}
-	webp := tinyWebP(4000, 4000)
+	webp := tinyWebP(2400, 2400) // over the 1,600 px side: scaled down
 	r := s.upload(t, seller, stallID, "photo.webp", webp)
 	var d struct{ UploadSellerPhoto struct{ PhotoURL string } }
 	if len(r.Errors) > 0 || jsonUnmarshal(r.Data, &d) != nil {
-		t.Fatalf("WebP of 4000x4000: %+v", r.Errors)
+		t.Fatalf("WebP of 2400x2400: %+v", r.Errors)
 	}
 	res, err := http.Get(s.URL + d.UploadSellerPhoto.PhotoURL)
 	if err != nil {
