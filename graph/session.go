@@ -71,24 +71,13 @@ func socketSessions(svc *canteen.Service, log *slog.Logger) graphql.OperationMid
 	}
 }
 
-// follow hands a domain stream to gqlgen. When the stream ends with an
-// error, that error (through the error presenter, so it carries its code)
-// ends the subscription instead of a plain complete.
-func follow[T any](ctx context.Context, st *canteen.Stream[T], err error) (<-chan T, error) {
-	if err != nil {
-		return nil, err
-	}
-	out := make(chan T)
-	go func() {
-		defer close(out)
-		for v := range st.C {
-			select {
-			case out <- v:
-			case <-ctx.Done():
-				return
-			}
-		}
-		err := st.Err()
+// reportEnd arranges for a domain stream started with the returned context
+// to end with its error, through the error presenter (so it carries its
+// code), instead of a plain complete. The stream calls it from its own
+// goroutine just before it closes its channel, so gqlgen reads the domain's
+// channel directly: no goroutine per subscription to forward values.
+func reportEnd(ctx context.Context) context.Context {
+	return canteen.WithStreamEnd(ctx, func(err error) {
 		if err == nil || ctx.Err() != nil || !isSocket(ctx) {
 			return // over HTTP there is nobody left to tell
 		}
@@ -101,6 +90,13 @@ func follow[T any](ctx context.Context, st *canteen.Stream[T], err error) (<-cha
 		for _, e := range graphql.GetErrors(rc) {
 			transport.AddSubscriptionError(ctx, e)
 		}
-	}()
-	return out, nil
+	})
+}
+
+// channel is what gqlgen reads of a domain stream.
+func channel[T any](st *canteen.Stream[T], err error) (<-chan T, error) {
+	if err != nil {
+		return nil, err
+	}
+	return st.C, nil
 }

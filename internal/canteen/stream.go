@@ -26,11 +26,22 @@ type Stream[T any] struct {
 // Err is the reason the stream ended; read it after C closed.
 func (s *Stream[T]) Err() error { return s.err }
 
+type streamEndKey struct{}
+
+// WithStreamEnd returns ctx with f to hear why a stream started with it
+// ended (nil: its context ended), called just before the stream's channel
+// closes: a transport can then end the subscription with that error rather
+// than a plain complete, without a goroutine of its own per subscription.
+func WithStreamEnd(ctx context.Context, f func(error)) context.Context {
+	return context.WithValue(ctx, streamEndKey{}, f)
+}
+
 // startStream runs produce in a goroutine that owns the channel; produce
 // sends with the given function (false: ctx ended) and returns why it ended.
 func startStream[T any](ctx context.Context, produce func(send func(T) bool) error) *Stream[T] {
 	ch := make(chan T)
 	st := &Stream[T]{C: ch}
+	onEnd, _ := ctx.Value(streamEndKey{}).(func(error))
 	go func() {
 		defer close(ch)
 		err := produce(func(v T) bool {
@@ -43,6 +54,9 @@ func startStream[T any](ctx context.Context, produce func(send func(T) bool) err
 		})
 		if ctx.Err() == nil {
 			st.err = err
+		}
+		if onEnd != nil {
+			onEnd(st.err)
 		}
 	}()
 	return st
