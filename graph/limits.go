@@ -3,7 +3,6 @@ package graph
 import (
 	"context"
 	"fmt"
-	"math"
 	"net"
 	"net/http"
 	"strings"
@@ -145,7 +144,7 @@ func (rl *rateLimits) intercept(ctx context.Context, next graphql.OperationHandl
 		charge{rl.ipPoints, ip, cost.Points})
 	for _, c := range charges {
 		if ok, wait := c.lim.AllowN(c.key, c.n); !ok {
-			secs := max(1, int(math.Ceil(wait.Seconds())))
+			secs := canteen.RetryAfterSeconds(wait)
 			return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{{
 				Message:    fmt.Sprintf("too many requests; retry in %d s", secs),
 				Extensions: map[string]any{"code": string(canteen.CodeRateLimited), "retryAfterSeconds": secs},

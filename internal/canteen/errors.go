@@ -3,6 +3,8 @@ package canteen
 import (
 	"errors"
 	"fmt"
+	"math"
+	"time"
 )
 
 // Code is a machine-readable error code, sent to clients as extensions.code.
@@ -41,6 +43,23 @@ func (e *Error) Error() string { return e.Message }
 // Errorf returns an *Error with a formatted message.
 func Errorf(code Code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// RetryAfterSeconds is what a RATE_LIMITED answer tells the client to wait:
+// whole seconds, rounded up so a client that waits them is not refused
+// again, and at least one.
+func RetryAfterSeconds(wait time.Duration) int {
+	return max(1, int(math.Ceil(wait.Seconds())))
+}
+
+// rateLimited refuses until wait has passed; format has one %d, the seconds.
+func rateLimited(wait time.Duration, format string) *Error {
+	secs := RetryAfterSeconds(wait)
+	return &Error{
+		Code:       CodeRateLimited,
+		Message:    fmt.Sprintf(format, secs),
+		Extensions: map[string]any{"retryAfterSeconds": secs},
+	}
 }
 
 // ErrorCode returns the code of err, or CodeInternal for errors that are not

@@ -519,12 +519,7 @@ func (s *Service) Claim(ctx context.Context, in ClaimInput) (*ent.Ticket, error)
 	// Every attempt spends from the caller's budget, so guessing a code
 	// takes longer than a lunch break (see claimCodeDigits).
 	if ok, wait := s.claims.Allow(string(a.UserID)); !ok {
-		secs := int(wait.Seconds() + 0.999)
-		return nil, &Error{
-			Code:       CodeRateLimited,
-			Message:    fmt.Sprintf("too many claims; try again in %d s, or ask the seller", secs),
-			Extensions: map[string]any{"retryAfterSeconds": secs},
-		}
+		return nil, rateLimited(wait, "too many claims; try again in %d s, or ask the seller")
 	}
 	held, err := s.checkNote(ctx, a, note)
 	if err != nil {
@@ -718,12 +713,7 @@ func (s *Service) call(ctx context.Context, tx *txn, a *Actor, cur *ent.Ticket) 
 	}
 	if cur.Status == model.StatusCalled && cur.CalledAt != nil {
 		if wait := cur.CalledAt.Add(s.cfg.RecallGap).Sub(now); wait > 0 {
-			secs := int(wait.Seconds() + 0.999)
-			return nil, &Error{
-				Code:       CodeRateLimited,
-				Message:    fmt.Sprintf("this number was just called; call it again in %d s", secs),
-				Extensions: map[string]any{"retryAfterSeconds": secs},
-			}
+			return nil, rateLimited(wait, "this number was just called; call it again in %d s")
 		}
 	}
 	if err := tx.Seller.UpdateOneID(cur.SellerID).AddCallSeq(1).Exec(ctx); err != nil {
