@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"slices"
 	"strings"
 	"time"
 
@@ -692,8 +691,8 @@ func (s *Service) CallNext(ctx context.Context, sellerID pulid.ID) (*ent.Ticket,
 // sequence grows by one, and a CallEvent keeps it for replay. The seller row
 // update serialises calls of one stall, so seqs are gap-free and in commit order.
 func (s *Service) call(ctx context.Context, tx *txn, a *Actor, cur *ent.Ticket) (*ent.Ticket, error) {
-	if !slices.Contains(steps[actCall].from, cur.Status) {
-		return nil, Errorf(CodeInvalidTransition, "cannot call a %s ticket", cur.Status)
+	if err := leaves(actCall, cur); err != nil {
+		return nil, err
 	}
 	if cur.BusinessDay != s.today() {
 		return nil, Errorf(CodeInvalidTransition, "this ticket is from an earlier business day")

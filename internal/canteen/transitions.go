@@ -87,19 +87,30 @@ func allow(act action, who party, t *ent.Ticket) (step, error) {
 		}
 		return st, Errorf(CodeForbidden, "only the ticket's stall's seller can do this")
 	}
-	if !slices.Contains(st.from, t.Status) {
-		return st, Errorf(CodeInvalidTransition, "cannot %s a %s ticket", act, t.Status)
+	return st, leaves(act, t)
+}
+
+// leaves checks that t's status is one act may take it from.
+func leaves(act action, t *ent.Ticket) error {
+	if !slices.Contains(steps[act].from, t.Status) {
+		return Errorf(CodeInvalidTransition, "cannot %s a %s ticket", act, t.Status)
 	}
-	return st, nil
+	return nil
+}
+
+// loadTicket reads a ticket in tx; NOT_FOUND when there is none.
+func loadTicket(ctx context.Context, tx *txn, id pulid.ID) (*ent.Ticket, error) {
+	t, err := tx.Ticket.Get(ctx, id)
+	if ent.IsNotFound(err) {
+		return nil, Errorf(CodeNotFound, "no such ticket")
+	}
+	return t, err
 }
 
 // getTicket loads a ticket in tx and checks that the caller may take it
 // through act.
 func getTicket(ctx context.Context, tx *txn, a *Actor, id pulid.ID, act action) (*ent.Ticket, error) {
-	t, err := tx.Ticket.Get(ctx, id)
-	if ent.IsNotFound(err) {
-		return nil, Errorf(CodeNotFound, "no such ticket")
-	}
+	t, err := loadTicket(ctx, tx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -112,12 +123,11 @@ func getTicket(ctx context.Context, tx *txn, a *Actor, id pulid.ID, act action) 
 // endTicket takes cur through act to a final status inside tx, if nobody
 // changed it meanwhile, and publishes the change. The caller checked who.
 func (s *Service) endTicket(ctx context.Context, tx *txn, a *Actor, cur *ent.Ticket, act action) (*ent.Ticket, error) {
-	st := steps[act]
-	if !slices.Contains(st.from, cur.Status) {
-		return nil, Errorf(CodeInvalidTransition, "cannot %s a %s ticket", act, cur.Status)
+	if err := leaves(act, cur); err != nil {
+		return nil, err
 	}
 	t, err := tx.Ticket.UpdateOneID(cur.ID).Where(ticket.Version(cur.Version)).
-		SetStatus(st.to).ClearActiveNumber().SetDoneAt(s.now()).SetDoneBy(a.UserID).AddVersion(1).
+		SetStatus(steps[act].to).ClearActiveNumber().SetDoneAt(s.now()).SetDoneBy(a.UserID).AddVersion(1).
 		Save(ctx)
 	if ent.IsNotFound(err) {
 		return nil, errConflict
@@ -147,10 +157,7 @@ func (s *Service) transitionBy(ctx context.Context, id pulid.ID, decide func(*en
 	}
 	var t *ent.Ticket
 	err = s.inTx(ctx, func(tx *txn) error {
-		cur, err := tx.Ticket.Get(ctx, id)
-		if ent.IsNotFound(err) {
-			return Errorf(CodeNotFound, "no such ticket")
-		}
+		cur, err := loadTicket(ctx, tx, id)
 		if err != nil {
 			return err
 		}
