@@ -72,28 +72,39 @@ func registerHealthMetrics(reg prometheus.Registerer, svc *canteen.Service, db *
 			return 1
 		})
 	}
-	backlog := func() (int, time.Duration) {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		n, age, err := svc.OutboxBacklog(ctx)
-		if err != nil {
-			return -1, -time.Second // the dependency alert tells why
-		}
-		return n, age
-	}
-	reg.MustRegister(
-		delivery,
-		up("database", db.Ping),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "callme_notifications_pending", Help: "Pickup notifications waiting to be sent (-1: unknown).",
-		}, func() float64 { n, _ := backlog(); return float64(n) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "callme_notifications_oldest_pending_seconds", Help: "Age of the oldest notification waiting to be sent (0: none, -1: unknown).",
-		}, func() float64 { _, age := backlog(); return age.Seconds() }),
-	)
+	reg.MustRegister(delivery, up("database", db.Ping), newOutboxCollector(svc))
 	if rdb != nil {
 		reg.MustRegister(up("redis", rdb.Ping))
 	}
+}
+
+// outboxCollector reports the outbox backlog: both gauges from one read per
+// scrape.
+type outboxCollector struct {
+	svc             *canteen.Service
+	pending, oldest *prometheus.Desc
+}
+
+func newOutboxCollector(svc *canteen.Service) outboxCollector {
+	return outboxCollector{svc: svc,
+		pending: prometheus.NewDesc("callme_notifications_pending",
+			"Pickup notifications waiting to be sent (-1: unknown).", nil, nil),
+		oldest: prometheus.NewDesc("callme_notifications_oldest_pending_seconds",
+			"Age of the oldest notification waiting to be sent (0: none, -1: unknown).", nil, nil),
+	}
+}
+
+func (c outboxCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.pending; ch <- c.oldest }
+
+func (c outboxCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	n, age, err := c.svc.OutboxBacklog(ctx)
+	if err != nil {
+		n, age = -1, -time.Second // the dependency alert tells why
+	}
+	ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(n))
+	ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, age.Seconds())
 }
 
 // waitSockets waits, until ctx ends, for the WebSockets to send their close
