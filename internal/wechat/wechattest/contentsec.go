@@ -60,20 +60,12 @@ func (s *Server) SetTextVerdict(substr string, suggest wechat.Suggest, label int
 // FailTextCheckNext makes the next n msg_sec_check requests that carry a
 // valid token answer errcode (e.g. -1, 40003, 40129, 43104, 44002, 47001).
 func (s *Server) FailTextCheckNext(n, errcode int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for range n {
-		s.textFailures = append(s.textFailures, errcode)
-	}
+	s.failNext(&s.textFailures, n, errcode)
 }
 
 // FailMediaCheckNext is FailTextCheckNext for media_check_async.
 func (s *Server) FailMediaCheckNext(n, errcode int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for range n {
-		s.mediaFailures = append(s.mediaFailures, errcode)
-	}
+	s.failNext(&s.mediaFailures, n, errcode)
 }
 
 // SetCheckOutage makes every content check (text and media) answer errcode

@@ -66,21 +66,13 @@ func (s *Server) ExpireTokens() {
 // FailSendNext makes the next n subscribe/send requests that carry a valid
 // token answer errcode (e.g. 43101, -1, 47003); nothing is recorded as sent.
 func (s *Server) FailSendNext(n, errcode int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for range n {
-		s.sendFailures = append(s.sendFailures, errcode)
-	}
+	s.failNext(&s.sendFailures, n, errcode)
 }
 
 // FailWxaCodeNext makes the next n getwxacodeunlimit requests that carry a
 // valid token answer errcode (e.g. -1, 41030).
 func (s *Server) FailWxaCodeNext(n, errcode int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for range n {
-		s.wxaFailures = append(s.wxaFailures, errcode)
-	}
+	s.failNext(&s.wxaFailures, n, errcode)
 }
 
 // WxaCodeRequests returns the getwxacodeunlimit requests answered so far,
@@ -220,4 +212,13 @@ func (s *Server) subscribeSend(w http.ResponseWriter, r *http.Request) {
 	}
 	s.sent = append(s.sent, msg)
 	writeJSON(w, map[string]any{"errcode": 0, "errmsg": "ok", "msgid": len(s.sent)})
+}
+
+// failNext queues errcode for the next n requests of one API (its FIFO q).
+func (s *Server) failNext(q *[]int, n, errcode int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for range n {
+		*q = append(*q, errcode)
+	}
 }
