@@ -7,9 +7,11 @@ package graph
 
 import (
 	"callme/ent"
+	model1 "callme/graph/model"
 	"callme/internal/canteen"
 	"callme/internal/model"
 	"context"
+	"fmt"
 )
 
 // Login is the resolver for the login field.
@@ -22,9 +24,24 @@ func (r *mutationResolver) Logout(ctx context.Context) (bool, error) {
 	return r.Svc.Logout(ctx)
 }
 
+// StartConsoleLogin is the resolver for the startConsoleLogin field.
+func (r *mutationResolver) StartConsoleLogin(ctx context.Context) (*model1.ConsoleLogin, error) {
+	panic(fmt.Errorf("not implemented: StartConsoleLogin - startConsoleLogin"))
+}
+
+// ApproveConsoleLogin is the resolver for the approveConsoleLogin field.
+func (r *mutationResolver) ApproveConsoleLogin(ctx context.Context, qrText string) (bool, error) {
+	panic(fmt.Errorf("not implemented: ApproveConsoleLogin - approveConsoleLogin"))
+}
+
 // Me is the resolver for the me field.
 func (r *queryResolver) Me(ctx context.Context) (*ent.User, error) {
 	return r.Svc.Me(ctx)
+}
+
+// ConsoleLoginApproved is the resolver for the consoleLoginApproved field.
+func (r *subscriptionResolver) ConsoleLoginApproved(ctx context.Context, secret string) (<-chan *canteen.Login, error) {
+	panic(fmt.Errorf("not implemented: ConsoleLoginApproved - consoleLoginApproved"))
 }
 
 // Roles is the resolver for the roles field.

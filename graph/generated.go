@@ -63,6 +63,12 @@ type ComplexityRoot struct {
 		Ticket       func(childComplexity int) int
 	}
 
+	ConsoleLogin struct {
+		ExpiresAt func(childComplexity int) int
+		QRText    func(childComplexity int) int
+		Secret    func(childComplexity int) int
+	}
+
 	ContentReview struct {
 		Content   func(childComplexity int) int
 		CreatedAt func(childComplexity int) int
@@ -97,6 +103,7 @@ type ComplexityRoot struct {
 	Mutation struct {
 		AcceptContent        func(childComplexity int, id pulid.ID) int
 		AcceptNotifications  func(childComplexity int, ticketID pulid.ID, templateIds []string) int
+		ApproveConsoleLogin  func(childComplexity int, qrText string) int
 		Call                 func(childComplexity int, ticketID pulid.ID) int
 		CallNext             func(childComplexity int, sellerID pulid.ID) int
 		Cancel               func(childComplexity int, ticketID pulid.ID) int
@@ -115,6 +122,7 @@ type ComplexityRoot struct {
 		SetMenu              func(childComplexity int, sellerID pulid.ID, items []*canteen.MenuItemInput) int
 		SetMenuItemAvailable func(childComplexity int, itemID pulid.ID, available bool) int
 		SetOpen              func(childComplexity int, sellerID pulid.ID, open bool) int
+		StartConsoleLogin    func(childComplexity int) int
 		UpdateSeller         func(childComplexity int, input canteen.UpdateSellerInput) int
 		UploadSellerPhoto    func(childComplexity int, sellerID pulid.ID, file graphql.Upload) int
 	}
@@ -144,6 +152,7 @@ type ComplexityRoot struct {
 		SellerStats           func(childComplexity int, sellerID pulid.ID, from string, to string) int
 		SellerTickets         func(childComplexity int, sellerID pulid.ID, day string) int
 		Sellers               func(childComplexity int, first *int, after *string, openOnly *bool) int
+		TrackedTicket         func(childComplexity int, token string) int
 	}
 
 	Seller struct {
@@ -193,8 +202,10 @@ type ComplexityRoot struct {
 	}
 
 	Subscription struct {
-		CalledNumbers func(childComplexity int, sellerID pulid.ID, after *int) int
-		TicketUpdated func(childComplexity int, ticketID pulid.ID) int
+		CalledNumbers        func(childComplexity int, sellerID pulid.ID, after *int) int
+		ConsoleLoginApproved func(childComplexity int, secret string) int
+		TicketUpdated        func(childComplexity int, ticketID pulid.ID) int
+		TrackedTicketUpdated func(childComplexity int, token string) int
 	}
 
 	Ticket struct {
@@ -209,6 +220,20 @@ type ComplexityRoot struct {
 		ID          func(childComplexity int) int
 		Note        func(childComplexity int) int
 		Number      func(childComplexity int) int
+		Position    func(childComplexity int) int
+		Seller      func(childComplexity int) int
+		Status      func(childComplexity int) int
+		TrackURL    func(childComplexity int) int
+	}
+
+	TrackedTicket struct {
+		BusinessDay func(childComplexity int) int
+		CallCount   func(childComplexity int) int
+		CalledAt    func(childComplexity int) int
+		Code        func(childComplexity int) int
+		DoneAt      func(childComplexity int) int
+		EtaSeconds  func(childComplexity int) int
+		ExpiresAt   func(childComplexity int) int
 		Position    func(childComplexity int) int
 		Seller      func(childComplexity int) int
 		Status      func(childComplexity int) int
@@ -228,6 +253,8 @@ type ComplexityRoot struct {
 type MutationResolver interface {
 	Login(ctx context.Context, input canteen.LoginInput) (*canteen.Login, error)
 	Logout(ctx context.Context) (bool, error)
+	StartConsoleLogin(ctx context.Context) (*model.ConsoleLogin, error)
+	ApproveConsoleLogin(ctx context.Context, qrText string) (bool, error)
 	SetOpen(ctx context.Context, sellerID pulid.ID, open bool) (*ent.Seller, error)
 	CreateSeller(ctx context.Context, input canteen.CreateSellerInput) (*canteen.SellerInvite, error)
 	ClaimSeller(ctx context.Context, inviteCode string) (*ent.Seller, error)
@@ -261,6 +288,7 @@ type QueryResolver interface {
 	MyTickets(ctx context.Context) ([]*ent.Ticket, error)
 	Queue(ctx context.Context, sellerID pulid.ID) ([]*ent.Ticket, error)
 	SellerTickets(ctx context.Context, sellerID pulid.ID, day string) ([]*ent.Ticket, error)
+	TrackedTicket(ctx context.Context, token string) (*model.TrackedTicket, error)
 	NotificationTemplates(ctx context.Context) ([]string, error)
 }
 type SellerResolver interface {
@@ -276,8 +304,10 @@ type SellerResolver interface {
 	PhotoStatus(ctx context.Context, obj *ent.Seller) (*model.PhotoStatus, error)
 }
 type SubscriptionResolver interface {
+	ConsoleLoginApproved(ctx context.Context, secret string) (<-chan *canteen.Login, error)
 	CalledNumbers(ctx context.Context, sellerID pulid.ID, after *int) (<-chan *canteen.CallEvent, error)
 	TicketUpdated(ctx context.Context, ticketID pulid.ID) (<-chan *ent.Ticket, error)
+	TrackedTicketUpdated(ctx context.Context, token string) (<-chan *model.TrackedTicket, error)
 }
 type TicketResolver interface {
 	Seller(ctx context.Context, obj *ent.Ticket) (*ent.Seller, error)
@@ -288,6 +318,7 @@ type TicketResolver interface {
 	ClaimCode(ctx context.Context, obj *ent.Ticket) (*string, error)
 	EtaSeconds(ctx context.Context, obj *ent.Ticket) (*int, error)
 	BusinessDay(ctx context.Context, obj *ent.Ticket) (string, error)
+	TrackURL(ctx context.Context, obj *ent.Ticket) (*string, error)
 }
 type UserResolver interface {
 	Roles(ctx context.Context, obj *ent.User) ([]model1.Role, error)
@@ -373,6 +404,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CallEvent.Ticket(childComplexity), true
+
+	case "ConsoleLogin.expiresAt":
+		if e.ComplexityRoot.ConsoleLogin.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsoleLogin.ExpiresAt(childComplexity), true
+	case "ConsoleLogin.qrText":
+		if e.ComplexityRoot.ConsoleLogin.QRText == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsoleLogin.QRText(childComplexity), true
+	case "ConsoleLogin.secret":
+		if e.ComplexityRoot.ConsoleLogin.Secret == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsoleLogin.Secret(childComplexity), true
 
 	case "ContentReview.content":
 		if e.ComplexityRoot.ContentReview.Content == nil {
@@ -531,6 +581,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AcceptNotifications(childComplexity, args["ticketId"].(pulid.ID), args["templateIds"].([]string)), true
+	case "Mutation.approveConsoleLogin":
+		if e.ComplexityRoot.Mutation.ApproveConsoleLogin == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_approveConsoleLogin_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ApproveConsoleLogin(childComplexity, args["qrText"].(string)), true
 	case "Mutation.call":
 		if e.ComplexityRoot.Mutation.Call == nil {
 			break
@@ -724,6 +785,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetOpen(childComplexity, args["sellerId"].(pulid.ID), args["open"].(bool)), true
+	case "Mutation.startConsoleLogin":
+		if e.ComplexityRoot.Mutation.StartConsoleLogin == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Mutation.StartConsoleLogin(childComplexity), true
 	case "Mutation.updateSeller":
 		if e.ComplexityRoot.Mutation.UpdateSeller == nil {
 			break
@@ -903,6 +970,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Sellers(childComplexity, args["first"].(*int), args["after"].(*string), args["openOnly"].(*bool)), true
+	case "Query.trackedTicket":
+		if e.ComplexityRoot.Query.TrackedTicket == nil {
+			break
+		}
+
+		args, err := ec.field_Query_trackedTicket_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.TrackedTicket(childComplexity, args["token"].(string)), true
 
 	case "Seller.averageWaitSeconds":
 		if e.ComplexityRoot.Seller.AverageWaitSeconds == nil {
@@ -1089,6 +1167,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.CalledNumbers(childComplexity, args["sellerId"].(pulid.ID), args["after"].(*int)), true
+	case "Subscription.consoleLoginApproved":
+		if e.ComplexityRoot.Subscription.ConsoleLoginApproved == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_consoleLoginApproved_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.ConsoleLoginApproved(childComplexity, args["secret"].(string)), true
 	case "Subscription.ticketUpdated":
 		if e.ComplexityRoot.Subscription.TicketUpdated == nil {
 			break
@@ -1100,6 +1189,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.TicketUpdated(childComplexity, args["ticketId"].(pulid.ID)), true
+	case "Subscription.trackedTicketUpdated":
+		if e.ComplexityRoot.Subscription.TrackedTicketUpdated == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_trackedTicketUpdated_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.TrackedTicketUpdated(childComplexity, args["token"].(string)), true
 
 	case "Ticket.businessDay":
 		if e.ComplexityRoot.Ticket.BusinessDay == nil {
@@ -1185,6 +1285,73 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Ticket.Status(childComplexity), true
+	case "Ticket.trackURL":
+		if e.ComplexityRoot.Ticket.TrackURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Ticket.TrackURL(childComplexity), true
+
+	case "TrackedTicket.businessDay":
+		if e.ComplexityRoot.TrackedTicket.BusinessDay == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrackedTicket.BusinessDay(childComplexity), true
+	case "TrackedTicket.callCount":
+		if e.ComplexityRoot.TrackedTicket.CallCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrackedTicket.CallCount(childComplexity), true
+	case "TrackedTicket.calledAt":
+		if e.ComplexityRoot.TrackedTicket.CalledAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrackedTicket.CalledAt(childComplexity), true
+	case "TrackedTicket.code":
+		if e.ComplexityRoot.TrackedTicket.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrackedTicket.Code(childComplexity), true
+	case "TrackedTicket.doneAt":
+		if e.ComplexityRoot.TrackedTicket.DoneAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrackedTicket.DoneAt(childComplexity), true
+	case "TrackedTicket.etaSeconds":
+		if e.ComplexityRoot.TrackedTicket.EtaSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrackedTicket.EtaSeconds(childComplexity), true
+	case "TrackedTicket.expiresAt":
+		if e.ComplexityRoot.TrackedTicket.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrackedTicket.ExpiresAt(childComplexity), true
+	case "TrackedTicket.position":
+		if e.ComplexityRoot.TrackedTicket.Position == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrackedTicket.Position(childComplexity), true
+	case "TrackedTicket.seller":
+		if e.ComplexityRoot.TrackedTicket.Seller == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrackedTicket.Seller(childComplexity), true
+	case "TrackedTicket.status":
+		if e.ComplexityRoot.TrackedTicket.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrackedTicket.Status(childComplexity), true
 
 	case "User.id":
 		if e.ComplexityRoot.User.ID == nil {
@@ -1365,6 +1532,18 @@ func (ec *executionContext) childFields_CallEvent(ctx context.Context, field gra
 		return ec.fieldContext_CallEvent_calledAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CallEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_ConsoleLogin(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "qrText":
+		return ec.fieldContext_ConsoleLogin_qrText(ctx, field)
+	case "secret":
+		return ec.fieldContext_ConsoleLogin_secret(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_ConsoleLogin_expiresAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ConsoleLogin", field.Name)
 }
 
 func (ec *executionContext) childFields_ContentReview(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1575,8 +1754,36 @@ func (ec *executionContext) childFields_Ticket(ctx context.Context, field graphq
 		return ec.fieldContext_Ticket_etaSeconds(ctx, field)
 	case "businessDay":
 		return ec.fieldContext_Ticket_businessDay(ctx, field)
+	case "trackURL":
+		return ec.fieldContext_Ticket_trackURL(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Ticket", field.Name)
+}
+
+func (ec *executionContext) childFields_TrackedTicket(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "seller":
+		return ec.fieldContext_TrackedTicket_seller(ctx, field)
+	case "code":
+		return ec.fieldContext_TrackedTicket_code(ctx, field)
+	case "status":
+		return ec.fieldContext_TrackedTicket_status(ctx, field)
+	case "position":
+		return ec.fieldContext_TrackedTicket_position(ctx, field)
+	case "etaSeconds":
+		return ec.fieldContext_TrackedTicket_etaSeconds(ctx, field)
+	case "callCount":
+		return ec.fieldContext_TrackedTicket_callCount(ctx, field)
+	case "calledAt":
+		return ec.fieldContext_TrackedTicket_calledAt(ctx, field)
+	case "doneAt":
+		return ec.fieldContext_TrackedTicket_doneAt(ctx, field)
+	case "businessDay":
+		return ec.fieldContext_TrackedTicket_businessDay(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_TrackedTicket_expiresAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TrackedTicket", field.Name)
 }
 
 func (ec *executionContext) childFields_User(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1740,6 +1947,20 @@ func (ec *executionContext) field_Mutation_acceptNotifications_args(ctx context.
 		return nil, err
 	}
 	args["templateIds"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_approveConsoleLogin_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "qrText",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["qrText"] = arg0
 	return args, nil
 }
 
@@ -2229,6 +2450,20 @@ func (ec *executionContext) field_Query_sellers_args(ctx context.Context, rawArg
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_trackedTicket_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "token",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["token"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Subscription_calledNumbers_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2251,6 +2486,20 @@ func (ec *executionContext) field_Subscription_calledNumbers_args(ctx context.Co
 	return args, nil
 }
 
+func (ec *executionContext) field_Subscription_consoleLoginApproved_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "secret",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["secret"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Subscription_ticketUpdated_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2262,6 +2511,20 @@ func (ec *executionContext) field_Subscription_ticketUpdated_args(ctx context.Co
 		return nil, err
 	}
 	args["ticketId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_trackedTicketUpdated_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "token",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["token"] = arg0
 	return args, nil
 }
 
@@ -2576,6 +2839,75 @@ func (ec *executionContext) _CallEvent_calledAt(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_CallEvent_calledAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CallEvent", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ConsoleLogin_qrText(ctx context.Context, field graphql.CollectedField, obj *model.ConsoleLogin) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsoleLogin_qrText(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.QRText, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConsoleLogin_qrText(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsoleLogin", field, false, false, "String")
+}
+
+func (ec *executionContext) _ConsoleLogin_secret(ctx context.Context, field graphql.CollectedField, obj *model.ConsoleLogin) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsoleLogin_secret(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Secret, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConsoleLogin_secret(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsoleLogin", field, false, false, "String")
+}
+
+func (ec *executionContext) _ConsoleLogin_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.ConsoleLogin) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsoleLogin_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConsoleLogin_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsoleLogin", field, false, false, "Time")
 }
 
 func (ec *executionContext) _ContentReview_id(ctx context.Context, field graphql.CollectedField, obj *canteen.ContentReview) (ret graphql.Marshaler) {
@@ -3149,6 +3481,82 @@ func (ec *executionContext) _Mutation_logout(ctx context.Context, field graphql.
 }
 func (ec *executionContext) fieldContext_Mutation_logout(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Mutation", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _Mutation_startConsoleLogin(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_startConsoleLogin(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Mutation().StartConsoleLogin(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ConsoleLogin) graphql.Marshaler {
+			return ec.marshalNConsoleLogin2ᚖcallmeᚋgraphᚋmodelᚐConsoleLogin(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_startConsoleLogin(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ConsoleLogin(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_approveConsoleLogin(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_approveConsoleLogin(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ApproveConsoleLogin(ctx, fc.Args["qrText"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_approveConsoleLogin(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_approveConsoleLogin_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Mutation_setOpen(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -4629,6 +5037,50 @@ func (ec *executionContext) fieldContext_Query_sellerTickets(ctx context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_trackedTicket(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_trackedTicket(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().TrackedTicket(ctx, fc.Args["token"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.TrackedTicket) graphql.Marshaler {
+			return ec.marshalOTrackedTicket2ᚖcallmeᚋgraphᚋmodelᚐTrackedTicket(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_trackedTicket(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TrackedTicket(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_trackedTicket_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_notificationTemplates(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5444,6 +5896,50 @@ func (ec *executionContext) fieldContext_Session_user(_ context.Context, field g
 	return fc, nil
 }
 
+func (ec *executionContext) _Subscription_consoleLoginApproved(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_consoleLoginApproved(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().ConsoleLoginApproved(ctx, fc.Args["secret"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *canteen.Login) graphql.Marshaler {
+			return ec.marshalNSession2ᚖcallmeᚋinternalᚋcanteenᚐLogin(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_consoleLoginApproved(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Session(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_consoleLoginApproved_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Subscription_calledNumbers(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
 	return graphql.ResolveFieldStream(
 		ctx,
@@ -5526,6 +6022,50 @@ func (ec *executionContext) fieldContext_Subscription_ticketUpdated(ctx context.
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Subscription_ticketUpdated_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_trackedTicketUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_trackedTicketUpdated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().TrackedTicketUpdated(ctx, fc.Args["token"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.TrackedTicket) graphql.Marshaler {
+			return ec.marshalNTrackedTicket2ᚖcallmeᚋgraphᚋmodelᚐTrackedTicket(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_trackedTicketUpdated(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TrackedTicket(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_trackedTicketUpdated_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -5861,6 +6401,268 @@ func (ec *executionContext) _Ticket_businessDay(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_Ticket_businessDay(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Ticket", field, true, true, "String")
+}
+
+func (ec *executionContext) _Ticket_trackURL(ctx context.Context, field graphql.CollectedField, obj *ent.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Ticket_trackURL(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Ticket().TrackURL(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Ticket_trackURL(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Ticket", field, true, true, "String")
+}
+
+func (ec *executionContext) _TrackedTicket_seller(ctx context.Context, field graphql.CollectedField, obj *model.TrackedTicket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrackedTicket_seller(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Seller, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Seller) graphql.Marshaler {
+			return ec.marshalNSeller2ᚖcallmeᚋentᚐSeller(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrackedTicket_seller(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TrackedTicket",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Seller(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TrackedTicket_code(ctx context.Context, field graphql.CollectedField, obj *model.TrackedTicket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrackedTicket_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrackedTicket_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TrackedTicket", field, false, false, "String")
+}
+
+func (ec *executionContext) _TrackedTicket_status(ctx context.Context, field graphql.CollectedField, obj *model.TrackedTicket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrackedTicket_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model1.TicketStatus) graphql.Marshaler {
+			return ec.marshalNTicketStatus2callmeᚋinternalᚋmodelᚐTicketStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrackedTicket_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TrackedTicket", field, false, false, "TicketStatus")
+}
+
+func (ec *executionContext) _TrackedTicket_position(ctx context.Context, field graphql.CollectedField, obj *model.TrackedTicket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrackedTicket_position(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Position, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TrackedTicket_position(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TrackedTicket", field, false, false, "Int")
+}
+
+func (ec *executionContext) _TrackedTicket_etaSeconds(ctx context.Context, field graphql.CollectedField, obj *model.TrackedTicket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrackedTicket_etaSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EtaSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TrackedTicket_etaSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TrackedTicket", field, false, false, "Int")
+}
+
+func (ec *executionContext) _TrackedTicket_callCount(ctx context.Context, field graphql.CollectedField, obj *model.TrackedTicket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrackedTicket_callCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CallCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrackedTicket_callCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TrackedTicket", field, false, false, "Int")
+}
+
+func (ec *executionContext) _TrackedTicket_calledAt(ctx context.Context, field graphql.CollectedField, obj *model.TrackedTicket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrackedTicket_calledAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CalledAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TrackedTicket_calledAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TrackedTicket", field, false, false, "Time")
+}
+
+func (ec *executionContext) _TrackedTicket_doneAt(ctx context.Context, field graphql.CollectedField, obj *model.TrackedTicket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrackedTicket_doneAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DoneAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TrackedTicket_doneAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TrackedTicket", field, false, false, "Time")
+}
+
+func (ec *executionContext) _TrackedTicket_businessDay(ctx context.Context, field graphql.CollectedField, obj *model.TrackedTicket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrackedTicket_businessDay(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BusinessDay, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrackedTicket_businessDay(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TrackedTicket", field, false, false, "String")
+}
+
+func (ec *executionContext) _TrackedTicket_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.TrackedTicket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrackedTicket_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrackedTicket_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TrackedTicket", field, false, false, "Time")
 }
 
 func (ec *executionContext) _User_id(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
@@ -7553,6 +8355,49 @@ func (ec *executionContext) _CallEvent(ctx context.Context, sel ast.SelectionSet
 	return out
 }
 
+var consoleLoginImplementors = []string{"ConsoleLogin"}
+
+func (ec *executionContext) _ConsoleLogin(ctx context.Context, sel ast.SelectionSet, obj *model.ConsoleLogin) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, consoleLoginImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ConsoleLogin")
+		case "qrText":
+			out.Values[i] = ec._ConsoleLogin_qrText(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "secret":
+			out.Values[i] = ec._ConsoleLogin_secret(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec._ConsoleLogin_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var contentReviewImplementors = []string{"ContentReview"}
 
 func (ec *executionContext) _ContentReview(ctx context.Context, sel ast.SelectionSet, obj *canteen.ContentReview) graphql.Marshaler {
@@ -7776,6 +8621,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "logout":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_logout(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "startConsoleLogin":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_startConsoleLogin(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "approveConsoleLogin":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_approveConsoleLogin(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -8107,6 +8966,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_sellerTickets(ctx, field)
+				})
+		case "trackedTicket":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_trackedTicket(ctx, field)
 				})
 		case "notificationTemplates":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -8473,10 +9338,14 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 	}
 
 	switch fields[0].Name {
+	case "consoleLoginApproved":
+		return ec._Subscription_consoleLoginApproved(ctx, fields[0])
 	case "calledNumbers":
 		return ec._Subscription_calledNumbers(ctx, fields[0])
 	case "ticketUpdated":
 		return ec._Subscription_ticketUpdated(ctx, fields[0])
+	case "trackedTicketUpdated":
+		return ec._Subscription_trackedTicketUpdated(ctx, fields[0])
 	default:
 		panic("unknown field " + strconv.Quote(fields[0].Name))
 	}
@@ -8569,6 +9438,90 @@ func (ec *executionContext) _Ticket(ctx context.Context, sel ast.SelectionSet, o
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Ticket_businessDay(ctx, field, obj)
 				})
+		case "trackURL":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Ticket_trackURL(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var trackedTicketImplementors = []string{"TrackedTicket"}
+
+func (ec *executionContext) _TrackedTicket(ctx context.Context, sel ast.SelectionSet, obj *model.TrackedTicket) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, trackedTicketImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TrackedTicket")
+		case "seller":
+			out.Values[i] = ec._TrackedTicket_seller(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "code":
+			out.Values[i] = ec._TrackedTicket_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._TrackedTicket_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "position":
+			out.Values[i] = ec._TrackedTicket_position(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "etaSeconds":
+			out.Values[i] = ec._TrackedTicket_etaSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "callCount":
+			out.Values[i] = ec._TrackedTicket_callCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "calledAt":
+			out.Values[i] = ec._TrackedTicket_calledAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "doneAt":
+			out.Values[i] = ec._TrackedTicket_doneAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "businessDay":
+			out.Values[i] = ec._TrackedTicket_businessDay(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec._TrackedTicket_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -9054,6 +10007,14 @@ func (ec *executionContext) unmarshalNClaimInput2callmeᚋinternalᚋcanteenᚐC
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNConsoleLogin2ᚖcallmeᚋgraphᚋmodelᚐConsoleLogin(ctx context.Context, sel ast.SelectionSet, v *model.ConsoleLogin) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ConsoleLogin!")
+		return graphql.Null
+	}
+	return ec._ConsoleLogin(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNContentReview2ᚕᚖcallmeᚋinternalᚋcanteenᚐContentReviewᚄ(ctx context.Context, sel ast.SelectionSet, v []*canteen.ContentReview) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -9391,6 +10352,14 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 	return res
 }
 
+func (ec *executionContext) marshalNTrackedTicket2ᚖcallmeᚋgraphᚋmodelᚐTrackedTicket(ctx context.Context, sel ast.SelectionSet, v *model.TrackedTicket) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TrackedTicket!")
+		return graphql.Null
+	}
+	return ec._TrackedTicket(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNUpdateSellerInput2callmeᚋinternalᚋcanteenᚐUpdateSellerInput(ctx context.Context, v any) (canteen.UpdateSellerInput, error) {
 	res, err := ec.unmarshalInputUpdateSellerInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -9715,6 +10684,13 @@ func (ec *executionContext) marshalOTime2ᚖtimeᚐTime(ctx context.Context, sel
 	_ = ctx
 	res := graphql.MarshalTime(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOTrackedTicket2ᚖcallmeᚋgraphᚋmodelᚐTrackedTicket(ctx context.Context, sel ast.SelectionSet, v *model.TrackedTicket) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._TrackedTicket(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOUser2ᚖcallmeᚋentᚐUser(ctx context.Context, sel ast.SelectionSet, v *ent.User) graphql.Marshaler {

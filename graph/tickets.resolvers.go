@@ -7,9 +7,11 @@ package graph
 
 import (
 	"callme/ent"
+	"callme/graph/model"
 	"callme/internal/canteen"
 	"callme/internal/pulid"
 	"context"
+	"fmt"
 )
 
 // Fetch is the resolver for the fetch field.
@@ -77,6 +79,11 @@ func (r *queryResolver) SellerTickets(ctx context.Context, sellerID pulid.ID, da
 	return r.ticketList(ctx)(r.Svc.SellerTickets(ctx, sellerID, day))
 }
 
+// TrackedTicket is the resolver for the trackedTicket field.
+func (r *queryResolver) TrackedTicket(ctx context.Context, token string) (*model.TrackedTicket, error) {
+	panic(fmt.Errorf("not implemented: TrackedTicket - trackedTicket"))
+}
+
 // NotificationTemplates is the resolver for the notificationTemplates field.
 func (r *queryResolver) NotificationTemplates(ctx context.Context) ([]string, error) {
 	return r.Svc.NotificationTemplates(), nil
@@ -92,6 +99,11 @@ func (r *subscriptionResolver) CalledNumbers(ctx context.Context, sellerID pulid
 func (r *subscriptionResolver) TicketUpdated(ctx context.Context, ticketID pulid.ID) (<-chan *ent.Ticket, error) {
 	st, err := r.Svc.TicketUpdated(reportEnd(ctx), ticketID)
 	return channel(st, err)
+}
+
+// TrackedTicketUpdated is the resolver for the trackedTicketUpdated field.
+func (r *subscriptionResolver) TrackedTicketUpdated(ctx context.Context, token string) (<-chan *model.TrackedTicket, error) {
+	panic(fmt.Errorf("not implemented: TrackedTicketUpdated - trackedTicketUpdated"))
 }
 
 // Seller is the resolver for the seller field.
@@ -130,6 +142,11 @@ func (r *ticketResolver) EtaSeconds(ctx context.Context, obj *ent.Ticket) (*int,
 // BusinessDay is the resolver for the businessDay field.
 func (r *ticketResolver) BusinessDay(ctx context.Context, obj *ent.Ticket) (string, error) {
 	return canteen.FormatDay(obj.BusinessDay), nil
+}
+
+// TrackURL is the resolver for the trackURL field.
+func (r *ticketResolver) TrackURL(ctx context.Context, obj *ent.Ticket) (*string, error) {
+	panic(fmt.Errorf("not implemented: TrackURL - trackURL"))
 }
 
 // Ticket returns TicketResolver implementation.
