@@ -6,6 +6,9 @@
 //   miniprogram/persisted-operations.json  { "<sha256>": "<document>" }: the
 //                                     kit's trusted documents; go generate
 //                                     writes the same bytes (graph/persisted)
+//   miniprogram/examples/{customer,seller}/callme/  a copy of the kit (index.js,
+//                                     operations.js, hashes.js, vendor/) in
+//                                     each example mini-program
 //
 //   npm ci --prefix clients
 //   node clients/scripts/build.mjs           # write them
@@ -16,7 +19,7 @@
 // so swc does that step (with its helpers inlined, and a subclass of Error that
 // still passes instanceof, which graphql-ws relies on). The result is checked
 // to parse as ES5 before it is written.
-import { readFileSync, writeFileSync, readdirSync } from 'node:fs';
+import { readFileSync, writeFileSync, readdirSync, mkdirSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
@@ -168,13 +171,28 @@ export function buildPersisted() {
   return JSON.stringify(docs, null, 2) + '\n';
 }
 
+// The example mini-programs, each a project of its own for WeChat's developer
+// tools. The tools package only the files inside a project and its require()
+// cannot leave it, so each project carries the kit in callme/, the way a real
+// mini-program would (README: "copy this folder"). The copies are build
+// output like operations.js: --check fails when one differs from the kit.
+export const exampleProjects = ['customer', 'seller'];
+export const kitFiles = ['index.js', 'operations.js', 'hashes.js', 'vendor/graphql-ws.js'];
+
 export async function buildAll() {
-  return {
+  const files = {
     [join(kit, 'vendor/graphql-ws.js')]: await buildVendor(),
     [join(kit, 'operations.js')]: buildOperations(),
     [join(kit, 'hashes.js')]: buildHashes(),
     [join(kit, 'persisted-operations.json')]: buildPersisted(),
   };
+  for (const project of exampleProjects) {
+    for (const f of kitFiles) {
+      const src = join(kit, f);
+      files[join(kit, 'examples', project, 'callme', f)] = src in files ? files[src] : readFileSync(src, 'utf8');
+    }
+  }
+  return files;
 }
 
 const isMain = process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1];
@@ -194,6 +212,7 @@ if (isMain) {
       stale++;
       console.error(`${rel}: ${old === null ? 'missing' : 'differs from a fresh build'}`);
     } else {
+      mkdirSync(dirname(path), { recursive: true });
       writeFileSync(path, content);
       console.log(`${rel}: written`);
     }

@@ -12,6 +12,17 @@
 //                             (a half-open connection after a sleep)
 //   wx.frames                 every frame the kit sent, parsed
 //   wx.requests               the data of every wx.request, parsed
+// The UI APIs the example pages use, recorded for the test:
+//   vibrateLong/vibrateShort  counted in wx.vibrations
+//   showModal                 pushed to wx.modals, answered with wx.modalAnswer
+//                             (default: confirm)
+//   showToast/showLoading     pushed to wx.toasts
+//   navigateTo/redirectTo/switchTab/navigateBack  pushed to wx.navigations
+//                             as { type, url }
+//   scanCode                  the camera: it stays open until the test calls
+//                             wx.scan(text) (or wx.cancelScan()); a text
+//                             scanned before anything asked is queued
+//   onNetworkStatusChange     wx.setNetwork(isConnected) calls the listeners
 import WebSocket from 'ws';
 
 class FakeSocketTask {
@@ -156,7 +167,87 @@ export function createFakeWx({ openid = 'alice' } = {}) {
     openSockets() {
       return wx.sockets.filter((t) => t.ws && t.ws.readyState === WebSocket.OPEN).length;
     },
+
+    vibrations: 0,
+    modals: [],
+    modalAnswer: { confirm: true, cancel: false },
+    toasts: [],
+    navigations: [],
+    scans: [], // every scanCode call's options
+    pendingScans: [],
+    queuedScans: [],
+    networkListeners: [],
+    vibrateLong(o = {}) {
+      wx.vibrations++;
+      later(o, { errMsg: 'vibrateLong:ok' });
+    },
+    vibrateShort(o = {}) {
+      wx.vibrations++;
+      later(o, { errMsg: 'vibrateShort:ok' });
+    },
+    showModal(o = {}) {
+      wx.modals.push(o);
+      later(o, { errMsg: 'showModal:ok', ...wx.modalAnswer });
+    },
+    showToast(o = {}) {
+      wx.toasts.push(o);
+      later(o, { errMsg: 'showToast:ok' });
+    },
+    showLoading(o = {}) {
+      wx.toasts.push({ loading: true, ...o });
+      later(o, { errMsg: 'showLoading:ok' });
+    },
+    hideLoading(o = {}) {
+      later(o, { errMsg: 'hideLoading:ok' });
+    },
+    stopPullDownRefresh(o = {}) {
+      later(o, { errMsg: 'stopPullDownRefresh:ok' });
+    },
+    navigateTo: (o) => navigate('navigateTo', o),
+    redirectTo: (o) => navigate('redirectTo', o),
+    switchTab: (o) => navigate('switchTab', o),
+    reLaunch: (o) => navigate('reLaunch', o),
+    navigateBack: (o = {}) => navigate('navigateBack', { url: '', ...o }),
+    scanCode(o = {}) {
+      wx.scans.push(o);
+      if (wx.queuedScans.length) answerScan(o, wx.queuedScans.shift());
+      else wx.pendingScans.push(o);
+    },
+    scan(text) {
+      const o = wx.pendingScans.shift();
+      if (o) answerScan(o, text);
+      else wx.queuedScans.push(text);
+    },
+    cancelScan() {
+      const o = wx.pendingScans.shift();
+      if (o) {
+        setTimeout(() => {
+          o.fail?.({ errMsg: 'scanCode:fail cancel' });
+          o.complete?.();
+        }, 1);
+      }
+    },
+    onNetworkStatusChange(h) {
+      wx.networkListeners.push(h);
+    },
+    setNetwork(isConnected) {
+      for (const h of wx.networkListeners) h({ isConnected, networkType: isConnected ? 'wifi' : 'none' });
+    },
   };
+  // Like wx: success and complete come asynchronously.
+  function later(o, res) {
+    setTimeout(() => {
+      o.success?.(res);
+      o.complete?.(res);
+    }, 1);
+  }
+  function navigate(type, o) {
+    wx.navigations.push({ type, url: o.url });
+    later(o, { errMsg: `${type}:ok` });
+  }
+  function answerScan(o, text) {
+    later(o, { errMsg: 'scanCode:ok', result: text, scanType: 'QR_CODE', charSet: 'UTF-8', path: '', rawData: '' });
+  }
   return wx;
 }
 

@@ -113,10 +113,9 @@ export async function devLogin(url, app, openid) {
   return d.login.token;
 }
 
-// setUpStall: the admin creates a paid stall (free text: admins may), its
-// owner claims it through the SELLER app and opens it (the kit's documents).
-// Returns { sellerId, ownerToken }.
-export async function setUpStall(url, { name = 'Noodles', prefix = 'A', owner = 'owner' } = {}) {
+// createStall: the admin creates a paid, closed stall nobody has claimed yet
+// (free text: admins may). Returns { sellerId, inviteCode }.
+export async function createStall(url, { name = 'Noodles', prefix = 'A' } = {}) {
   const admin = await devLogin(url, 'SELLER', 'admin');
   const created = await gql(
     url,
@@ -124,9 +123,15 @@ export async function setUpStall(url, { name = 'Noodles', prefix = 'A', owner = 
     { i: { name, prefix, paidUntil: '2030-01-01T00:00:00Z' } },
     admin,
   );
-  const sellerId = created.createSeller.seller.id;
+  return { sellerId: created.createSeller.seller.id, inviteCode: created.createSeller.inviteCode };
+}
+
+// setUpStall: createStall, then its owner claims it through the SELLER app and
+// opens it (the kit's documents). Returns { sellerId, ownerToken }.
+export async function setUpStall(url, { name = 'Noodles', prefix = 'A', owner = 'owner' } = {}) {
+  const { sellerId, inviteCode } = await createStall(url, { name, prefix });
   const ownerToken = await devLogin(url, 'SELLER', owner);
-  await gql(url, operations.ClaimSeller, { inviteCode: created.createSeller.inviteCode }, ownerToken);
+  await gql(url, operations.ClaimSeller, { inviteCode }, ownerToken);
   await gql(url, operations.SetOpen, { sellerId, open: true }, ownerToken);
   return { sellerId, ownerToken };
 }

@@ -1,12 +1,13 @@
-// Example app.js: one callme client for the whole mini-program.
-// Copy clients/miniprogram/ into the project as callme/ and require it from
-// there; this example lives inside the kit, hence '../index.js'.
-var callme = require('../index.js');
+// The seller mini-program: one callme client for the whole app (the kit,
+// copied into callme/ by clients/scripts/build.mjs).
+var callme = require('./callme/index.js');
+var config = require('./config.js');
 
 App({
   onLaunch: function () {
-    // The customer app; the seller app passes app: 'SELLER'.
-    this.callme = callme.createClient({ url: 'https://q.example.com', app: 'CUSTOMER' });
+    // config is read here, not when the file loads, so a test can point it at
+    // its own server before launching.
+    this.callme = callme.createClient({ url: config.url, app: 'SELLER' });
     var client = this.callme;
     // Reconnect at once when the network comes back instead of waiting out the backoff.
     wx.onNetworkStatusChange(function (res) {
