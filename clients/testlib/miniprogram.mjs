@@ -97,6 +97,9 @@ function openPage(app, route, query) {
       if (!hit) throw new Error(`${route}: no ${selector}${text === undefined ? '' : ` with "${text}"`} in: ${page.text()}`);
       return hit;
     },
+    has(selector, text) {
+      return comp.querySelectorAll(selector).some((c) => text === undefined || c.dom.textContent.includes(text));
+    },
     tap(selector, text) {
       page.find(selector, text).dispatchEvent('tap');
     },

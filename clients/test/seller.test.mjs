@@ -1,0 +1,119 @@
+// The seller example mini-program (miniprogram/examples/seller) in
+// miniprogram-simulate, against a real callme (SQLite, trusted documents)
+// through a fake wx whose requests and sockets are real: a stall's first day
+// from its invite code, and the scan-to-log-in approval of a staff console.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, createStall, gql, devLogin, operations as ops } from '../testlib/server.mjs';
+import { createFakeWx, waitFor, sleep } from '../testlib/fakewx.mjs';
+import { launchApp, parseUrl } from '../testlib/miniprogram.mjs';
+
+let server;
+let stall;
+let wx;
+let app;
+const stallName = '黄焖鸡米饭🐔';
+
+before(async () => {
+  server = await startServer();
+  stall = await createStall(server.url, { name: stallName, prefix: 'B' });
+  wx = createFakeWx({ openid: 'laoli' });
+  app = launchApp('seller', { wx, url: server.url });
+});
+
+after(async () => {
+  app?.close();
+  await server?.stop();
+});
+
+// untilAllowed taps again after a RATE_LIMITED message, once the server's
+// retryAfterSeconds are over (one call of a number every few seconds).
+async function untilAllowed(page, tap, done, what) {
+  for (let i = 0; ; i++) {
+    // The page clears its message itself on a tap, but only once the tap
+    // arrives (asynchronously): clear it first so no old one counts.
+    page.comp.setData({ error: '' });
+    tap();
+    await waitFor(() => done() || page.data.error, what);
+    if (done()) return;
+    if (i >= 2 || !/稍后/.test(page.data.error)) throw new Error(`${what}: ${page.data.error}`);
+    await sleep(5300);
+  }
+}
+
+test('a seller binds the stall, opens it, hands out a number and calls, recalls, completes and cancels', async () => {
+  const page = app.open('pages/index/index');
+  await waitFor(() => page.text().includes('邀请码'), 'the bind form (no stall yet)');
+  assert.equal(wx.loginCalls, 1);
+
+  // A wrong invite code first.
+  page.input('.invite', 'not-a-code');
+  page.tap('.bind-stall');
+  await waitFor(() => page.data.error, 'the wrong-code message');
+  assert.equal(page.data.error, '邀请码无效或已使用');
+
+  page.input('.invite', stall.inviteCode);
+  page.tap('.bind-stall');
+  await waitFor(() => page.textOf('.name') === stallName, 'the stall');
+  assert.ok(page.text().includes('已打烊'));
+
+  page.change('.open', true);
+  await waitFor(() => page.text().includes('营业中'), 'open');
+
+  // A customer takes a number with a note (CJK and emoji at its limit).
+  const note = '不要葱🧅'.repeat(25);
+  const customer = await devLogin(server.url, 'CUSTOMER', 'xiaozhang');
+  const taken = (await gql(server.url, ops.TakeNumber, { sellerId: stall.sellerId, note }, customer)).fetch;
+  assert.equal(taken.code, 'B001');
+
+  // A walk-up customer without the app: hand out a number.
+  page.input('.hand-note', '堂食');
+  page.tap('.hand-out');
+  await waitFor(() => page.textOf('.handed-code') === 'B002', 'the handed-out number');
+  const claimCode = page.textOf('.handed-claim');
+  assert.match(claimCode, /^\d{6}$/);
+  await waitFor(() => page.has('.ticket', 'B001') && page.has('.ticket', 'B002'), 'the queue with both');
+  assert.ok(page.find('.ticket', 'B001').dom.textContent.includes(note));
+  assert.ok(page.text().includes('堂食'));
+  assert.match(page.textOf('.counts'), /等待 2 人 · 已叫 0 人/);
+
+  // The claim code on the page is the one that works.
+  const walkUp = await devLogin(server.url, 'CUSTOMER', 'xiaozhao');
+  const claimed = (await gql(server.url, ops.ClaimNumber, { sellerId: stall.sellerId, number: 2, claimCode }, walkUp)).claim;
+  assert.equal(claimed.code, 'B002');
+
+  // Call next: B001. The customer sees it.
+  page.tap('.call-next');
+  await waitFor(() => page.textOf('.last-called') === 'B001', 'B001 called');
+  await waitFor(() => /等待 1 人 · 已叫 1 人/.test(page.textOf('.counts')), 'the counts');
+  const mine = (await gql(server.url, ops.MyTickets, {}, customer)).myTickets[0];
+  assert.deepEqual([mine.status, mine.callCount], ['CALLED', 1]);
+
+  // Recall it.
+  await untilAllowed(
+    page,
+    () => page.tapIn('.ticket', 'B001', '.recall'),
+    () => page.find('.ticket', 'B001').dom.textContent.includes('已叫 2 次'),
+    'the recall',
+  );
+  // Picked up.
+  page.tapIn('.ticket', 'B001', '.complete');
+  await waitFor(() => !page.has('.ticket', 'B001'), 'B001 done');
+  assert.equal((await gql(server.url, ops.MyTickets, {}, customer)).myTickets[0].status, 'DONE');
+
+  // Call B002, then cancel it (after the confirmation dialog).
+  page.tap('.call-next');
+  await waitFor(() => page.textOf('.last-called') === 'B002', 'B002 called');
+  page.tapIn('.ticket', 'B002', '.cancel');
+  await waitFor(() => page.text().includes('没有人在等'), 'the empty queue');
+  assert.equal(wx.modals.at(-1).title, '取消这个号？');
+
+  // Nobody waits: call next says so.
+  page.tap('.call-next');
+  await waitFor(() => wx.toasts.some((t) => t.title === '没有人在等'), 'the nobody-waits toast');
+
+  page.change('.open', false);
+  await waitFor(() => page.text().includes('已打烊'), 'closed');
+  await assert.rejects(gql(server.url, ops.TakeNumber, { sellerId: stall.sellerId }, customer), { code: 'SELLER_CLOSED' });
+  page.close();
+});
