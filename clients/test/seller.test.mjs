@@ -17,8 +17,11 @@ const stallName = '黄焖鸡米饭🐔';
 before(async () => {
   server = await startServer();
   stall = await createStall(server.url, { name: stallName, prefix: 'B' });
-  wx = createFakeWx({ openid: 'laoli' });
-  app = launchApp('seller', { wx, url: server.url });
+  // The developer tools' wx.login gives codes a dev-login server refuses:
+  // config.devOpenid makes the app log in with dev:<openid> instead.
+  wx = createFakeWx();
+  wx.code = 'a-code-from-the-developer-tools';
+  app = launchApp('seller', { wx, url: server.url, config: { devOpenid: 'laoli' } });
 });
 
 after(async () => {
@@ -44,7 +47,7 @@ async function untilAllowed(page, tap, done, what) {
 test('a seller binds the stall, opens it, hands out a number and calls, recalls, completes and cancels', async () => {
   const page = app.open('pages/index/index');
   await waitFor(() => page.text().includes('邀请码'), 'the bind form (no stall yet)');
-  assert.equal(wx.loginCalls, 1);
+  assert.equal(wx.loginCalls, 0, 'config.devOpenid: the app logs in without wx.login');
 
   // A wrong invite code first.
   page.input('.invite', 'not-a-code');
@@ -116,4 +119,81 @@ test('a seller binds the stall, opens it, hands out a number and calls, recalls,
   await waitFor(() => page.text().includes('已打烊'), 'closed');
   await assert.rejects(gql(server.url, ops.TakeNumber, { sellerId: stall.sellerId }, customer), { code: 'SELLER_CLOSED' });
   page.close();
+});
+
+// The staff console's side of scan-to-log-in, as the console page runs it: a
+// challenge from startConsoleLogin, and its approval awaited on a WebSocket.
+// The server runs trusted documents only and these are the console's, not the
+// kit's: the test sends them as text with an admin's session, which may run
+// any document (the secret alone decides whose login it is).
+const START = 'mutation { startConsoleLogin { qrText secret expiresAt } }';
+const APPROVED =
+  'subscription($secret: String!) { consoleLoginApproved(secret: $secret) { token expiresAt user { id roles seller { id name } } } }';
+
+test('scan to log in: the approval page logs a staff console in as the seller', async () => {
+  const { createClient } = await import('graphql-ws');
+  const { default: WebSocket } = await import('ws');
+  const admin = await devLogin(server.url, 'SELLER', 'admin');
+  const challenge = (await gql(server.url, START, {}, admin)).startConsoleLogin;
+  assert.ok(challenge.qrText && challenge.secret);
+  assert.ok(!challenge.qrText.includes(challenge.secret), 'the QR does not reveal the secret');
+
+  const console_ = createClient({
+    url: server.url.replace(/^http/, 'ws') + '/query',
+    webSocketImpl: WebSocket,
+    connectionParams: { authToken: admin },
+    retryAttempts: 0,
+  });
+  const events = [];
+  let ended = null;
+  const connected = new Promise((resolve) => console_.on('connected', resolve));
+  console_.subscribe(
+    { query: APPROVED, variables: { secret: challenge.secret } },
+    {
+      next: (v) => events.push(v),
+      error: (e) => (ended = { error: e }),
+      complete: () => (ended = { complete: true }),
+    },
+  );
+  try {
+    await connected;
+    await sleep(200); // the subscribe message on its way in before the approval
+
+    const page = app.open('pages/approve/index');
+    // The page opened the camera at once; the seller points it at the console.
+    await waitFor(() => wx.pendingScans.length === 1, 'the camera');
+    assert.deepEqual(wx.scans.at(-1).scanType, ['qrCode']);
+    wx.scan(challenge.qrText);
+    await waitFor(() => page.text().includes('登录网页控制台？') && page.text().includes(stallName), 'what is being approved');
+    assert.equal(events.length, 0, 'nothing before the tap');
+
+    page.tap('.approve');
+    await waitFor(() => page.text().includes('已登录'), 'approved');
+    await waitFor(() => events.length === 1, 'the session on the console');
+    assert.equal(events[0].errors, undefined);
+    const session = events[0].data.consoleLoginApproved;
+    assert.ok(session.token);
+    assert.ok(session.user.roles.includes('SELLER'));
+    assert.equal(session.user.seller.id, stall.sellerId);
+    await waitFor(() => ended, 'the subscription to end');
+    assert.deepEqual(ended, { complete: true });
+
+    // The console's new session is the seller's: it reads and works the queue.
+    const me = (await gql(server.url, ops.Me, {}, session.token)).me;
+    assert.equal(me.seller.id, stall.sellerId);
+    assert.deepEqual((await gql(server.url, ops.Queue, { sellerId: stall.sellerId }, session.token)).queue, []);
+    page.close();
+
+    // The same QR again: single use.
+    const again = app.open('pages/approve/index');
+    wx.scan(challenge.qrText);
+    await waitFor(() => again.data.state === 'confirm', 'the confirmation');
+    again.tap('.approve');
+    await waitFor(() => again.data.error, 'the used-challenge message');
+    assert.equal(again.data.error, '二维码已过期或已使用，请在电脑上刷新后重新扫码');
+    assert.equal(again.data.state, 'scan');
+    again.close();
+  } finally {
+    await console_.dispose();
+  }
 });

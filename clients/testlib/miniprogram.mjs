@@ -42,10 +42,11 @@ function setUp() {
 }
 
 // launchApp loads a project's app.js the way the runtime does, with its
-// config.url pointing at the test server, and runs onLaunch and onShow.
+// config.url pointing at the test server (and the other fields of config, e.g.
+// devOpenid, as given), and runs onLaunch and onShow.
 // wx replaces the global wx: it is not merged with miniprogram-simulate's
 // stubs, so a page calling an API the fake does not provide fails.
-export function launchApp(project, { wx, url }) {
+export function launchApp(project, { wx, url, config = {} }) {
   setUp();
   if (current) current.close();
   const root = join(examples, project);
@@ -54,7 +55,7 @@ export function launchApp(project, { wx, url }) {
   globalThis.App = (d) => {
     def = d;
   };
-  require(join(root, 'config.js')).url = url;
+  Object.assign(require(join(root, 'config.js')), { devOpenid: '' }, config, { url });
   const appFile = require.resolve(join(root, 'app.js'));
   delete require.cache[appFile];
   require(appFile);

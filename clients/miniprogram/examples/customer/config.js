@@ -3,5 +3,9 @@
 // For local development run callme with dev login and tick "do not verify
 // legal domains" in the developer tools.
 module.exports = {
-  url: 'https://q.example.com'
+  url: 'https://q.example.com',
+  // Only for a callme with dev login (no WeChat credentials, e.g. `go run .`):
+  // log in as this openid. Such a server accepts only dev:<openid> codes, not
+  // the developer tools' wx.login codes. Leave it empty for a real server.
+  devOpenid: ''
 };
