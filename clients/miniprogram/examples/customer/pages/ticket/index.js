@@ -68,14 +68,21 @@ Component({
     },
 
     // The stall's calls, for "now calling". after: 0 starts with today's
-    // calls so far; the kit then resumes by itself across reconnects.
+    // calls so far; the kit then resumes by itself across reconnects. Those
+    // come in a burst (a busy stall calls hundreds a day) and each setData
+    // crosses to the render thread: show only the last of each burst.
     watchCalls: function (sellerId) {
       var self = this;
       this.stopCalls = client().subscribe(
         ops.CalledNumbers,
         { sellerId: sellerId, after: 0 },
         function (data) {
-          self.setData({ nowCalling: data.calledNumbers.code });
+          self.lastCall = data.calledNumbers.code;
+          if (self.callTimer) return;
+          self.callTimer = setTimeout(function () {
+            self.callTimer = null;
+            self.setData({ nowCalling: self.lastCall });
+          }, 50);
         },
         this.showError.bind(this)
       );
@@ -84,7 +91,8 @@ Component({
     stop: function () {
       if (this.stopWatch) this.stopWatch();
       if (this.stopCalls) this.stopCalls();
-      this.stopWatch = this.stopCalls = null;
+      clearTimeout(this.callTimer);
+      this.stopWatch = this.stopCalls = this.callTimer = null;
     },
 
     pickedUp: function () {
