@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, createStall, gql, devLogin, operations as ops } from '../testlib/server.mjs';
 import { createFakeWx, waitFor, sleep } from '../testlib/fakewx.mjs';
-import { launchApp, parseUrl } from '../testlib/miniprogram.mjs';
+import { launchApp } from '../testlib/miniprogram.mjs';
 
 let server;
 let stall;
@@ -166,6 +166,8 @@ test('scan to log in: the approval page logs a staff console in as the seller', 
     wx.scan(challenge.qrText);
     await waitFor(() => page.text().includes('登录网页控制台？') && page.text().includes(stallName), 'what is being approved');
     assert.equal(events.length, 0, 'nothing before the tap');
+    const host = /^https?:\/\/([^/?#]+)/.exec(challenge.qrText);
+    if (host) assert.ok(page.text().includes(`控制台：${host[1]}`), page.text());
 
     page.tap('.approve');
     await waitFor(() => page.text().includes('已登录'), 'approved');
@@ -195,5 +197,31 @@ test('scan to log in: the approval page logs a staff console in as the seller', 
     again.close();
   } finally {
     await console_.dispose();
+  }
+});
+
+test('scan to log in: someone without a stall may not approve, and may cancel', async () => {
+  const admin = await devLogin(server.url, 'SELLER', 'admin');
+  const challenge = (await gql(server.url, START, {}, admin)).startConsoleLogin;
+  // Another phone: the seller app, logged in by someone who has no stall.
+  const stranger = createFakeWx({ openid: 'stranger' });
+  const other = launchApp('seller', { wx: stranger, url: server.url });
+  try {
+    const page = other.open('pages/approve/index');
+    stranger.scan(challenge.qrText);
+    await waitFor(() => page.data.state === 'confirm', 'the confirmation');
+    page.tap('.approve');
+    await waitFor(() => page.data.error, 'the refusal');
+    assert.equal(page.data.error, '只有档口老板或管理员可以登录控制台');
+
+    // Scan again, then think better of it.
+    page.tap('.scan');
+    stranger.scan(challenge.qrText);
+    await waitFor(() => page.data.state === 'confirm', 'the confirmation');
+    page.tap('.reject');
+    await waitFor(() => stranger.navigations.some((n) => n.type === 'navigateBack'), 'back');
+    assert.equal(page.data.state, 'scan');
+  } finally {
+    other.close();
   }
 });
