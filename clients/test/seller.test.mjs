@@ -160,14 +160,21 @@ test('scan to log in: the approval page logs a staff console in as the seller', 
     await sleep(200); // the subscribe message on its way in before the approval
 
     const page = app.open('pages/approve/index');
-    // The page opened the camera at once; the seller points it at the console.
+    // The page opened the camera at once. Some other QR code first: not sent.
     await waitFor(() => wx.pendingScans.length === 1, 'the camera');
     assert.deepEqual(wx.scans.at(-1).scanType, ['qrCode']);
+    const requests = wx.requests.length;
+    wx.scan('https://example.com/menu');
+    await waitFor(() => page.data.error, 'the not-a-console message');
+    assert.equal(page.data.error, '这不是控制台的登录二维码');
+    assert.equal(page.data.state, 'scan');
+    // Now the console's.
+    page.tap('.scan');
     wx.scan(challenge.qrText);
     await waitFor(() => page.text().includes('登录网页控制台？') && page.text().includes(stallName), 'what is being approved');
     assert.equal(events.length, 0, 'nothing before the tap');
-    const host = /^https?:\/\/([^/?#]+)/.exec(challenge.qrText);
-    if (host) assert.ok(page.text().includes(`控制台：${host[1]}`), page.text());
+    assert.ok(!wx.requests.slice(requests).some((r) => JSON.stringify(r).includes('menu')), 'the other QR was not sent');
+    assert.equal(page.textOf('.host'), `控制台：${new URL(server.url).host}`);
 
     page.tap('.approve');
     await waitFor(() => page.text().includes('已登录'), 'approved');

@@ -1,10 +1,11 @@
 // Scan to log in: the staff console (/console on the callme server) shows a
 // QR code of a one-time challenge; this page scans it, shows what is about
-// to happen (which console, as whom), and on a tap approves it. The console,
+// to happen (the console of which server, as whom), and on a tap approves it. The console,
 // listening for its challenge, then receives a session of this user's.
 // Opens the camera at once; ?qr=<text> skips the scan (a QR read elsewhere).
 var ops = require('../../callme/index.js').operations;
 var errorText = require('../../utils/errors.js');
+var config = require('../../config.js');
 
 function client() {
   return getApp().callme;
@@ -15,16 +16,21 @@ var texts = {
   FORBIDDEN: '只有档口老板或管理员可以登录控制台'
 };
 
-// The host a console QR points at, when its text is a URL; '' otherwise.
-function hostOf(text) {
-  var m = /^https?:\/\/([^\/?#]+)/i.exec(text);
-  return m ? m[1] : '';
+// The console's QR codes say callme-console:<challenge> (the server's
+// startConsoleLogin); anything else the camera reads is not one, and is
+// not sent anywhere.
+var consoleQR = /^callme-console:\S+$/;
+
+// The console being logged in is the one of this app's server.
+function serverHost() {
+  var m = /^https?:\/\/([^\/?#]+)/i.exec(config.url);
+  return m ? m[1] : config.url;
 }
 
 Component({
   data: {
     qrText: '',
-    host: '', // the console's host, when the QR is a URL
+    host: '', // the server whose console is being logged in
     who: '', // the stall (or role) the console will be logged in as
     state: 'scan', // scan | confirm | approving | done
     error: ''
@@ -62,7 +68,12 @@ Component({
     },
 
     show: function (text) {
-      this.setData({ qrText: text, host: hostOf(text), state: 'confirm', error: '' });
+      text = (text || '').trim();
+      if (!consoleQR.test(text)) {
+        this.setData({ state: 'scan', qrText: '', error: '这不是控制台的登录二维码' });
+        return;
+      }
+      this.setData({ qrText: text, host: serverHost(), state: 'confirm', error: '' });
     },
 
     approve: function () {
@@ -76,13 +87,13 @@ Component({
         })
         .catch(function (err) {
           // A challenge is single use: whatever went wrong, scan again.
-          self.setData({ state: 'scan', qrText: '', host: '' });
+          self.setData({ state: 'scan', qrText: '' });
           self.showError(err);
         });
     },
 
     reject: function () {
-      this.setData({ state: 'scan', qrText: '', host: '' });
+      this.setData({ state: 'scan', qrText: '' });
       wx.navigateBack();
     },
 
