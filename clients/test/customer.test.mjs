@@ -144,6 +144,32 @@ test('claim a paper number with its claim code, then follow it to the call', asy
   stalls.close();
 });
 
+test('a phone that slept through the call shows it once the network is back', async () => {
+  const token = wx.getStorageSync('callme.session.CUSTOMER').token;
+  const mine = (await gql(server.url, ops.TakeNumber, { sellerId: stall.sellerId }, token)).fetch;
+  const ticket = app.open('pages/ticket/index', { id: encodeURIComponent(mine.id) });
+  await waitFor(() => ticket.textOf('.code') === mine.code && ticket.textOf('.status') === '等待中', 'the ticket');
+  const before = wx.vibrations;
+
+  // Asleep: the socket dies without a close frame and reconnecting fails.
+  wx.refuseSockets = true;
+  assert.equal(wx.killSockets(), 1);
+  assert.equal((await asSeller(ops.CallNext, { sellerId: stall.sellerId })).callNext.code, mine.code);
+  await waitFor(() => wx.refused >= 1, 'a failed reconnect');
+  assert.equal(ticket.textOf('.status'), '等待中');
+
+  // Awake: app.js hands the network change to the kit, which reconnects and
+  // resubscribes; ticketUpdated starts with the ticket's state.
+  wx.refuseSockets = false;
+  wx.setNetwork(true);
+  await waitFor(() => ticket.textOf('.status') === '到你了', 'the call after the sleep');
+  assert.ok(ticket.text().includes('请到窗口取餐'));
+  assert.equal(wx.vibrations, before + 1);
+  ticket.tap('.picked-up');
+  await waitFor(() => ticket.textOf('.status') === '已取餐', 'picked up');
+  ticket.close();
+});
+
 test('a closed stall: the list says so, and taking a number there says why it failed', async () => {
   const stalls = app.open('pages/stalls/index');
   await waitFor(() => stalls.text().includes(stallName), 'the stall list');
