@@ -118,6 +118,10 @@ test('a seller binds the stall, opens it, hands out a number and calls, recalls,
   page.change('.open', false);
   await waitFor(() => page.text().includes('已打烊'), 'closed');
   await assert.rejects(gql(server.url, ops.TakeNumber, { sellerId: stall.sellerId }, customer), { code: 'SELLER_CLOSED' });
+
+  // The way to the console's scan-to-log-in (next test).
+  page.tap('.scan-console');
+  await waitFor(() => wx.navigations.some((n) => n.type === 'navigateTo' && n.url === '/pages/approve/index'), 'the approval page');
   page.close();
 });
 
