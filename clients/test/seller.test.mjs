@@ -179,9 +179,12 @@ test('scan to log in: the approval page logs a staff console in as the seller', 
     assert.equal(events.length, 0, 'nothing before the tap');
     assert.ok(!wx.requests.slice(requests).some((r) => JSON.stringify(r).includes('menu')), 'the other QR was not sent');
     assert.equal(page.textOf('.host'), `控制台：${new URL(server.url).host}`);
+    assert.match(page.textOf('.when'), /^扫码时间：\d{1,2}:\d\d/);
+    assert.match(page.textOf('.warning'), /只扫你自己档口屏幕上的二维码/);
 
     page.tap('.approve');
     await waitFor(() => page.text().includes('已登录'), 'approved');
+    assert.ok(page.text().includes('请在控制台上退出登录'), 'how to end it');
     await waitFor(() => events.length === 1, 'the session on the console');
     assert.equal(events[0].errors, undefined);
     const session = events[0].data.consoleLoginApproved;

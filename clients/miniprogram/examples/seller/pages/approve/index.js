@@ -1,7 +1,11 @@
 // Scan to log in: the staff console (/console on the callme server) shows a
 // QR code of a one-time challenge; this page scans it, shows what is about
-// to happen (the console of which server, as whom), and on a tap approves it. The console,
-// listening for its challenge, then receives a session of this user's.
+// to happen (the console of which server, as whom, when) and on a tap
+// approves it. The console, listening for its challenge, then receives a
+// session of this user's. Never on the scan alone: a seller talked into
+// scanning someone else's code would log that person in (SECURITY.md), so
+// the page says to scan only the stall's own screen, and after approving
+// how to end the console's session.
 // Opens the camera at once; ?qr=<text> skips the scan (a QR read elsewhere).
 var ops = require('../../callme/index.js').operations;
 var errorText = require('../../utils/errors.js');
@@ -27,11 +31,17 @@ function serverHost() {
   return m ? m[1] : config.url;
 }
 
+function clock(d) {
+  var mm = d.getMinutes();
+  return d.getHours() + ':' + (mm < 10 ? '0' : '') + mm;
+}
+
 Component({
   data: {
     qrText: '',
     host: '', // the server whose console is being logged in
     who: '', // the stall (or role) the console will be logged in as
+    scannedAt: '', // H:MM of the scan: a code is good for 2 minutes
     state: 'scan', // scan | confirm | approving | done
     error: ''
   },
@@ -73,7 +83,7 @@ Component({
         this.setData({ state: 'scan', qrText: '', error: '这不是控制台的登录二维码' });
         return;
       }
-      this.setData({ qrText: text, host: serverHost(), state: 'confirm', error: '' });
+      this.setData({ qrText: text, host: serverHost(), scannedAt: clock(new Date()), state: 'confirm', error: '' });
     },
 
     approve: function () {
