@@ -77,6 +77,9 @@ test('take a number with a note, follow it live, get called (vibrate), recalled,
   const mine = app.open('pages/tickets/index');
   await waitFor(() => mine.textOf('.ticket-code') === 'A001' && mine.textOf('.status') === '等待中', 'my tickets');
   assert.equal(wx.vibrations, 0);
+  mine.tap('.ticket', 'A001');
+  await waitFor(() => wx.navigations.some((n) => n.url === `/pages/ticket/index?id=${query.id}`), 'my ticket opens its page');
+  wx.navigations.length = 0;
 
   // The stall calls it.
   assert.equal((await asSeller(ops.CallNext, { sellerId: stall.sellerId })).callNext.code, 'A001');
@@ -139,6 +142,17 @@ test('claim a paper number with its claim code, then follow it to the call', asy
     gql(server.url, ops.ClaimNumber, { sellerId: stall.sellerId, number: 2, claimCode: handed.claimCode }, other),
     { code: 'TICKET_TAKEN' },
   );
+
+  // Cancelling (after the dialog) gives a claimed paper number back: gone for
+  // this customer, still in the stall's queue for whoever holds the slip.
+  ticket.tap('.cancel');
+  await waitFor(() => ticket.textOf('.status') === '已取消', 'cancelled');
+  assert.equal(wx.modals.at(-1).title, '取消这个号？');
+  const queue = (await asSeller(ops.Queue, { sellerId: stall.sellerId })).queue;
+  assert.deepEqual(queue.map((t) => t.code), ['A002']);
+  const token = wx.getStorageSync('callme.session.CUSTOMER').token;
+  assert.ok(!(await gql(server.url, ops.MyTickets, {}, token)).myTickets.some((t) => t.code === 'A002' && t.status === 'CALLED'));
+  await asSeller(ops.CompleteTicket, { ticketId: queue[0].id });
   ticket.close();
   claim.close();
   stalls.close();
