@@ -62,7 +62,6 @@ const WORDS = {
   CANCELLED: ['已取消', 'cancelled'],
   NO_SHOW: ['过号', 'no-show'],
   ahead: ['前面 {n} 人', '{n} ahead'],
-  eta: ['约 {m} 分钟', '~{m} min'],
   calls: ['叫了 {n} 次', 'called {n}×'],
   handOut: ['现场发号', 'Hand out a number'],
   note: ['备注（可选）', 'Note (optional)'],
@@ -131,7 +130,7 @@ function t(key, vars) {
 // State.
 
 const state = {
-  token: localStorage.getItem(TOKEN_KEY) || '',
+  token: sessionStorage.getItem(TOKEN_KEY) || '',
   me: null,
   view: 'loading', // login, seller, admin, nostall
   sellerId: '',
@@ -194,8 +193,10 @@ async function act(fn) {
 
 function setToken(token) {
   state.token = token;
-  if (token) localStorage.setItem(TOKEN_KEY, token);
-  else localStorage.removeItem(TOKEN_KEY);
+  // Per tab (survives a reload, not a closed tab): an admin and a seller
+  // can work in two tabs of one browser, and a shared tablet forgets.
+  if (token) sessionStorage.setItem(TOKEN_KEY, token);
+  else sessionStorage.removeItem(TOKEN_KEY);
 }
 
 // ---------------------------------------------------------------------------
@@ -787,7 +788,6 @@ function ticketRow(tk) {
   if (tk.claimCode && (tk.status === 'WAITING' || tk.status === 'CALLED')) buttons.push(btn('slip', actions.slip));
   const info = [t(tk.status)];
   if (tk.status === 'WAITING' && tk.position !== null && tk.position !== undefined) info.push(t('ahead', { n: tk.position }));
-  if (tk.status === 'WAITING' && tk.etaSeconds !== null && tk.etaSeconds !== undefined) info.push(t('eta', { m: Math.max(1, Math.round(tk.etaSeconds / 60)) }));
   if (tk.callCount > 1) info.push(t('calls', { n: tk.callCount }));
   const li = h(
     'li',
@@ -866,7 +866,7 @@ function adminView() {
           'div',
           { class: 'field' },
           h('label', { for: 'stats-days' }, t('days')),
-          h('select', { id: 'stats-days' }, ...[7, 14, 30, 62].map((n) => h('option', { value: String(n), selected: n === state.admin.statsDays }, String(n)))),
+          h('select', { id: 'stats-days' }, ...[7, 14, 30].map((n) => h('option', { value: String(n), selected: n === state.admin.statsDays }, String(n)))),
         ),
         h('button', { type: 'submit' }, t('show')),
       ),
