@@ -64,6 +64,17 @@ func TestAuthorizationWalk(t *testing.T) {
 		s.ok(t, seller(), `mutation($id: ID!) { fetch(input: {sellerId: $id}) { number claimCode } }`, map[string]any{"id": stallID}, &f)
 		return map[string]any{"id": stallID, "n": f.Fetch.Number, "c": f.Fetch.ClaimCode}
 	}
+	consoleLogin := func() map[string]any {
+		var d struct{ StartConsoleLogin map[string]any }
+		s.ok(t, "", `mutation { startConsoleLogin { qrText secret } }`, nil, &d)
+		return d.StartConsoleLogin
+	}
+	// trackToken is the token of the trackURL of a fresh ticket of alice's.
+	trackToken := func() map[string]any {
+		var d struct{ Node struct{ TrackURL string } }
+		s.ok(t, token("owner"), `query($id: ID!) { node(id: $id) { ... on Ticket { trackURL } } }`, map[string]any{"id": ticket(false)}, &d)
+		return map[string]any{"t": d.Node.TrackURL[strings.LastIndex(d.Node.TrackURL, "/")+1:]}
+	}
 	invite := func() string {
 		var d struct{ CreateSeller struct{ InviteCode string } }
 		s.ok(t, token("admin"), `mutation { createSeller(input: {name: "New"}) { inviteCode } }`, nil, &d)
@@ -133,6 +144,18 @@ func TestAuthorizationWalk(t *testing.T) {
 		"Mutation.acceptNotifications": {`mutation($id: ID!) { acceptNotifications(ticketId: $id, templateIds: ["t"]) }`, tid(false), [6]string{U, B, B, B, B, B}},
 		"Subscription.calledNumbers":   {`subscription($id: ID!) { calledNumbers(sellerId: $id, after: 0) { seq } }`, func() map[string]any { ticket(true); return sid() }, [6]string{}},
 		"Subscription.ticketUpdated":   {`subscription($id: ID!) { ticketUpdated(ticketId: $id) { id } }`, tid(false), [6]string{U, "", F, "", F, ""}},
+		// Anyone may start a console login; only sellers and admins approve
+		// one; the console listening with its secret needs no session.
+		"Mutation.startConsoleLogin":   {`mutation { startConsoleLogin { qrText } }`, nil, [6]string{}},
+		"Mutation.approveConsoleLogin": {`mutation($q: String!) { approveConsoleLogin(qrText: $q) }`, func() map[string]any { return map[string]any{"q": consoleLogin()["qrText"]} }, [6]string{U, F, F, "", "", ""}},
+		"Subscription.consoleLoginApproved": {`subscription($s: String!) { consoleLoginApproved(secret: $s) { token } }`, func() map[string]any {
+			cl := consoleLogin()
+			s.ok(t, seller(), `mutation($q: String!) { approveConsoleLogin(qrText: $q) }`, map[string]any{"q": cl["qrText"]}, nil)
+			return map[string]any{"s": cl["secret"]}
+		}, [6]string{}},
+		// The link is the capability: whoever holds it, logged in or not.
+		"Query.trackedTicket":               {`query($t: String!) { trackedTicket(token: $t) { code } }`, trackToken, [6]string{}},
+		"Subscription.trackedTicketUpdated": {`subscription($t: String!) { trackedTicketUpdated(token: $t) { code } }`, trackToken, [6]string{}},
 	}
 
 	// Every root field of the schema needs a row.

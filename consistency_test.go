@@ -204,6 +204,16 @@ var walkSubscriptions = map[string]walkSubscription{
 		atOnce:      true,
 		answersCall: func(a map[string]any, touched map[string]bool) bool { return touched[fmt.Sprint(a["ticketId"])] },
 	},
+	// The tracked ticket is a WAITING one at stall A: a recall there may
+	// move its ETA, so it may answer, but need not.
+	"trackedTicketUpdated": {
+		atOnce:      true,
+		answersCall: func(map[string]any, map[string]bool) bool { return false },
+	},
+	// An unknown secret: every caller is refused (NOT_FOUND).
+	"consoleLoginApproved": {
+		answersCall: func(map[string]any, map[string]bool) bool { return false },
+	},
 }
 
 func checkInvocationTables(t *testing.T, all map[string][]walkPath) {
@@ -412,10 +422,12 @@ type walkWorld struct {
 	today    string
 	walkUp   int    // the number the seller handed out
 	walkCode string // and the claim code on its slip
-	secrets  []string
-	known    map[string]map[string]bool // type → IDs seen
-	requests int
-	invites  int
+	// trackToken is the trackURL token of owner's WAITING ticket at stall A.
+	trackToken string
+	secrets    []string
+	known      map[string]map[string]bool // type → IDs seen
+	requests   int
+	invites    int
 }
 
 // newWalkWorld builds, through the API: two stalls (CJK names, one with a
@@ -471,7 +483,7 @@ func newWalkWorld(t *testing.T, s *testServer, clock *walkClock) *walkWorld {
 	}
 	calledA, _ := fetch(w.tokens["owner"], stallA, "葱花多一点 secret-1")
 	s.ok(t, sellerA, `mutation($s: ID!) { callNext(sellerId: $s) { id } }`, map[string]any{"s": stallA}, nil) // CALLED, by callNext
-	fetch(w.tokens["owner"], stallA, "不要香菜 secret-2")                                                         // WAITING
+	waiting, _ := fetch(w.tokens["owner"], stallA, "不要香菜 secret-2")                                           // WAITING
 	done, _ := fetch(carol, stallA, "打包 secret-3")
 	op(sellerA, "call", done)
 	op(carol, "complete", done) // DONE
@@ -500,6 +512,10 @@ func newWalkWorld(t *testing.T, s *testServer, clock *walkClock) *walkWorld {
 	fetch(w.tokens["owner"], stallC, "快点 secret-7")
 	s.ok(t, sellerC, `mutation($s: ID!) { callNext(sellerId: $s) { id } }`, map[string]any{"s": stallC}, nil)
 	clock.advance(10 * time.Minute)
+
+	var tu struct{ Node struct{ TrackURL string } }
+	s.ok(t, w.tokens["owner"], `query($id: ID!) { node(id: $id) { ... on Ticket { trackURL } } }`, map[string]any{"id": waiting}, &tu)
+	w.trackToken = tu.Node.TrackURL[strings.LastIndex(tu.Node.TrackURL, "/")+1:]
 
 	var bd struct{ Node struct{ BusinessDay string } }
 	s.ok(t, sellerA, `query($id: ID!) { node(id: $id) { ... on Ticket { businessDay } } }`, map[string]any{"id": calledA}, &bd)
@@ -662,6 +678,8 @@ func (w *walkWorld) fill(sc *walkSchema, name string, typ *ast.Type, as string, 
 		"day": w.today, "from": w.today, "to": w.today, // String
 		"name": "走查小馆", "idempotencyKey": "walk", "claimCode": w.walkCode,
 		"number": w.walkUp, "months": 1, "first": 100, // Int
+		"token":  w.trackToken,                                // a ticket's public page
+		"secret": "walk-unknown-console-secret-0000000000000", // a console's login nobody started
 	}
 	if v, ok := byName[name]; ok && d.Kind == ast.Scalar {
 		return []any{v}

@@ -110,6 +110,10 @@ type config struct {
 	SweepEvery, SweepPause          time.Duration
 	SweepBatch                      int
 
+	// ConsoleLoginsPerMinute bounds scan-to-log-in starts per client
+	// address (0: no limit).
+	ConsoleLoginsPerMinute int
+
 	// Not flags: set by tests.
 	now      func() time.Time
 	sqlHook  func(query string)
@@ -117,6 +121,8 @@ type config struct {
 	// sessionCheck is how often running subscriptions re-check their
 	// session (default a minute).
 	sessionCheck time.Duration
+	// consoleLoginTTL shortens scan-to-log-in challenges (default 2 minutes).
+	consoleLoginTTL time.Duration
 }
 
 // parseConfig reads flags; each flag's default comes from its environment
@@ -215,6 +221,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	num(&c.Limits.IPBurst, "rate-ip-burst", "CALLME_RATE_IP_BURST", 200, "burst allowance per client address")
 	num(&sessMuts, "rate-session-mutations", "CALLME_RATE_SESSION_MUTATIONS", 5, "mutations per second per session")
 	num(&c.Limits.SessionBurst, "rate-session-burst", "CALLME_RATE_SESSION_BURST", 30, "burst allowance per session")
+	num(&c.ConsoleLoginsPerMinute, "rate-ip-console-logins", "CALLME_RATE_IP_CONSOLE_LOGINS", 10, "staff console scan-to-log-in starts per minute per client address (0: no limit)")
 	var ipPoints, userPoints, sockPoints int
 	num(&ipPoints, "budget-ip", "CALLME_BUDGET_IP", graph.DefaultIPPointsPerSec, "points of work per second per client address (a campus may share one NAT address)")
 	num(&c.Limits.IPPointsBurst, "budget-ip-burst", "CALLME_BUDGET_IP_BURST", graph.DefaultIPPointsBurst, "points of burst per client address")
@@ -480,6 +487,13 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		Retention:        cfg.retention(),
 		Now:              cfg.now,
 		CallDelivered:    func(d time.Duration) { delivery.Observe(d.Seconds()) },
+		ConsoleLoginTTL:  cfg.consoleLoginTTL,
+		ConsoleLoginsPerMinute: func() int {
+			if cfg.ConsoleLoginsPerMinute <= 0 {
+				return -1 // no limit
+			}
+			return cfg.ConsoleLoginsPerMinute
+		}(),
 	}, log)
 	hydrate = svc.Hydrate
 	a.svc = svc

@@ -472,6 +472,7 @@ func deref(s *string) string {
 func noRateLimits(c *config) {
 	c.Limits.IPLoginsPerSec, c.Limits.IPMutationsPerSec, c.Limits.SessionMutsPerSec = 0, 0, 0
 	c.Limits.IPPointsPerSec, c.Limits.UserPointsPerSec, c.Limits.SocketPointsPerSec = 0, 0, 0
+	c.ConsoleLoginsPerMinute = 0
 }
 
 // TestSellersListHasNoNPlusOne: a page of stalls with their menus costs the

@@ -14,6 +14,7 @@ import (
 
 	"callme/ent/auditentry"
 	"callme/ent/callevent"
+	"callme/ent/consolechallenge"
 	"callme/ent/contentcheck"
 	"callme/ent/daycounter"
 	"callme/ent/lease"
@@ -42,6 +43,8 @@ type Client struct {
 	AuditEntry *AuditEntryClient
 	// CallEvent is the client for interacting with the CallEvent builders.
 	CallEvent *CallEventClient
+	// ConsoleChallenge is the client for interacting with the ConsoleChallenge builders.
+	ConsoleChallenge *ConsoleChallengeClient
 	// ContentCheck is the client for interacting with the ContentCheck builders.
 	ContentCheck *ContentCheckClient
 	// DayCounter is the client for interacting with the DayCounter builders.
@@ -75,6 +78,7 @@ func (c *Client) init() {
 	c.Schema = migrate.NewSchema(c.driver)
 	c.AuditEntry = NewAuditEntryClient(c.config)
 	c.CallEvent = NewCallEventClient(c.config)
+	c.ConsoleChallenge = NewConsoleChallengeClient(c.config)
 	c.ContentCheck = NewContentCheckClient(c.config)
 	c.DayCounter = NewDayCounterClient(c.config)
 	c.Lease = NewLeaseClient(c.config)
@@ -175,20 +179,21 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	cfg := c.config
 	cfg.driver = tx
 	return &Tx{
-		ctx:          ctx,
-		config:       cfg,
-		AuditEntry:   NewAuditEntryClient(cfg),
-		CallEvent:    NewCallEventClient(cfg),
-		ContentCheck: NewContentCheckClient(cfg),
-		DayCounter:   NewDayCounterClient(cfg),
-		Lease:        NewLeaseClient(cfg),
-		MenuItem:     NewMenuItemClient(cfg),
-		Notification: NewNotificationClient(cfg),
-		NotifyGrant:  NewNotifyGrantClient(cfg),
-		Seller:       NewSellerClient(cfg),
-		Session:      NewSessionClient(cfg),
-		Ticket:       NewTicketClient(cfg),
-		User:         NewUserClient(cfg),
+		ctx:              ctx,
+		config:           cfg,
+		AuditEntry:       NewAuditEntryClient(cfg),
+		CallEvent:        NewCallEventClient(cfg),
+		ConsoleChallenge: NewConsoleChallengeClient(cfg),
+		ContentCheck:     NewContentCheckClient(cfg),
+		DayCounter:       NewDayCounterClient(cfg),
+		Lease:            NewLeaseClient(cfg),
+		MenuItem:         NewMenuItemClient(cfg),
+		Notification:     NewNotificationClient(cfg),
+		NotifyGrant:      NewNotifyGrantClient(cfg),
+		Seller:           NewSellerClient(cfg),
+		Session:          NewSessionClient(cfg),
+		Ticket:           NewTicketClient(cfg),
+		User:             NewUserClient(cfg),
 	}, nil
 }
 
@@ -206,20 +211,21 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	cfg := c.config
 	cfg.driver = &txDriver{tx: tx, drv: c.driver}
 	return &Tx{
-		ctx:          ctx,
-		config:       cfg,
-		AuditEntry:   NewAuditEntryClient(cfg),
-		CallEvent:    NewCallEventClient(cfg),
-		ContentCheck: NewContentCheckClient(cfg),
-		DayCounter:   NewDayCounterClient(cfg),
-		Lease:        NewLeaseClient(cfg),
-		MenuItem:     NewMenuItemClient(cfg),
-		Notification: NewNotificationClient(cfg),
-		NotifyGrant:  NewNotifyGrantClient(cfg),
-		Seller:       NewSellerClient(cfg),
-		Session:      NewSessionClient(cfg),
-		Ticket:       NewTicketClient(cfg),
-		User:         NewUserClient(cfg),
+		ctx:              ctx,
+		config:           cfg,
+		AuditEntry:       NewAuditEntryClient(cfg),
+		CallEvent:        NewCallEventClient(cfg),
+		ConsoleChallenge: NewConsoleChallengeClient(cfg),
+		ContentCheck:     NewContentCheckClient(cfg),
+		DayCounter:       NewDayCounterClient(cfg),
+		Lease:            NewLeaseClient(cfg),
+		MenuItem:         NewMenuItemClient(cfg),
+		Notification:     NewNotificationClient(cfg),
+		NotifyGrant:      NewNotifyGrantClient(cfg),
+		Seller:           NewSellerClient(cfg),
+		Session:          NewSessionClient(cfg),
+		Ticket:           NewTicketClient(cfg),
+		User:             NewUserClient(cfg),
 	}, nil
 }
 
@@ -249,8 +255,9 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.AuditEntry, c.CallEvent, c.ContentCheck, c.DayCounter, c.Lease, c.MenuItem,
-		c.Notification, c.NotifyGrant, c.Seller, c.Session, c.Ticket, c.User,
+		c.AuditEntry, c.CallEvent, c.ConsoleChallenge, c.ContentCheck, c.DayCounter,
+		c.Lease, c.MenuItem, c.Notification, c.NotifyGrant, c.Seller, c.Session,
+		c.Ticket, c.User,
 	} {
 		n.Use(hooks...)
 	}
@@ -260,8 +267,9 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.AuditEntry, c.CallEvent, c.ContentCheck, c.DayCounter, c.Lease, c.MenuItem,
-		c.Notification, c.NotifyGrant, c.Seller, c.Session, c.Ticket, c.User,
+		c.AuditEntry, c.CallEvent, c.ConsoleChallenge, c.ContentCheck, c.DayCounter,
+		c.Lease, c.MenuItem, c.Notification, c.NotifyGrant, c.Seller, c.Session,
+		c.Ticket, c.User,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -274,6 +282,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.AuditEntry.mutate(ctx, m)
 	case *CallEventMutation:
 		return c.CallEvent.mutate(ctx, m)
+	case *ConsoleChallengeMutation:
+		return c.ConsoleChallenge.mutate(ctx, m)
 	case *ContentCheckMutation:
 		return c.ContentCheck.mutate(ctx, m)
 	case *DayCounterMutation:
@@ -594,6 +604,139 @@ func (c *CallEventClient) mutate(ctx context.Context, m *CallEventMutation) (Val
 		return (&CallEventDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown CallEvent mutation op: %q", m.Op())
+	}
+}
+
+// ConsoleChallengeClient is a client for the ConsoleChallenge schema.
+type ConsoleChallengeClient struct {
+	config
+}
+
+// NewConsoleChallengeClient returns a client for the ConsoleChallenge from the given config.
+func NewConsoleChallengeClient(c config) *ConsoleChallengeClient {
+	return &ConsoleChallengeClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `consolechallenge.Hooks(f(g(h())))`.
+func (c *ConsoleChallengeClient) Use(hooks ...Hook) {
+	c.hooks.ConsoleChallenge = append(c.hooks.ConsoleChallenge, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `consolechallenge.Intercept(f(g(h())))`.
+func (c *ConsoleChallengeClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ConsoleChallenge = append(c.inters.ConsoleChallenge, interceptors...)
+}
+
+// Create returns a builder for creating a ConsoleChallenge entity.
+func (c *ConsoleChallengeClient) Create() *ConsoleChallengeCreate {
+	mutation := newConsoleChallengeMutation(c.config, OpCreate)
+	return &ConsoleChallengeCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ConsoleChallenge entities.
+func (c *ConsoleChallengeClient) CreateBulk(builders ...*ConsoleChallengeCreate) *ConsoleChallengeCreateBulk {
+	return &ConsoleChallengeCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ConsoleChallengeClient) MapCreateBulk(slice any, setFunc func(*ConsoleChallengeCreate, int)) *ConsoleChallengeCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ConsoleChallengeCreateBulk{err: fmt.Errorf("calling to ConsoleChallengeClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ConsoleChallengeCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ConsoleChallengeCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ConsoleChallenge.
+func (c *ConsoleChallengeClient) Update() *ConsoleChallengeUpdate {
+	mutation := newConsoleChallengeMutation(c.config, OpUpdate)
+	return &ConsoleChallengeUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ConsoleChallengeClient) UpdateOne(_m *ConsoleChallenge) *ConsoleChallengeUpdateOne {
+	mutation := newConsoleChallengeMutation(c.config, OpUpdateOne, withConsoleChallenge(_m))
+	return &ConsoleChallengeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ConsoleChallengeClient) UpdateOneID(id int) *ConsoleChallengeUpdateOne {
+	mutation := newConsoleChallengeMutation(c.config, OpUpdateOne, withConsoleChallengeID(id))
+	return &ConsoleChallengeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ConsoleChallenge.
+func (c *ConsoleChallengeClient) Delete() *ConsoleChallengeDelete {
+	mutation := newConsoleChallengeMutation(c.config, OpDelete)
+	return &ConsoleChallengeDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ConsoleChallengeClient) DeleteOne(_m *ConsoleChallenge) *ConsoleChallengeDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ConsoleChallengeClient) DeleteOneID(id int) *ConsoleChallengeDeleteOne {
+	builder := c.Delete().Where(consolechallenge.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ConsoleChallengeDeleteOne{builder}
+}
+
+// Query returns a query builder for ConsoleChallenge.
+func (c *ConsoleChallengeClient) Query() *ConsoleChallengeQuery {
+	return &ConsoleChallengeQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeConsoleChallenge},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ConsoleChallenge entity by its id.
+func (c *ConsoleChallengeClient) Get(ctx context.Context, id int) (*ConsoleChallenge, error) {
+	return c.Query().Where(consolechallenge.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ConsoleChallengeClient) GetX(ctx context.Context, id int) *ConsoleChallenge {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *ConsoleChallengeClient) Hooks() []Hook {
+	return c.hooks.ConsoleChallenge
+}
+
+// Interceptors returns the client interceptors.
+func (c *ConsoleChallengeClient) Interceptors() []Interceptor {
+	return c.inters.ConsoleChallenge
+}
+
+func (c *ConsoleChallengeClient) mutate(ctx context.Context, m *ConsoleChallengeMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ConsoleChallengeCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ConsoleChallengeUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ConsoleChallengeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ConsoleChallengeDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ConsoleChallenge mutation op: %q", m.Op())
 	}
 }
 
@@ -2138,12 +2281,13 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		AuditEntry, CallEvent, ContentCheck, DayCounter, Lease, MenuItem, Notification,
-		NotifyGrant, Seller, Session, Ticket, User []ent.Hook
+		AuditEntry, CallEvent, ConsoleChallenge, ContentCheck, DayCounter, Lease,
+		MenuItem, Notification, NotifyGrant, Seller, Session, Ticket, User []ent.Hook
 	}
 	inters struct {
-		AuditEntry, CallEvent, ContentCheck, DayCounter, Lease, MenuItem, Notification,
-		NotifyGrant, Seller, Session, Ticket, User []ent.Interceptor
+		AuditEntry, CallEvent, ConsoleChallenge, ContentCheck, DayCounter, Lease,
+		MenuItem, Notification, NotifyGrant, Seller, Session, Ticket,
+		User []ent.Interceptor
 	}
 )
 

@@ -5,6 +5,7 @@ package ent
 import (
 	"callme/ent/auditentry"
 	"callme/ent/callevent"
+	"callme/ent/consolechallenge"
 	"callme/ent/contentcheck"
 	"callme/ent/daycounter"
 	"callme/ent/lease"
@@ -84,18 +85,19 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			auditentry.Table:   auditentry.ValidColumn,
-			callevent.Table:    callevent.ValidColumn,
-			contentcheck.Table: contentcheck.ValidColumn,
-			daycounter.Table:   daycounter.ValidColumn,
-			lease.Table:        lease.ValidColumn,
-			menuitem.Table:     menuitem.ValidColumn,
-			notification.Table: notification.ValidColumn,
-			notifygrant.Table:  notifygrant.ValidColumn,
-			seller.Table:       seller.ValidColumn,
-			session.Table:      session.ValidColumn,
-			ticket.Table:       ticket.ValidColumn,
-			user.Table:         user.ValidColumn,
+			auditentry.Table:       auditentry.ValidColumn,
+			callevent.Table:        callevent.ValidColumn,
+			consolechallenge.Table: consolechallenge.ValidColumn,
+			contentcheck.Table:     contentcheck.ValidColumn,
+			daycounter.Table:       daycounter.ValidColumn,
+			lease.Table:            lease.ValidColumn,
+			menuitem.Table:         menuitem.ValidColumn,
+			notification.Table:     notification.ValidColumn,
+			notifygrant.Table:      notifygrant.ValidColumn,
+			seller.Table:           seller.ValidColumn,
+			session.Table:          session.ValidColumn,
+			ticket.Table:           ticket.ValidColumn,
+			user.Table:             user.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

@@ -5,6 +5,7 @@ package ent
 import (
 	"callme/ent/auditentry"
 	"callme/ent/callevent"
+	"callme/ent/consolechallenge"
 	"callme/ent/contentcheck"
 	"callme/ent/daycounter"
 	"callme/ent/lease"
@@ -37,18 +38,19 @@ const (
 	OpUpdateOne = ent.OpUpdateOne
 
 	// Node types.
-	TypeAuditEntry   = "AuditEntry"
-	TypeCallEvent    = "CallEvent"
-	TypeContentCheck = "ContentCheck"
-	TypeDayCounter   = "DayCounter"
-	TypeLease        = "Lease"
-	TypeMenuItem     = "MenuItem"
-	TypeNotification = "Notification"
-	TypeNotifyGrant  = "NotifyGrant"
-	TypeSeller       = "Seller"
-	TypeSession      = "Session"
-	TypeTicket       = "Ticket"
-	TypeUser         = "User"
+	TypeAuditEntry       = "AuditEntry"
+	TypeCallEvent        = "CallEvent"
+	TypeConsoleChallenge = "ConsoleChallenge"
+	TypeContentCheck     = "ContentCheck"
+	TypeDayCounter       = "DayCounter"
+	TypeLease            = "Lease"
+	TypeMenuItem         = "MenuItem"
+	TypeNotification     = "Notification"
+	TypeNotifyGrant      = "NotifyGrant"
+	TypeSeller           = "Seller"
+	TypeSession          = "Session"
+	TypeTicket           = "Ticket"
+	TypeUser             = "User"
 )
 
 // AuditEntryMutation represents an operation that mutates the AuditEntry nodes in the graph.
@@ -1302,6 +1304,716 @@ func (m *CallEventMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown CallEvent edge %s", name)
+}
+
+// ConsoleChallengeMutation represents an operation that mutates the ConsoleChallenge nodes in the graph.
+type ConsoleChallengeMutation struct {
+	config
+	op             Op
+	typ            string
+	id             *int
+	challenge_hash *string
+	secret_hash    *string
+	created_at     *time.Time
+	expires_at     *time.Time
+	approved_by    *pulid.ID
+	approved_at    *time.Time
+	used_at        *time.Time
+	clearedFields  map[string]struct{}
+	done           bool
+	oldValue       func(context.Context) (*ConsoleChallenge, error)
+	predicates     []predicate.ConsoleChallenge
+}
+
+var _ ent.Mutation = (*ConsoleChallengeMutation)(nil)
+
+// consolechallengeOption allows management of the mutation configuration using functional options.
+type consolechallengeOption func(*ConsoleChallengeMutation)
+
+// newConsoleChallengeMutation creates new mutation for the ConsoleChallenge entity.
+func newConsoleChallengeMutation(c config, op Op, opts ...consolechallengeOption) *ConsoleChallengeMutation {
+	m := &ConsoleChallengeMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeConsoleChallenge,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withConsoleChallengeID sets the ID field of the mutation.
+func withConsoleChallengeID(id int) consolechallengeOption {
+	return func(m *ConsoleChallengeMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ConsoleChallenge
+		)
+		m.oldValue = func(ctx context.Context) (*ConsoleChallenge, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ConsoleChallenge.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withConsoleChallenge sets the old ConsoleChallenge of the mutation.
+func withConsoleChallenge(node *ConsoleChallenge) consolechallengeOption {
+	return func(m *ConsoleChallengeMutation) {
+		m.oldValue = func(context.Context) (*ConsoleChallenge, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ConsoleChallengeMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ConsoleChallengeMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ConsoleChallengeMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ConsoleChallengeMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ConsoleChallenge.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetChallengeHash sets the "challenge_hash" field.
+func (m *ConsoleChallengeMutation) SetChallengeHash(s string) {
+	m.challenge_hash = &s
+}
+
+// ChallengeHash returns the value of the "challenge_hash" field in the mutation.
+func (m *ConsoleChallengeMutation) ChallengeHash() (r string, exists bool) {
+	v := m.challenge_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChallengeHash returns the old "challenge_hash" field's value of the ConsoleChallenge entity.
+// If the ConsoleChallenge object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConsoleChallengeMutation) OldChallengeHash(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChallengeHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChallengeHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChallengeHash: %w", err)
+	}
+	return oldValue.ChallengeHash, nil
+}
+
+// ResetChallengeHash resets all changes to the "challenge_hash" field.
+func (m *ConsoleChallengeMutation) ResetChallengeHash() {
+	m.challenge_hash = nil
+}
+
+// SetSecretHash sets the "secret_hash" field.
+func (m *ConsoleChallengeMutation) SetSecretHash(s string) {
+	m.secret_hash = &s
+}
+
+// SecretHash returns the value of the "secret_hash" field in the mutation.
+func (m *ConsoleChallengeMutation) SecretHash() (r string, exists bool) {
+	v := m.secret_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSecretHash returns the old "secret_hash" field's value of the ConsoleChallenge entity.
+// If the ConsoleChallenge object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConsoleChallengeMutation) OldSecretHash(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSecretHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSecretHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSecretHash: %w", err)
+	}
+	return oldValue.SecretHash, nil
+}
+
+// ResetSecretHash resets all changes to the "secret_hash" field.
+func (m *ConsoleChallengeMutation) ResetSecretHash() {
+	m.secret_hash = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *ConsoleChallengeMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *ConsoleChallengeMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the ConsoleChallenge entity.
+// If the ConsoleChallenge object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConsoleChallengeMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *ConsoleChallengeMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (m *ConsoleChallengeMutation) SetExpiresAt(t time.Time) {
+	m.expires_at = &t
+}
+
+// ExpiresAt returns the value of the "expires_at" field in the mutation.
+func (m *ConsoleChallengeMutation) ExpiresAt() (r time.Time, exists bool) {
+	v := m.expires_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExpiresAt returns the old "expires_at" field's value of the ConsoleChallenge entity.
+// If the ConsoleChallenge object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConsoleChallengeMutation) OldExpiresAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExpiresAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExpiresAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExpiresAt: %w", err)
+	}
+	return oldValue.ExpiresAt, nil
+}
+
+// ResetExpiresAt resets all changes to the "expires_at" field.
+func (m *ConsoleChallengeMutation) ResetExpiresAt() {
+	m.expires_at = nil
+}
+
+// SetApprovedBy sets the "approved_by" field.
+func (m *ConsoleChallengeMutation) SetApprovedBy(pu pulid.ID) {
+	m.approved_by = &pu
+}
+
+// ApprovedBy returns the value of the "approved_by" field in the mutation.
+func (m *ConsoleChallengeMutation) ApprovedBy() (r pulid.ID, exists bool) {
+	v := m.approved_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldApprovedBy returns the old "approved_by" field's value of the ConsoleChallenge entity.
+// If the ConsoleChallenge object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConsoleChallengeMutation) OldApprovedBy(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldApprovedBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldApprovedBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldApprovedBy: %w", err)
+	}
+	return oldValue.ApprovedBy, nil
+}
+
+// ClearApprovedBy clears the value of the "approved_by" field.
+func (m *ConsoleChallengeMutation) ClearApprovedBy() {
+	m.approved_by = nil
+	m.clearedFields[consolechallenge.FieldApprovedBy] = struct{}{}
+}
+
+// ApprovedByCleared returns if the "approved_by" field was cleared in this mutation.
+func (m *ConsoleChallengeMutation) ApprovedByCleared() bool {
+	_, ok := m.clearedFields[consolechallenge.FieldApprovedBy]
+	return ok
+}
+
+// ResetApprovedBy resets all changes to the "approved_by" field.
+func (m *ConsoleChallengeMutation) ResetApprovedBy() {
+	m.approved_by = nil
+	delete(m.clearedFields, consolechallenge.FieldApprovedBy)
+}
+
+// SetApprovedAt sets the "approved_at" field.
+func (m *ConsoleChallengeMutation) SetApprovedAt(t time.Time) {
+	m.approved_at = &t
+}
+
+// ApprovedAt returns the value of the "approved_at" field in the mutation.
+func (m *ConsoleChallengeMutation) ApprovedAt() (r time.Time, exists bool) {
+	v := m.approved_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldApprovedAt returns the old "approved_at" field's value of the ConsoleChallenge entity.
+// If the ConsoleChallenge object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConsoleChallengeMutation) OldApprovedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldApprovedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldApprovedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldApprovedAt: %w", err)
+	}
+	return oldValue.ApprovedAt, nil
+}
+
+// ClearApprovedAt clears the value of the "approved_at" field.
+func (m *ConsoleChallengeMutation) ClearApprovedAt() {
+	m.approved_at = nil
+	m.clearedFields[consolechallenge.FieldApprovedAt] = struct{}{}
+}
+
+// ApprovedAtCleared returns if the "approved_at" field was cleared in this mutation.
+func (m *ConsoleChallengeMutation) ApprovedAtCleared() bool {
+	_, ok := m.clearedFields[consolechallenge.FieldApprovedAt]
+	return ok
+}
+
+// ResetApprovedAt resets all changes to the "approved_at" field.
+func (m *ConsoleChallengeMutation) ResetApprovedAt() {
+	m.approved_at = nil
+	delete(m.clearedFields, consolechallenge.FieldApprovedAt)
+}
+
+// SetUsedAt sets the "used_at" field.
+func (m *ConsoleChallengeMutation) SetUsedAt(t time.Time) {
+	m.used_at = &t
+}
+
+// UsedAt returns the value of the "used_at" field in the mutation.
+func (m *ConsoleChallengeMutation) UsedAt() (r time.Time, exists bool) {
+	v := m.used_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUsedAt returns the old "used_at" field's value of the ConsoleChallenge entity.
+// If the ConsoleChallenge object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConsoleChallengeMutation) OldUsedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUsedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUsedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUsedAt: %w", err)
+	}
+	return oldValue.UsedAt, nil
+}
+
+// ClearUsedAt clears the value of the "used_at" field.
+func (m *ConsoleChallengeMutation) ClearUsedAt() {
+	m.used_at = nil
+	m.clearedFields[consolechallenge.FieldUsedAt] = struct{}{}
+}
+
+// UsedAtCleared returns if the "used_at" field was cleared in this mutation.
+func (m *ConsoleChallengeMutation) UsedAtCleared() bool {
+	_, ok := m.clearedFields[consolechallenge.FieldUsedAt]
+	return ok
+}
+
+// ResetUsedAt resets all changes to the "used_at" field.
+func (m *ConsoleChallengeMutation) ResetUsedAt() {
+	m.used_at = nil
+	delete(m.clearedFields, consolechallenge.FieldUsedAt)
+}
+
+// Where appends a list predicates to the ConsoleChallengeMutation builder.
+func (m *ConsoleChallengeMutation) Where(ps ...predicate.ConsoleChallenge) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ConsoleChallengeMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ConsoleChallengeMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ConsoleChallenge, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ConsoleChallengeMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ConsoleChallengeMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ConsoleChallenge).
+func (m *ConsoleChallengeMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ConsoleChallengeMutation) Fields() []string {
+	fields := make([]string, 0, 7)
+	if m.challenge_hash != nil {
+		fields = append(fields, consolechallenge.FieldChallengeHash)
+	}
+	if m.secret_hash != nil {
+		fields = append(fields, consolechallenge.FieldSecretHash)
+	}
+	if m.created_at != nil {
+		fields = append(fields, consolechallenge.FieldCreatedAt)
+	}
+	if m.expires_at != nil {
+		fields = append(fields, consolechallenge.FieldExpiresAt)
+	}
+	if m.approved_by != nil {
+		fields = append(fields, consolechallenge.FieldApprovedBy)
+	}
+	if m.approved_at != nil {
+		fields = append(fields, consolechallenge.FieldApprovedAt)
+	}
+	if m.used_at != nil {
+		fields = append(fields, consolechallenge.FieldUsedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ConsoleChallengeMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case consolechallenge.FieldChallengeHash:
+		return m.ChallengeHash()
+	case consolechallenge.FieldSecretHash:
+		return m.SecretHash()
+	case consolechallenge.FieldCreatedAt:
+		return m.CreatedAt()
+	case consolechallenge.FieldExpiresAt:
+		return m.ExpiresAt()
+	case consolechallenge.FieldApprovedBy:
+		return m.ApprovedBy()
+	case consolechallenge.FieldApprovedAt:
+		return m.ApprovedAt()
+	case consolechallenge.FieldUsedAt:
+		return m.UsedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ConsoleChallengeMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case consolechallenge.FieldChallengeHash:
+		return m.OldChallengeHash(ctx)
+	case consolechallenge.FieldSecretHash:
+		return m.OldSecretHash(ctx)
+	case consolechallenge.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case consolechallenge.FieldExpiresAt:
+		return m.OldExpiresAt(ctx)
+	case consolechallenge.FieldApprovedBy:
+		return m.OldApprovedBy(ctx)
+	case consolechallenge.FieldApprovedAt:
+		return m.OldApprovedAt(ctx)
+	case consolechallenge.FieldUsedAt:
+		return m.OldUsedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown ConsoleChallenge field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ConsoleChallengeMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case consolechallenge.FieldChallengeHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChallengeHash(v)
+		return nil
+	case consolechallenge.FieldSecretHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSecretHash(v)
+		return nil
+	case consolechallenge.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case consolechallenge.FieldExpiresAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExpiresAt(v)
+		return nil
+	case consolechallenge.FieldApprovedBy:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetApprovedBy(v)
+		return nil
+	case consolechallenge.FieldApprovedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetApprovedAt(v)
+		return nil
+	case consolechallenge.FieldUsedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUsedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ConsoleChallenge field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ConsoleChallengeMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ConsoleChallengeMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ConsoleChallengeMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown ConsoleChallenge numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ConsoleChallengeMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(consolechallenge.FieldApprovedBy) {
+		fields = append(fields, consolechallenge.FieldApprovedBy)
+	}
+	if m.FieldCleared(consolechallenge.FieldApprovedAt) {
+		fields = append(fields, consolechallenge.FieldApprovedAt)
+	}
+	if m.FieldCleared(consolechallenge.FieldUsedAt) {
+		fields = append(fields, consolechallenge.FieldUsedAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ConsoleChallengeMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ConsoleChallengeMutation) ClearField(name string) error {
+	switch name {
+	case consolechallenge.FieldApprovedBy:
+		m.ClearApprovedBy()
+		return nil
+	case consolechallenge.FieldApprovedAt:
+		m.ClearApprovedAt()
+		return nil
+	case consolechallenge.FieldUsedAt:
+		m.ClearUsedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown ConsoleChallenge nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ConsoleChallengeMutation) ResetField(name string) error {
+	switch name {
+	case consolechallenge.FieldChallengeHash:
+		m.ResetChallengeHash()
+		return nil
+	case consolechallenge.FieldSecretHash:
+		m.ResetSecretHash()
+		return nil
+	case consolechallenge.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case consolechallenge.FieldExpiresAt:
+		m.ResetExpiresAt()
+		return nil
+	case consolechallenge.FieldApprovedBy:
+		m.ResetApprovedBy()
+		return nil
+	case consolechallenge.FieldApprovedAt:
+		m.ResetApprovedAt()
+		return nil
+	case consolechallenge.FieldUsedAt:
+		m.ResetUsedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown ConsoleChallenge field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ConsoleChallengeMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ConsoleChallengeMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ConsoleChallengeMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ConsoleChallengeMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ConsoleChallengeMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ConsoleChallengeMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ConsoleChallengeMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown ConsoleChallenge unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ConsoleChallengeMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown ConsoleChallenge edge %s", name)
 }
 
 // ContentCheckMutation represents an operation that mutates the ContentCheck nodes in the graph.
@@ -8906,6 +9618,7 @@ type TicketMutation struct {
 	issued_by        *pulid.ID
 	idempotency_key  *string
 	claim_code       *string
+	track_token      *string
 	call_count       *int
 	addcall_count    *int
 	version          *int
@@ -9609,6 +10322,55 @@ func (m *TicketMutation) ResetClaimCode() {
 	delete(m.clearedFields, ticket.FieldClaimCode)
 }
 
+// SetTrackToken sets the "track_token" field.
+func (m *TicketMutation) SetTrackToken(s string) {
+	m.track_token = &s
+}
+
+// TrackToken returns the value of the "track_token" field in the mutation.
+func (m *TicketMutation) TrackToken() (r string, exists bool) {
+	v := m.track_token
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTrackToken returns the old "track_token" field's value of the Ticket entity.
+// If the Ticket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TicketMutation) OldTrackToken(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTrackToken is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTrackToken requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTrackToken: %w", err)
+	}
+	return oldValue.TrackToken, nil
+}
+
+// ClearTrackToken clears the value of the "track_token" field.
+func (m *TicketMutation) ClearTrackToken() {
+	m.track_token = nil
+	m.clearedFields[ticket.FieldTrackToken] = struct{}{}
+}
+
+// TrackTokenCleared returns if the "track_token" field was cleared in this mutation.
+func (m *TicketMutation) TrackTokenCleared() bool {
+	_, ok := m.clearedFields[ticket.FieldTrackToken]
+	return ok
+}
+
+// ResetTrackToken resets all changes to the "track_token" field.
+func (m *TicketMutation) ResetTrackToken() {
+	m.track_token = nil
+	delete(m.clearedFields, ticket.FieldTrackToken)
+}
+
 // SetCallCount sets the "call_count" field.
 func (m *TicketMutation) SetCallCount(i int) {
 	m.call_count = &i
@@ -10139,7 +10901,7 @@ func (m *TicketMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *TicketMutation) Fields() []string {
-	fields := make([]string, 0, 21)
+	fields := make([]string, 0, 22)
 	if m.seller != nil {
 		fields = append(fields, ticket.FieldSellerID)
 	}
@@ -10175,6 +10937,9 @@ func (m *TicketMutation) Fields() []string {
 	}
 	if m.claim_code != nil {
 		fields = append(fields, ticket.FieldClaimCode)
+	}
+	if m.track_token != nil {
+		fields = append(fields, ticket.FieldTrackToken)
 	}
 	if m.call_count != nil {
 		fields = append(fields, ticket.FieldCallCount)
@@ -10235,6 +11000,8 @@ func (m *TicketMutation) Field(name string) (ent.Value, bool) {
 		return m.IdempotencyKey()
 	case ticket.FieldClaimCode:
 		return m.ClaimCode()
+	case ticket.FieldTrackToken:
+		return m.TrackToken()
 	case ticket.FieldCallCount:
 		return m.CallCount()
 	case ticket.FieldVersion:
@@ -10286,6 +11053,8 @@ func (m *TicketMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldIdempotencyKey(ctx)
 	case ticket.FieldClaimCode:
 		return m.OldClaimCode(ctx)
+	case ticket.FieldTrackToken:
+		return m.OldTrackToken(ctx)
 	case ticket.FieldCallCount:
 		return m.OldCallCount(ctx)
 	case ticket.FieldVersion:
@@ -10396,6 +11165,13 @@ func (m *TicketMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetClaimCode(v)
+		return nil
+	case ticket.FieldTrackToken:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTrackToken(v)
 		return nil
 	case ticket.FieldCallCount:
 		v, ok := value.(int)
@@ -10580,6 +11356,9 @@ func (m *TicketMutation) ClearedFields() []string {
 	if m.FieldCleared(ticket.FieldClaimCode) {
 		fields = append(fields, ticket.FieldClaimCode)
 	}
+	if m.FieldCleared(ticket.FieldTrackToken) {
+		fields = append(fields, ticket.FieldTrackToken)
+	}
 	if m.FieldCleared(ticket.FieldClaimedAt) {
 		fields = append(fields, ticket.FieldClaimedAt)
 	}
@@ -10626,6 +11405,9 @@ func (m *TicketMutation) ClearField(name string) error {
 		return nil
 	case ticket.FieldClaimCode:
 		m.ClearClaimCode()
+		return nil
+	case ticket.FieldTrackToken:
+		m.ClearTrackToken()
 		return nil
 	case ticket.FieldClaimedAt:
 		m.ClearClaimedAt()
@@ -10688,6 +11470,9 @@ func (m *TicketMutation) ResetField(name string) error {
 		return nil
 	case ticket.FieldClaimCode:
 		m.ResetClaimCode()
+		return nil
+	case ticket.FieldTrackToken:
+		m.ResetTrackToken()
 		return nil
 	case ticket.FieldCallCount:
 		m.ResetCallCount()

@@ -5,6 +5,7 @@ package ent
 import (
 	"callme/ent/auditentry"
 	"callme/ent/callevent"
+	"callme/ent/consolechallenge"
 	"callme/ent/contentcheck"
 	"callme/ent/daycounter"
 	"callme/ent/lease"
@@ -58,6 +59,52 @@ func init() {
 	calleventDescTicketID := calleventFields[3].Descriptor()
 	// callevent.TicketIDValidator is a validator for the "ticket_id" field. It is called by the builders before save.
 	callevent.TicketIDValidator = calleventDescTicketID.Validators[0].(func(string) error)
+	consolechallengeFields := schema.ConsoleChallenge{}.Fields()
+	_ = consolechallengeFields
+	// consolechallengeDescChallengeHash is the schema descriptor for challenge_hash field.
+	consolechallengeDescChallengeHash := consolechallengeFields[0].Descriptor()
+	// consolechallenge.ChallengeHashValidator is a validator for the "challenge_hash" field. It is called by the builders before save.
+	consolechallenge.ChallengeHashValidator = func() func(string) error {
+		validators := consolechallengeDescChallengeHash.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(challenge_hash string) error {
+			for _, fn := range fns {
+				if err := fn(challenge_hash); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// consolechallengeDescSecretHash is the schema descriptor for secret_hash field.
+	consolechallengeDescSecretHash := consolechallengeFields[1].Descriptor()
+	// consolechallenge.SecretHashValidator is a validator for the "secret_hash" field. It is called by the builders before save.
+	consolechallenge.SecretHashValidator = func() func(string) error {
+		validators := consolechallengeDescSecretHash.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(secret_hash string) error {
+			for _, fn := range fns {
+				if err := fn(secret_hash); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// consolechallengeDescCreatedAt is the schema descriptor for created_at field.
+	consolechallengeDescCreatedAt := consolechallengeFields[2].Descriptor()
+	// consolechallenge.DefaultCreatedAt holds the default value on creation for the created_at field.
+	consolechallenge.DefaultCreatedAt = consolechallengeDescCreatedAt.Default.(func() time.Time)
+	// consolechallengeDescApprovedBy is the schema descriptor for approved_by field.
+	consolechallengeDescApprovedBy := consolechallengeFields[4].Descriptor()
+	// consolechallenge.ApprovedByValidator is a validator for the "approved_by" field. It is called by the builders before save.
+	consolechallenge.ApprovedByValidator = consolechallengeDescApprovedBy.Validators[0].(func(string) error)
 	contentcheckFields := schema.ContentCheck{}.Fields()
 	_ = contentcheckFields
 	// contentcheckDescSellerID is the schema descriptor for seller_id field.
@@ -423,24 +470,28 @@ func init() {
 	ticketDescClaimCode := ticketFields[11].Descriptor()
 	// ticket.ClaimCodeValidator is a validator for the "claim_code" field. It is called by the builders before save.
 	ticket.ClaimCodeValidator = ticketDescClaimCode.Validators[0].(func(string) error)
+	// ticketDescTrackToken is the schema descriptor for track_token field.
+	ticketDescTrackToken := ticketFields[12].Descriptor()
+	// ticket.TrackTokenValidator is a validator for the "track_token" field. It is called by the builders before save.
+	ticket.TrackTokenValidator = ticketDescTrackToken.Validators[0].(func(string) error)
 	// ticketDescCallCount is the schema descriptor for call_count field.
-	ticketDescCallCount := ticketFields[12].Descriptor()
+	ticketDescCallCount := ticketFields[13].Descriptor()
 	// ticket.DefaultCallCount holds the default value on creation for the call_count field.
 	ticket.DefaultCallCount = ticketDescCallCount.Default.(int)
 	// ticketDescVersion is the schema descriptor for version field.
-	ticketDescVersion := ticketFields[13].Descriptor()
+	ticketDescVersion := ticketFields[14].Descriptor()
 	// ticket.DefaultVersion holds the default value on creation for the version field.
 	ticket.DefaultVersion = ticketDescVersion.Default.(int)
 	// ticketDescCreatedAt is the schema descriptor for created_at field.
-	ticketDescCreatedAt := ticketFields[14].Descriptor()
+	ticketDescCreatedAt := ticketFields[15].Descriptor()
 	// ticket.DefaultCreatedAt holds the default value on creation for the created_at field.
 	ticket.DefaultCreatedAt = ticketDescCreatedAt.Default.(func() time.Time)
 	// ticketDescCalledBy is the schema descriptor for called_by field.
-	ticketDescCalledBy := ticketFields[19].Descriptor()
+	ticketDescCalledBy := ticketFields[20].Descriptor()
 	// ticket.CalledByValidator is a validator for the "called_by" field. It is called by the builders before save.
 	ticket.CalledByValidator = ticketDescCalledBy.Validators[0].(func(string) error)
 	// ticketDescDoneBy is the schema descriptor for done_by field.
-	ticketDescDoneBy := ticketFields[20].Descriptor()
+	ticketDescDoneBy := ticketFields[21].Descriptor()
 	// ticket.DoneByValidator is a validator for the "done_by" field. It is called by the builders before save.
 	ticket.DoneByValidator = ticketDescDoneBy.Validators[0].(func(string) error)
 	// ticketDescID is the schema descriptor for id field.

@@ -45,6 +45,8 @@ type Ticket struct {
 	IdempotencyKey *string `json:"idempotency_key,omitempty"`
 	// ClaimCode holds the value of the "claim_code" field.
 	ClaimCode *string `json:"-"`
+	// TrackToken holds the value of the "track_token" field.
+	TrackToken *string `json:"-"`
 	// CallCount holds the value of the "call_count" field.
 	CallCount int `json:"call_count,omitempty"`
 	// Version holds the value of the "version" field.
@@ -115,7 +117,7 @@ func (*Ticket) scanValues(columns []string) ([]any, error) {
 			values[i] = new(pulid.ID)
 		case ticket.FieldBusinessDay, ticket.FieldNumber, ticket.FieldActiveNumber, ticket.FieldIssueSeq, ticket.FieldCallCount, ticket.FieldVersion:
 			values[i] = new(sql.NullInt64)
-		case ticket.FieldCode, ticket.FieldStatus, ticket.FieldNote, ticket.FieldIdempotencyKey, ticket.FieldClaimCode:
+		case ticket.FieldCode, ticket.FieldStatus, ticket.FieldNote, ticket.FieldIdempotencyKey, ticket.FieldClaimCode, ticket.FieldTrackToken:
 			values[i] = new(sql.NullString)
 		case ticket.FieldCreatedAt, ticket.FieldClaimedAt, ticket.FieldFirstCalledAt, ticket.FieldCalledAt, ticket.FieldDoneAt:
 			values[i] = new(sql.NullTime)
@@ -216,6 +218,13 @@ func (_m *Ticket) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.ClaimCode = new(string)
 				*_m.ClaimCode = value.String
+			}
+		case ticket.FieldTrackToken:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field track_token", values[i])
+			} else if value.Valid {
+				_m.TrackToken = new(string)
+				*_m.TrackToken = value.String
 			}
 		case ticket.FieldCallCount:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
@@ -365,6 +374,8 @@ func (_m *Ticket) String() string {
 	}
 	builder.WriteString(", ")
 	builder.WriteString("claim_code=<sensitive>")
+	builder.WriteString(", ")
+	builder.WriteString("track_token=<sensitive>")
 	builder.WriteString(", ")
 	builder.WriteString("call_count=")
 	builder.WriteString(fmt.Sprintf("%v", _m.CallCount))

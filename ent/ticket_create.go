@@ -147,6 +147,20 @@ func (_c *TicketCreate) SetNillableClaimCode(v *string) *TicketCreate {
 	return _c
 }
 
+// SetTrackToken sets the "track_token" field.
+func (_c *TicketCreate) SetTrackToken(v string) *TicketCreate {
+	_c.mutation.SetTrackToken(v)
+	return _c
+}
+
+// SetNillableTrackToken sets the "track_token" field if the given value is not nil.
+func (_c *TicketCreate) SetNillableTrackToken(v *string) *TicketCreate {
+	if v != nil {
+		_c.SetTrackToken(*v)
+	}
+	return _c
+}
+
 // SetCallCount sets the "call_count" field.
 func (_c *TicketCreate) SetCallCount(v int) *TicketCreate {
 	_c.mutation.SetCallCount(v)
@@ -417,6 +431,11 @@ func (_c *TicketCreate) check() error {
 			return &ValidationError{Name: "claim_code", err: fmt.Errorf(`ent: validator failed for field "Ticket.claim_code": %w`, err)}
 		}
 	}
+	if v, ok := _c.mutation.TrackToken(); ok {
+		if err := ticket.TrackTokenValidator(v); err != nil {
+			return &ValidationError{Name: "track_token", err: fmt.Errorf(`ent: validator failed for field "Ticket.track_token": %w`, err)}
+		}
+	}
 	if _, ok := _c.mutation.CallCount(); !ok {
 		return &ValidationError{Name: "call_count", err: errors.New(`ent: missing required field "Ticket.call_count"`)}
 	}
@@ -519,6 +538,10 @@ func (_c *TicketCreate) createSpec() (*Ticket, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.ClaimCode(); ok {
 		_spec.SetField(ticket.FieldClaimCode, field.TypeString, value)
 		_node.ClaimCode = &value
+	}
+	if value, ok := _c.mutation.TrackToken(); ok {
+		_spec.SetField(ticket.FieldTrackToken, field.TypeString, value)
+		_node.TrackToken = &value
 	}
 	if value, ok := _c.mutation.CallCount(); ok {
 		_spec.SetField(ticket.FieldCallCount, field.TypeInt, value)
@@ -711,6 +734,24 @@ func (u *TicketUpsert) UpdateNote() *TicketUpsert {
 // ClearNote clears the value of the "note" field.
 func (u *TicketUpsert) ClearNote() *TicketUpsert {
 	u.SetNull(ticket.FieldNote)
+	return u
+}
+
+// SetTrackToken sets the "track_token" field.
+func (u *TicketUpsert) SetTrackToken(v string) *TicketUpsert {
+	u.Set(ticket.FieldTrackToken, v)
+	return u
+}
+
+// UpdateTrackToken sets the "track_token" field to the value that was provided on create.
+func (u *TicketUpsert) UpdateTrackToken() *TicketUpsert {
+	u.SetExcluded(ticket.FieldTrackToken)
+	return u
+}
+
+// ClearTrackToken clears the value of the "track_token" field.
+func (u *TicketUpsert) ClearTrackToken() *TicketUpsert {
+	u.SetNull(ticket.FieldTrackToken)
 	return u
 }
 
@@ -1014,6 +1055,27 @@ func (u *TicketUpsertOne) UpdateNote() *TicketUpsertOne {
 func (u *TicketUpsertOne) ClearNote() *TicketUpsertOne {
 	return u.Update(func(s *TicketUpsert) {
 		s.ClearNote()
+	})
+}
+
+// SetTrackToken sets the "track_token" field.
+func (u *TicketUpsertOne) SetTrackToken(v string) *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetTrackToken(v)
+	})
+}
+
+// UpdateTrackToken sets the "track_token" field to the value that was provided on create.
+func (u *TicketUpsertOne) UpdateTrackToken() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateTrackToken()
+	})
+}
+
+// ClearTrackToken clears the value of the "track_token" field.
+func (u *TicketUpsertOne) ClearTrackToken() *TicketUpsertOne {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearTrackToken()
 	})
 }
 
@@ -1508,6 +1570,27 @@ func (u *TicketUpsertBulk) UpdateNote() *TicketUpsertBulk {
 func (u *TicketUpsertBulk) ClearNote() *TicketUpsertBulk {
 	return u.Update(func(s *TicketUpsert) {
 		s.ClearNote()
+	})
+}
+
+// SetTrackToken sets the "track_token" field.
+func (u *TicketUpsertBulk) SetTrackToken(v string) *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.SetTrackToken(v)
+	})
+}
+
+// UpdateTrackToken sets the "track_token" field to the value that was provided on create.
+func (u *TicketUpsertBulk) UpdateTrackToken() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.UpdateTrackToken()
+	})
+}
+
+// ClearTrackToken clears the value of the "track_token" field.
+func (u *TicketUpsertBulk) ClearTrackToken() *TicketUpsertBulk {
+	return u.Update(func(s *TicketUpsert) {
+		s.ClearTrackToken()
 	})
 }
 

@@ -113,6 +113,26 @@ func (_u *TicketUpdate) ClearNote() *TicketUpdate {
 	return _u
 }
 
+// SetTrackToken sets the "track_token" field.
+func (_u *TicketUpdate) SetTrackToken(v string) *TicketUpdate {
+	_u.mutation.SetTrackToken(v)
+	return _u
+}
+
+// SetNillableTrackToken sets the "track_token" field if the given value is not nil.
+func (_u *TicketUpdate) SetNillableTrackToken(v *string) *TicketUpdate {
+	if v != nil {
+		_u.SetTrackToken(*v)
+	}
+	return _u
+}
+
+// ClearTrackToken clears the value of the "track_token" field.
+func (_u *TicketUpdate) ClearTrackToken() *TicketUpdate {
+	_u.mutation.ClearTrackToken()
+	return _u
+}
+
 // SetCallCount sets the "call_count" field.
 func (_u *TicketUpdate) SetCallCount(v int) *TicketUpdate {
 	_u.mutation.ResetCallCount()
@@ -335,6 +355,11 @@ func (_u *TicketUpdate) check() error {
 			return &ValidationError{Name: "note", err: fmt.Errorf(`ent: validator failed for field "Ticket.note": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.TrackToken(); ok {
+		if err := ticket.TrackTokenValidator(v); err != nil {
+			return &ValidationError{Name: "track_token", err: fmt.Errorf(`ent: validator failed for field "Ticket.track_token": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.CalledBy(); ok {
 		if err := ticket.CalledByValidator(string(v)); err != nil {
 			return &ValidationError{Name: "called_by", err: fmt.Errorf(`ent: validator failed for field "Ticket.called_by": %w`, err)}
@@ -392,6 +417,12 @@ func (_u *TicketUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.ClaimCodeCleared() {
 		_spec.ClearField(ticket.FieldClaimCode, field.TypeString)
+	}
+	if value, ok := _u.mutation.TrackToken(); ok {
+		_spec.SetField(ticket.FieldTrackToken, field.TypeString, value)
+	}
+	if _u.mutation.TrackTokenCleared() {
+		_spec.ClearField(ticket.FieldTrackToken, field.TypeString)
 	}
 	if value, ok := _u.mutation.CallCount(); ok {
 		_spec.SetField(ticket.FieldCallCount, field.TypeInt, value)
@@ -570,6 +601,26 @@ func (_u *TicketUpdateOne) SetNillableNote(v *string) *TicketUpdateOne {
 // ClearNote clears the value of the "note" field.
 func (_u *TicketUpdateOne) ClearNote() *TicketUpdateOne {
 	_u.mutation.ClearNote()
+	return _u
+}
+
+// SetTrackToken sets the "track_token" field.
+func (_u *TicketUpdateOne) SetTrackToken(v string) *TicketUpdateOne {
+	_u.mutation.SetTrackToken(v)
+	return _u
+}
+
+// SetNillableTrackToken sets the "track_token" field if the given value is not nil.
+func (_u *TicketUpdateOne) SetNillableTrackToken(v *string) *TicketUpdateOne {
+	if v != nil {
+		_u.SetTrackToken(*v)
+	}
+	return _u
+}
+
+// ClearTrackToken clears the value of the "track_token" field.
+func (_u *TicketUpdateOne) ClearTrackToken() *TicketUpdateOne {
+	_u.mutation.ClearTrackToken()
 	return _u
 }
 
@@ -808,6 +859,11 @@ func (_u *TicketUpdateOne) check() error {
 			return &ValidationError{Name: "note", err: fmt.Errorf(`ent: validator failed for field "Ticket.note": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.TrackToken(); ok {
+		if err := ticket.TrackTokenValidator(v); err != nil {
+			return &ValidationError{Name: "track_token", err: fmt.Errorf(`ent: validator failed for field "Ticket.track_token": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.CalledBy(); ok {
 		if err := ticket.CalledByValidator(string(v)); err != nil {
 			return &ValidationError{Name: "called_by", err: fmt.Errorf(`ent: validator failed for field "Ticket.called_by": %w`, err)}
@@ -882,6 +938,12 @@ func (_u *TicketUpdateOne) sqlSave(ctx context.Context) (_node *Ticket, err erro
 	}
 	if _u.mutation.ClaimCodeCleared() {
 		_spec.ClearField(ticket.FieldClaimCode, field.TypeString)
+	}
+	if value, ok := _u.mutation.TrackToken(); ok {
+		_spec.SetField(ticket.FieldTrackToken, field.TypeString, value)
+	}
+	if _u.mutation.TrackTokenCleared() {
+		_spec.ClearField(ticket.FieldTrackToken, field.TypeString)
 	}
 	if value, ok := _u.mutation.CallCount(); ok {
 		_spec.SetField(ticket.FieldCallCount, field.TypeInt, value)

@@ -18,6 +18,8 @@ type Tx struct {
 	AuditEntry *AuditEntryClient
 	// CallEvent is the client for interacting with the CallEvent builders.
 	CallEvent *CallEventClient
+	// ConsoleChallenge is the client for interacting with the ConsoleChallenge builders.
+	ConsoleChallenge *ConsoleChallengeClient
 	// ContentCheck is the client for interacting with the ContentCheck builders.
 	ContentCheck *ContentCheckClient
 	// DayCounter is the client for interacting with the DayCounter builders.
@@ -171,6 +173,7 @@ func (tx *Tx) Client() *Client {
 func (tx *Tx) init() {
 	tx.AuditEntry = NewAuditEntryClient(tx.config)
 	tx.CallEvent = NewCallEventClient(tx.config)
+	tx.ConsoleChallenge = NewConsoleChallengeClient(tx.config)
 	tx.ContentCheck = NewContentCheckClient(tx.config)
 	tx.DayCounter = NewDayCounterClient(tx.config)
 	tx.Lease = NewLeaseClient(tx.config)

@@ -7,11 +7,9 @@ package graph
 
 import (
 	"callme/ent"
-	model1 "callme/graph/model"
 	"callme/internal/canteen"
 	"callme/internal/model"
 	"context"
-	"fmt"
 )
 
 // Login is the resolver for the login field.
@@ -25,13 +23,13 @@ func (r *mutationResolver) Logout(ctx context.Context) (bool, error) {
 }
 
 // StartConsoleLogin is the resolver for the startConsoleLogin field.
-func (r *mutationResolver) StartConsoleLogin(ctx context.Context) (*model1.ConsoleLogin, error) {
-	panic(fmt.Errorf("not implemented: StartConsoleLogin - startConsoleLogin"))
+func (r *mutationResolver) StartConsoleLogin(ctx context.Context) (*canteen.ConsoleLogin, error) {
+	return r.Svc.StartConsoleLogin(ctx, clientIPFrom(ctx))
 }
 
 // ApproveConsoleLogin is the resolver for the approveConsoleLogin field.
 func (r *mutationResolver) ApproveConsoleLogin(ctx context.Context, qrText string) (bool, error) {
-	panic(fmt.Errorf("not implemented: ApproveConsoleLogin - approveConsoleLogin"))
+	return r.Svc.ApproveConsoleLogin(ctx, qrText)
 }
 
 // Me is the resolver for the me field.
@@ -41,7 +39,8 @@ func (r *queryResolver) Me(ctx context.Context) (*ent.User, error) {
 
 // ConsoleLoginApproved is the resolver for the consoleLoginApproved field.
 func (r *subscriptionResolver) ConsoleLoginApproved(ctx context.Context, secret string) (<-chan *canteen.Login, error) {
-	panic(fmt.Errorf("not implemented: ConsoleLoginApproved - consoleLoginApproved"))
+	st, err := r.Svc.ConsoleLoginApproved(reportEnd(ctx), secret)
+	return channel(st, err)
 }
 
 // Roles is the resolver for the roles field.

@@ -101,6 +101,11 @@ var costs = map[string]fieldCost{
 	// Subscribing reads the current state and may replay today's calls.
 	"Subscription.calledNumbers": fixed(costStatement + ticketsPerDay*costRow),
 	"Subscription.ticketUpdated": fixed(2 * costStatement),
+	// A tracked ticket reads its row, its stall, its place and the stall's
+	// recent calls (for the ETA); subscribing reads them once more after
+	// subscribing. Anonymous callers pay from their address's budget.
+	"Query.trackedTicket":               fixed(4*costStatement + recentCalls*costRow),
+	"Subscription.trackedTicketUpdated": fixed(5*costStatement + recentCalls*costRow),
 	// A login may call WeChat's jscode2session; an upload decodes an image.
 	"Mutation.login":             fixed(10 * costStatement),
 	"Mutation.uploadSellerPhoto": fixed(50 * costStatement),

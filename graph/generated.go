@@ -253,7 +253,7 @@ type ComplexityRoot struct {
 type MutationResolver interface {
 	Login(ctx context.Context, input canteen.LoginInput) (*canteen.Login, error)
 	Logout(ctx context.Context) (bool, error)
-	StartConsoleLogin(ctx context.Context) (*model.ConsoleLogin, error)
+	StartConsoleLogin(ctx context.Context) (*canteen.ConsoleLogin, error)
 	ApproveConsoleLogin(ctx context.Context, qrText string) (bool, error)
 	SetOpen(ctx context.Context, sellerID pulid.ID, open bool) (*ent.Seller, error)
 	CreateSeller(ctx context.Context, input canteen.CreateSellerInput) (*canteen.SellerInvite, error)
@@ -288,7 +288,7 @@ type QueryResolver interface {
 	MyTickets(ctx context.Context) ([]*ent.Ticket, error)
 	Queue(ctx context.Context, sellerID pulid.ID) ([]*ent.Ticket, error)
 	SellerTickets(ctx context.Context, sellerID pulid.ID, day string) ([]*ent.Ticket, error)
-	TrackedTicket(ctx context.Context, token string) (*model.TrackedTicket, error)
+	TrackedTicket(ctx context.Context, token string) (*canteen.TrackedTicket, error)
 	NotificationTemplates(ctx context.Context) ([]string, error)
 }
 type SellerResolver interface {
@@ -307,7 +307,7 @@ type SubscriptionResolver interface {
 	ConsoleLoginApproved(ctx context.Context, secret string) (<-chan *canteen.Login, error)
 	CalledNumbers(ctx context.Context, sellerID pulid.ID, after *int) (<-chan *canteen.CallEvent, error)
 	TicketUpdated(ctx context.Context, ticketID pulid.ID) (<-chan *ent.Ticket, error)
-	TrackedTicketUpdated(ctx context.Context, token string) (<-chan *model.TrackedTicket, error)
+	TrackedTicketUpdated(ctx context.Context, token string) (<-chan *canteen.TrackedTicket, error)
 }
 type TicketResolver interface {
 	Seller(ctx context.Context, obj *ent.Ticket) (*ent.Seller, error)
@@ -2841,7 +2841,7 @@ func (ec *executionContext) fieldContext_CallEvent_calledAt(_ context.Context, f
 	return graphql.NewScalarFieldContext("CallEvent", field, false, false, "Time")
 }
 
-func (ec *executionContext) _ConsoleLogin_qrText(ctx context.Context, field graphql.CollectedField, obj *model.ConsoleLogin) (ret graphql.Marshaler) {
+func (ec *executionContext) _ConsoleLogin_qrText(ctx context.Context, field graphql.CollectedField, obj *canteen.ConsoleLogin) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2864,7 +2864,7 @@ func (ec *executionContext) fieldContext_ConsoleLogin_qrText(_ context.Context, 
 	return graphql.NewScalarFieldContext("ConsoleLogin", field, false, false, "String")
 }
 
-func (ec *executionContext) _ConsoleLogin_secret(ctx context.Context, field graphql.CollectedField, obj *model.ConsoleLogin) (ret graphql.Marshaler) {
+func (ec *executionContext) _ConsoleLogin_secret(ctx context.Context, field graphql.CollectedField, obj *canteen.ConsoleLogin) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2887,7 +2887,7 @@ func (ec *executionContext) fieldContext_ConsoleLogin_secret(_ context.Context, 
 	return graphql.NewScalarFieldContext("ConsoleLogin", field, false, false, "String")
 }
 
-func (ec *executionContext) _ConsoleLogin_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.ConsoleLogin) (ret graphql.Marshaler) {
+func (ec *executionContext) _ConsoleLogin_expiresAt(ctx context.Context, field graphql.CollectedField, obj *canteen.ConsoleLogin) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3495,8 +3495,8 @@ func (ec *executionContext) _Mutation_startConsoleLogin(ctx context.Context, fie
 			return ec.Resolvers.Mutation().StartConsoleLogin(ctx)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.ConsoleLogin) graphql.Marshaler {
-			return ec.marshalNConsoleLogin2ᚖcallmeᚋgraphᚋmodelᚐConsoleLogin(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *canteen.ConsoleLogin) graphql.Marshaler {
+			return ec.marshalNConsoleLogin2ᚖcallmeᚋinternalᚋcanteenᚐConsoleLogin(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5050,8 +5050,8 @@ func (ec *executionContext) _Query_trackedTicket(ctx context.Context, field grap
 			return ec.Resolvers.Query().TrackedTicket(ctx, fc.Args["token"].(string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.TrackedTicket) graphql.Marshaler {
-			return ec.marshalOTrackedTicket2ᚖcallmeᚋgraphᚋmodelᚐTrackedTicket(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *canteen.TrackedTicket) graphql.Marshaler {
+			return ec.marshalOTrackedTicket2ᚖcallmeᚋinternalᚋcanteenᚐTrackedTicket(ctx, selections, v)
 		},
 		true,
 		false,
@@ -6041,8 +6041,8 @@ func (ec *executionContext) _Subscription_trackedTicketUpdated(ctx context.Conte
 			return ec.Resolvers.Subscription().TrackedTicketUpdated(ctx, fc.Args["token"].(string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.TrackedTicket) graphql.Marshaler {
-			return ec.marshalNTrackedTicket2ᚖcallmeᚋgraphᚋmodelᚐTrackedTicket(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *canteen.TrackedTicket) graphql.Marshaler {
+			return ec.marshalNTrackedTicket2ᚖcallmeᚋinternalᚋcanteenᚐTrackedTicket(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6426,7 +6426,7 @@ func (ec *executionContext) fieldContext_Ticket_trackURL(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("Ticket", field, true, true, "String")
 }
 
-func (ec *executionContext) _TrackedTicket_seller(ctx context.Context, field graphql.CollectedField, obj *model.TrackedTicket) (ret graphql.Marshaler) {
+func (ec *executionContext) _TrackedTicket_seller(ctx context.Context, field graphql.CollectedField, obj *canteen.TrackedTicket) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6458,7 +6458,7 @@ func (ec *executionContext) fieldContext_TrackedTicket_seller(_ context.Context,
 	return fc, nil
 }
 
-func (ec *executionContext) _TrackedTicket_code(ctx context.Context, field graphql.CollectedField, obj *model.TrackedTicket) (ret graphql.Marshaler) {
+func (ec *executionContext) _TrackedTicket_code(ctx context.Context, field graphql.CollectedField, obj *canteen.TrackedTicket) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6481,7 +6481,7 @@ func (ec *executionContext) fieldContext_TrackedTicket_code(_ context.Context, f
 	return graphql.NewScalarFieldContext("TrackedTicket", field, false, false, "String")
 }
 
-func (ec *executionContext) _TrackedTicket_status(ctx context.Context, field graphql.CollectedField, obj *model.TrackedTicket) (ret graphql.Marshaler) {
+func (ec *executionContext) _TrackedTicket_status(ctx context.Context, field graphql.CollectedField, obj *canteen.TrackedTicket) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6504,7 +6504,7 @@ func (ec *executionContext) fieldContext_TrackedTicket_status(_ context.Context,
 	return graphql.NewScalarFieldContext("TrackedTicket", field, false, false, "TicketStatus")
 }
 
-func (ec *executionContext) _TrackedTicket_position(ctx context.Context, field graphql.CollectedField, obj *model.TrackedTicket) (ret graphql.Marshaler) {
+func (ec *executionContext) _TrackedTicket_position(ctx context.Context, field graphql.CollectedField, obj *canteen.TrackedTicket) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6527,7 +6527,7 @@ func (ec *executionContext) fieldContext_TrackedTicket_position(_ context.Contex
 	return graphql.NewScalarFieldContext("TrackedTicket", field, false, false, "Int")
 }
 
-func (ec *executionContext) _TrackedTicket_etaSeconds(ctx context.Context, field graphql.CollectedField, obj *model.TrackedTicket) (ret graphql.Marshaler) {
+func (ec *executionContext) _TrackedTicket_etaSeconds(ctx context.Context, field graphql.CollectedField, obj *canteen.TrackedTicket) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6550,7 +6550,7 @@ func (ec *executionContext) fieldContext_TrackedTicket_etaSeconds(_ context.Cont
 	return graphql.NewScalarFieldContext("TrackedTicket", field, false, false, "Int")
 }
 
-func (ec *executionContext) _TrackedTicket_callCount(ctx context.Context, field graphql.CollectedField, obj *model.TrackedTicket) (ret graphql.Marshaler) {
+func (ec *executionContext) _TrackedTicket_callCount(ctx context.Context, field graphql.CollectedField, obj *canteen.TrackedTicket) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6573,7 +6573,7 @@ func (ec *executionContext) fieldContext_TrackedTicket_callCount(_ context.Conte
 	return graphql.NewScalarFieldContext("TrackedTicket", field, false, false, "Int")
 }
 
-func (ec *executionContext) _TrackedTicket_calledAt(ctx context.Context, field graphql.CollectedField, obj *model.TrackedTicket) (ret graphql.Marshaler) {
+func (ec *executionContext) _TrackedTicket_calledAt(ctx context.Context, field graphql.CollectedField, obj *canteen.TrackedTicket) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6596,7 +6596,7 @@ func (ec *executionContext) fieldContext_TrackedTicket_calledAt(_ context.Contex
 	return graphql.NewScalarFieldContext("TrackedTicket", field, false, false, "Time")
 }
 
-func (ec *executionContext) _TrackedTicket_doneAt(ctx context.Context, field graphql.CollectedField, obj *model.TrackedTicket) (ret graphql.Marshaler) {
+func (ec *executionContext) _TrackedTicket_doneAt(ctx context.Context, field graphql.CollectedField, obj *canteen.TrackedTicket) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6619,7 +6619,7 @@ func (ec *executionContext) fieldContext_TrackedTicket_doneAt(_ context.Context,
 	return graphql.NewScalarFieldContext("TrackedTicket", field, false, false, "Time")
 }
 
-func (ec *executionContext) _TrackedTicket_businessDay(ctx context.Context, field graphql.CollectedField, obj *model.TrackedTicket) (ret graphql.Marshaler) {
+func (ec *executionContext) _TrackedTicket_businessDay(ctx context.Context, field graphql.CollectedField, obj *canteen.TrackedTicket) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6642,7 +6642,7 @@ func (ec *executionContext) fieldContext_TrackedTicket_businessDay(_ context.Con
 	return graphql.NewScalarFieldContext("TrackedTicket", field, false, false, "String")
 }
 
-func (ec *executionContext) _TrackedTicket_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.TrackedTicket) (ret graphql.Marshaler) {
+func (ec *executionContext) _TrackedTicket_expiresAt(ctx context.Context, field graphql.CollectedField, obj *canteen.TrackedTicket) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8357,7 +8357,7 @@ func (ec *executionContext) _CallEvent(ctx context.Context, sel ast.SelectionSet
 
 var consoleLoginImplementors = []string{"ConsoleLogin"}
 
-func (ec *executionContext) _ConsoleLogin(ctx context.Context, sel ast.SelectionSet, obj *model.ConsoleLogin) graphql.Marshaler {
+func (ec *executionContext) _ConsoleLogin(ctx context.Context, sel ast.SelectionSet, obj *canteen.ConsoleLogin) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, consoleLoginImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -9463,7 +9463,7 @@ func (ec *executionContext) _Ticket(ctx context.Context, sel ast.SelectionSet, o
 
 var trackedTicketImplementors = []string{"TrackedTicket"}
 
-func (ec *executionContext) _TrackedTicket(ctx context.Context, sel ast.SelectionSet, obj *model.TrackedTicket) graphql.Marshaler {
+func (ec *executionContext) _TrackedTicket(ctx context.Context, sel ast.SelectionSet, obj *canteen.TrackedTicket) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, trackedTicketImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -10007,7 +10007,7 @@ func (ec *executionContext) unmarshalNClaimInput2callmeᚋinternalᚋcanteenᚐC
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNConsoleLogin2ᚖcallmeᚋgraphᚋmodelᚐConsoleLogin(ctx context.Context, sel ast.SelectionSet, v *model.ConsoleLogin) graphql.Marshaler {
+func (ec *executionContext) marshalNConsoleLogin2ᚖcallmeᚋinternalᚋcanteenᚐConsoleLogin(ctx context.Context, sel ast.SelectionSet, v *canteen.ConsoleLogin) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ConsoleLogin!")
 		return graphql.Null
@@ -10352,7 +10352,7 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 	return res
 }
 
-func (ec *executionContext) marshalNTrackedTicket2ᚖcallmeᚋgraphᚋmodelᚐTrackedTicket(ctx context.Context, sel ast.SelectionSet, v *model.TrackedTicket) graphql.Marshaler {
+func (ec *executionContext) marshalNTrackedTicket2ᚖcallmeᚋinternalᚋcanteenᚐTrackedTicket(ctx context.Context, sel ast.SelectionSet, v *canteen.TrackedTicket) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "TrackedTicket!")
 		return graphql.Null
@@ -10686,7 +10686,7 @@ func (ec *executionContext) marshalOTime2ᚖtimeᚐTime(ctx context.Context, sel
 	return res
 }
 
-func (ec *executionContext) marshalOTrackedTicket2ᚖcallmeᚋgraphᚋmodelᚐTrackedTicket(ctx context.Context, sel ast.SelectionSet, v *model.TrackedTicket) graphql.Marshaler {
+func (ec *executionContext) marshalOTrackedTicket2ᚖcallmeᚋinternalᚋcanteenᚐTrackedTicket(ctx context.Context, sel ast.SelectionSet, v *canteen.TrackedTicket) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}

@@ -7,11 +7,9 @@ package graph
 
 import (
 	"callme/ent"
-	"callme/graph/model"
 	"callme/internal/canteen"
 	"callme/internal/pulid"
 	"context"
-	"fmt"
 )
 
 // Fetch is the resolver for the fetch field.
@@ -80,8 +78,8 @@ func (r *queryResolver) SellerTickets(ctx context.Context, sellerID pulid.ID, da
 }
 
 // TrackedTicket is the resolver for the trackedTicket field.
-func (r *queryResolver) TrackedTicket(ctx context.Context, token string) (*model.TrackedTicket, error) {
-	panic(fmt.Errorf("not implemented: TrackedTicket - trackedTicket"))
+func (r *queryResolver) TrackedTicket(ctx context.Context, token string) (*canteen.TrackedTicket, error) {
+	return r.Svc.TrackedTicket(ctx, token)
 }
 
 // NotificationTemplates is the resolver for the notificationTemplates field.
@@ -102,8 +100,9 @@ func (r *subscriptionResolver) TicketUpdated(ctx context.Context, ticketID pulid
 }
 
 // TrackedTicketUpdated is the resolver for the trackedTicketUpdated field.
-func (r *subscriptionResolver) TrackedTicketUpdated(ctx context.Context, token string) (<-chan *model.TrackedTicket, error) {
-	panic(fmt.Errorf("not implemented: TrackedTicketUpdated - trackedTicketUpdated"))
+func (r *subscriptionResolver) TrackedTicketUpdated(ctx context.Context, token string) (<-chan *canteen.TrackedTicket, error) {
+	st, err := r.Svc.TrackedTicketUpdated(reportEnd(ctx), token)
+	return channel(st, err)
 }
 
 // Seller is the resolver for the seller field.
@@ -146,7 +145,7 @@ func (r *ticketResolver) BusinessDay(ctx context.Context, obj *ent.Ticket) (stri
 
 // TrackURL is the resolver for the trackURL field.
 func (r *ticketResolver) TrackURL(ctx context.Context, obj *ent.Ticket) (*string, error) {
-	panic(fmt.Errorf("not implemented: TrackURL - trackURL"))
+	return r.Svc.TrackURL(ctx, obj)
 }
 
 // Ticket returns TicketResolver implementation.

@@ -32,6 +32,18 @@ func (f CallEventFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, e
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.CallEventMutation", m)
 }
 
+// The ConsoleChallengeFunc type is an adapter to allow the use of ordinary
+// function as ConsoleChallenge mutator.
+type ConsoleChallengeFunc func(context.Context, *ent.ConsoleChallengeMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ConsoleChallengeFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ConsoleChallengeMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ConsoleChallengeMutation", m)
+}
+
 // The ContentCheckFunc type is an adapter to allow the use of ordinary
 // function as ContentCheck mutator.
 type ContentCheckFunc func(context.Context, *ent.ContentCheckMutation) (ent.Value, error)

@@ -81,6 +81,30 @@ var (
 			},
 		},
 	}
+	// ConsoleChallengesColumns holds the columns for the "console_challenges" table.
+	ConsoleChallengesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "challenge_hash", Type: field.TypeString, Unique: true, Size: 64},
+		{Name: "secret_hash", Type: field.TypeString, Unique: true, Size: 64},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "expires_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "approved_by", Type: field.TypeString, Nullable: true, Size: 28},
+		{Name: "approved_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "used_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+	}
+	// ConsoleChallengesTable holds the schema information for the "console_challenges" table.
+	ConsoleChallengesTable = &schema.Table{
+		Name:       "console_challenges",
+		Columns:    ConsoleChallengesColumns,
+		PrimaryKey: []*schema.Column{ConsoleChallengesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "consolechallenge_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{ConsoleChallengesColumns[4]},
+			},
+		},
+	}
 	// ContentChecksColumns holds the columns for the "content_checks" table.
 	ContentChecksColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -336,6 +360,7 @@ var (
 		{Name: "issued_by", Type: field.TypeString, Size: 28},
 		{Name: "idempotency_key", Type: field.TypeString, Nullable: true, Size: 64},
 		{Name: "claim_code", Type: field.TypeString, Nullable: true, Size: 8},
+		{Name: "track_token", Type: field.TypeString, Unique: true, Nullable: true, Size: 32},
 		{Name: "call_count", Type: field.TypeInt, Default: 0},
 		{Name: "version", Type: field.TypeInt, Default: 1},
 		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
@@ -356,13 +381,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "tickets_sellers_tickets",
-				Columns:    []*schema.Column{TicketsColumns[20]},
+				Columns:    []*schema.Column{TicketsColumns[21]},
 				RefColumns: []*schema.Column{SellersColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "tickets_users_tickets",
-				Columns:    []*schema.Column{TicketsColumns[21]},
+				Columns:    []*schema.Column{TicketsColumns[22]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -371,17 +396,17 @@ var (
 			{
 				Name:    "ticket_seller_id_business_day_active_number",
 				Unique:  true,
-				Columns: []*schema.Column{TicketsColumns[20], TicketsColumns[1], TicketsColumns[4]},
+				Columns: []*schema.Column{TicketsColumns[21], TicketsColumns[1], TicketsColumns[4]},
 			},
 			{
 				Name:    "ticket_seller_id_business_day_issue_seq",
 				Unique:  false,
-				Columns: []*schema.Column{TicketsColumns[20], TicketsColumns[1], TicketsColumns[5]},
+				Columns: []*schema.Column{TicketsColumns[21], TicketsColumns[1], TicketsColumns[5]},
 			},
 			{
 				Name:    "ticket_owner_id_business_day",
 				Unique:  false,
-				Columns: []*schema.Column{TicketsColumns[21], TicketsColumns[1]},
+				Columns: []*schema.Column{TicketsColumns[22], TicketsColumns[1]},
 			},
 			{
 				Name:    "ticket_issued_by_idempotency_key",
@@ -420,6 +445,7 @@ var (
 	Tables = []*schema.Table{
 		AuditEntriesTable,
 		CallEventsTable,
+		ConsoleChallengesTable,
 		ContentChecksTable,
 		DayCountersTable,
 		LeasesTable,

@@ -12,6 +12,9 @@ type AuditEntry func(*sql.Selector)
 // CallEvent is the predicate function for callevent builders.
 type CallEvent func(*sql.Selector)
 
+// ConsoleChallenge is the predicate function for consolechallenge builders.
+type ConsoleChallenge func(*sql.Selector)
+
 // ContentCheck is the predicate function for contentcheck builders.
 type ContentCheck func(*sql.Selector)
 

@@ -44,6 +44,11 @@ func (Ticket) Fields() []ent.Field {
 		// out; claiming the number needs it, so holding the slip is proof.
 		// NULL for tickets a customer fetched for themself.
 		field.String("claim_code").Optional().Nillable().MaxRuneLen(8).Immutable().Sensitive(),
+		// track_token is the capability in the ticket's trackURL: whoever
+		// holds the link follows this one ticket, without a login, until the
+		// end of its business day. Tickets issued before it existed get one
+		// on first read.
+		field.String("track_token").Optional().Nillable().MaxRuneLen(32).Unique().Sensitive(),
 		field.Int("call_count").Default(0),
 		// version grows with every change, so a subscriber can drop stale events.
 		field.Int("version").Default(1),

@@ -42,6 +42,8 @@ const (
 	FieldIdempotencyKey = "idempotency_key"
 	// FieldClaimCode holds the string denoting the claim_code field in the database.
 	FieldClaimCode = "claim_code"
+	// FieldTrackToken holds the string denoting the track_token field in the database.
+	FieldTrackToken = "track_token"
 	// FieldCallCount holds the string denoting the call_count field in the database.
 	FieldCallCount = "call_count"
 	// FieldVersion holds the string denoting the version field in the database.
@@ -97,6 +99,7 @@ var Columns = []string{
 	FieldIssuedBy,
 	FieldIdempotencyKey,
 	FieldClaimCode,
+	FieldTrackToken,
 	FieldCallCount,
 	FieldVersion,
 	FieldCreatedAt,
@@ -133,6 +136,8 @@ var (
 	IdempotencyKeyValidator func(string) error
 	// ClaimCodeValidator is a validator for the "claim_code" field. It is called by the builders before save.
 	ClaimCodeValidator func(string) error
+	// TrackTokenValidator is a validator for the "track_token" field. It is called by the builders before save.
+	TrackTokenValidator func(string) error
 	// DefaultCallCount holds the default value on creation for the "call_count" field.
 	DefaultCallCount int
 	// DefaultVersion holds the default value on creation for the "version" field.
@@ -227,6 +232,11 @@ func ByIdempotencyKey(opts ...sql.OrderTermOption) OrderOption {
 // ByClaimCode orders the results by the claim_code field.
 func ByClaimCode(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldClaimCode, opts...).ToFunc()
+}
+
+// ByTrackToken orders the results by the track_token field.
+func ByTrackToken(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldTrackToken, opts...).ToFunc()
 }
 
 // ByCallCount orders the results by the call_count field.

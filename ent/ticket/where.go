@@ -112,6 +112,11 @@ func ClaimCode(v string) predicate.Ticket {
 	return predicate.Ticket(sql.FieldEQ(FieldClaimCode, v))
 }
 
+// TrackToken applies equality check predicate on the "track_token" field. It's identical to TrackTokenEQ.
+func TrackToken(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldTrackToken, v))
+}
+
 // CallCount applies equality check predicate on the "call_count" field. It's identical to CallCountEQ.
 func CallCount(v int) predicate.Ticket {
 	return predicate.Ticket(sql.FieldEQ(FieldCallCount, v))
@@ -865,6 +870,81 @@ func ClaimCodeEqualFold(v string) predicate.Ticket {
 // ClaimCodeContainsFold applies the ContainsFold predicate on the "claim_code" field.
 func ClaimCodeContainsFold(v string) predicate.Ticket {
 	return predicate.Ticket(sql.FieldContainsFold(FieldClaimCode, v))
+}
+
+// TrackTokenEQ applies the EQ predicate on the "track_token" field.
+func TrackTokenEQ(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEQ(FieldTrackToken, v))
+}
+
+// TrackTokenNEQ applies the NEQ predicate on the "track_token" field.
+func TrackTokenNEQ(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNEQ(FieldTrackToken, v))
+}
+
+// TrackTokenIn applies the In predicate on the "track_token" field.
+func TrackTokenIn(vs ...string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldIn(FieldTrackToken, vs...))
+}
+
+// TrackTokenNotIn applies the NotIn predicate on the "track_token" field.
+func TrackTokenNotIn(vs ...string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotIn(FieldTrackToken, vs...))
+}
+
+// TrackTokenGT applies the GT predicate on the "track_token" field.
+func TrackTokenGT(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGT(FieldTrackToken, v))
+}
+
+// TrackTokenGTE applies the GTE predicate on the "track_token" field.
+func TrackTokenGTE(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldGTE(FieldTrackToken, v))
+}
+
+// TrackTokenLT applies the LT predicate on the "track_token" field.
+func TrackTokenLT(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLT(FieldTrackToken, v))
+}
+
+// TrackTokenLTE applies the LTE predicate on the "track_token" field.
+func TrackTokenLTE(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldLTE(FieldTrackToken, v))
+}
+
+// TrackTokenContains applies the Contains predicate on the "track_token" field.
+func TrackTokenContains(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldContains(FieldTrackToken, v))
+}
+
+// TrackTokenHasPrefix applies the HasPrefix predicate on the "track_token" field.
+func TrackTokenHasPrefix(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldHasPrefix(FieldTrackToken, v))
+}
+
+// TrackTokenHasSuffix applies the HasSuffix predicate on the "track_token" field.
+func TrackTokenHasSuffix(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldHasSuffix(FieldTrackToken, v))
+}
+
+// TrackTokenIsNil applies the IsNil predicate on the "track_token" field.
+func TrackTokenIsNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldIsNull(FieldTrackToken))
+}
+
+// TrackTokenNotNil applies the NotNil predicate on the "track_token" field.
+func TrackTokenNotNil() predicate.Ticket {
+	return predicate.Ticket(sql.FieldNotNull(FieldTrackToken))
+}
+
+// TrackTokenEqualFold applies the EqualFold predicate on the "track_token" field.
+func TrackTokenEqualFold(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldEqualFold(FieldTrackToken, v))
+}
+
+// TrackTokenContainsFold applies the ContainsFold predicate on the "track_token" field.
+func TrackTokenContainsFold(v string) predicate.Ticket {
+	return predicate.Ticket(sql.FieldContainsFold(FieldTrackToken, v))
 }
 
 // CallCountEQ applies the EQ predicate on the "call_count" field.

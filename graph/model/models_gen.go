@@ -4,43 +4,12 @@ package model
 
 import (
 	"bytes"
-	"callme/ent"
-	"callme/internal/model"
 	"fmt"
 	"io"
 	"strconv"
-	"time"
 )
 
-// A scan-to-log-in challenge for the staff console. The console shows `qrText` as a QR code and keeps `secret` to itself.
-type ConsoleLogin struct {
-	// What the QR code says; the seller mini-program passes it to approveConsoleLogin.
-	QRText string `json:"qrText"`
-	// Only the console knows it: it listens on consoleLoginApproved with it.
-	Secret string `json:"secret"`
-	// Two minutes after the start; an unapproved challenge is useless after that.
-	ExpiresAt time.Time `json:"expiresAt"`
-}
-
 type Subscription struct {
-}
-
-// What the public page behind a ticket's trackURL shows: no note, no owner.
-type TrackedTicket struct {
-	Seller *ent.Seller        `json:"seller"`
-	Code   string             `json:"code"`
-	Status model.TicketStatus `json:"status"`
-	// Tickets of the same seller still WAITING ahead of this one; null unless WAITING.
-	Position *int `json:"position,omitempty"`
-	// Estimated seconds until this WAITING ticket is called; null when unknown.
-	EtaSeconds *int       `json:"etaSeconds,omitempty"`
-	CallCount  int        `json:"callCount"`
-	CalledAt   *time.Time `json:"calledAt,omitempty"`
-	DoneAt     *time.Time `json:"doneAt,omitempty"`
-	// YYYY-MM-DD
-	BusinessDay string `json:"businessDay"`
-	// When the link stops working: the end of the ticket's business day.
-	ExpiresAt time.Time `json:"expiresAt"`
 }
 
 // Where a stall's photo is in WeChat's content check.

@@ -170,21 +170,29 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*Login, error) {
 		if err != nil {
 			return err
 		}
-		_, err = tx.Session.Create().
-			SetTokenHash(hash).
-			SetUserID(u.ID).
-			SetApp(app).
-			SetSessionKey(sessionKey).
-			SetCreatedAt(now).
-			SetLastSeenAt(now).
-			SetExpiresAt(now.Add(s.cfg.SessionIdle)).
-			Save(ctx)
+		_, err = s.createSession(ctx, tx, u.ID, app, hash, sessionKey, now)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return &Login{Token: token, ExpiresAt: now.Add(s.cfg.SessionIdle), User: u.Unwrap()}, nil
+}
+
+// createSession stores a new session of user uid (only its token's hash)
+// and returns when it expires unless used.
+func (s *Service) createSession(ctx context.Context, tx *txn, uid pulid.ID, app model.App, hash, sessionKey string, now time.Time) (time.Time, error) {
+	expires := now.Add(s.cfg.SessionIdle)
+	_, err := tx.Session.Create().
+		SetTokenHash(hash).
+		SetUserID(uid).
+		SetApp(app).
+		SetSessionKey(sessionKey).
+		SetCreatedAt(now).
+		SetLastSeenAt(now).
+		SetExpiresAt(expires).
+		Save(ctx)
+	return expires, err
 }
 
 // wechatError maps a WeChat failure to the contract's codes.

@@ -9,6 +9,7 @@ import (
 
 	"callme/ent"
 	"callme/ent/callevent"
+	"callme/ent/consolechallenge"
 	"callme/ent/daycounter"
 	"callme/ent/lease"
 	"callme/ent/notification"
@@ -77,9 +78,9 @@ const (
 type SweepReport struct {
 	// Ran is false when another instance held the lease.
 	Ran bool
-	// Rows deleted (Sessions, Calls, Notifications, Grants) and tickets
-	// whose note and owner were cleared (Tickets).
-	Sessions, Calls, Notifications, Grants, Tickets int
+	// Rows deleted (Sessions, ConsoleLogins, Calls, Notifications, Grants)
+	// and tickets whose note and owner were cleared (Tickets).
+	Sessions, ConsoleLogins, Calls, Notifications, Grants, Tickets int
 }
 
 func newHolder() string {
@@ -110,8 +111,8 @@ func (s *Service) RunLifecycle(ctx context.Context) {
 		switch {
 		case err != nil && ctx.Err() == nil:
 			s.log.ErrorContext(ctx, "data lifecycle sweep", "err", err)
-		case rep.Sessions+rep.Calls+rep.Notifications+rep.Grants+rep.Tickets > 0:
-			s.log.InfoContext(ctx, "data lifecycle sweep", "sessions", rep.Sessions, "calls", rep.Calls,
+		case rep.Sessions+rep.ConsoleLogins+rep.Calls+rep.Notifications+rep.Grants+rep.Tickets > 0:
+			s.log.InfoContext(ctx, "data lifecycle sweep", "sessions", rep.Sessions, "console_logins", rep.ConsoleLogins, "calls", rep.Calls,
 				"notifications", rep.Notifications, "grants", rep.Grants, "tickets_anonymised", rep.Tickets)
 		}
 		t.Reset(every)
@@ -123,7 +124,7 @@ func (s *Service) RunLifecycle(ctx context.Context) {
 var errLeaseLost = errors.New("canteen: the lifecycle lease expired during the sweep")
 
 // Sweep removes what is past retention, if this instance gets the lease:
-// expired sessions; call events, notifications and grants older than
+// expired sessions and console logins; call events, notifications and grants older than
 // Records; the note and owner of tickets older than PersonalData. It works
 // in batches of Retention.Batch rows, each its own short statement or
 // transaction, pausing between them.
@@ -155,6 +156,14 @@ func (s *Service) Sweep(ctx context.Context) (SweepReport, error) {
 				return 0, err
 			}
 			return s.db.Session.Delete().Where(session.IDIn(ids...), session.ExpiresAtLT(now)).Exec(ctx)
+		}},
+		// Expired console logins, used or not: they can never be used again.
+		{"console logins", &rep.ConsoleLogins, func(ctx context.Context, n int) (int, error) {
+			ids, err := s.db.ConsoleChallenge.Query().Where(consolechallenge.ExpiresAtLT(now)).Limit(n).IDs(ctx)
+			if err != nil || len(ids) == 0 {
+				return 0, err
+			}
+			return s.db.ConsoleChallenge.Delete().Where(consolechallenge.IDIn(ids...)).Exec(ctx)
 		}},
 		{"calls", &rep.Calls, func(ctx context.Context, n int) (int, error) { return s.purgeCalls(ctx, callsBefore, n) }},
 		{"notifications", &rep.Notifications, func(ctx context.Context, n int) (int, error) {

@@ -21,6 +21,7 @@ import (
 	"callme/internal/events"
 	"callme/internal/media"
 	"callme/internal/model"
+	"callme/internal/pulid"
 	"callme/internal/ratelimit"
 	"callme/internal/store"
 	"callme/internal/wechat"
@@ -60,6 +61,12 @@ type Config struct {
 	Content ContentConfig
 	// Retention configures the data lifecycle sweep (lifecycle.go).
 	Retention Retention
+	// ConsoleLoginTTL is how long a console's scan-to-log-in challenge
+	// waits for its approval (default 2 minutes); ConsoleLoginsPerMinute
+	// how many one client address may start a minute (default
+	// DefaultConsoleLoginsPerMinute; negative: no limit).
+	ConsoleLoginTTL        time.Duration
+	ConsoleLoginsPerMinute int
 	// Now is the clock; tests inject their own.
 	Now func() time.Time
 	// CallDelivered, when set, hears how long after its commit each live
@@ -85,6 +92,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.ConsoleLoginTTL <= 0 {
+		c.ConsoleLoginTTL = consoleLoginTTL
+	}
+	if c.ConsoleLoginsPerMinute == 0 {
+		c.ConsoleLoginsPerMinute = DefaultConsoleLoginsPerMinute
 	}
 	c.Retention.setDefaults()
 }
@@ -117,6 +130,8 @@ type Service struct {
 	counters sync.Map
 	// claims is each customer's budget of claim attempts.
 	claims *ratelimit.Limiter
+	// consoleStarts is each client address's budget of console logins.
+	consoleStarts *ratelimit.Limiter
 	// sessions caches resolved sessions for SessionCacheTTL.
 	sessions *sessionCache
 	// holder names this instance in the lifecycle lease.
@@ -167,9 +182,10 @@ func New(db *ent.Client, dialectName string, broker events.Broker, wx WeChat, cf
 		cfg.Notify.State = "formal"
 	}
 	svc := &Service{db: db, dialect: dialectName, broker: broker, wechat: wx, cfg: cfg, admins: admins, log: log, kick: make(chan struct{}, 1), checkKick: make(chan struct{}, 1),
-		claims:   ratelimit.New(claimsPerSecond, claimBurst, cfg.Now),
-		sessions: newSessionCache(cfg.SessionCacheTTL, 100_000, broker),
-		holder:   newHolder()}
+		claims:        ratelimit.New(claimsPerSecond, claimBurst, cfg.Now),
+		consoleStarts: ratelimit.New(float64(cfg.ConsoleLoginsPerMinute)/60, max(cfg.ConsoleLoginsPerMinute, 1), cfg.Now),
+		sessions:      newSessionCache(cfg.SessionCacheTTL, 100_000, broker),
+		holder:        newHolder()}
 	svc.swept.Store(cfg.Now().Unix())
 	return svc
 }
@@ -244,6 +260,28 @@ type txn struct {
 }
 
 func (t *txn) publish(ev events.Event) { t.events = append(t.events, ev) }
+
+// queueChanged tells a stall's tracked tickets, once per transaction, that
+// its line of WAITING tickets changed other than by a call (a call is on the
+// stall's topic already): they read their place again. It has a topic of
+// its own so the stall's topic stays the call stream (see SellerTopic).
+func (t *txn) queueChanged(sellerID pulid.ID) {
+	topic := QueueTopic(sellerID)
+	for _, e := range t.events {
+		if e.Topic == topic {
+			return
+		}
+	}
+	t.publish(events.Event{Topic: topic})
+}
+
+// waitingChanged publishes queueChanged when a change took a ticket into or
+// out of WAITING.
+func (t *txn) waitingChanged(before, after *ent.Ticket) {
+	if (before.Status == model.StatusWaiting) != (after.Status == model.StatusWaiting) {
+		t.queueChanged(after.SellerID)
+	}
+}
 
 func (t *txn) onCommit(f func()) { t.committed = append(t.committed, f) }
 

@@ -43,8 +43,12 @@ func (s *Service) ETASeconds(ctx context.Context, t *ent.Ticket) (*int, error) {
 	if err != nil {
 		return nil, err
 	}
-	pos := ahead[k]
-	calls, err := s.recentFirstCalls(ctx, t.SellerID)
+	return s.etaAt(ctx, t.SellerID, ahead[k])
+}
+
+// etaAt estimates the wait of a ticket with pos tickets ahead of it at a stall.
+func (s *Service) etaAt(ctx context.Context, sellerID pulid.ID, pos int) (*int, error) {
+	calls, err := s.recentFirstCalls(ctx, sellerID)
 	if err != nil || len(calls) < 3 {
 		return nil, err
 	}

@@ -44,6 +44,11 @@ type ClaimInput struct {
 func TicketTopic(id pulid.ID) string { return "ticket:" + string(id) }
 func SellerTopic(id pulid.ID) string { return "seller:" + string(id) }
 
+// QueueTopic names the topic of changes to a stall's line of WAITING
+// tickets other than calls (cancellations, reopenings): bare hints, for
+// tracked tickets' positions.
+func QueueTopic(id pulid.ID) string { return "queue:" + string(id) }
+
 // FormatCode renders a ticket code (see package ticketcode).
 func FormatCode(prefix string, number, maxNumber int) string {
 	return ticketcode.Format(prefix, number, maxNumber)
@@ -323,6 +328,12 @@ func (s *Service) insertTicket(ctx context.Context, tx *txn, a *Actor, sellerID 
 		SetNillableIdempotencyKey(key).
 		SetNillableNote(note).
 		SetCreatedAt(now)
+	// The track token goes into the INSERT: a trackURL costs no statement.
+	tok, err := newTrackToken()
+	if err != nil {
+		return nil, err
+	}
+	create.SetTrackToken(tok)
 	if owned {
 		create.SetOwnerID(a.UserID).SetClaimedAt(now)
 	} else {
@@ -924,7 +935,28 @@ func (s *Service) Note(ctx context.Context, t *ent.Ticket) *string {
 	return t.Note
 }
 
-// canRead reports whether the caller may see t: its owner, its seller, an admin.
+// TrackURL returns the link to a ticket's public page to those who may read
+// its note (canRead), and to nobody else: the link is a capability, handed
+// on by its owner or printed on the seller's slip. A ticket issued before
+// links existed gets its token here, once.
+func (s *Service) TrackURL(ctx context.Context, t *ent.Ticket) (*string, error) {
+	if !canRead(ActorFrom(ctx), t) {
+		return nil, nil
+	}
+	tok := t.TrackToken
+	if tok == nil {
+		v, err := s.ensureTrackToken(ctx, t.ID)
+		if err != nil {
+			return nil, err
+		}
+		tok = &v
+	}
+	u := s.trackURL(*tok)
+	return &u, nil
+}
+
+// canRead reports whether the caller may see t's private fields (note,
+// trackURL): its owner, its seller, an admin.
 func canRead(a *Actor, t *ent.Ticket) bool {
 	if a == nil {
 		return false

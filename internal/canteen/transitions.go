@@ -136,6 +136,7 @@ func (s *Service) endTicket(ctx context.Context, tx *txn, a *Actor, cur *ent.Tic
 		return nil, err
 	}
 	tx.publish(ticketEvent(t))
+	tx.waitingChanged(cur, t)
 	return t, nil
 }
 
@@ -184,6 +185,7 @@ func (s *Service) transitionBy(ctx context.Context, id pulid.ID, decide func(*en
 			return err
 		}
 		tx.publish(ticketEvent(t))
+		tx.waitingChanged(cur, t)
 		return s.auditTicket(ctx, tx, a, string(act), cur)
 	})
 	if err != nil {
