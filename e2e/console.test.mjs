@@ -15,12 +15,12 @@ import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import jsQR from 'jsqr';
 import { PNG } from 'pngjs';
-import { setup, startServer, stopServer, gql, login, launch, axe, screenshot, sleep } from './lib.mjs';
+import { setup, freePort, startServer, stopServer, gql, login, launch, axe, screenshot, sleep } from './lib.mjs';
 
 const STALL = '兰州拉面·二楼 🍜';
 const NOTE = '不要香菜🌶️，多加一份面'; // a customer's note, shown to the seller only
 const RECALL_GAP_MS = 2000; // -recall-gap: the least time between two calls of a number
-const ARGS = ['-recall-gap', `${RECALL_GAP_MS}ms`];
+let ARGS; // the server's flags: -recall-gap, and -public-url for trackURL
 
 let env;
 let server;
@@ -86,7 +86,9 @@ const count = (page, key) => page.$eval(`[data-count="${key}"] dd`, (dd) => Numb
 
 before(async () => {
   env = await setup('console');
-  server = await startServer(env, '127.0.0.1:0', ARGS);
+  const port = await freePort();
+  ARGS = ['-recall-gap', `${RECALL_GAP_MS}ms`, '-public-url', `http://127.0.0.1:${port}`];
+  server = await startServer(env, `127.0.0.1:${port}`, ARGS);
   browser = await launch(env.work, { viewport: { width: 1280, height: 800 }, initScripts: [instrument] });
 });
 

@@ -5,6 +5,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, mkdir, readFile } from 'node:fs/promises';
+import net from 'node:net';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -58,6 +59,18 @@ export async function startServer({ bin, db, artifacts }, addr, extraArgs = []) 
   });
   proc.stdout.on('data', (chunk) => log.write(chunk));
   return { proc, base, port: Number(new URL(base).port) };
+}
+
+// freePort finds a port to run a server on, for flags that must name its
+// address up front (-public-url).
+export async function freePort() {
+  const srv = net.createServer();
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const { port } = srv.address();
+  srv.close();
+  await once(srv, 'close');
+  return port;
 }
 
 export async function stopServer(s, signal = 'SIGTERM') {
