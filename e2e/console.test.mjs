@@ -350,6 +350,27 @@ test('the ticket page survives a server restart and misses no call', async () =>
   await page.close();
 });
 
+test('scan to log in: the console shows a challenge, the seller approves it on the phone, the console is in', async () => {
+  const page = await browser.newPage();
+  await page.goto(`${server.base}console`);
+  await page.click('#scan-instead');
+  const qrEl = await page.waitForSelector('#scan-qr svg', { timeout: 5000 });
+  await sleep(200);
+  const png = PNG.sync.read(await qrEl.screenshot());
+  const qr = jsQR(new Uint8ClampedArray(png.data), png.width, png.height);
+  assert.ok(qr, 'a QR code is shown');
+  assert.match(await page.textContent('#scan-countdown'), /\d+/);
+  await screenshot(page, env.artifacts, 'console-scan-login');
+  // The seller mini-program's approval page calls this with what it scanned.
+  const ok = (await gql(server.base, 'mutation($q: String!) { approveConsoleLogin(qrText: $q) }', { q: qr.data }, sellerToken)).approveConsoleLogin;
+  assert.equal(ok, true);
+  await page.waitForSelector('body[data-view="seller"]', { timeout: 5000 });
+  await page.waitForFunction((name) => document.getElementById('stall-name')?.textContent === name, STALL);
+  // The challenge is single use.
+  await assert.rejects(gql(server.base, 'mutation($q: String!) { approveConsoleLogin(qrText: $q) }', { q: qr.data }, sellerToken), /NOT_FOUND/);
+  await page.close();
+});
+
 test('an unknown or malformed ticket link says so', async () => {
   const page = await browser.newPage();
   for (const token of ['AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', 'nope']) {

@@ -158,10 +158,13 @@ function showError(err) {
   const box = $('error');
   if (!err) {
     box.hidden = true;
-    box.textContent = '';
+    box.replaceChildren();
     return;
   }
-  box.textContent = err instanceof Error ? err.message : String(err);
+  box.replaceChildren(
+    h('span', { id: 'error-text' }, err instanceof Error ? err.message : String(err)),
+    h('button', { type: 'button', class: 'close', 'aria-label': t('closeSlip'), onclick: () => showError(null) }, '×'),
+  );
   box.hidden = false;
   if (errorCode(err) === 'UNAUTHENTICATED' && state.token) {
     setToken('');
@@ -188,7 +191,10 @@ async function act(fn) {
     state.busy = false;
     document.body.classList.remove('busy');
   }
-  await refresh();
+  // Soon, not now: the call event of this very action arrives in a moment
+  // and one refresh serves both (each costs ~1,700 of the seller's budget
+  // points, see console.graphql).
+  scheduleRefresh(120);
 }
 
 function setToken(token) {
@@ -325,7 +331,7 @@ function startSeller() {
       const ev = data.calledNumbers;
       if (!ev) return;
       if (ev.seq > lastSeq) lastSeq = ev.seq;
-      scheduleRefresh(100);
+      scheduleRefresh(120);
     },
     onConn: (conn) => setConn(conn),
     stop: (err) => {
@@ -390,8 +396,12 @@ async function refresh() {
     state.queue = data.queue || [];
     state.today = data.sellerTickets || [];
     renderSeller();
+    document.body.classList.remove('stale');
   } catch (err) {
-    showError(err);
+    // Over budget or offline: the next poll tries again; meanwhile the
+    // queue is dimmed rather than an error shown over it.
+    if (errorCode(err) === 'RATE_LIMITED' || !(err instanceof GraphQLError)) document.body.classList.add('stale');
+    else showError(err);
   } finally {
     refreshing = null;
     if (me.again) scheduleRefresh(0);
@@ -754,6 +764,7 @@ function renderSeller() {
   const cur = currentCall();
   const curEl = $('current');
   curEl.textContent = cur ? cur.code : t('nobody');
+  curEl.classList.toggle('none', !cur);
   curEl.dataset.ticketId = cur ? cur.id : '';
 
   const count = (st) => state.today.filter((tk) => tk.status === st).length;
