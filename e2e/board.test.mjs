@@ -391,4 +391,7 @@ test('nothing left this machine; no page errors', () => {
   assert.deepEqual(browser.blocked, [], 'requests to other hosts');
   assert.deepEqual(browser.pageErrors, [], 'uncaught errors in pages');
   assert.deepEqual(browser.cspViolations, [], 'Content-Security-Policy violations');
+  // The playground (at /) sends text: admins may run any document.
+  const fromPages = browser.textDocuments.filter((d) => !d.startsWith(`${server.base}:`) && !d.startsWith(`${server.base} (ws):`));
+  assert.deepEqual(fromPages, [], 'the board sends persisted hashes only');
 });

@@ -186,6 +186,8 @@ test("a seller's day: log in, open, hand out, call, recall, complete, no-show, c
   // Space calls the next number: the walk-up one, first in line.
   await page.locator('body').press(' ');
   await page.waitForFunction((code) => document.getElementById('current').textContent === code, slipCode, { timeout: 3000 });
+  await waitRow(page, slipCode, 'CALLED', 3000);
+  await screenshot(page, env.artifacts, 'console-seller');
   // R recalls it: too soon, the server says so, with its code…
   const calledAt = Date.now();
   await page.locator('body').press('r');
@@ -274,7 +276,7 @@ test("the slip prints alone, and its QR code decodes to the ticket's trackURL", 
   issued.push({ ...t, via: 'seller' });
   assert.ok(t.trackURL, 'the seller reads trackURL');
   const want = new URL(t.trackURL, server.base).href;
-  await screenshot(page, env.artifacts, 'console-seller');
+  await screenshot(page, env.artifacts, 'console-slip');
 
   await page.emulateMedia({ media: 'print' });
   try {
@@ -296,6 +298,7 @@ test("the slip prints alone, and its QR code decodes to the ticket's trackURL", 
 test('the ticket page follows a call within a second, vibrates and chimes', async () => {
   const tk = await customerTake('student-e', null, { track: true });
   const page = await browser.newPage();
+  await page.setViewportSize({ width: 390, height: 844 }); // a phone
   await page.goto(new URL(tk.trackURL, server.base).href);
   await page.waitForSelector('body[data-state="waiting"][data-conn="live"]', { timeout: 10000 });
   assert.equal((await page.textContent('#code')).trim(), tk.code);
@@ -440,4 +443,5 @@ test('nothing left this machine; no page errors', () => {
   assert.deepEqual(browser.blocked, [], 'requests to other hosts');
   assert.deepEqual(browser.pageErrors, [], 'uncaught errors in pages');
   assert.deepEqual(browser.cspViolations, [], 'Content-Security-Policy violations');
+  assert.deepEqual(browser.textDocuments, [], 'pages send persisted hashes only');
 });

@@ -137,7 +137,18 @@ export async function launch(work, { viewport = { width: 1920, height: 1080 }, i
     viewport,
     locale: 'zh-CN',
   });
-  const b = { context, blocked: [], pageErrors: [], cspViolations: [] };
+  // textDocuments: requests from pages that carried a document's text rather
+  // than only its persisted hash (a server in trusted mode refuses them).
+  const b = { context, blocked: [], pageErrors: [], cspViolations: [], textDocuments: [] };
+  const sendsText = (body) => {
+    try {
+      const msg = JSON.parse(body);
+      const p = msg && (msg.payload || msg);
+      return typeof p.query === 'string' && p.query !== '';
+    } catch {
+      return false;
+    }
+  };
   await context.route('**/*', (route) => {
     const url = route.request().url();
     if (isLocal(url)) return route.continue();
@@ -152,8 +163,16 @@ export async function launch(work, { viewport = { width: 1920, height: 1080 }, i
     page.on('console', (msg) => {
       if (/Content.Security.Policy|Refused to/i.test(msg.text())) b.cspViolations.push(`${page.url()}: ${msg.text()}`);
     });
+    page.on('request', (req) => {
+      if (req.method() === 'POST' && new URL(req.url()).pathname === '/query' && sendsText(req.postData() || '')) {
+        b.textDocuments.push(`${page.url()}: ${req.postData()}`);
+      }
+    });
     page.on('websocket', (ws) => {
       if (!isLocal(ws.url())) b.blocked.push(`websocket ${ws.url()}`);
+      ws.on('framesent', (f) => {
+        if (typeof f.payload === 'string' && sendsText(f.payload)) b.textDocuments.push(`${page.url()} (ws): ${f.payload}`);
+      });
     });
     return page;
   };
