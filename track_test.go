@@ -2,8 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"callme/internal/store/storetest"
@@ -151,4 +153,46 @@ func TestTrackedTicketLive(t *testing.T) {
 			t.Fatalf("a fresh subscription starts with %s, want CALLED", w.TrackedTicketUpdated.Status)
 		}
 	})
+}
+
+// TestTrackedTicketsShareQueueReads: twenty phones following one stall's
+// queue read it once per change between them, not once each (40 statements
+// without sharing: each would count the tickets ahead and read the recent
+// calls for its ETA).
+func TestTrackedTicketsShareQueueReads(t *testing.T) {
+	var reads atomic.Int64
+	var counting atomic.Bool
+	s := startServer(t, storetest.Engines()[0], noRateLimits, func(c *config) {
+		c.MaxActiveTickets = 100
+		c.sqlHook = func(q string) {
+			if counting.Load() && strings.HasPrefix(q, "SELECT") && strings.Contains(q, "FROM `tickets`") {
+				reads.Add(1)
+			}
+		}
+	})
+	seller, stallID := s.openStall(t, "Shared", "H")
+	doc := `mutation($id: ID!) { fetch(input: {sellerId: $id}) { trackURL } }`
+	s.ok(t, seller, doc, map[string]any{"id": stallID}, nil) // the one called below
+	ws := s.dialWS(t, "graphql-transport-ws", nil)
+	const phones = 20
+	for i := range phones {
+		var f struct{ Fetch struct{ TrackURL string } }
+		s.ok(t, seller, doc, map[string]any{"id": stallID}, &f)
+		ws.subscribe(fmt.Sprint(i), `subscription($t: String!) { trackedTicketUpdated(token: $t) { position } }`,
+			map[string]any{"t": f.Fetch.TrackURL[strings.LastIndex(f.Fetch.TrackURL, "/")+1:]})
+	}
+	for range phones {
+		ws.read() // each one's first state
+	}
+	counting.Store(true)
+	s.ok(t, seller, `mutation($id: ID!) { callNext(sellerId: $id) { id } }`, map[string]any{"id": stallID}, nil)
+	counted := reads.Swap(0) // the call's own
+	for range phones {
+		if m := ws.read(); m.Type != "next" {
+			t.Fatalf("got %s %s, want each phone's new position", m.Type, m.Payload)
+		}
+	}
+	if n := reads.Load(); n > 4 {
+		t.Fatalf("%d phones read the tickets %d times after one call (the call itself: %d); want the queue read once or twice", phones, n, counted)
+	}
 }

@@ -106,6 +106,9 @@ var costs = map[string]fieldCost{
 	// subscribing. Anonymous callers pay from their address's budget.
 	"Query.trackedTicket":               fixed(4*costStatement + recentCalls*costRow),
 	"Subscription.trackedTicketUpdated": fixed(5*costStatement + recentCalls*costRow),
+	// A console's wait reads its challenge, and takes the session in a
+	// transaction of a few statements.
+	"Subscription.consoleLoginApproved": fixed(6 * costStatement),
 	// A login may call WeChat's jscode2session; an upload decodes an image.
 	"Mutation.login":             fixed(10 * costStatement),
 	"Mutation.uploadSellerPhoto": fixed(50 * costStatement),

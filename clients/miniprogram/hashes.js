@@ -19,5 +19,6 @@ module.exports = {
   CallNext: "0ab5379abde9738ffcf13b6fc5b3051d165aa113633d4d90b68a16c136de592a",
   CallTicket: "e4f02ec508a856e5cc459c2f9edb57fba5e526e1da27f6c76db5314b13674411",
   SetOpen: "8d0c00efcf169dc249db78f92825fc8c9052b38199ee675d7c45b2b0ec765082",
-  HandOutNumber: "2ed7e1a40bb46285c820b039cdc82cbe15e111802925cddaf84bdff5682c4ff6"
+  HandOutNumber: "2ed7e1a40bb46285c820b039cdc82cbe15e111802925cddaf84bdff5682c4ff6",
+  ApproveConsoleLogin: "c8037dceaa147c33186ce20d2f579a984565e1968de70c7a86a79d792eb66ac8"
 };

@@ -36,5 +36,7 @@ module.exports = {
   // mutation, operations/seller.graphql
   SetOpen: "mutation SetOpen($sellerId: ID!, $open: Boolean!) {\n  setOpen(sellerId: $sellerId, open: $open) {\n    id\n    open\n    waitingCount\n  }\n}",
   // mutation, operations/seller.graphql
-  HandOutNumber: "mutation HandOutNumber($sellerId: ID!, $note: String, $idempotencyKey: String) {\n  fetch(input: { sellerId: $sellerId, note: $note, idempotencyKey: $idempotencyKey }) {\n    ...TicketFields\n    claimCode\n  }\n}\n\nfragment TicketFields on Ticket {\n  id\n  number\n  code\n  status\n  note\n  callCount\n  position\n  createdAt\n  calledAt\n  doneAt\n  seller {\n    id\n    name\n    prefix\n  }\n}"
+  HandOutNumber: "mutation HandOutNumber($sellerId: ID!, $note: String, $idempotencyKey: String) {\n  fetch(input: { sellerId: $sellerId, note: $note, idempotencyKey: $idempotencyKey }) {\n    ...TicketFields\n    claimCode\n  }\n}\n\nfragment TicketFields on Ticket {\n  id\n  number\n  code\n  status\n  note\n  callCount\n  position\n  createdAt\n  calledAt\n  doneAt\n  seller {\n    id\n    name\n    prefix\n  }\n}",
+  // mutation, operations/seller.graphql
+  ApproveConsoleLogin: "mutation ApproveConsoleLogin($qrText: String!) {\n  approveConsoleLogin(qrText: $qrText)\n}"
 };

@@ -130,6 +130,9 @@ type Service struct {
 	counters sync.Map
 	// claims is each customer's budget of claim attempts.
 	claims *ratelimit.Limiter
+	// queues holds each stall's latest queue read for its tracked tickets.
+	queueMu sync.Mutex
+	queues  map[pulid.ID]*queueSlot
 	// consoleStarts is each client address's budget of console logins.
 	consoleStarts *ratelimit.Limiter
 	// sessions caches resolved sessions for SessionCacheTTL.
@@ -185,7 +188,8 @@ func New(db *ent.Client, dialectName string, broker events.Broker, wx WeChat, cf
 		claims:        ratelimit.New(claimsPerSecond, claimBurst, cfg.Now),
 		consoleStarts: ratelimit.New(float64(cfg.ConsoleLoginsPerMinute)/60, max(cfg.ConsoleLoginsPerMinute, 1), cfg.Now),
 		sessions:      newSessionCache(cfg.SessionCacheTTL, 100_000, broker),
-		holder:        newHolder()}
+		holder:        newHolder(),
+		queues:        map[pulid.ID]*queueSlot{}}
 	svc.swept.Store(cfg.Now().Unix())
 	return svc
 }
