@@ -374,6 +374,24 @@ test('scan to log in: the console shows a challenge, the seller approves it on t
   await page.close();
 });
 
+test('the console fits a tablet either way round, with touch-sized controls', async () => {
+  const page = consolePage;
+  await page.bringToFront();
+  for (const size of [{ width: 1280, height: 800 }, { width: 810, height: 1080 }, { width: 1024, height: 768 }]) {
+    await page.setViewportSize(size);
+    await sleep(200);
+    const fit = await page.evaluate(() => ({
+      sideways: document.documentElement.scrollWidth > window.innerWidth,
+      small: [...document.querySelectorAll('button, input, select')]
+        .filter((el) => el.offsetParent !== null)
+        .filter((el) => el.getBoundingClientRect().height < 44 && !el.closest('#error'))
+        .map((el) => el.id || el.textContent.trim()),
+    }));
+    assert.deepEqual(fit, { sideways: false, small: [] }, `${size.width}x${size.height}`);
+  }
+  await page.setViewportSize({ width: 1280, height: 800 });
+});
+
 test('an unknown or malformed ticket link says so', async () => {
   const page = await browser.newPage();
   for (const token of ['AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', 'nope']) {
