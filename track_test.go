@@ -196,3 +196,43 @@ func TestTrackedTicketsShareQueueReads(t *testing.T) {
 		t.Fatalf("%d phones read the tickets %d times after one call (the call itself: %d); want the queue read once or twice", phones, n, counted)
 	}
 }
+
+// TestTrackedTicketAcrossInstances: the page follows its ticket on one
+// instance while the seller works on the other: calls ahead (the stall's
+// topic), a cancellation ahead (the queue's bare hint) and its own call (the
+// ticket's topic) all arrive through Redis.
+func TestTrackedTicketAcrossInstances(t *testing.T) {
+	s := twoInstances(t, func(int) string { return redisURL(t) })
+	a, b := s[0], s[1]
+	seller, stallID := b.openStall(t, "Far", "F")
+	doc := `mutation($id: ID!) { fetch(input: {sellerId: $id}) { id trackURL } }`
+	type fetched struct{ Fetch struct{ ID, TrackURL string } }
+	var first, second, mine fetched
+	b.ok(t, seller, doc, map[string]any{"id": stallID}, &first)
+	b.ok(t, seller, doc, map[string]any{"id": stallID}, &second)
+	b.ok(t, seller, doc, map[string]any{"id": stallID}, &mine)
+	ws := a.dialWS(t, "graphql-transport-ws", nil)
+	ws.subscribe("t", `subscription($t: String!) { trackedTicketUpdated(token: $t) { status position } }`,
+		map[string]any{"t": mine.Fetch.TrackURL[strings.LastIndex(mine.Fetch.TrackURL, "/")+1:]})
+	var v struct {
+		TrackedTicketUpdated struct {
+			Status   string
+			Position *int
+		}
+	}
+	want := func(what, status string, pos int) {
+		t.Helper()
+		ws.next("t", &v)
+		got := v.TrackedTicketUpdated
+		if got.Status != status || (pos >= 0) != (got.Position != nil) || (got.Position != nil && *got.Position != pos) {
+			t.Fatalf("%s: %+v, want %s at %d", what, got, status, pos)
+		}
+	}
+	want("first", "WAITING", 2)
+	b.ok(t, seller, `mutation($id: ID!) { cancel(ticketId: $id) { id } }`, map[string]any{"id": second.Fetch.ID}, nil)
+	want("after a cancellation ahead on the other instance", "WAITING", 1)
+	b.ok(t, seller, `mutation($id: ID!) { callNext(sellerId: $id) { id } }`, map[string]any{"id": stallID}, nil)
+	want("after a call ahead on the other instance", "WAITING", 0)
+	b.ok(t, seller, `mutation($id: ID!) { call(ticketId: $id) { id } }`, map[string]any{"id": mine.Fetch.ID}, nil)
+	want("after its call on the other instance", "CALLED", -1)
+}
