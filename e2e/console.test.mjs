@@ -374,6 +374,23 @@ test('scan to log in: the console shows a challenge, the seller approves it on t
   await page.close();
 });
 
+test('scan to log in: the QR code is renewed before its challenge expires', async () => {
+  const page = await browser.newPage();
+  await page.clock.install(); // the page's timers and Date, fast-forwarded below
+  await page.goto(`${server.base}console`);
+  await page.click('#scan-instead');
+  await page.waitForSelector('#scan-qr svg', { timeout: 5000 });
+  const first = await page.$eval('#scan-qr', (el) => el.dataset.qrText);
+  // A challenge lasts 2 minutes; the console asks for a new one 10 s before.
+  await page.clock.runFor(100000);
+  assert.equal(await page.$eval('#scan-qr', (el) => el.dataset.qrText), first, 'renewed too early');
+  await page.clock.runFor(15000);
+  await page.waitForFunction((q) => document.getElementById('scan-qr').dataset.qrText !== q, first, { timeout: 5000 });
+  const second = await page.$eval('#scan-qr', (el) => el.dataset.qrText);
+  assert.ok(second);
+  await page.close();
+});
+
 test('the console fits a tablet either way round, with touch-sized controls', async () => {
   const page = consolePage;
   await page.bringToFront();
