@@ -541,6 +541,10 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		mux.Handle(cfg.PushPath, pushHandler)
 	}
 	mux.Handle("GET /board/", web.Board())
+	console := web.Console(devLogin)
+	mux.Handle("GET /console", console)
+	mux.Handle("GET /console/", console)
+	mux.Handle("GET /t/", web.Ticket())
 	mux.Handle("GET /photos/", media.ServePhotos(photos))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")

@@ -9,90 +9,22 @@
 // go to a temporary directory (E2E_ARTIFACTS to choose it), never the repo.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
-import { mkdtemp, mkdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { setup, startServer as start, stopServer, gql, login, launch, axe, sleep } from './lib.mjs';
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const STALL = 'Noodle King';
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-let work; // temporary directory: binary, database, browser profile
+let env; // { work, artifacts, bin, db }
 let artifacts; // screenshots and logs, kept after the run
-let bin;
-let db;
 let server; // the main server: { proc, base, port }
-let context; // the browser
+let browser; // launch()'s: context, newPage, and what was blocked or failed
 let board; // the board page
 let sellerId;
 let ownerToken;
-const blocked = []; // requests that tried to leave this machine
-const pageErrors = [];
-const cspViolations = [];
 
-// ---------------------------------------------------------------------------
-// The server.
-
-let logCount = 0;
-async function startServer(addr) {
-  const logFile = path.join(artifacts, `server-${++logCount}.log`);
-  const log = createWriteStream(logFile);
-  const proc = spawn(bin, ['-addr', addr, '-db', `sqlite:${db}`, '-log-level', 'debug'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  proc.stderr.pipe(log);
-  let out = '';
-  const base = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start in 30 s; log: ${logFile}`)), 30000);
-    proc.on('exit', (code) => reject(new Error(`server exited (${code}) before listening; log: ${logFile}`)));
-    proc.stdout.on('data', (chunk) => {
-      log.write(chunk);
-      out += chunk;
-      const m = out.match(/msg="callme listening" url=(http:\S+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-  });
-  proc.stdout.on('data', (chunk) => log.write(chunk));
-  return { proc, base, port: Number(new URL(base).port) };
-}
-
-async function stopServer(s, signal = 'SIGTERM') {
-  if (!s || s.proc.exitCode !== null || s.proc.signalCode !== null) return;
-  const exited = once(s.proc, 'exit');
-  s.proc.kill(signal);
-  await exited;
-}
-
-async function gql(base, query, variables = {}, token = '') {
-  for (let attempt = 0; ; attempt++) {
-    const res = await fetch(new URL('query', base), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: JSON.stringify({ query, variables }),
-    });
-    const body = await res.json();
-    if (body.errors && body.errors.length) {
-      if (attempt < 20 && body.errors.some((e) => e.extensions && e.extensions.code === 'RATE_LIMITED')) {
-        await sleep(300);
-        continue;
-      }
-      throw new Error(`${query.trim().split('\n')[0]}: ${JSON.stringify(body.errors)}`);
-    }
-    return body.data;
-  }
-}
-
-const login = async (base, app, code) =>
-  (await gql(base, 'mutation($i: LoginInput!) { login(input: $i) { token } }', { i: { app, code } })).login.token;
+const startServer = (addr) => start(env, addr);
+const newPage = () => browser.newPage();
 
 // takeNumber hands out a number at the counter (as the seller: no per-customer cap).
 const takeNumber = async (base) =>
@@ -175,28 +107,6 @@ function instrumentSpeech() {
   }
 }
 
-const isLocal = (url) => {
-  try {
-    const u = new URL(url);
-    if (!/^(https?|wss?):$/.test(u.protocol)) return true; // data:, blob:, about:
-    return ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname);
-  } catch {
-    return false;
-  }
-};
-
-async function newPage() {
-  const page = await context.newPage();
-  page.on('pageerror', (err) => pageErrors.push(`${page.url()}: ${err.message}`));
-  page.on('console', (msg) => {
-    if (/Content.Security.Policy|Refused to/i.test(msg.text())) cspViolations.push(`${page.url()}: ${msg.text()}`);
-  });
-  page.on('websocket', (ws) => {
-    if (!isLocal(ws.url())) blocked.push(`websocket ${ws.url()}`);
-  });
-  return page;
-}
-
 const speech = (page) => page.evaluate(() => JSON.parse(JSON.stringify(window.__speech)));
 
 // shown is what the board displays: the big number and the list, newest first.
@@ -229,13 +139,8 @@ async function waitSpoken(page, texts, timeout = 20000) {
 // ---------------------------------------------------------------------------
 
 before(async () => {
-  work = await mkdtemp(path.join(tmpdir(), 'callme-e2e-'));
-  artifacts = process.env.E2E_ARTIFACTS || (await mkdtemp(path.join(tmpdir(), 'callme-e2e-artifacts-')));
-  await mkdir(artifacts, { recursive: true });
-  console.log(`# artifacts (screenshots, server logs): ${artifacts}`);
-  bin = path.join(work, 'callme');
-  db = path.join(work, 'callme.db');
-  execFileSync('go', ['build', '-o', bin, '.'], { cwd: repo, stdio: 'inherit' });
+  env = await setup('board');
+  artifacts = env.artifacts;
   server = await startServer('127.0.0.1:0');
 
   const admin = await login(server.base, 'SELLER', 'dev:admin');
@@ -250,37 +155,14 @@ before(async () => {
   await gql(server.base, 'mutation($c: String!) { claimSeller(inviteCode: $c) { id } }', { c: created.createSeller.inviteCode }, ownerToken);
   await gql(server.base, 'mutation($s: ID!) { setOpen(sellerId: $s, open: true) { open } }', { s: sellerId }, ownerToken);
 
-  context = await chromium.launchPersistentContext(path.join(work, 'profile'), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-    viewport: { width: 1920, height: 1080 },
-    locale: 'zh-CN',
-  });
-  await context.route('**/*', (route) => {
-    const url = route.request().url();
-    if (isLocal(url)) return route.continue();
-    blocked.push(url);
-    return route.abort('blockedbyclient');
-  });
-  await context.addInitScript(instrumentSpeech);
-  for (const p of context.pages()) await p.close();
+  browser = await launch(env.work, { initScripts: [instrumentSpeech] });
   board = await newPage();
 });
 
 after(async () => {
-  await context?.close().catch(() => {});
+  await browser?.context.close().catch(() => {});
   await stopServer(server);
-  if (work) await rm(work, { recursive: true, force: true });
+  if (env) await rm(env.work, { recursive: true, force: true });
 });
 
 test('the board renders the stall and goes live', async () => {
@@ -500,8 +382,16 @@ test('the playground at / loads from the binary and runs a query', async () => {
   await page.close();
 });
 
+test('axe-core (WCAG 2 A and AA) finds no serious or critical violation on the board', async () => {
+  await board.bringToFront();
+  assert.deepEqual(await axe(board), []);
+});
+
 test('nothing left this machine; no page errors', () => {
-  assert.deepEqual(blocked, [], 'requests to other hosts');
-  assert.deepEqual(pageErrors, [], 'uncaught errors in pages');
-  assert.deepEqual(cspViolations, [], 'Content-Security-Policy violations');
+  assert.deepEqual(browser.blocked, [], 'requests to other hosts');
+  assert.deepEqual(browser.pageErrors, [], 'uncaught errors in pages');
+  assert.deepEqual(browser.cspViolations, [], 'Content-Security-Policy violations');
+  // The playground (at /) sends text: admins may run any document.
+  const fromPages = browser.textDocuments.filter((d) => !d.startsWith(`${server.base}:`) && !d.startsWith(`${server.base} (ws):`));
+  assert.deepEqual(fromPages, [], 'the board sends persisted hashes only');
 });

@@ -29,12 +29,10 @@ const common = {
 };
 
 async function build() {
-  if (!check) {
-    await rm(path.join(out, 'board'), { recursive: true, force: true });
-    await rm(path.join(out, 'playground'), { recursive: true, force: true });
+  for (const dir of ['board', 'console', 'ticket', 'playground']) {
+    if (!check) await rm(path.join(out, dir), { recursive: true, force: true });
+    await mkdir(path.join(out, dir), { recursive: true });
   }
-  await mkdir(path.join(out, 'board'), { recursive: true });
-  await mkdir(path.join(out, 'playground'), { recursive: true });
 
   // The board runs for weeks on TV browsers and tablets that are rarely
   // updated: aim low.
@@ -52,6 +50,26 @@ async function build() {
     target: ['chrome61', 'safari14.1', 'firefox78'],
   });
   await copyFile(path.join(here, 'src/board/index.html'), path.join(out, 'board/index.html'));
+
+  // The staff console (a counter's tablet) and the ticket page (students'
+  // phones, including WeChat's built-in browser): a few years back.
+  for (const page of ['console', 'ticket']) {
+    const target = ['es2018', 'chrome70', 'safari14.1', 'firefox78'];
+    await esbuild.build({
+      ...common,
+      entryPoints: [`src/${page}/${page}.js`],
+      outfile: path.join(out, `${page}/${page}.js`),
+      format: 'iife',
+      target,
+    });
+    await esbuild.build({
+      ...common,
+      entryPoints: [`src/${page}/${page}.css`],
+      outfile: path.join(out, `${page}/${page}.css`),
+      target: target.slice(1),
+    });
+    await copyFile(path.join(here, `src/${page}/index.html`), path.join(out, `${page}/index.html`));
+  }
 
   // GraphiQL is for developers' browsers. Its CSS comes out next to the JS
   // (playground.css).

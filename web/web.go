@@ -1,5 +1,6 @@
 // Package web serves the browser pages built into the callme binary: a
-// stall's call board (/board/{sellerId}) and the GraphiQL playground.
+// stall's call board (/board/{sellerId}), the staff console (/console), the
+// public page of one ticket (/t/{token}) and the GraphiQL playground.
 //
 // Their files live in assets/, generated from src/ by build.mjs (esbuild,
 // versions pinned by package-lock.json) and committed, so `go build` needs no
@@ -34,30 +35,10 @@ var assetsFS embed.FS
 // the page itself is revalidated on every load (ETag), so a new binary's
 // board reaches the TVs on their next reload.
 func Board() http.Handler {
-	js := mustAsset("assets/board/board.js", "text/javascript; charset=utf-8")
-	css := mustAsset("assets/board/board.css", "text/css; charset=utf-8")
-	html := string(mustRead("assets/board/index.html"))
-	html = mustReplace(html, `"/board/assets/board.js"`, `"/board/assets/board.js?v=`+js.version+`"`)
-	html = mustReplace(html, `"/board/assets/board.css"`, `"/board/assets/board.css?v=`+css.version+`"`)
-	page := newAsset("text/html; charset=utf-8", []byte(html))
-	files := map[string]*asset{"board.js": js, "board.css": css}
-
+	p := newPage("board", "")
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /board/assets/{name}", func(w http.ResponseWriter, r *http.Request) {
-		a := files[r.PathValue("name")]
-		if a == nil {
-			http.NotFound(w, r)
-			return
-		}
-		a.serve(w, r, r.URL.Query().Get("v") == a.version)
-	})
-	mux.HandleFunc("GET /board/{sellerId}", func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "+
-			"connect-src 'self'"+wsSources(r)+"; base-uri 'none'; form-action 'none'")
-		h.Set("Referrer-Policy", "no-referrer")
-		page.serve(w, r, false)
-	})
+	mux.HandleFunc("GET /board/assets/{name}", p.serveAsset)
+	mux.HandleFunc("GET /board/{sellerId}", p.servePage)
 	mux.HandleFunc("GET /board/{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
@@ -65,6 +46,90 @@ func Board() http.Handler {
 		fmt.Fprintln(w, "A stall's call board is at /board/<seller id>.")
 	})
 	return mux
+}
+
+// Console serves the staff console: the page at GET /console and its files
+// at /console/assets/{name}. devLogin tells the page whether the server
+// accepts dev:<openid> login codes (else it offers only scan-to-log-in).
+// Mount it at "/console" and "/console/".
+func Console(devLogin bool) http.Handler {
+	flag := "0"
+	if devLogin {
+		flag = "1"
+	}
+	p := newPage("console", flag)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /console/assets/{name}", p.serveAsset)
+	mux.HandleFunc("GET /console", p.servePage)
+	mux.HandleFunc("GET /console/{$}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/console", http.StatusMovedPermanently)
+	})
+	return mux
+}
+
+// Ticket serves the public page of one ticket, GET /t/{token} (the token of
+// Ticket.trackURL; the page reads it from its URL), and its files at
+// /t/assets/{name}. Mount it at "/t/".
+func Ticket() http.Handler {
+	p := newPage("ticket", "")
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /t/assets/{name}", p.serveAsset)
+	mux.HandleFunc("GET /t/{token}", p.servePage)
+	return mux
+}
+
+// page is one of the bundled pages: assets/<name>/index.html referring to
+// /<prefix>/assets/<name>.js and .css, rewritten to content-hashed URLs.
+type page struct {
+	html  *asset
+	files map[string]*asset
+	// noFrames: the console and the ticket page refuse to be framed (a
+	// clickjacked console calls numbers); boards may sit in signage frames.
+	noFrames bool
+}
+
+// newPage loads assets/<name>/. devLogin, when not empty, replaces the
+// page's data-dev-login="0".
+func newPage(name, devLogin string) *page {
+	prefix := map[string]string{"board": "/board", "console": "/console", "ticket": "/t"}[name]
+	js := mustAsset("assets/"+name+"/"+name+".js", "text/javascript; charset=utf-8")
+	css := mustAsset("assets/"+name+"/"+name+".css", "text/css; charset=utf-8")
+	html := string(mustRead("assets/" + name + "/index.html"))
+	html = mustReplace(html, `"`+prefix+`/assets/`+name+`.js"`, `"`+prefix+`/assets/`+name+`.js?v=`+js.version+`"`)
+	html = mustReplace(html, `"`+prefix+`/assets/`+name+`.css"`, `"`+prefix+`/assets/`+name+`.css?v=`+css.version+`"`)
+	if devLogin != "" {
+		html = mustReplace(html, `data-dev-login="0"`, `data-dev-login="`+devLogin+`"`)
+	}
+	return &page{
+		html:     newAsset("text/html; charset=utf-8", []byte(html)),
+		files:    map[string]*asset{name + ".js": js, name + ".css": css},
+		noFrames: name != "board",
+	}
+}
+
+func (p *page) serveAsset(w http.ResponseWriter, r *http.Request) {
+	a := p.files[r.PathValue("name")]
+	if a == nil {
+		http.NotFound(w, r)
+		return
+	}
+	a.serve(w, r, r.URL.Query().Get("v") == a.version)
+}
+
+// servePage sends the page with a strict CSP: scripts, styles and
+// connections only to this host, images from here or data: URLs.
+func (p *page) servePage(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	csp := "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+		"connect-src 'self'" + wsSources(r) + "; base-uri 'none'; form-action 'none'"
+	if p.noFrames {
+		csp += "; frame-ancestors 'none'"
+		h.Set("X-Frame-Options", "DENY")
+	}
+	h.Set("Content-Security-Policy", csp)
+	// The ticket page's URL is a capability: never send it on.
+	h.Set("Referrer-Policy", "no-referrer")
+	p.html.serve(w, r, false)
 }
 
 // Playground serves GraphiQL for the GraphQL endpoint at endpoint (e.g.

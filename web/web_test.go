@@ -143,3 +143,59 @@ func TestAcceptsGzip(t *testing.T) {
 		}
 	}
 }
+
+// TestConsoleAndTicket: both pages come with their hashed assets, refuse to
+// be framed, and the console learns from the server whether dev login is on.
+func TestConsoleAndTicket(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		h       http.Handler
+		page    string
+		assets  string
+		contain string
+	}{
+		{"console dev", Console(true), "/console", `^/console/assets/console\.(js|css)\?v=[0-9a-f]{16}$`, `data-dev-login="1"`},
+		{"console production", Console(false), "/console", `^/console/assets/console\.(js|css)\?v=[0-9a-f]{16}$`, `data-dev-login="0"`},
+		{"ticket", Ticket(), "/t/AbC-123_x", `^/t/assets/ticket\.(js|css)\?v=[0-9a-f]{16}$`, `ticket.js`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := get(t, tc.h, tc.page)
+			page := body(t, res)
+			if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") {
+				t.Fatalf("page: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
+			}
+			if !strings.Contains(page, tc.contain) {
+				t.Errorf("page lacks %q", tc.contain)
+			}
+			csp := res.Header.Get("Content-Security-Policy")
+			for _, want := range []string{"script-src 'self'", "style-src 'self';", "frame-ancestors 'none'", "connect-src 'self' ws://example.com wss://example.com"} {
+				if !strings.Contains(csp, want) {
+					t.Errorf("CSP %q lacks %q", csp, want)
+				}
+			}
+			if rp := res.Header.Get("Referrer-Policy"); rp != "no-referrer" {
+				t.Errorf("Referrer-Policy %q", rp)
+			}
+			urls := assetURLs(page)
+			if len(urls) != 2 {
+				t.Fatalf("page references %q, want a script and a style", urls)
+			}
+			for _, u := range urls {
+				if !regexp.MustCompile(tc.assets).MatchString(u) {
+					t.Errorf("asset URL %q", u)
+				}
+				if res := get(t, tc.h, u); res.StatusCode != 200 || !strings.Contains(res.Header.Get("Cache-Control"), "immutable") {
+					t.Errorf("%s: %d %q", u, res.StatusCode, res.Header.Get("Cache-Control"))
+				}
+			}
+		})
+	}
+	if res := get(t, Console(true), "/console/"); res.StatusCode != http.StatusMovedPermanently || res.Header.Get("Location") != "/console" {
+		t.Errorf("/console/: %d → %q, want a redirect to /console", res.StatusCode, res.Header.Get("Location"))
+	}
+	for _, path := range []string{"/t/", "/t/assets/nope.js", "/t/a/b"} {
+		if res := get(t, Ticket(), path); res.StatusCode != http.StatusNotFound {
+			t.Errorf("%s: %d, want 404", path, res.StatusCode)
+		}
+	}
+}

@@ -24,7 +24,7 @@ type Operation struct {
 	Kind      string `json:"kind"`
 	Source    string `json:"source"` // the .graphql file, relative to the repository root
 	Document  string `json:"document"`
-	Component string `json:"component"` // who ships it: "kit" or "board"
+	Component string `json:"component"` // who ships it: "kit", "board", "console" or "ticket"
 }
 
 // Hash is the persisted-query hash of a document: lowercase hex SHA-256 of
@@ -45,6 +45,8 @@ type Component struct {
 var Components = []Component{
 	{Name: "kit", Glob: "clients/miniprogram/operations/*.graphql"},
 	{Name: "board", Glob: "web/src/board/*.graphql"},
+	{Name: "console", Glob: "web/src/console/*.graphql"},
+	{Name: "ticket", Glob: "web/src/ticket/*.graphql"},
 }
 
 // Collect reads the components' .graphql files under root and returns every

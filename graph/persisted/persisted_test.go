@@ -45,8 +45,10 @@ func TestManifest(t *testing.T) {
 			t.Errorf("%s: the document holds %d operations", op.Name, len(doc.Operations))
 		}
 	}
-	if components["kit"] == 0 || components["board"] == 0 {
-		t.Errorf("documents per component: %v; want the kit's and the board's", components)
+	for _, c := range persisted.Components {
+		if components[c.Name] == 0 {
+			t.Errorf("documents per component: %v; want some of %s's", components, c.Name)
+		}
 	}
 	fresh, err := persisted.Collect("../..", schema())
 	if err != nil {
@@ -60,7 +62,17 @@ func TestManifest(t *testing.T) {
 // TestCollectRefuses: generation fails on documents that do not validate or
 // that it cannot key.
 func TestCollectRefuses(t *testing.T) {
-	board := "query Board($id: ID!) { seller(id: $id) { name } }\n"
+	// The other components' documents, each valid and distinct.
+	others := map[string]string{
+		"web/src/board/board.graphql":     "query Board($id: ID!) { seller(id: $id) { name } }\n",
+		"web/src/console/console.graphql": "query ConsoleMe { me { id roles } }\n",
+		"web/src/ticket/ticket.graphql":   "query TicketPage($t: String!) { trackedTicket(token: $t) { code } }\n",
+	}
+	writeOthers := func(t *testing.T, root string) {
+		for rel, doc := range others {
+			write(t, root, rel, doc)
+		}
+	}
 	for name, kit := range map[string]string{
 		"unknown field":      "query Me { me { id shoeSize } }\n",
 		"undeclared var":     "query Me { seller(id: $id) { name } }\n",
@@ -73,7 +85,7 @@ func TestCollectRefuses(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			root := t.TempDir()
 			write(t, root, "clients/miniprogram/operations/x.graphql", kit)
-			write(t, root, "web/src/board/board.graphql", board)
+			writeOthers(t, root)
 			if _, err := persisted.Collect(root, schema()); err == nil {
 				t.Errorf("no error for %q", kit)
 			}
@@ -83,13 +95,13 @@ func TestCollectRefuses(t *testing.T) {
 		root := t.TempDir()
 		write(t, root, "clients/miniprogram/operations/x.graphql",
 			"# c\nfragment F on User { id }\n\nquery Me($v: ID = \"{\") {\n  seller(id: $v) { name } # why }\n  me { ...F }\n}\n")
-		write(t, root, "web/src/board/board.graphql", board)
+		writeOthers(t, root)
 		ops, err := persisted.Collect(root, schema())
 		if err != nil {
 			t.Fatal(err)
 		}
 		want := "query Me($v: ID = \"{\") {\n  seller(id: $v) { name } # why }\n  me { ...F }\n}\n\nfragment F on User { id }"
-		if len(ops) != 2 || ops[0].Document != want {
+		if len(ops) != 1+len(others) || ops[0].Document != want {
 			t.Errorf("got %+v, want the first document %q", ops, want)
 		}
 	})

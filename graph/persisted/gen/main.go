@@ -5,6 +5,8 @@
 //	graph/persisted/manifest.json               every document, embedded in the binary
 //	clients/miniprogram/persisted-operations.json  the kit's, { "<sha256>": "<document>" }
 //	web/src/board/persisted-operations.json        the board's, same shape (bundled)
+//	web/src/console/persisted-operations.json      the staff console's, same shape (bundled)
+//	web/src/ticket/persisted-operations.json       the ticket page's, same shape (bundled)
 //
 // A document that does not validate against schema.graphql fails generation.
 package main
@@ -31,8 +33,10 @@ func main() {
 
 // Where each component's { hash: document } file goes.
 var perComponent = map[string]string{
-	"kit":   "clients/miniprogram/persisted-operations.json",
-	"board": "web/src/board/persisted-operations.json",
+	"kit":     "clients/miniprogram/persisted-operations.json",
+	"board":   "web/src/board/persisted-operations.json",
+	"console": "web/src/console/persisted-operations.json",
+	"ticket":  "web/src/ticket/persisted-operations.json",
 }
 
 func run(root string) error {
