@@ -226,6 +226,9 @@ function defaultResume(query) {
 //   retryBaseMs, retryMaxMs   reconnect backoff: base * 2^attempt, capped,
 //                with jitter (defaults 1000 and 30000)
 //   lazyCloseTimeout  ms the socket stays open after the last unsubscribe (0)
+//   devOpenid    log in as this openid with the code dev:<openid> instead of
+//                wx.login's (only a server with dev login accepts it): for
+//                running the app in the developer tools against a dev server
 function createClient(options) {
   options = options || {};
   var wx = options.wx || globalWx();
@@ -258,6 +261,7 @@ function createClient(options) {
   }
 
   function wxLogin() {
+    if (options.devOpenid) return Promise.resolve('dev:' + options.devOpenid);
     return new Promise(function (resolve, reject) {
       wx.login({
         success: function (res) {

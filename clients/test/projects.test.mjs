@@ -28,7 +28,7 @@ for (const project of exampleProjects) {
     for (const tab of appJson.tabBar?.list || []) assert.ok(appJson.pages.includes(tab.pagePath), tab.pagePath);
     assert.ok(json(root, appJson.sitemapLocation).rules.length);
     for (const f of ['app.js', 'app.wxss', 'config.js']) assert.ok(existsSync(join(root, f)), f);
-    assert.match(read(root, 'app.js'), /callme\.createClient\(\{ url: config\.url, app: '(CUSTOMER|SELLER)', wx: kitWx\(\) \}\)/);
+    assert.match(read(root, 'app.js'), /callme\.createClient\(\{ url: config\.url, app: '(CUSTOMER|SELLER)', devOpenid: config\.devOpenid \}\)/);
   });
 
   test(`${project}: callme/ is the kit`, () => {
