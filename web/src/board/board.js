@@ -3,43 +3,35 @@
 // graphql-transport-ws with the graphql-ws client. See ../../README.md.
 //
 // Resuming: every CallEvent has a per-stall seq. The subscription's `after`
-// variable always holds the last seq shown, so whichever way the socket is
-// re-opened (graphql-ws's own retries, or a fresh client after an error),
-// the server replays exactly the calls the board has not seen. Events with a
-// seq already shown are dropped, so nothing appears twice.
-import { createClient } from 'graphql-ws/client';
+// variable is the last seq shown whenever the subscription is (re)sent, so
+// whichever way the socket is re-opened (graphql-ws's own retries, or a fresh
+// client after an error), the server replays exactly the calls the board has
+// not seen. Events with a seq already shown are dropped, so nothing appears
+// twice.
+//
+// The GraphQL plumbing (hash-only documents, HTTP, the retrying, keep-alive
+// WebSocket client) is ../common/api.js, shared with the console and the
+// ticket page.
+import { documents, gql, backoff, sleep, codeOf, Stream } from '../common/api.js';
 import { Announcer } from './announcer.js';
-// The board's documents (board.graphql) by hash, written by go generate.
+// The board's documents (board.graphql) by hash, written by go generate. The
+// board is served by the binary whose manifest lists them, so the hash is
+// always known there and the text never sent.
 import persisted from './persisted-operations.json';
 
-const ENDPOINT = document.documentElement.dataset.endpoint || '/query';
 const HISTORY_SIZE = 10; // numbers listed besides the big one
 const POLL_MS = 5000; // waiting count and stall name
 const UNKNOWN_POLL_MS = 30000; // an unknown stall is asked about again this often
 const REPLAY_ANNOUNCE_MAX = 3; // after a disconnect, announce only the latest few missed calls
 const REPLAY_SETTLE_MS = 300;
 const LIVE_MARGIN_MS = 1500; // calls this close to (re)subscribing count as live, not replayed
+// Reconnect waits grow to 15 s (not the phones' 10 s): a room of boards is
+// many clients coming back at once after a server restart.
+const MAX_BACKOFF_MS = 15000;
 
-// Documents go by their persisted-query hash: a server in trusted mode runs
-// only shipped documents. The board is served by the binary whose manifest
-// lists them, so the hash is always known there and the text never sent.
-const documents = {}; // operation name -> extensions
-for (const [hash, text] of Object.entries(persisted)) {
-  const name = /^\s*(?:query|mutation|subscription)\s+(\w+)/.exec(text)[1];
-  documents[name] = { persistedQuery: { version: 1, sha256Hash: hash } };
-}
-const SELLER_QUERY = documents.Board;
-const CALLS_SUBSCRIPTION = documents.BoardCalls;
+const { Board: SELLER_QUERY, BoardCalls: CALLS_SUBSCRIPTION } = documents(persisted);
 
 const $ = (id) => document.getElementById(id);
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-// backoff: 0.5 s, 1 s, 2 s, … up to 15 s, with ±25 % jitter so that a room
-// of boards does not reconnect in lockstep after a server restart.
-function backoff(attempt) {
-  const base = Math.min(15000, 500 * 2 ** Math.min(attempt, 10));
-  return Math.round(base * (0.75 + Math.random() * 0.5));
-}
 
 // ---------------------------------------------------------------------------
 // Server clock: the HTTP Date header of each poll estimates the offset between
@@ -62,47 +54,15 @@ function noteServerDate(res, sentAt, receivedAt) {
 const serverNow = () => Date.now() + clockOffset;
 
 // ---------------------------------------------------------------------------
-// GraphQL over HTTP.
+// GraphQL over HTTP: every answer also samples the server's clock.
 
-class GraphQLError extends Error {
-  constructor(errors) {
-    super(errors.map((e) => e.message).join('; '));
-    this.errors = errors;
-  }
-}
-
-async function gql(extensions, variables) {
-  const sentAt = Date.now();
-  const res = await fetch(ENDPOINT, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/graphql-response+json, application/json',
-    },
-    body: JSON.stringify({ variables, extensions }),
-    cache: 'no-store',
-    credentials: 'omit',
-  });
-  noteServerDate(res, sentAt, Date.now());
-  let body = null;
-  try {
-    body = await res.json();
-  } catch {
-    // not GraphQL: a proxy's error page, say
-  }
-  if (!body || (!body.data && !body.errors)) throw new Error(`HTTP ${res.status}`);
-  if (body.errors && body.errors.length && !body.data) throw new GraphQLError(body.errors);
-  return body.data;
-}
+const fetchSeller = (id) => gql(SELLER_QUERY, { id }, '', { onResponse: noteServerDate });
 
 // isUnknownSeller: the id is not a stall (or not one that may be shown).
 function isUnknownSeller(err) {
   const errors = Array.isArray(err) ? err : err && err.errors;
   if (!Array.isArray(errors)) return false;
-  return errors.some((e) => {
-    const code = e && e.extensions && e.extensions.code;
-    return code === 'NOT_FOUND' || code === 'BAD_USER_INPUT';
-  });
+  return errors.some((e) => codeOf(e) === 'NOT_FOUND' || codeOf(e) === 'BAD_USER_INPUT');
 }
 
 // ---------------------------------------------------------------------------
@@ -291,89 +251,48 @@ class CallStream {
     this.announcer = announcer;
     this.lastSeq = 0;
     this.seen = new Map(); // seq -> ticket id, to tell a resent call from a reset database
-    // graphql-ws wants a query string; the replacer below leaves it out.
-    this.payload = { query: '', variables: { sellerId, after: 0 }, extensions: CALLS_SUBSCRIPTION };
-    this.client = null;
-    this.dispose = null;
     this.everConnected = false; // a connection before this one: replays are announced (collapsed)
     this.announceReplays = false;
     this.subscribedAt = 0; // server time when the current subscription started
     this.replayBatch = [];
     this.replayTimer = 0;
-    this.attempt = 0; // fresh clients after fatal errors
     this.onUnknown = () => {};
     this.onCall = () => {};
   }
 
   start() {
-    const url = new URL(ENDPOINT, window.location.href);
-    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
-    let socket = null;
-    let pongTimer = 0;
-    const client = createClient({
-      url: url.href,
-      lazy: true,
-      // Retry forever, on any kind of close or error, with our backoff.
-      retryAttempts: Infinity,
-      shouldRetry: () => true,
-      retryWait: (retries) => sleep(backoff(retries)),
-      // Ping every 10 s; no pong within 5 s means a dead link (a TV whose
-      // Wi-Fi dropped without closing the socket): close and reconnect.
-      keepAlive: 10000,
-      jsonMessageReplacer: (key, value) =>
-        key === 'payload' && value && value.extensions && value.query === '' ? { variables: value.variables, extensions: value.extensions } : value,
-      on: {
-        connecting: () => view.setConn(this.everConnected ? 'reconnecting' : 'connecting'),
-        connected: (s) => {
-          socket = s;
-          this.attempt = 0;
+    const conn = () => (this.everConnected ? 'reconnecting' : 'connecting');
+    new Stream({
+      extensions: CALLS_SUBSCRIPTION,
+      // Read as each (re)subscription is sent: resume after the last call shown.
+      variables: () => ({ sellerId: this.sellerId, after: this.lastSeq }),
+      maxBackoff: MAX_BACKOFF_MS,
+      onConn: (state) => {
+        if (state === 'live') {
+          // Calls from before this moment are replays of what was missed.
           this.announceReplays = this.everConnected;
           this.everConnected = true;
           this.subscribedAt = serverNow();
-          this.payload.variables.after = this.lastSeq;
-          view.setConn('live');
-        },
-        closed: () => {
-          clearTimeout(pongTimer);
-          socket = null;
-          view.setConn(this.everConnected ? 'reconnecting' : 'connecting');
-        },
-        ping: (received) => {
-          if (received) return;
-          clearTimeout(pongTimer);
-          pongTimer = setTimeout(() => {
-            if (socket && socket.readyState === WebSocket.OPEN) socket.close(4408, 'Pong timeout');
-          }, 5000);
-        },
-        pong: (received) => {
-          if (received) clearTimeout(pongTimer);
-        },
+        }
+        view.setConn(state === 'live' ? 'live' : conn());
       },
-    });
-    this.client = client;
-    // payload is sent again, as it is then, on every reconnection.
-    this.dispose = client.subscribe(this.payload, {
-      next: (result) => {
-        if (result.data && result.data.calledNumbers) this.onEvent(result.data.calledNumbers);
-        else if (result.errors) console.warn('calledNumbers:', result.errors);
+      onData: (data) => {
+        if (data.calledNumbers) this.onEvent(data.calledNumbers);
       },
-      error: (err) => this.restart(err),
-      complete: () => this.restart(null), // the server ended the stream (shutting down)
-    });
-  }
-
-  // restart replaces the client after a fatal close, an error or the end of
-  // the stream: the server may be restarting, so try again with backoff.
-  restart(err) {
-    if (this.client) this.client.dispose();
-    this.client = null;
-    if (err && isUnknownSeller(err)) {
-      this.onUnknown();
-      return;
-    }
-    if (err) console.warn('call stream:', err);
-    view.setConn(this.everConnected ? 'reconnecting' : 'connecting');
-    setTimeout(() => this.start(), backoff(this.attempt++));
+      // An error result without data leaves the stream open: the next call
+      // still comes.
+      onErrors: (errors) => console.warn('calledNumbers:', errors),
+      // A fatal close, an error or the end of the stream (a server shutting
+      // down): try again with a fresh client unless the stall is gone.
+      stop: (err) => {
+        if (err && isUnknownSeller(err)) {
+          this.onUnknown();
+          return true;
+        }
+        if (err) console.warn('call stream:', err);
+        return false;
+      },
+    }).start();
   }
 
   onEvent(ev) {
@@ -389,7 +308,6 @@ class CallStream {
       this.seen.clear();
     }
     this.lastSeq = seq;
-    this.payload.variables.after = seq;
     this.seen.set(seq, ticketId);
     if (this.seen.size > 2000) this.seen.delete(this.seen.keys().next().value);
     document.body.dataset.lastSeq = String(seq);
@@ -441,7 +359,7 @@ async function main() {
   let seller = null;
   for (let attempt = 0; ; ) {
     try {
-      const data = await gql(SELLER_QUERY, { id: sellerId });
+      const data = await fetchSeller(sellerId);
       seller = data.seller;
       if (seller) break;
       view.showUnknown(sellerId);
@@ -453,7 +371,7 @@ async function main() {
         continue;
       }
       view.setConn(attempt > 0 ? 'reconnecting' : 'connecting');
-      await sleep(backoff(attempt++));
+      await sleep(backoff(attempt++, MAX_BACKOFF_MS));
     }
   }
   view.hideUnknown();
@@ -467,7 +385,7 @@ async function main() {
     if (polling) return;
     polling = true;
     try {
-      const data = await gql(SELLER_QUERY, { id: sellerId });
+      const data = await fetchSeller(sellerId);
       if (data.seller) {
         view.hideUnknown();
         view.setSeller(data.seller);
@@ -475,8 +393,10 @@ async function main() {
       } else {
         view.showUnknown(sellerId);
       }
-    } catch {
-      document.body.classList.add('stale');
+    } catch (err) {
+      // A stall gone meanwhile comes as an error with no seller.
+      if (isUnknownSeller(err)) view.showUnknown(sellerId);
+      else document.body.classList.add('stale');
     } finally {
       polling = false;
       pollTimer = setTimeout(poll, POLL_MS);

@@ -1,7 +1,7 @@
-// GraphQL for the console and the ticket page: documents go by their
-// persisted-query hash only (a server in trusted mode runs nothing else), over
-// HTTP for queries and mutations and over graphql-transport-ws for
-// subscriptions. The board has its own copy of this, tuned for TVs.
+// GraphQL for the board, the console and the ticket page: documents go by
+// their persisted-query hash only (a server in trusted mode runs nothing
+// else), over HTTP for queries and mutations and over graphql-transport-ws for
+// subscriptions.
 import { createClient } from 'graphql-ws/client';
 
 export const ENDPOINT = document.documentElement.dataset.endpoint || '/query';
@@ -19,10 +19,10 @@ export function documents(persisted) {
   return out;
 }
 
-// backoff: 0.5 s, 1 s, 2 s, … up to 10 s, ±25 % jitter so that many phones
-// do not reconnect in lockstep after a server restart.
-export function backoff(attempt) {
-  const base = Math.min(10000, 500 * 2 ** Math.min(attempt, 10));
+// backoff: 0.5 s, 1 s, 2 s, … up to max (10 s), ±25 % jitter so that many
+// phones do not reconnect in lockstep after a server restart.
+export function backoff(attempt, max = 10000) {
+  const base = Math.min(max, 500 * 2 ** Math.min(attempt, 10));
   return Math.round(base * (0.75 + Math.random() * 0.5));
 }
 
@@ -47,13 +47,16 @@ export function errorCode(err) {
 }
 
 // gql runs one document over HTTP. A partial answer (data and errors) is
-// returned with its errors in .errors; no data at all throws.
-export async function gql(extensions, variables = {}, token = '') {
+// returned with its errors in .errors; no data at all throws. onResponse(res,
+// sentAt, receivedAt) sees the HTTP response first (the board reads the
+// server's clock from its Date header).
+export async function gql(extensions, variables = {}, token = '', { onResponse } = {}) {
   const headers = {
     'content-type': 'application/json',
     accept: 'application/graphql-response+json, application/json',
   };
   if (token) headers.authorization = `Bearer ${token}`;
+  const sentAt = Date.now();
   const res = await fetch(ENDPOINT, {
     method: 'POST',
     headers,
@@ -61,6 +64,7 @@ export async function gql(extensions, variables = {}, token = '') {
     cache: 'no-store',
     credentials: 'omit',
   });
+  if (onResponse) onResponse(res, sentAt, Date.now());
   let body = null;
   try {
     body = await res.json();
@@ -78,10 +82,22 @@ export async function gql(extensions, variables = {}, token = '') {
 // connection with backoff; an error or the end of the stream (a server
 // shutting down) starts a fresh client, unless stop(err) says to give up.
 // variables() is read on every (re)subscription, so a resume cursor in it
-// always holds the latest value.
+// always holds the latest value. onConn gets 'connecting', 'live' (connected:
+// the subscription is sent right after) and 'reconnecting'. Errors in a
+// result without data restart the stream unless onErrors takes them. Waits
+// grow to maxBackoff.
 export class Stream {
-  constructor({ extensions, variables, token = () => '', onData, onConn = () => {}, stop = () => false }) {
-    Object.assign(this, { extensions, variables, token, onData, onConn, stop });
+  constructor({
+    extensions,
+    variables,
+    token = () => '',
+    onData,
+    onConn = () => {},
+    onErrors = null,
+    stop = () => false,
+    maxBackoff = 10000,
+  }) {
+    Object.assign(this, { extensions, variables, token, onData, onConn, onErrors, stop, maxBackoff });
     this.client = null;
     this.attempt = 0;
     this.closed = false;
@@ -100,7 +116,7 @@ export class Stream {
       lazy: true,
       retryAttempts: Infinity,
       shouldRetry: () => true,
-      retryWait: (retries) => sleep(backoff(retries)),
+      retryWait: (retries) => sleep(backoff(retries, this.maxBackoff)),
       connectionParams: () => {
         payload.variables = this.variables(); // resubscription after a reconnect
         const token = this.token();
@@ -140,6 +156,7 @@ export class Stream {
     client.subscribe(payload, {
       next: (result) => {
         if (result.data) this.onData(result.data);
+        else if (result.errors && this.onErrors) this.onErrors(result.errors);
         else if (result.errors) this.restart(result.errors);
       },
       error: (err) => this.restart(err),
@@ -156,7 +173,7 @@ export class Stream {
       return;
     }
     this.onConn('reconnecting');
-    this.timer = setTimeout(() => this.start(), backoff(this.attempt++));
+    this.timer = setTimeout(() => this.start(), backoff(this.attempt++, this.maxBackoff));
   }
 
   close() {
