@@ -81,6 +81,16 @@ test('take a number with a note, follow it live, get called (vibrate), recalled,
   await waitFor(() => wx.navigations.some((n) => n.url === `/pages/ticket/index?id=${query.id}`), 'my ticket opens its page');
   wx.navigations.length = 0;
 
+  // Its public page's link, for another phone or a computer: copied, and
+  // served by the server the app talks to.
+  ticket.tap('.share');
+  await waitFor(() => wx.clipboard, 'the link copied');
+  const link = new URL(wx.clipboard);
+  assert.match(link.pathname, /^\/t\/[A-Za-z0-9_-]{20,}$/);
+  const page = await fetch(server.url + link.pathname);
+  assert.equal(page.status, 200);
+  assert.match(await page.text(), /<html/i);
+
   // The stall calls it.
   assert.equal((await asSeller(ops.CallNext, { sellerId: stall.sellerId })).callNext.code, 'A001');
   await waitFor(() => ticket.text().includes('请到窗口取餐'), 'the call on the ticket page');

@@ -17,6 +17,7 @@
 //   showModal                 pushed to wx.modals, answered with wx.modalAnswer
 //                             (default: confirm)
 //   showToast/showLoading     pushed to wx.toasts
+//   setClipboardData          sets wx.clipboard
 //   navigateTo/redirectTo/switchTab/navigateBack  pushed to wx.navigations
 //                             as { type, url }
 //   scanCode                  the camera: it stays open until the test calls
@@ -172,6 +173,7 @@ export function createFakeWx({ openid = 'alice' } = {}) {
     modals: [],
     modalAnswer: { confirm: true, cancel: false },
     toasts: [],
+    clipboard: '',
     navigations: [],
     scans: [], // every scanCode call's options
     pendingScans: [],
@@ -188,6 +190,10 @@ export function createFakeWx({ openid = 'alice' } = {}) {
     showModal(o = {}) {
       wx.modals.push(o);
       later(o, { errMsg: 'showModal:ok', ...wx.modalAnswer });
+    },
+    setClipboardData(o = {}) {
+      wx.clipboard = o.data;
+      later(o, { errMsg: 'setClipboardData:ok' });
     },
     showToast(o = {}) {
       wx.toasts.push(o);

@@ -95,6 +95,18 @@ Component({
       this.stopWatch = this.stopCalls = this.callTimer = null;
     },
 
+    // The ticket's public page (trackURL) follows it without logging in:
+    // for a friend's phone or a computer, not for this phone, which is live
+    // here already.
+    copyLink: function () {
+      wx.setClipboardData({
+        data: this.data.ticket.trackURL,
+        success: function () {
+          wx.showToast({ title: '链接已复制', icon: 'success' });
+        }
+      });
+    },
+
     pickedUp: function () {
       this.finish(ops.CompleteTicket, 'complete');
     },
