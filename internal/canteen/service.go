@@ -171,6 +171,10 @@ func New(db *ent.Client, dialectName string, broker events.Broker, wx WeChat, cf
 		sessions: newSessionCache(cfg.SessionCacheTTL, 100_000, broker),
 		holder:   newHolder()}
 	svc.swept.Store(cfg.Now().Unix())
+	if broker != nil {
+		db.Seller.Use(publicChanges(broker))
+		db.MenuItem.Use(publicChanges(broker))
+	}
 	return svc
 }
 
