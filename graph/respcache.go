@@ -145,7 +145,9 @@ func publicViewer(a *canteen.Actor) bool {
 
 // publicFields are the fields a cached answer may hold: the same for every
 // public viewer, and changed only by writes to a stall or its menu (which
-// publish canteen.PublicTopic) or by a paid period ending.
+// publish canteen.PublicTopic) or by a paid period ending. A root field
+// added here must prime the stalls it returns (loaders.primeSellers), so
+// that their paid periods bound the answer's life.
 var publicFields = map[string]bool{
 	"Query.sellers": true, "Query.seller": true,
 	"SellerConnection.edges": true, "SellerConnection.pageInfo": true, "SellerConnection.totalCount": true,
