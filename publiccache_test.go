@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -36,6 +37,28 @@ func stallsView(t testing.TB, s *testServer, token string) string {
 		out = append(out, v)
 	}
 	return strings.Join(out, "; ")
+}
+
+// queuesView reads the first stall's queue as the mini-program's stall list
+// does: "waiting N, last called CODE".
+func queuesView(t testing.TB, s *testServer, token string) string {
+	t.Helper()
+	var d struct {
+		Sellers struct {
+			Edges []struct {
+				Node struct {
+					WaitingCount int
+					LastCalled   *struct{ ID, Code string }
+				}
+			}
+		}
+	}
+	s.ok(t, token, `{ sellers(first: 1) { edges { node { id name waitingCount lastCalled { id code } } } } }`, nil, &d)
+	last := "none"
+	if l := d.Sellers.Edges[0].Node.LastCalled; l != nil {
+		last = l.Code
+	}
+	return fmt.Sprintf("waiting %d, last called %s", d.Sellers.Edges[0].Node.WaitingCount, last)
 }
 
 // counted runs f and returns the SQL statements it cost on s's database.
@@ -95,14 +118,33 @@ func TestPublicCacheFollowsWrites(t *testing.T) {
 			}
 		}
 
-		// A call writes the stall's row too (its call counter), which no
-		// public read shows: it leaves the cache alone.
-		var f struct{ Fetch struct{ ID string } }
-		s.ok(t, seller, `mutation($id: ID!) { fetch(input: {sellerId: $id}) { id } }`, map[string]any{"id": id}, &f)
+		// The stall list as the mini-program asks it, with the queues: a
+		// fetch and a call show in the next read; the answer without queue
+		// fields stays cached through them (a call writes the stall's row
+		// too, its call counter, which no public read shows).
+		queues := func(token string) string {
+			var got string
+			if n := counted(&count, &on, func() { got = queuesView(t, s, token) }); n != 0 {
+				t.Fatalf("repeated read of the queues: %q with %d statements, want it from memory", got, n)
+			}
+			return got
+		}
+		if got := queuesView(t, s, ""); got != "waiting 0, last called none" {
+			t.Fatalf("queues: %q", got)
+		}
+		var f struct{ Fetch struct{ ID, Code string } }
+		s.ok(t, customer, `mutation($id: ID!) { fetch(input: {sellerId: $id}) { id code } }`, map[string]any{"id": id}, &f)
+		if got := queuesView(t, s, ""); got != "waiting 1, last called none" {
+			t.Fatalf("queues after a fetch: %q", got)
+		}
+		queues(customer)
 		s.ok(t, seller, `mutation($id: ID!) { call(ticketId: $id) { id } }`, map[string]any{"id": f.Fetch.ID}, nil)
-		stallsView(t, s, "")
+		if got, want := queuesView(t, s, customer), "waiting 0, last called "+f.Fetch.Code; got != want {
+			t.Fatalf("queues after a call: %q, want %q", got, want)
+		}
+		queues("")
 		if n := counted(&count, &on, func() { stallsView(t, s, "") }); n != 0 {
-			t.Fatalf("read after a call: %d statements, want 0", n)
+			t.Fatalf("read without queue fields after a fetch and a call: %d statements, want 0", n)
 		}
 	})
 }
@@ -170,6 +212,24 @@ func TestPublicCacheAcrossInstances(t *testing.T) {
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
+	}
+
+	// A fetch on A reaches what B cached of the queues.
+	a.ok(t, seller, `mutation($id: ID!) { setOpen(sellerId: $id, open: true) { open } }`, map[string]any{"id": id}, nil)
+	queuesView(t, b, "")
+	if got := queuesView(t, b, ""); got != "waiting 0, last called none" {
+		t.Fatalf("B's queues: %q", got)
+	}
+	a.ok(t, seller, `mutation($id: ID!) { fetch(input: {sellerId: $id}) { id } }`, map[string]any{"id": id}, nil)
+	if got := queuesView(t, a, ""); got != "waiting 1, last called none" {
+		t.Fatalf("A's queues right after the fetch: %q", got)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for got := queuesView(t, b, ""); got != "waiting 1, last called none"; got = queuesView(t, b, "") {
+		if time.Now().After(deadline) {
+			t.Fatalf("instance B still answers %q after a fetch on A", got)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -50,9 +50,10 @@ type Options struct {
 	// only the shipped ones for callers who are not admins; Any (also the
 	// zero value) runs every document and registers hashes (APQ).
 	Documents persisted.Mode
-	// PublicCacheTTL, when positive, answers repeated public reads (stalls
-	// and menus, for anonymous callers and customers) from memory for up to
-	// this long; writes to a stall clear it at once (responseCache).
+	// PublicCacheTTL, when positive, answers repeated public reads (stalls,
+	// menus, queue lengths, for anonymous callers and customers) from memory
+	// for up to this long; writes drop what they affect at once
+	// (responseCache).
 	PublicCacheTTL time.Duration
 }
 
@@ -139,7 +140,8 @@ func NewHandler(svc *canteen.Service, opts Options) http.Handler {
 	// inside withLoaders (it reads their paid periods) and the metrics (they
 	// count its answers).
 	if opts.PublicCacheTTL > 0 {
-		srv.AroundResponses(newResponseCache(opts.PublicCacheTTL, 1000, svc.Now, svc.PublicChanges()).intercept)
+		stalls, queues := svc.PublicChanges()
+		srv.AroundResponses(newResponseCache(opts.PublicCacheTTL, 1000, svc.Now, svc.DayEnds, stalls, queues).intercept)
 	}
 	srv.AroundFields(markInternal)
 	srv.SetErrorPresenter(presentErrors(opts.Logger))

@@ -17,20 +17,23 @@ import (
 // responseCache answers repeated public reads (the stall list with menus that
 // every student opens at lunch) from memory instead of running them again.
 //
-// What it keeps: the data of a query whose every field is in publicFields,
-// asked by a caller of the public viewer class (anonymous, or a customer who
-// manages no stall and is no admin: they read the same thing), answered
-// without errors. The key is a hash of the document, the operation name and
-// the variables. Sellers and admins see more (unpublished photos, unpaid
-// stalls) and always run their queries; so does anything with per-ticket
-// fields (waitingCount, lastCalled), which change on every fetch and call.
+// What it keeps: the data of a query whose every field is in publicFields or
+// queueFields, asked by a caller of the public viewer class (anonymous, or a
+// customer who manages no stall and is no admin: they read the same thing),
+// answered without errors. The key is a hash of the document, the operation
+// name and the variables. Sellers and admins see more (unpublished photos,
+// unpaid stalls) and always run their queries.
 //
 // How long: at most ttl, and never past the end of the paid period of a stall
-// in the answer (it then shows closed with no write to announce it). Every
-// write to a stall or a menu clears the whole cache: canteen publishes
-// PublicTopic when it commits, delivered on the instance that wrote before its
-// mutation returns and on the others as soon as the broker brings it; a
-// broker that lost events (Lagged, e.g. Redis reconnected) clears it too.
+// in the answer (it then shows closed with no write to announce it), nor, for
+// an answer with queue fields, past the end of the business day. Every write
+// to a stall or a menu clears the whole cache: canteen publishes PublicTopic
+// when it commits, delivered on the instance that wrote before its mutation
+// returns and on the others as soon as the broker brings it; a broker that
+// lost events (Lagged, e.g. Redis reconnected) clears it too. Every write to
+// a ticket or a call (a fetch, a call, any transition) clears the answers
+// with queue fields the same way (QueuesTopic): at lunch those change many
+// times a second, but reads outnumber them by far.
 // So a stall closed with setOpen(false) is never shown open on the instance
 // that closed it once setOpen has returned, and on another instance at most
 // until the broker delivers the event, which ttl bounds if the event is lost.
@@ -39,10 +42,12 @@ import (
 // arrived, and an answer read while a change committed is not kept (the
 // generation changed between the lookup and the store).
 type responseCache struct {
-	ttl time.Duration
-	max int
-	now func() time.Time
-	sub events.Subscription
+	ttl     time.Duration
+	max     int
+	now     func() time.Time
+	dayEnds func() time.Time
+	stalls  events.Subscription // canteen.PublicTopic
+	queues  events.Subscription // canteen.QueuesTopic
 
 	mu  sync.Mutex
 	m   map[[32]byte]cachedResponse
@@ -50,29 +55,45 @@ type responseCache struct {
 }
 
 type cachedResponse struct {
-	data  []byte
-	until time.Time
+	data   []byte
+	until  time.Time
+	queues bool // shows queue fields
 }
 
 // maxCachedBytes bounds one answer; larger ones are not kept.
 const maxCachedBytes = 256 << 10
 
-func newResponseCache(ttl time.Duration, max int, now func() time.Time, changes events.Subscription) *responseCache {
-	return &responseCache{ttl: ttl, max: max, now: now, sub: changes, m: map[[32]byte]cachedResponse{}}
+func newResponseCache(ttl time.Duration, max int, now, dayEnds func() time.Time, stalls, queues events.Subscription) *responseCache {
+	return &responseCache{ttl: ttl, max: max, now: now, dayEnds: dayEnds, stalls: stalls, queues: queues, m: map[[32]byte]cachedResponse{}}
 }
 
-// drain clears the cache if any change arrived; c.mu is held.
+// drain drops what the changes that arrived make stale; c.mu is held.
 func (c *responseCache) drain() {
 	for {
 		select {
-		case <-c.sub.Events():
-		case <-c.sub.Lagged():
+		case <-c.stalls.Events():
+		case <-c.stalls.Lagged():
+		case <-c.queues.Events():
+			c.dropQueues()
+			continue
+		case <-c.queues.Lagged():
+			c.dropQueues()
+			continue
 		default:
 			return
 		}
 		clear(c.m)
 		c.gen++
 	}
+}
+
+func (c *responseCache) dropQueues() {
+	for k, e := range c.m {
+		if e.queues {
+			delete(c.m, k)
+		}
+	}
+	c.gen++
 }
 
 func (c *responseCache) get(key [32]byte, now time.Time) ([]byte, uint64) {
@@ -88,7 +109,7 @@ func (c *responseCache) get(key [32]byte, now time.Time) ([]byte, uint64) {
 
 // put keeps data unless the cache was cleared since the lookup that missed
 // (gen): the answer may have been read before the change that cleared it.
-func (c *responseCache) put(key [32]byte, data []byte, until time.Time, gen uint64) {
+func (c *responseCache) put(key [32]byte, e cachedResponse, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.drain()
@@ -98,7 +119,7 @@ func (c *responseCache) put(key [32]byte, data []byte, until time.Time, gen uint
 	if len(c.m) >= c.max {
 		clear(c.m) // bounded; the next requests refill what is in use
 	}
-	c.m[key] = cachedResponse{data: data, until: until}
+	c.m[key] = e
 }
 
 // intercept is the response middleware. It runs inside withLoaders, to read
@@ -108,8 +129,11 @@ func (c *responseCache) intercept(ctx context.Context, next graphql.ResponseHand
 		return next(ctx)
 	}
 	oc := graphql.GetOperationContext(ctx)
-	if oc.Operation == nil || oc.Operation.Operation != ast.Query || !publicViewer(canteen.ActorFrom(ctx)) ||
-		!publicSelection(oc.Operation.SelectionSet, 0) {
+	if oc.Operation == nil || oc.Operation.Operation != ast.Query || !publicViewer(canteen.ActorFrom(ctx)) {
+		return next(ctx)
+	}
+	public, queues := publicSelection(oc.Operation.SelectionSet, 0)
+	if !public {
 		return next(ctx)
 	}
 	key, ok := cacheKey(oc)
@@ -134,7 +158,10 @@ func (c *responseCache) intercept(ctx context.Context, next graphql.ResponseHand
 			}
 		}
 	}
-	c.put(key, append([]byte(nil), resp.Data...), until, gen)
+	if d := c.dayEnds(); queues && d.Before(until) {
+		until = d
+	}
+	c.put(key, cachedResponse{data: append([]byte(nil), resp.Data...), until: until, queues: queues}, gen)
 	return resp
 }
 
@@ -158,42 +185,61 @@ var publicFields = map[string]bool{
 	"MenuItem.id": true, "MenuItem.name": true, "MenuItem.priceCents": true, "MenuItem.available": true,
 }
 
-// publicSelection reports whether every field of sel is in publicFields and
-// no directive other than @include and @skip (which the variables in the key
-// decide) asks for something else, such as @defer.
-func publicSelection(sel ast.SelectionSet, depth int) bool {
+// queueFields may be cached too, but change with every ticket and call
+// (canteen.QueuesTopic) and with the business day. Of a ticket, only what
+// the call board shows everyone: never its note, claim code or owner.
+var queueFields = map[string]bool{
+	"Seller.waitingCount": true, "Seller.lastCalled": true,
+	"Ticket.id": true, "Ticket.code": true, "Ticket.number": true,
+}
+
+// publicSelection reports whether every field of sel is in publicFields or
+// queueFields (public) and whether any is in queueFields (queues), with no
+// directive other than @include and @skip (which the variables in the key
+// decide), such as @defer.
+func publicSelection(sel ast.SelectionSet, depth int) (public, queues bool) {
 	if depth > 32 {
-		return false // fragments cycling; validation refuses them, be safe anyway
+		return false, false // fragments cycling; validation refuses them, be safe anyway
 	}
 	for _, s := range sel {
 		var dirs ast.DirectiveList
 		var sub ast.SelectionSet
 		switch s := s.(type) {
 		case *ast.Field:
-			if s.Name != "__typename" && (s.ObjectDefinition == nil || !publicFields[s.ObjectDefinition.Name+"."+s.Name]) {
-				return false
+			if s.Name != "__typename" {
+				if s.ObjectDefinition == nil {
+					return false, false
+				}
+				name := s.ObjectDefinition.Name + "." + s.Name
+				if queueFields[name] {
+					queues = true
+				} else if !publicFields[name] {
+					return false, false
+				}
 			}
 			dirs, sub = s.Directives, s.SelectionSet
 		case *ast.InlineFragment:
 			dirs, sub = s.Directives, s.SelectionSet
 		case *ast.FragmentSpread:
 			if s.Definition == nil {
-				return false
+				return false, false
 			}
 			dirs, sub = s.Directives, s.Definition.SelectionSet
 		default:
-			return false
+			return false, false
 		}
 		for _, d := range dirs {
 			if d.Name != "include" && d.Name != "skip" {
-				return false
+				return false, false
 			}
 		}
-		if !publicSelection(sub, depth+1) {
-			return false
+		p, q := publicSelection(sub, depth+1)
+		if !p {
+			return false, false
 		}
+		queues = queues || q
 	}
-	return true
+	return true, queues
 }
 
 // cacheKey hashes what decides an answer besides the data: the document, the

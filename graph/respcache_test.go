@@ -14,29 +14,43 @@ import (
 
 func TestPublicSelection(t *testing.T) {
 	schema := NewExecutableSchema(Config{}).Schema()
+	const no, stalls, queues = 0, 1, 2
 	for _, tc := range []struct {
 		query string
-		want  bool
+		want  int
 	}{
-		{`{ sellers(first: 10) { edges { cursor node { id name prefix open menu { id name priceCents available } } } pageInfo { hasNextPage endCursor } totalCount } }`, true},
-		{`query($id: ID!) { seller(id: $id) { __typename name open paidUntil photoURL } }`, true},
-		{`query($m: Boolean!) { sellers { edges { node { name menu @include(if: $m) { name } } } } }`, true},
-		{`{ sellers { edges { node { ...S } } } } fragment S on Seller { name open }`, true},
-		{`{ sellers { edges { node { ... on Seller { name } } } } }`, true},
-		// Per-ticket fields change with every fetch and call, which publish no
-		// public event; viewer-dependent roots are not public at all.
-		{`{ sellers { edges { node { name waitingCount } } } }`, false},
-		{`{ sellers { edges { node { ...S } } } } fragment S on Seller { lastCalled { code } }`, false},
-		{`{ sellers { edges { node { name averageWaitSeconds } } } }`, false},
-		{`{ me { id } }`, false},
-		{`{ sellers { edges { node { name } } } me { id } }`, false},
+		{`{ sellers(first: 10) { edges { cursor node { id name prefix open menu { id name priceCents available } } } pageInfo { hasNextPage endCursor } totalCount } }`, stalls},
+		{`query($id: ID!) { seller(id: $id) { __typename name open paidUntil photoURL } }`, stalls},
+		{`query($m: Boolean!) { sellers { edges { node { name menu @include(if: $m) { name } } } } }`, stalls},
+		{`{ sellers { edges { node { ...S } } } } fragment S on Seller { name open }`, stalls},
+		{`{ sellers { edges { node { ... on Seller { name } } } } }`, stalls},
+		// The mini-program's stall list and the call board: queue fields.
+		{`{ sellers { edges { node { name waitingCount lastCalled { id code } menu { name } } } } }`, queues},
+		{`query($id: ID!) { seller(id: $id) { id name waitingCount lastCalled { code } } }`, queues},
+		{`{ sellers { edges { node { ...S } } } } fragment S on Seller { lastCalled { number } }`, queues},
+		// What differs by viewer or changes without an event: never.
+		{`{ sellers { edges { node { lastCalled { code note } } } } }`, no},
+		{`{ sellers { edges { node { lastCalled { code claimCode } } } } }`, no},
+		{`{ sellers { edges { node { lastCalled { code status } } } } }`, no},
+		{`{ sellers { edges { node { name averageWaitSeconds } } } }`, no},
+		{`{ sellers { edges { node { name photoStatus } } } }`, no},
+		{`{ me { id } }`, no},
+		{`{ sellers { edges { node { name } } } me { id } }`, no},
 	} {
 		doc, err := gqlparser.LoadQueryWithRules(schema, tc.query, nil)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.query, err)
 		}
-		if got := publicSelection(doc.Operations[0].SelectionSet, 0); got != tc.want {
-			t.Errorf("%s: cacheable %v, want %v", tc.query, got, tc.want)
+		p, q := publicSelection(doc.Operations[0].SelectionSet, 0)
+		got := no
+		if p {
+			got = stalls
+			if q {
+				got = queues
+			}
+		}
+		if got != tc.want {
+			t.Errorf("%s: %d, want %d (0 not cached, 1 cached, 2 cached as queues)", tc.query, got, tc.want)
 		}
 	}
 }
@@ -54,7 +68,9 @@ func TestResponseCacheLifetime(t *testing.T) {
 	start := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 	clock := start
 	broker := events.NewLocal(8)
-	c := newResponseCache(time.Minute, 10, func() time.Time { return clock }, broker.Subscribe(canteen.PublicTopic))
+	dayEnds := start.Add(time.Hour)
+	c := newResponseCache(time.Minute, 10, func() time.Time { return clock }, func() time.Time { return dayEnds },
+		broker.Subscribe(canteen.PublicTopic), broker.Subscribe(canteen.QueuesTopic))
 	runs := 0
 	read := func(paid ...time.Time) {
 		ctx := graphql.WithOperationContext(context.Background(), &graphql.OperationContext{RawQuery: q, Operation: doc.Operations[0]})
@@ -88,6 +104,56 @@ func TestResponseCacheLifetime(t *testing.T) {
 		read(start.Add(30*time.Second), start.Add(-time.Hour))
 		if runs != step.runs {
 			t.Fatalf("%s: %d runs, want %d", step.name, runs, step.runs)
+		}
+	}
+}
+
+// TestResponseCacheQueues: a ticket or call change drops the answers with
+// queue fields and keeps the others; those also end with the business day.
+func TestResponseCacheQueues(t *testing.T) {
+	schema := NewExecutableSchema(Config{}).Schema()
+	start := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	clock, dayEnds := start, start.Add(30*time.Second)
+	broker := events.NewLocal(8)
+	c := newResponseCache(time.Minute, 10, func() time.Time { return clock }, func() time.Time { return dayEnds },
+		broker.Subscribe(canteen.PublicTopic), broker.Subscribe(canteen.QueuesTopic))
+	runs := map[string]int{}
+	read := func(q string) {
+		doc, err := gqlparser.LoadQueryWithRules(schema, q, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := graphql.WithOperationContext(context.Background(), &graphql.OperationContext{RawQuery: q, Operation: doc.Operations[0]})
+		c.intercept(ctx, func(context.Context) *graphql.Response {
+			runs[q]++
+			return &graphql.Response{Data: []byte(`{}`)}
+		})
+	}
+	const menus, waiting = `{ sellers { edges { node { name menu { name } } } } }`, `{ sellers { edges { node { name waitingCount } } } }`
+	for _, step := range []struct {
+		name           string
+		advance        time.Duration
+		topic          string
+		menus, waiting int
+	}{
+		{"first reads", 0, "", 1, 1},
+		{"repeated", time.Second, "", 1, 1},
+		{"after a fetch", 0, canteen.QueuesTopic, 1, 2},
+		{"repeated after it", time.Second, "", 1, 2},
+		{"after setOpen", 0, canteen.PublicTopic, 2, 3},
+		{"the business day ended", 30 * time.Second, "", 2, 4},
+	} {
+		clock = clock.Add(step.advance)
+		if step.topic != "" {
+			broker.Publish(events.Event{Topic: step.topic})
+		}
+		read(menus)
+		read(waiting)
+		if runs[menus] != step.menus || runs[waiting] != step.waiting {
+			t.Fatalf("%s: ran %d and %d times, want %d and %d", step.name, runs[menus], runs[waiting], step.menus, step.waiting)
+		}
+		if step.name == "the business day ended" {
+			dayEnds = dayEnds.Add(24 * time.Hour)
 		}
 	}
 }

@@ -19,6 +19,11 @@ import (
 // are rare next to reads, and clearing everything needs no bookkeeping.
 const PublicTopic = "public"
 
+// QueuesTopic carries "a ticket or a call changed": what a public read shows
+// of the stalls' queues (waitingCount, lastCalled) may have changed. Caches
+// drop what they hold of queues when they hear it, and keep the rest.
+const QueuesTopic = "public:queues"
+
 // notPublic are the seller columns no public read shows: counters that
 // change on every call, and secrets. Writing only these tells nobody.
 var notPublic = []string{seller.FieldCallSeq, seller.FieldInviteHash}
@@ -33,12 +38,25 @@ var notPublic = []string{seller.FieldCallSeq, seller.FieldInviteHash}
 // (events.Broker: local subscribers synchronously) before the mutation's
 // resolver returns: a cache that drains its subscription on every lookup
 // never answers from before setOpen once setOpen has returned.
+//
+// On tickets and call events it publishes on QueuesTopic instead, the same
+// way: a fetch, a call, any transition.
 func publicChanges(broker events.Broker) ent.Hook {
-	publish := func() { broker.Publish(events.Event{Topic: PublicTopic}) }
+	return onCommit(broker, PublicTopic, touchesPublic)
+}
+
+func queueChanges(broker events.Broker) ent.Hook {
+	return onCommit(broker, QueuesTopic, func(ent.Mutation) bool { return true })
+}
+
+// onCommit publishes on topic once a mutation for which touches is true
+// commits (at once, outside a transaction).
+func onCommit(broker events.Broker, topic string, touches func(ent.Mutation) bool) ent.Hook {
+	publish := func() { broker.Publish(events.Event{Topic: topic}) }
 	return func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
 			v, err := next.Mutate(ctx, m)
-			if err != nil || !touchesPublic(m) {
+			if err != nil || !touches(m) {
 				return v, err
 			}
 			if txm, ok := m.(interface{ Tx() (*ent.Tx, error) }); ok {
@@ -80,5 +98,12 @@ func touchesPublic(m ent.Mutation) bool {
 // (the response cache bounds an answer by the end of a stall's paid period).
 func (s *Service) Now() time.Time { return s.now() }
 
-// PublicChanges subscribes to PublicTopic.
-func (s *Service) PublicChanges() events.Subscription { return s.broker.Subscribe(PublicTopic) }
+// PublicChanges subscribes to PublicTopic, and queues to QueuesTopic.
+func (s *Service) PublicChanges() (stalls, queues events.Subscription) {
+	return s.broker.Subscribe(PublicTopic), s.broker.Subscribe(QueuesTopic)
+}
+
+// DayEnds returns when the current business day ends: what a public read
+// shows of the queues (today's waiting tickets, today's last call) changes
+// then with no write to announce it.
+func (s *Service) DayEnds() time.Time { return s.nextDayStart() }

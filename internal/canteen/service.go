@@ -174,6 +174,8 @@ func New(db *ent.Client, dialectName string, broker events.Broker, wx WeChat, cf
 	if broker != nil {
 		db.Seller.Use(publicChanges(broker))
 		db.MenuItem.Use(publicChanges(broker))
+		db.Ticket.Use(queueChanges(broker))
+		db.CallEvent.Use(queueChanges(broker))
 	}
 	return svc
 }
