@@ -486,7 +486,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	hydrate = svc.Hydrate
 	a.svc = svc
 	// Every instance runs the sweep; a lease in the database lets one work at a time.
-	a.background = append(a.background, svc.RunLifecycle)
+	a.background = append(a.background, svc.RunLifecycle, svc.RunPublicChanges)
 	if len(svc.NotificationTemplates()) > 0 {
 		a.background = append(a.background, func(ctx context.Context) { svc.RunNotifier(ctx, wxClient, 5*time.Second) })
 	}

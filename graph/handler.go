@@ -140,8 +140,7 @@ func NewHandler(svc *canteen.Service, opts Options) http.Handler {
 	// inside withLoaders (it reads their paid periods) and the metrics (they
 	// count its answers).
 	if opts.PublicCacheTTL > 0 {
-		stalls, queues := svc.PublicChanges()
-		srv.AroundResponses(newResponseCache(opts.PublicCacheTTL, 1000, svc.Now, svc.DayEnds, stalls, queues).intercept)
+		srv.AroundResponses(newResponseCache(opts.PublicCacheTTL, 1000, svc.Now, svc.DayEnds, svc.PublicVersions).intercept)
 	}
 	srv.AroundFields(markInternal)
 	srv.SetErrorPresenter(presentErrors(opts.Logger))

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"callme/internal/canteen"
-	"callme/internal/events"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -26,96 +25,64 @@ import (
 //
 // How long: at most ttl, and never past the end of the paid period of a stall
 // in the answer (it then shows closed with no write to announce it), nor, for
-// an answer with queue fields, past the end of the business day. Every write
-// to a stall or a menu clears the whole cache: canteen publishes PublicTopic
-// when it commits, delivered on the instance that wrote before its mutation
-// returns and on the others as soon as the broker brings it; a broker that
-// lost events (Lagged, e.g. Redis reconnected) clears it too. Every write to
-// a ticket or a call (a fetch, a call, any transition) clears the answers
-// with queue fields the same way (QueuesTopic): at lunch those change many
-// times a second, but reads outnumber them by far.
-// So a stall closed with setOpen(false) is never shown open on the instance
-// that closed it once setOpen has returned, and on another instance at most
-// until the broker delivers the event, which ttl bounds if the event is lost.
+// an answer with queue fields, past the end of the business day. An answer is
+// kept with the versions of what public reads show that it was read at
+// (canteen.PublicVersions), and served only while they are unchanged: every
+// write to a stall or a menu bumps the stalls version, every write to a
+// ticket or a call (a fetch, a call, any transition) the queues version, which
+// only answers with queue fields depend on. The instance that writes bumps
+// them inside the commit, before its mutation returns; the others when the
+// broker brings the event; a broker that lost events bumps them too. So a
+// stall closed with setOpen(false) is never shown open on the instance that
+// closed it once setOpen has returned, and on another instance at most until
+// the broker delivers the event, which ttl bounds if the event is lost. At
+// lunch the queues change many times a second, but reads outnumber them by
+// far.
 //
-// Like the session cache, nothing waits for events: each lookup drains what
-// arrived, and an answer read while a change committed is not kept (the
-// generation changed between the lookup and the store).
+// An answer read while a version changed is not kept: it may predate the
+// change.
 type responseCache struct {
-	ttl     time.Duration
-	max     int
-	now     func() time.Time
-	dayEnds func() time.Time
-	stalls  events.Subscription // canteen.PublicTopic
-	queues  events.Subscription // canteen.QueuesTopic
+	ttl      time.Duration
+	max      int
+	now      func() time.Time
+	dayEnds  func() time.Time
+	versions func() canteen.PublicVersions
 
-	mu  sync.Mutex
-	m   map[[32]byte]cachedResponse
-	gen uint64 // bumped on every clear
+	mu sync.Mutex
+	m  map[[32]byte]cachedResponse
 }
 
 type cachedResponse struct {
 	data   []byte
 	until  time.Time
 	queues bool // shows queue fields
+	read   canteen.PublicVersions
 }
 
 // maxCachedBytes bounds one answer; larger ones are not kept.
 const maxCachedBytes = 256 << 10
 
-func newResponseCache(ttl time.Duration, max int, now, dayEnds func() time.Time, stalls, queues events.Subscription) *responseCache {
-	return &responseCache{ttl: ttl, max: max, now: now, dayEnds: dayEnds, stalls: stalls, queues: queues, m: map[[32]byte]cachedResponse{}}
+func newResponseCache(ttl time.Duration, max int, now, dayEnds func() time.Time, versions func() canteen.PublicVersions) *responseCache {
+	return &responseCache{ttl: ttl, max: max, now: now, dayEnds: dayEnds, versions: versions, m: map[[32]byte]cachedResponse{}}
 }
 
-// drain drops what the changes that arrived make stale; c.mu is held.
-func (c *responseCache) drain() {
-	for {
-		select {
-		case <-c.stalls.Events():
-		case <-c.stalls.Lagged():
-		case <-c.queues.Events():
-			c.dropQueues()
-			continue
-		case <-c.queues.Lagged():
-			c.dropQueues()
-			continue
-		default:
-			return
-		}
-		clear(c.m)
-		c.gen++
-	}
+// current reports whether e still shows what a read at v would.
+func (e cachedResponse) current(v canteen.PublicVersions, now time.Time) bool {
+	return now.Before(e.until) && e.read.Stalls == v.Stalls && (!e.queues || e.read.Queues == v.Queues)
 }
 
-func (c *responseCache) dropQueues() {
-	for k, e := range c.m {
-		if e.queues {
-			delete(c.m, k)
-		}
-	}
-	c.gen++
-}
-
-func (c *responseCache) get(key [32]byte, now time.Time) ([]byte, uint64) {
+func (c *responseCache) get(key [32]byte, v canteen.PublicVersions, now time.Time) []byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.drain()
-	e, ok := c.m[key]
-	if !ok || !now.Before(e.until) {
-		return nil, c.gen
+	if e, ok := c.m[key]; ok && e.current(v, now) {
+		return e.data
 	}
-	return e.data, c.gen
+	return nil
 }
 
-// put keeps data unless the cache was cleared since the lookup that missed
-// (gen): the answer may have been read before the change that cleared it.
-func (c *responseCache) put(key [32]byte, e cachedResponse, gen uint64) {
+func (c *responseCache) put(key [32]byte, e cachedResponse) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.drain()
-	if c.gen != gen {
-		return
-	}
 	if len(c.m) >= c.max {
 		clear(c.m) // bounded; the next requests refill what is in use
 	}
@@ -140,9 +107,8 @@ func (c *responseCache) intercept(ctx context.Context, next graphql.ResponseHand
 	if !ok {
 		return next(ctx)
 	}
-	now := c.now()
-	data, gen := c.get(key, now)
-	if data != nil {
+	now, read := c.now(), c.versions()
+	if data := c.get(key, read, now); data != nil {
 		return &graphql.Response{Data: data}
 	}
 	resp := next(ctx)
@@ -161,7 +127,10 @@ func (c *responseCache) intercept(ctx context.Context, next graphql.ResponseHand
 	if d := c.dayEnds(); queues && d.Before(until) {
 		until = d
 	}
-	c.put(key, cachedResponse{data: append([]byte(nil), resp.Data...), until: until, queues: queues}, gen)
+	if after := c.versions(); after.Stalls != read.Stalls || (queues && after.Queues != read.Queues) {
+		return resp // something changed while it was read
+	}
+	c.put(key, cachedResponse{data: append([]byte(nil), resp.Data...), until: until, queues: queues, read: read})
 	return resp
 }
 

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"callme/internal/canteen"
-	"callme/internal/events"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2"
@@ -57,7 +56,7 @@ func TestPublicSelection(t *testing.T) {
 
 // TestResponseCacheLifetime: an answer is kept until the first of ttl, the
 // end of a shown stall's paid period (it then shows closed with no write to
-// announce it) and a public change event.
+// announce it) and a change to the stalls.
 func TestResponseCacheLifetime(t *testing.T) {
 	schema := NewExecutableSchema(Config{}).Schema()
 	const q = `{ sellers { edges { node { name open } } } }`
@@ -67,10 +66,10 @@ func TestResponseCacheLifetime(t *testing.T) {
 	}
 	start := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 	clock := start
-	broker := events.NewLocal(8)
+	var v canteen.PublicVersions
 	dayEnds := start.Add(time.Hour)
 	c := newResponseCache(time.Minute, 10, func() time.Time { return clock }, func() time.Time { return dayEnds },
-		broker.Subscribe(canteen.PublicTopic), broker.Subscribe(canteen.QueuesTopic))
+		func() canteen.PublicVersions { return v })
 	runs := 0
 	read := func(paid ...time.Time) {
 		ctx := graphql.WithOperationContext(context.Background(), &graphql.OperationContext{RawQuery: q, Operation: doc.Operations[0]})
@@ -97,7 +96,7 @@ func TestResponseCacheLifetime(t *testing.T) {
 	} {
 		clock = clock.Add(step.advance)
 		if step.publish {
-			broker.Publish(events.Event{Topic: canteen.PublicTopic})
+			v.Stalls++
 		}
 		// The first answer shows a stall paid until start+30s (and one whose
 		// period already ended, which bounds nothing); later ones none.
@@ -114,9 +113,9 @@ func TestResponseCacheQueues(t *testing.T) {
 	schema := NewExecutableSchema(Config{}).Schema()
 	start := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 	clock, dayEnds := start, start.Add(30*time.Second)
-	broker := events.NewLocal(8)
+	var v canteen.PublicVersions
 	c := newResponseCache(time.Minute, 10, func() time.Time { return clock }, func() time.Time { return dayEnds },
-		broker.Subscribe(canteen.PublicTopic), broker.Subscribe(canteen.QueuesTopic))
+		func() canteen.PublicVersions { return v })
 	runs := map[string]int{}
 	read := func(q string) {
 		doc, err := gqlparser.LoadQueryWithRules(schema, q, nil)
@@ -131,22 +130,21 @@ func TestResponseCacheQueues(t *testing.T) {
 	}
 	const menus, waiting = `{ sellers { edges { node { name menu { name } } } } }`, `{ sellers { edges { node { name waitingCount } } } }`
 	for _, step := range []struct {
-		name           string
-		advance        time.Duration
-		topic          string
-		menus, waiting int
+		name            string
+		advance         time.Duration
+		stalls, tickets uint64 // changes
+		menus, waiting  int
 	}{
-		{"first reads", 0, "", 1, 1},
-		{"repeated", time.Second, "", 1, 1},
-		{"after a fetch", 0, canteen.QueuesTopic, 1, 2},
-		{"repeated after it", time.Second, "", 1, 2},
-		{"after setOpen", 0, canteen.PublicTopic, 2, 3},
-		{"the business day ended", 30 * time.Second, "", 2, 4},
+		{"first reads", 0, 0, 0, 1, 1},
+		{"repeated", time.Second, 0, 0, 1, 1},
+		{"after a fetch", 0, 0, 1, 1, 2},
+		{"repeated after it", time.Second, 0, 0, 1, 2},
+		{"after setOpen", 0, 1, 0, 2, 3},
+		{"the business day ended", 30 * time.Second, 0, 0, 2, 4},
 	} {
 		clock = clock.Add(step.advance)
-		if step.topic != "" {
-			broker.Publish(events.Event{Topic: step.topic})
-		}
+		v.Stalls += step.stalls
+		v.Queues += step.tickets
 		read(menus)
 		read(waiting)
 		if runs[menus] != step.menus || runs[waiting] != step.waiting {
@@ -155,5 +153,35 @@ func TestResponseCacheQueues(t *testing.T) {
 		if step.name == "the business day ended" {
 			dayEnds = dayEnds.Add(24 * time.Hour)
 		}
+	}
+}
+
+// TestResponseCacheChangeDuringRead: an answer read while a write committed
+// may predate it, and is not kept.
+func TestResponseCacheChangeDuringRead(t *testing.T) {
+	schema := NewExecutableSchema(Config{}).Schema()
+	const q = `{ sellers { edges { node { name open } } } }`
+	doc, err := gqlparser.LoadQueryWithRules(schema, q, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	var v canteen.PublicVersions
+	c := newResponseCache(time.Minute, 10, func() time.Time { return now }, func() time.Time { return now.Add(time.Hour) },
+		func() canteen.PublicVersions { return v })
+	runs := 0
+	read := func(during func()) {
+		ctx := graphql.WithOperationContext(context.Background(), &graphql.OperationContext{RawQuery: q, Operation: doc.Operations[0]})
+		c.intercept(ctx, func(context.Context) *graphql.Response {
+			runs++
+			during()
+			return &graphql.Response{Data: []byte(`{}`)}
+		})
+	}
+	read(func() { v.Stalls++ }) // setOpen commits while the list is read
+	read(func() {})
+	read(func() {})
+	if runs != 2 {
+		t.Fatalf("%d runs, want 2: the answer read during the change must not be kept, the next one must", runs)
 	}
 }

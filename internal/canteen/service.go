@@ -119,6 +119,8 @@ type Service struct {
 	claims *ratelimit.Limiter
 	// sessions caches resolved sessions for SessionCacheTTL.
 	sessions *sessionCache
+	// public versions what public reads show (response caches).
+	public *publicVersions
 	// holder names this instance in the lifecycle lease.
 	holder string
 }
@@ -171,11 +173,12 @@ func New(db *ent.Client, dialectName string, broker events.Broker, wx WeChat, cf
 		sessions: newSessionCache(cfg.SessionCacheTTL, 100_000, broker),
 		holder:   newHolder()}
 	svc.swept.Store(cfg.Now().Unix())
-	if broker != nil {
-		db.Seller.Use(publicChanges(broker))
-		db.MenuItem.Use(publicChanges(broker))
-		db.Ticket.Use(queueChanges(broker))
-		db.CallEvent.Use(queueChanges(broker))
+	if db != nil && broker != nil { // nil in tests of pure functions
+		svc.public = newPublicVersions(broker)
+		db.Seller.Use(publicChanges(broker, &svc.public.stalls))
+		db.MenuItem.Use(publicChanges(broker, &svc.public.stalls))
+		db.Ticket.Use(queueChanges(broker, &svc.public.queues))
+		db.CallEvent.Use(queueChanges(broker, &svc.public.queues))
 	}
 	return svc
 }
