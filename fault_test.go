@@ -73,6 +73,7 @@ func TestFaultSlowDatabaseFailsByDeadline(t *testing.T) {
 	dsn, proxy := proxiedMySQL(t)
 	s := startServer(t, storetest.Engine{Name: "mysql", DSN: func(testing.TB) string { return dsn }}, func(c *config) {
 		c.Limits.RequestTimeout = 500 * time.Millisecond
+		c.PublicCache = 0 // the second read must reach the database
 	})
 	s.ok(t, "", `{ sellers { totalCount } }`, nil, nil)
 	addToxic(t, proxy, `{"name":"slow","type":"latency","stream":"downstream","attributes":{"latency":3000}}`)

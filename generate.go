@@ -1,9 +1,11 @@
 package main
 
 // Code generation, in dependency order: ent first, then gqlgen, which binds the
-// GraphQL schema to the generated ent types. Last, the documents the clients
+// GraphQL schema to the generated ent types, and its list marshalling is
+// made sequential (graph/seqlists). Last, the documents the clients
 // ship are checked against the schema and listed as trusted documents.
 //go:generate go run ./ent/entc.go
 //go:generate go run github.com/99designs/gqlgen generate
+//go:generate go run ./graph/seqlists
 //go:generate go run . schema -o schema.graphql
 //go:generate go run ./graph/persisted/gen

@@ -70,6 +70,7 @@ type config struct {
 	DayStartHour     int
 	SessionIdle      time.Duration
 	SessionCache     time.Duration
+	PublicCache      time.Duration
 	MaxActiveTickets int
 	AllowedOrigins   string
 	WeChatBaseURL    string
@@ -173,6 +174,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	num(&c.DayStartHour, "day-start-hour", "CALLME_DAY_START_HOUR", 4, "local hour (0-23) at which a business day and its numbering start")
 	dur(&c.SessionIdle, "session-idle", "CALLME_SESSION_IDLE", 30*time.Minute, "sessions expire after this long without requests")
 	dur(&c.SessionCache, "session-cache", "CALLME_SESSION_CACHE", 5*time.Minute, "how long an instance reuses a session it looked up (logouts clear it on every instance through the broker; 0: look up every request)")
+	dur(&c.PublicCache, "public-cache", "CALLME_PUBLIC_CACHE", time.Second, "how long an instance may answer a repeated public read of stalls, menus and queue lengths (anonymous callers and customers) from memory; a write to a stall, menu, ticket or call drops what it affects on every instance through the broker (0: off)")
 	num(&c.RetentionDays, "retention-days", "CALLME_RETENTION_DAYS", 90, "days call history, notifications and their grants are kept (at least 2)")
 	num(&c.PersonalDataDays, "personal-data-days", "CALLME_PERSONAL_DATA_DAYS", 180, "days tickets keep their note and owner (at least 2)")
 	dur(&c.SweepEvery, "sweep-every", "CALLME_SWEEP_EVERY", time.Hour, "how often an instance tries to delete what is past retention (0: never)")
@@ -498,7 +500,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	hydrate = svc.Hydrate
 	a.svc = svc
 	// Every instance runs the sweep; a lease in the database lets one work at a time.
-	a.background = append(a.background, svc.RunLifecycle)
+	a.background = append(a.background, svc.RunLifecycle, svc.RunPublicChanges)
 	if len(svc.NotificationTemplates()) > 0 {
 		a.background = append(a.background, func(ctx context.Context) { svc.RunNotifier(ctx, wxClient, 5*time.Second) })
 	}
@@ -532,6 +534,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		Sockets:        &a.sockets,
 		Logger:         log,
 		Documents:      cfg.Documents,
+		PublicCacheTTL: cfg.PublicCache,
 	}))
 	if !cfg.Production {
 		mux.Handle("GET /{$}", web.Playground("/query"))

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,10 +17,17 @@ import (
 	"callme/internal/pulid"
 
 	"github.com/go-sql-driver/mysql"
+	_ "modernc.org/sqlite" // issue-sqlite's baselines
 )
 
 // runIssue: fetch through GraphQL vs the raw SQL of the same transaction.
-func runIssue(ctx context.Context, e *env) error {
+func runIssue(ctx context.Context, e *env) error { return runIssueOn(ctx, e, false) }
+
+// runIssueOn runs issue on MariaDB, or with lite on a SQLite file (callme's
+// embedded default): the server on -db sqlite:PATH, the baselines through
+// their own connection to the same file with the server's settings (WAL,
+// synchronous FULL, BEGIN IMMEDIATE, one writer).
+func runIssueOn(ctx context.Context, e *env, lite bool) error {
 	dur := e.o.duration
 	if dur == 0 {
 		dur = 4 * time.Second
@@ -31,11 +39,21 @@ func runIssue(ctx context.Context, e *env) error {
 	if err != nil {
 		return fmt.Errorf("-clients: %w", err)
 	}
-	dbName, serverDSN, sqlDSN, err := e.freshDB(ctx)
-	if err != nil {
-		return err
+	var serverDSN, sqlDSN string
+	var db *sql.DB
+	if lite {
+		path := filepath.Join(e.tmp, "issue.db")
+		serverDSN = "sqlite:" + path
+		// callme's write connection (internal/store): one, immediate.
+		sqlDSN = "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_txlock=immediate"
+	} else {
+		dbName, sDSN, qDSN, err := e.freshDB(ctx)
+		if err != nil {
+			return err
+		}
+		defer e.dropDB(dbName)
+		serverDSN, sqlDSN = sDSN, qDSN
 	}
-	defer e.dropDB(dbName)
 	srv, err := e.startServer(ctx, serverDSN, e.o.pprof)
 	if err != nil {
 		return err
@@ -46,12 +64,17 @@ func runIssue(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	db, err := sqlDB(sqlDSN, 16) // callme's default -db-max-conns
+	if lite {
+		db, err = sql.Open("sqlite", sqlDSN) // after the server migrated the file
+		db.SetMaxOpenConns(1)
+	} else {
+		db, err = sqlDB(sqlDSN, 16) // callme's default -db-max-conns
+	}
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	raw, err := newRawFetcher(ctx, db)
+	raw, err := newRawFetcher(ctx, db, lite)
 	if err != nil {
 		return err
 	}
@@ -73,6 +96,15 @@ func runIssue(ctx context.Context, e *env) error {
 			"Duplicates: active tickets sharing (seller, business day, number), checked in SQL after every run; also rows in `tickets` = the counters' sum ≥ successful fetches. "+
 			"CPU ms/ticket: CPU time of server + MariaDB + bench process per ticket, warm-up included — on 2 cores this is what caps throughput.", dur, rounds, warm, len(customers)),
 		header: []string{"kind", "sellers", "clients", "GraphQL tickets/s", "raw tickets/s", "minimal tickets/s", "vs raw", "vs minimal", "GraphQL p50 ms", "GraphQL p99 ms", "raw p99 ms", "minimal p99 ms", "duplicates", "errors", "GraphQL CPU ms/ticket"},
+	}
+	if lite {
+		s.key = "issue-sqlite"
+		s.title = "issue-sqlite: fetch on the embedded SQLite default vs callme's transaction in raw SQLite vs the minimal transaction"
+		s.intro = fmt.Sprintf("As issue, on callme's default database: a SQLite file (`-db sqlite:PATH`) on local disk, no MariaDB. Closed loop; %s per point and side, %d alternating rounds after %s of warm-up each. "+
+			"Walk-up and customer kinds as in issue (%d customers, cap 3 on). "+
+			"Baseline *raw*: callme's general fetch transaction (BEGIN IMMEDIATE; SELECT seller; for a customer COUNT their active tickets; SELECT day_counters; INSERT ticket; UPDATE day_counters; COMMIT) from a plain `database/sql` client in the bench process, on its own connection to the same file with the server's write settings (WAL, synchronous FULL, busy timeout 10 s, one connection: SQLite has one writer). "+
+			"Baseline *minimal*: UPDATE day_counters … RETURNING last_number; INSERT ticket; COMMIT (no checks). "+
+			"Duplicates and counters checked in SQL after every run. CPU ms/ticket: server + bench process.", dur, rounds, warm, len(customers))
 	}
 	failed := false
 	var ratio32 []string
@@ -171,6 +203,19 @@ func runIssue(ctx context.Context, e *env) error {
 		return err
 	}
 
+	if lite {
+		// No wire to count statements on, and the day's first fetches only
+		// race on SQLite's single writer lock.
+		s.notes = append(s.notes,
+			fmt.Sprintf("Measured at 32 clients: %s.", strings.Join(ratio32, "; ")),
+			"Errors are GraphQL / raw / minimal failed operations, warm-up included (0 expected). Each run starts with the day's counter rows in place.")
+		e.publish(ctx, s)
+		if failed {
+			return errCheckFailed
+		}
+		return nil
+	}
+
 	// The day's first fetches, all at once: the counter rows do not exist
 	// yet (the table above starts each run with them in place).
 	cold, err := e.coldStart(ctx, g, raw, db, stalls)
@@ -255,19 +300,24 @@ func checkTickets(ctx context.Context, db *sql.DB, succeeded int) (dups int, pro
 // with plain database/sql, statement for statement.
 type rawFetcher struct {
 	db        *sql.DB
+	lite      bool // SQLite: no FOR UPDATE (BEGIN IMMEDIATE holds the one write lock), RETURNING for the minimal one
 	loc       *time.Location
 	hasPrefix bool // day_counters.prefix exists (the counter keeps the day's prefix)
 }
 
-func newRawFetcher(ctx context.Context, db *sql.DB) (*rawFetcher, error) {
+func newRawFetcher(ctx context.Context, db *sql.DB, lite bool) (*rawFetcher, error) {
 	loc, err := time.LoadLocation("Asia/Shanghai")
 	if err != nil {
 		return nil, err
 	}
-	r := &rawFetcher{db: db, loc: loc}
+	r := &rawFetcher{db: db, loc: loc, lite: lite}
 	var n int
-	err = db.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.COLUMNS
+	if lite {
+		err = db.QueryRowContext(ctx, `SELECT COUNT(*) FROM pragma_table_info('day_counters') WHERE name = 'prefix'`).Scan(&n)
+	} else {
+		err = db.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.COLUMNS
 		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'day_counters' AND COLUMN_NAME = 'prefix'`).Scan(&n)
+	}
 	r.hasPrefix = n > 0
 	return r, err
 }
@@ -310,15 +360,22 @@ func (r *rawFetcher) minimal(ctx context.Context, st stall) (int, error) {
 		}()
 		now := time.Now().UTC().Truncate(time.Microsecond)
 		day := r.businessDay(now)
-		res, err := tx.ExecContext(ctx, "UPDATE `day_counters` SET `last_number` = LAST_INSERT_ID(`last_number` % `max_number` + 1), `issued` = `issued` + 1 WHERE `seller_id` = ? AND `business_day` = ?", st.ID, day)
-		if err != nil {
-			return 0, err
+		if r.lite {
+			err = tx.QueryRowContext(ctx, "UPDATE `day_counters` SET `last_number` = `last_number` % `max_number` + 1, `issued` = `issued` + 1 WHERE `seller_id` = ? AND `business_day` = ? RETURNING `last_number`", st.ID, day).Scan(&n)
+			if err != nil {
+				return 0, err
+			}
+		} else {
+			res, err := tx.ExecContext(ctx, "UPDATE `day_counters` SET `last_number` = LAST_INSERT_ID(`last_number` % `max_number` + 1), `issued` = `issued` + 1 WHERE `seller_id` = ? AND `business_day` = ?", st.ID, day)
+			if err != nil {
+				return 0, err
+			}
+			v, err := res.LastInsertId()
+			if err != nil {
+				return 0, err
+			}
+			n = int(v)
 		}
-		v, err := res.LastInsertId()
-		if err != nil {
-			return 0, err
-		}
-		n = int(v)
 		_, err = tx.ExecContext(ctx, "INSERT INTO `tickets` (`business_day`, `number`, `code`, `active_number`, `issue_seq`, `status`, `issued_by`, `call_count`, `version`, `created_at`, `seller_id`, `id`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 			day, n, fmt.Sprintf("%s%04d", st.Prefix, n), n, n, "WAITING", st.UserID, 0, 1, now, st.ID, string(pulid.New("TK")))
 		if err != nil {
@@ -409,8 +466,10 @@ func (r *rawFetcher) once(ctx context.Context, st stall, owner string) (number i
 	prefix := sel["prefix"]
 	day := r.businessDay(now)
 	if owner != "" {
-		if _, err = tx.ExecContext(ctx, "SELECT `id` FROM `users` WHERE `id` = ? FOR UPDATE", owner); err != nil {
-			return 0, err
+		if !r.lite { // SQLite: BEGIN IMMEDIATE already serializes writers
+			if _, err = tx.ExecContext(ctx, "SELECT `id` FROM `users` WHERE `id` = ? FOR UPDATE", owner); err != nil {
+				return 0, err
+			}
 		}
 		var active int
 		if err = tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM `tickets` WHERE `owner_id` = ? AND `business_day` = ? AND `active_number` IS NOT NULL", owner, day).Scan(&active); err != nil {
@@ -421,7 +480,11 @@ func (r *rawFetcher) once(ctx context.Context, st stall, owner string) (number i
 		}
 	}
 
-	rows, err = tx.QueryContext(ctx, "SELECT * FROM `day_counters` WHERE `day_counters`.`seller_id` = ? AND `day_counters`.`business_day` = ? LIMIT 2 FOR UPDATE", st.ID, day)
+	lock := " FOR UPDATE"
+	if r.lite {
+		lock = ""
+	}
+	rows, err = tx.QueryContext(ctx, "SELECT * FROM `day_counters` WHERE `day_counters`.`seller_id` = ? AND `day_counters`.`business_day` = ? LIMIT 2"+lock, st.ID, day)
 	if err != nil {
 		return 0, err
 	}
@@ -607,7 +670,7 @@ func (e *env) countFetchStatements(ctx context.Context, serverDSN, sqlDSN string
 		return "", err
 	}
 	defer db.Close()
-	raw, err := newRawFetcher(ctx, db)
+	raw, err := newRawFetcher(ctx, db, false)
 	if err != nil {
 		return "", err
 	}

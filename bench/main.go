@@ -1,6 +1,7 @@
 // Command bench measures callme against same-run baselines (issue 8):
 //
 //	go run ./bench issue    # fetch through GraphQL vs the raw SQL transaction
+//	go run ./bench issue-sqlite  # the same on the embedded SQLite default
 //	go run ./bench query    # sellers+menus and queue vs a plain net/http handler
 //	go run ./bench fanout   # calledNumbers to 1k/5k(/10k) sockets vs a plain WebSocket hub
 //	go run ./bench storm    # 5k subscribers reconnect within 10 s and resume with `after`
@@ -35,6 +36,9 @@ const usage = `usage: go run ./bench <scenario> [flags]
 scenarios:
   issue    fetch through GraphQL with 1/8/32/128 clients (1 hot seller, 20 sellers)
            vs the same transaction run by a plain database/sql client
+  issue-sqlite
+           issue on callme's embedded default, a SQLite file, vs the same
+           transaction and the minimal one from a plain database/sql client
   query    sellers(with menus) and queue(with tickets+sellers) vs a plain net/http
            handler running the same SQL; SQL statements per request by page size
   fanout   calledNumbers to K subscribers over 20 sellers, one call per second per
@@ -82,17 +86,18 @@ func main() {
 		os.Exit(2)
 	}
 	run := map[string]func(context.Context, *env) error{
-		"issue":  runIssue,
-		"query":  runQuery,
-		"fanout": runFanout,
-		"storm":  runStorm,
-		"purge":  runPurge,
+		"issue":        runIssue,
+		"issue-sqlite": func(ctx context.Context, e *env) error { return runIssueOn(ctx, e, true) },
+		"query":        runQuery,
+		"fanout":       runFanout,
+		"storm":        runStorm,
+		"purge":        runPurge,
 	}
 	var todo []string
 	switch scenario {
 	case "all":
 		todo = []string{"issue", "query", "fanout", "storm"}
-	case "issue", "query", "fanout", "storm", "purge":
+	case "issue", "issue-sqlite", "query", "fanout", "storm", "purge":
 		todo = []string{scenario}
 	default:
 		fmt.Fprintf(os.Stderr, "bench: unknown scenario %q\n\n%s", scenario, usage)

@@ -117,7 +117,7 @@ replaces its own section below when it runs; the notes at the end are kept.
 
 `
 
-var sectionOrder = []string{"issue", "query", "fanout", "storm"}
+var sectionOrder = []string{"issue", "issue-sqlite", "query", "fanout", "storm"}
 
 // publish prints a section and, unless told not to, replaces it in
 // BENCHMARKS.md (between its markers, keeping the rest of the file).

@@ -50,6 +50,11 @@ type Options struct {
 	// only the shipped ones for callers who are not admins; Any (also the
 	// zero value) runs every document and registers hashes (APQ).
 	Documents persisted.Mode
+	// PublicCacheTTL, when positive, answers repeated public reads (stalls,
+	// menus, queue lengths, for anonymous callers and customers) from memory
+	// for up to this long; writes drop what they affect at once
+	// (responseCache).
+	PublicCacheTTL time.Duration
 }
 
 // NewHandler returns the /query endpoint: GraphQL over HTTP (GET, POST,
@@ -130,6 +135,12 @@ func NewHandler(svc *canteen.Service, opts Options) http.Handler {
 	}
 	if opts.Metrics != nil {
 		srv.Use(metricsExtension{opts.Metrics})
+	}
+	// The first response middleware is the outermost: here, the cache runs
+	// inside withLoaders (it reads their paid periods) and the metrics (they
+	// count its answers).
+	if opts.PublicCacheTTL > 0 {
+		srv.AroundResponses(newResponseCache(opts.PublicCacheTTL, 1000, svc.Now, svc.DayEnds, svc.PublicVersions).intercept)
 	}
 	srv.AroundFields(markInternal)
 	srv.SetErrorPresenter(presentErrors(opts.Logger))

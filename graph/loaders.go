@@ -2,6 +2,9 @@ package graph
 
 import (
 	"context"
+	"slices"
+	"sync"
+	"time"
 
 	"callme/ent"
 	"callme/graph/dataload"
@@ -20,6 +23,13 @@ type loaders struct {
 	waiting    *dataload.Loader[pulid.ID, int]
 	lastCalled *dataload.Loader[pulid.ID, *ent.Ticket]
 	position   *dataload.Loader[canteen.PositionKey, int]
+
+	// paid are the ends of the paid periods of the stalls the response's
+	// lists returned: when one passes, that stall shows closed (or leaves
+	// the list) with no write to announce it, so a cached copy of the
+	// response must not outlive it (responseCache).
+	paidMu sync.Mutex
+	paid   []time.Time
 }
 
 func newLoaders(svc *canteen.Service) *loaders {
@@ -53,12 +63,26 @@ func (r *Resolver) loadersFrom(ctx context.Context) *loaders {
 
 // primeSellers announces the stalls of a list to every per-stall loader.
 func (l *loaders) primeSellers(sellers []*ent.Seller) {
+	l.paidMu.Lock()
+	for _, st := range sellers {
+		if st.PaidUntil != nil {
+			l.paid = append(l.paid, *st.PaidUntil)
+		}
+	}
+	l.paidMu.Unlock()
 	for _, st := range sellers {
 		l.seller.Set(st.ID, st)
 		l.menu.Prime(st.ID)
 		l.waiting.Prime(st.ID)
 		l.lastCalled.Prime(st.ID)
 	}
+}
+
+// paidEnds returns the ends of the paid periods primeSellers saw.
+func (l *loaders) paidEnds() []time.Time {
+	l.paidMu.Lock()
+	defer l.paidMu.Unlock()
+	return slices.Clone(l.paid)
 }
 
 // primeTickets announces the stalls of a ticket list.

@@ -137,6 +137,8 @@ type Service struct {
 	consoleStarts *ratelimit.Limiter
 	// sessions caches resolved sessions for SessionCacheTTL.
 	sessions *sessionCache
+	// public versions what public reads show (response caches).
+	public *publicVersions
 	// holder names this instance in the lifecycle lease.
 	holder string
 }
@@ -191,6 +193,13 @@ func New(db *ent.Client, dialectName string, broker events.Broker, wx WeChat, cf
 		holder:        newHolder(),
 		queues:        map[pulid.ID]*queueSlot{}}
 	svc.swept.Store(cfg.Now().Unix())
+	if db != nil && broker != nil { // nil in tests of pure functions
+		svc.public = newPublicVersions(broker)
+		db.Seller.Use(publicChanges(broker, &svc.public.stalls))
+		db.MenuItem.Use(publicChanges(broker, &svc.public.stalls))
+		db.Ticket.Use(queueChanges(broker, &svc.public.queues))
+		db.CallEvent.Use(queueChanges(broker, &svc.public.queues))
+	}
 	return svc
 }
 

@@ -1,0 +1,233 @@
+package graph
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"sync"
+	"time"
+
+	"callme/internal/canteen"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+)
+
+// responseCache answers repeated public reads (the stall list with menus that
+// every student opens at lunch) from memory instead of running them again.
+//
+// What it keeps: the data of a query whose every field is in publicFields or
+// queueFields, asked by a caller of the public viewer class (anonymous, or a
+// customer who manages no stall and is no admin: they read the same thing),
+// answered without errors. The key is a hash of the document, the operation
+// name and the variables. Sellers and admins see more (unpublished photos,
+// unpaid stalls) and always run their queries.
+//
+// How long: at most ttl, and never past the end of the paid period of a stall
+// in the answer (it then shows closed with no write to announce it), nor, for
+// an answer with queue fields, past the end of the business day. An answer is
+// kept with the versions of what public reads show that it was read at
+// (canteen.PublicVersions), and served only while they are unchanged: every
+// write to a stall or a menu bumps the stalls version, every write to a
+// ticket or a call (a fetch, a call, any transition) the queues version, which
+// only answers with queue fields depend on. The instance that writes bumps
+// them inside the commit, before its mutation returns; the others when the
+// broker brings the event; a broker that lost events bumps them too. So a
+// stall closed with setOpen(false) is never shown open on the instance that
+// closed it once setOpen has returned, and on another instance at most until
+// the broker delivers the event, which ttl bounds if the event is lost. At
+// lunch the queues change many times a second, but reads outnumber them by
+// far.
+//
+// An answer read while a version changed is not kept: it may predate the
+// change.
+type responseCache struct {
+	ttl      time.Duration
+	max      int
+	now      func() time.Time
+	dayEnds  func() time.Time
+	versions func() canteen.PublicVersions
+
+	mu sync.Mutex
+	m  map[[32]byte]cachedResponse
+}
+
+type cachedResponse struct {
+	data   []byte
+	until  time.Time
+	queues bool // shows queue fields
+	read   canteen.PublicVersions
+}
+
+// maxCachedBytes bounds one answer; larger ones are not kept.
+const maxCachedBytes = 256 << 10
+
+func newResponseCache(ttl time.Duration, max int, now, dayEnds func() time.Time, versions func() canteen.PublicVersions) *responseCache {
+	return &responseCache{ttl: ttl, max: max, now: now, dayEnds: dayEnds, versions: versions, m: map[[32]byte]cachedResponse{}}
+}
+
+// current reports whether e still shows what a read at v would.
+func (e cachedResponse) current(v canteen.PublicVersions, now time.Time) bool {
+	return now.Before(e.until) && e.read.Stalls == v.Stalls && (!e.queues || e.read.Queues == v.Queues)
+}
+
+func (c *responseCache) get(key [32]byte, v canteen.PublicVersions, now time.Time) []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.m[key]; ok && e.current(v, now) {
+		return e.data
+	}
+	return nil
+}
+
+func (c *responseCache) put(key [32]byte, e cachedResponse) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= c.max {
+		clear(c.m) // bounded; the next requests refill what is in use
+	}
+	c.m[key] = e
+}
+
+// intercept is the response middleware. It runs inside withLoaders, to read
+// the paid periods of the stalls an answer shows.
+func (c *responseCache) intercept(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	if !graphql.HasOperationContext(ctx) {
+		return next(ctx)
+	}
+	oc := graphql.GetOperationContext(ctx)
+	if oc.Operation == nil || oc.Operation.Operation != ast.Query || !publicViewer(canteen.ActorFrom(ctx)) {
+		return next(ctx)
+	}
+	public, queues := publicSelection(oc.Operation.SelectionSet, 0)
+	if !public {
+		return next(ctx)
+	}
+	key, ok := cacheKey(oc)
+	if !ok {
+		return next(ctx)
+	}
+	now, read := c.now(), c.versions()
+	if data := c.get(key, read, now); data != nil {
+		return &graphql.Response{Data: data}
+	}
+	resp := next(ctx)
+	if resp == nil || len(resp.Errors) > 0 || len(resp.Data) == 0 || len(resp.Data) > maxCachedBytes ||
+		len(resp.Extensions) > 0 || resp.HasNext != nil {
+		return resp
+	}
+	until := now.Add(c.ttl)
+	if l, ok := ctx.Value(loadersKey{}).(*loaders); ok {
+		for _, p := range l.paidEnds() {
+			if p.After(now) && p.Before(until) {
+				until = p
+			}
+		}
+	}
+	if d := c.dayEnds(); queues && d.Before(until) {
+		until = d
+	}
+	if after := c.versions(); after.Stalls != read.Stalls || (queues && after.Queues != read.Queues) {
+		return resp // something changed while it was read
+	}
+	c.put(key, cachedResponse{data: append([]byte(nil), resp.Data...), until: until, queues: queues, read: read})
+	return resp
+}
+
+// publicViewer reports whether a reads what an anonymous caller reads.
+func publicViewer(a *canteen.Actor) bool {
+	return a == nil || (!a.Admin && a.SellerID == "")
+}
+
+// publicFields are the fields a cached answer may hold: the same for every
+// public viewer, and changed only by writes to a stall or its menu (which
+// publish canteen.PublicTopic) or by a paid period ending. A root field
+// added here must prime the stalls it returns (loaders.primeSellers), so
+// that their paid periods bound the answer's life.
+var publicFields = map[string]bool{
+	"Query.sellers": true, "Query.seller": true,
+	"SellerConnection.edges": true, "SellerConnection.pageInfo": true, "SellerConnection.totalCount": true,
+	"SellerEdge.node": true, "SellerEdge.cursor": true,
+	"PageInfo.hasNextPage": true, "PageInfo.hasPreviousPage": true, "PageInfo.startCursor": true, "PageInfo.endCursor": true,
+	"Seller.id": true, "Seller.name": true, "Seller.personName": true, "Seller.photoURL": true, "Seller.prefix": true,
+	"Seller.maxNumber": true, "Seller.open": true, "Seller.paidUntil": true, "Seller.menu": true, "Seller.pickupNote": true,
+	"MenuItem.id": true, "MenuItem.name": true, "MenuItem.priceCents": true, "MenuItem.available": true,
+}
+
+// queueFields may be cached too, but change with every ticket and call
+// (canteen.QueuesTopic) and with the business day. Of a ticket, only what
+// the call board shows everyone: never its note, claim code or owner.
+var queueFields = map[string]bool{
+	"Seller.waitingCount": true, "Seller.lastCalled": true,
+	"Ticket.id": true, "Ticket.code": true, "Ticket.number": true,
+}
+
+// publicSelection reports whether every field of sel is in publicFields or
+// queueFields (public) and whether any is in queueFields (queues), with no
+// directive other than @include and @skip (which the variables in the key
+// decide), such as @defer.
+func publicSelection(sel ast.SelectionSet, depth int) (public, queues bool) {
+	if depth > 32 {
+		return false, false // fragments cycling; validation refuses them, be safe anyway
+	}
+	for _, s := range sel {
+		var dirs ast.DirectiveList
+		var sub ast.SelectionSet
+		switch s := s.(type) {
+		case *ast.Field:
+			if s.Name != "__typename" {
+				if s.ObjectDefinition == nil {
+					return false, false
+				}
+				name := s.ObjectDefinition.Name + "." + s.Name
+				if queueFields[name] {
+					queues = true
+				} else if !publicFields[name] {
+					return false, false
+				}
+			}
+			dirs, sub = s.Directives, s.SelectionSet
+		case *ast.InlineFragment:
+			dirs, sub = s.Directives, s.SelectionSet
+		case *ast.FragmentSpread:
+			if s.Definition == nil {
+				return false, false
+			}
+			dirs, sub = s.Directives, s.Definition.SelectionSet
+		default:
+			return false, false
+		}
+		for _, d := range dirs {
+			if d.Name != "include" && d.Name != "skip" {
+				return false, false
+			}
+		}
+		p, q := publicSelection(sub, depth+1)
+		if !p {
+			return false, false
+		}
+		queues = queues || q
+	}
+	return true, queues
+}
+
+// cacheKey hashes what decides an answer besides the data: the document, the
+// operation chosen and the variables (json.Marshal writes map keys sorted).
+func cacheKey(oc *graphql.OperationContext) ([32]byte, bool) {
+	vars, err := json.Marshal(oc.Variables)
+	if err != nil {
+		return [32]byte{}, false
+	}
+	h := sha256.New()
+	for _, part := range [][]byte{[]byte(oc.RawQuery), []byte(oc.OperationName), vars} {
+		var n [8]byte
+		for i, l := 0, len(part); i < 8; i, l = i+1, l>>8 {
+			n[i] = byte(l)
+		}
+		h.Write(n[:])
+		h.Write(part)
+	}
+	var k [32]byte
+	h.Sum(k[:0])
+	return k, true
+}
