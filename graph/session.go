@@ -76,7 +76,12 @@ func socketSessions(svc *canteen.Service, log *slog.Logger) graphql.OperationMid
 // goroutine just before it ends, so no goroutine per subscription waits for
 // the end.
 func reportEnd(ctx context.Context) context.Context {
-	return canteen.WithStreamEnd(ctx, func(err error) {
+	return canteen.WithStreamEnd(ctx, streamEnd(ctx))
+}
+
+// streamEnd is what tells the client of ctx's subscription why it ended.
+func streamEnd(ctx context.Context) func(error) {
+	return func(err error) {
 		sub := subFrom(ctx)
 		if sub == nil {
 			return // over HTTP there is nobody left to tell
@@ -92,7 +97,7 @@ func reportEnd(ctx context.Context) context.Context {
 			errs = graphql.GetErrors(rc)
 		}
 		sub.end(errs)
-	})
+	}
 }
 
 // channel is what gqlgen reads of a domain stream. On a WebSocket the

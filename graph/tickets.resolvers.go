@@ -84,8 +84,7 @@ func (r *queryResolver) NotificationTemplates(ctx context.Context) ([]string, er
 
 // CalledNumbers is the resolver for the calledNumbers field.
 func (r *subscriptionResolver) CalledNumbers(ctx context.Context, sellerID pulid.ID, after *int) (<-chan *canteen.CallEvent, error) {
-	st, err := r.Svc.CalledNumbers(reportEnd(ctx), sellerID, after)
-	return channel(ctx, st, err)
+	return calledNumbers(ctx, r.Svc, sellerID, after)
 }
 
 // TicketUpdated is the resolver for the ticketUpdated field.

@@ -155,7 +155,7 @@ type wsSocket struct {
 	inited  bool
 	closed  bool
 	subs    map[string]*wsSub // active operations by id
-	queue   [][]byte          // frames to write, oldest first
+	queue   []*[]byte         // frames to write, oldest first
 	queued  int               // their bytes
 	writing bool              // a writer goroutine drains queue
 }
@@ -463,11 +463,30 @@ func (s *wsSocket) dataType() string {
 	return "next"
 }
 
+// framePool recycles result frames: a call's result is copied into one
+// frame per subscriber, written, and returned.
+var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// enqueueResult queues a result frame of sub around payload (shared by a
+// group of subscribers: read only).
+func (s *wsSocket) enqueueResult(sub *wsSub, payload []byte) {
+	bp := framePool.Get().(*[]byte)
+	b := append((*bp)[:0], sub.head...)
+	b = append(b, payload...)
+	*bp = append(b, '}')
+	s.enqueueBuf(bp, sub)
+}
+
 // enqueue queues a frame for the writer and starts one if none runs. It
 // never blocks: a socket whose queue outgrows wsQueueBytes is closed.
-func (s *wsSocket) enqueue(b []byte) {
+func (s *wsSocket) enqueue(b []byte) { s.enqueueBuf(&b, nil) }
+
+// enqueueBuf queues *bp; with sub, only while sub is active (nothing is sent
+// for an id the client completed).
+func (s *wsSocket) enqueueBuf(bp *[]byte, sub *wsSub) {
+	b := *bp
 	s.mu.Lock()
-	if s.closed {
+	if s.closed || (sub != nil && s.subs[sub.id] != sub) {
 		s.mu.Unlock()
 		return
 	}
@@ -476,7 +495,7 @@ func (s *wsSocket) enqueue(b []byte) {
 		go s.close(websocket.StatusTryAgainLater, "too slow to read; reconnect and resume with after")
 		return
 	}
-	s.queue = append(s.queue, b)
+	s.queue = append(s.queue, bp)
 	s.queued += len(b)
 	if !s.writing {
 		s.writing = true
@@ -512,10 +531,16 @@ func (s *wsSocket) drain() {
 		batch := s.queue
 		s.queue = nil
 		s.mu.Unlock()
-		for _, b := range batch {
+		for i, bp := range batch {
+			b := *bp
 			ctx, cancel := context.WithTimeout(context.Background(), wsWriteTimeout)
 			err := s.conn.Write(ctx, websocket.MessageText, b)
 			cancel()
+			if cap(b) <= 4096 {
+				*bp = b[:0]
+				framePool.Put(bp)
+			}
+			batch[i] = nil
 			if err != nil {
 				s.mu.Lock()
 				s.writing = false
@@ -562,6 +587,12 @@ type wsSub struct {
 	// push puts a stream's value on the channel gqlgen's subscription field
 	// reads (set by channel, nil when no stream started).
 	push func(v any)
+	// feed is the shared call feed's entry of a calledNumbers subscription
+	// (nil otherwise); execMu serializes executions of its operation.
+	feed   *canteen.CallMember
+	execMu sync.Mutex
+	// head is the start of its result frames, up to the payload.
+	head []byte
 }
 
 type subKey struct{}
@@ -572,7 +603,12 @@ func subFrom(ctx context.Context) *wsSub {
 	return sub
 }
 
-func (sub *wsSub) stop() { sub.cancel() }
+func (sub *wsSub) stop() {
+	sub.cancel()
+	if sub.feed != nil {
+		sub.feed.Leave()
+	}
+}
 
 // start runs operation id: queries and mutations on a goroutine of their own
 // until answered, subscriptions wherever their values are produced.
@@ -607,6 +643,8 @@ func (s *wsSocket) start(id string, payload json.RawMessage) {
 	}
 	ctx, cancel := context.WithCancel(graphql.WithOperationContext(ctx, rc))
 	sub := &wsSub{s: s, id: id, ctx: ctx, cancel: cancel, ready: make(chan struct{})}
+	sub.head = s.frame(id, s.dataType(), []byte("-"))
+	sub.head = sub.head[:len(sub.head)-2] // without the payload and the closing brace
 	s.mu.Lock()
 	if _, ok := s.subs[id]; !ok || s.closed { // completed meanwhile
 		s.mu.Unlock()
@@ -627,6 +665,9 @@ func (s *wsSocket) start(id string, payload json.RawMessage) {
 		return
 	}
 	close(sub.ready)
+	if sub.feed != nil {
+		sub.feed.Start()
+	}
 }
 
 // once runs a query, a mutation or a subscription that ended before it
@@ -678,7 +719,11 @@ func (sub *wsSub) send(v any) bool {
 	if resp == nil {
 		return false
 	}
-	sub.s.sendResponse(sub.id, resp)
+	b, err := json.Marshal(resp)
+	if err != nil {
+		panic(err)
+	}
+	sub.s.enqueueResult(sub, b)
 	return true
 }
 
@@ -689,7 +734,7 @@ func (sub *wsSub) end(errs gqlerror.List) {
 	case <-sub.ready:
 	case <-sub.ctx.Done():
 	}
-	defer sub.cancel()
+	defer sub.stop()
 	if !sub.s.release(sub) {
 		return
 	}

@@ -616,7 +616,7 @@ func sameCode(stored *string, given string) bool {
 // ClaimCode returns a handed-out ticket's claim code to its stall's seller
 // (to print or say it again), and to nobody else.
 func (s *Service) ClaimCode(ctx context.Context, t *ent.Ticket) *string {
-	if !ActorFrom(ctx).manages(t.SellerID) {
+	if ViewOf(ActorFrom(ctx), t) != ViewStaff {
 		return nil
 	}
 	return t.ClaimCode
@@ -926,8 +926,5 @@ func (s *Service) Note(ctx context.Context, t *ent.Ticket) *string {
 
 // canRead reports whether the caller may see t: its owner, its seller, an admin.
 func canRead(a *Actor, t *ent.Ticket) bool {
-	if a == nil {
-		return false
-	}
-	return a.manages(t.SellerID) || (t.OwnerID != nil && *t.OwnerID == a.UserID)
+	return ViewOf(a, t) >= ViewOwner
 }
