@@ -618,8 +618,7 @@ func (s *wsSocket) start(id string, payload json.RawMessage) {
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	dec.UseNumber() // variables keep integers as integers
 	if err := dec.Decode(params); err != nil {
-		s.sendError(id, &gqlerror.Error{Message: "invalid json"})
-		s.complete(id)
+		s.sendError(id, &gqlerror.Error{Message: "invalid json"}) // error ends it: no complete
 		s.remove(id)
 		return
 	}
@@ -633,11 +632,11 @@ func (s *wsSocket) start(id string, payload json.RawMessage) {
 	if errs != nil {
 		resp := s.exec.DispatchError(graphql.WithOperationContext(ctx, rc), errs)
 		if errcode.GetErrorKind(errs) == errcode.KindProtocol {
-			s.sendError(id, resp.Errors...)
+			s.sendError(id, resp.Errors...) // error ends it: no complete
 		} else {
 			s.sendResponse(id, &graphql.Response{Errors: errs})
+			s.complete(id)
 		}
-		s.complete(id)
 		s.remove(id)
 		return
 	}
