@@ -3,13 +3,16 @@ package graph
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
+	"sync"
 
 	"callme/internal/canteen"
 	"callme/internal/pulid"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
 // calledNumbers runs a calledNumbers subscription. On a WebSocket it joins
@@ -25,7 +28,8 @@ func calledNumbers(ctx context.Context, svc *canteen.Service, sellerID pulid.ID,
 		return channel(ctx, st, err)
 	}
 	ch := make(chan *canteen.CallEvent, 1)
-	m, err := svc.CallFeed(ctx, sellerID, after, feedKey(ctx), sub, deliverCalls, streamEnd(ctx))
+	sub.feedKey, sub.presentCtx = feedKey(ctx), ctx
+	m, err := svc.CallFeed(ctx, sellerID, after, sub.feedKey, sub, deliverCalls, sub.feedEnd)
 	if err != nil {
 		return nil, err
 	}
@@ -38,6 +42,85 @@ func calledNumbers(ctx context.Context, svc *canteen.Service, sellerID pulid.ID,
 	}
 	sub.feed = m
 	return ch, nil
+}
+
+// A shared executor: calledNumbers subscriptions with the same key run the
+// same selection set on the same variables, so one gqlgen operation per
+// key executes for all of them (the first subscriber's), with the actor of
+// the view at hand; the others drop their own operation once they joined
+// (about 5 KB each: operation context, executor closures, field contexts).
+type feedExec struct {
+	mu   sync.Mutex // held while it executes: gqlgen reuses its buffers
+	next graphql.ResponseHandler
+	octx context.Context
+	push func(any)
+	// presentCtx is the resolver's context of its first subscriber, which
+	// carries gqlgen's error presenter.
+	presentCtx context.Context
+	refs       int // guarded by feedExecs.mu
+}
+
+type feedExecs struct {
+	mu sync.Mutex
+	m  map[string]*feedExec
+}
+
+func newFeedExecs() *feedExecs { return &feedExecs{m: map[string]*feedExec{}} }
+
+// adopt gives sub the executor of its key: an existing one, or its own
+// operation as the key's executor. Either way sub then holds nothing of its
+// own operation but the context it was cancelled with.
+func (f *feedExecs) adopt(sub *wsSub) {
+	f.mu.Lock()
+	e := f.m[sub.feedKey]
+	if e == nil {
+		e = &feedExec{next: sub.next, octx: sub.octx, push: sub.push, presentCtx: sub.presentCtx}
+		f.m[sub.feedKey] = e
+	}
+	e.refs++
+	f.mu.Unlock()
+	sub.exec = e
+	sub.next, sub.octx, sub.push, sub.presentCtx = nil, nil, nil, nil
+}
+
+// release drops sub's hold on its executor.
+func (f *feedExecs) release(sub *wsSub) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	e := sub.exec
+	if e == nil {
+		return
+	}
+	sub.exec = nil
+	if e.refs--; e.refs == 0 && f.m[sub.feedKey] == e {
+		delete(f.m, sub.feedKey)
+	}
+}
+
+// feedEnd tells sub's client why its feed membership ended (err nil: it
+// left).
+func (sub *wsSub) feedEnd(err error) {
+	var errs gqlerror.List
+	if err != nil {
+		var de *canteen.Error
+		if !errors.As(err, &de) {
+			err = internalError{err}
+		}
+		sub.s.t.execs.mu.Lock()
+		ctx := sub.presentCtx
+		if ctx == nil && sub.exec != nil {
+			ctx = sub.exec.presentCtx
+		}
+		sub.s.t.execs.mu.Unlock()
+		if ctx != nil {
+			rc := graphql.WithFreshResponseContext(ctx)
+			graphql.AddError(rc, err)
+			errs = graphql.GetErrors(rc)
+		} else {
+			errs = gqlerror.List{{Message: err.Error()}}
+		}
+	}
+	sub.end(errs)
 }
 
 // feedKey is what subscriptions must share to share an execution: the
@@ -69,12 +152,15 @@ func feedKey(ctx context.Context) string {
 }
 
 // deliverCalls executes ce once for group (members with the same key and
-// view) with the first member's operation, and queues the result for all.
-// The public view runs as an anonymous caller, so whatever a field shows
-// only to some callers cannot reach a shared payload.
+// view) and queues the result for all. The public view runs as an
+// anonymous caller, the others as the member's own, so whatever a field
+// shows only to some callers cannot reach a shared payload.
 func deliverCalls(ce *canteen.CallEvent, view canteen.View, group []*canteen.CallMember) {
-	rep := group[0].Tag.(*wsSub)
-	payload := rep.execute(ce, view == canteen.ViewPublic)
+	var actor *canteen.Actor
+	if view != canteen.ViewPublic {
+		actor = group[0].Actor()
+	}
+	payload := group[0].Tag.(*wsSub).execute(ce, actor)
 	if payload == nil {
 		return
 	}
@@ -84,24 +170,28 @@ func deliverCalls(ce *canteen.CallEvent, view canteen.View, group []*canteen.Cal
 	}
 }
 
-// execute runs the subscription's selection set on v and returns the
-// encoded response (a copy: gqlgen reuses its buffer), or nil.
-func (sub *wsSub) execute(v any, anonymous bool) (payload []byte) {
-	sub.execMu.Lock()
-	defer sub.execMu.Unlock()
+// execute runs the subscription's selection set on v as actor and returns
+// the encoded response (a copy: gqlgen reuses its buffer), or nil.
+func (sub *wsSub) execute(v any, actor *canteen.Actor) (payload []byte) {
+	sub.s.t.execs.mu.Lock()
+	e := sub.exec
+	sub.s.t.execs.mu.Unlock()
+	if e == nil {
+		return nil // left meanwhile
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	defer func() {
 		if r := recover(); r != nil {
 			sub.s.t.log.ErrorContext(sub.ctx, "panic executing a subscription", "panic", r)
 			payload = nil
 		}
 	}()
-	// Not cancelled with this member: it may run for a whole group.
-	ctx := context.WithoutCancel(sub.octx)
-	if anonymous {
-		ctx = canteen.WithActor(ctx, nil)
-	}
-	sub.push(v)
-	resp := sub.next(ctx)
+	// Not cancelled with the subscriber whose operation it is: it runs for
+	// others too.
+	ctx := canteen.WithActor(context.WithoutCancel(e.octx), actor)
+	e.push(v)
+	resp := e.next(ctx)
 	if resp == nil {
 		return nil
 	}

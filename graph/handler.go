@@ -80,6 +80,7 @@ func NewHandler(svc *canteen.Service, opts Options) http.Handler {
 		// on shutdown, sockets close with 1001 so clients reconnect at once
 		shuttingDown: opts.ShuttingDown,
 		sockets:      opts.Sockets,
+		execs:        newFeedExecs(),
 		log:          opts.Logger,
 		initFunc: func(ctx context.Context, p map[string]any) (context.Context, error) {
 			ctx = onSocket(ctx)

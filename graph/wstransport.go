@@ -78,6 +78,7 @@ type wsTransport struct {
 	// "going away", so clients reconnect (to another instance) at once.
 	shuttingDown func() bool
 	sockets      *Sockets
+	execs        *feedExecs // shared calledNumbers executors
 	log          *slog.Logger
 }
 
@@ -197,6 +198,25 @@ func (s *wsSocket) cleanup() {
 	s.conn.CloseNow()
 }
 
+// onSide runs f on a goroutine of its own and waits for it. Subscribing
+// runs gqlgen, the resolver and a database read, deep calls that would grow
+// the reader's stack for as long as the socket lives; on a goroutine that
+// ends, the reader keeps the small stack it needs to wait for the next
+// message.
+func onSide(f func()) {
+	done := make(chan struct{})
+	var p any
+	go func() {
+		defer close(done)
+		defer func() { p = recover() }()
+		f()
+	}()
+	<-done
+	if p != nil {
+		panic(p) // on the reader, where net/http recovers it
+	}
+}
+
 // wsMessage is a message of either protocol, as the client sends it. The id
 // is any JSON value so that a non-string id can be refused rather than
 // failing the decoding.
@@ -221,7 +241,9 @@ func (s *wsSocket) handle(data []byte) bool {
 		if inited {
 			return s.refuseSocket(closeTooManyInits, "Too many initialisation requests")
 		}
-		return s.init(m.Payload)
+		var ok bool
+		onSide(func() { ok = s.init(m.Payload) })
+		return ok
 	case "connection_terminate":
 		return s.refuseSocket(websocket.StatusNormalClosure, "terminated")
 	case "ping":
@@ -251,7 +273,7 @@ func (s *wsSocket) handle(data []byte) bool {
 			s.refuse(id, why)
 			return true
 		}
-		s.start(id, m.Payload)
+		onSide(func() { s.start(id, m.Payload) })
 	case m.Type == "complete" && s.proto == protoTransportWS, m.Type == "stop" && s.proto == protoGraphQLWS:
 		if sub := s.remove(id); sub != nil {
 			sub.stop()
@@ -581,16 +603,20 @@ type wsSub struct {
 	cancel context.CancelFunc
 	// ready closes once the operation was dispatched: next and octx are set
 	// and the stream may hand values.
-	ready chan struct{}
-	next  graphql.ResponseHandler
-	octx  context.Context
+	ready     chan struct{}
+	readyOnce sync.Once
+	next      graphql.ResponseHandler
+	octx      context.Context
 	// push puts a stream's value on the channel gqlgen's subscription field
 	// reads (set by channel, nil when no stream started).
 	push func(v any)
 	// feed is the shared call feed's entry of a calledNumbers subscription
-	// (nil otherwise); execMu serializes executions of its operation.
-	feed   *canteen.CallMember
-	execMu sync.Mutex
+	// (nil otherwise), feedKey its group key and exec the executor it shares
+	// (guarded by wsTransport.execs.mu).
+	feed       *canteen.CallMember
+	feedKey    string
+	exec       *feedExec
+	presentCtx context.Context // until it joined: the resolver's, for its errors
 	// head is the start of its result frames, up to the payload.
 	head []byte
 }
@@ -603,10 +629,14 @@ func subFrom(ctx context.Context) *wsSub {
 	return sub
 }
 
+// openReady closes ready, once.
+func (sub *wsSub) openReady() { sub.readyOnce.Do(func() { close(sub.ready) }) }
+
 func (sub *wsSub) stop() {
 	sub.cancel()
 	if sub.feed != nil {
 		sub.feed.Leave()
+		sub.s.t.execs.release(sub)
 	}
 }
 
@@ -640,7 +670,9 @@ func (s *wsSocket) start(id string, payload json.RawMessage) {
 		s.remove(id)
 		return
 	}
-	ctx, cancel := context.WithCancel(graphql.WithOperationContext(ctx, rc))
+	// Not a child of the request's context: the socket's end stops its
+	// operations, and a child would cost a place in the parent's map.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(graphql.WithOperationContext(ctx, rc)))
 	sub := &wsSub{s: s, id: id, ctx: ctx, cancel: cancel, ready: make(chan struct{})}
 	sub.head = s.frame(id, s.dataType(), []byte("-"))
 	sub.head = sub.head[:len(sub.head)-2] // without the payload and the closing brace
@@ -656,6 +688,7 @@ func (s *wsSocket) start(id string, payload json.RawMessage) {
 		go sub.once(ctx, rc)
 		return
 	}
+	defer sub.openReady() // whatever happens: end waits for it
 	defer s.recoverOp(sub)
 	ctx = canteen.WithStreamSend(context.WithValue(ctx, subKey{}, sub), sub.send)
 	sub.next, sub.octx = s.exec.DispatchOperation(ctx, rc)
@@ -663,10 +696,19 @@ func (s *wsSocket) start(id string, payload json.RawMessage) {
 		sub.once(nil, rc)
 		return
 	}
-	close(sub.ready)
 	if sub.feed != nil {
+		s.t.execs.adopt(sub)
+		// A context of its own, holding nothing of the operation it came
+		// from (the shared executor runs it).
+		ctx, cancel := context.WithCancel(context.Background())
+		old := sub.cancel
+		sub.ctx, sub.cancel = ctx, cancel
+		old()
+		sub.openReady()
 		sub.feed.Start()
+		return
 	}
+	sub.openReady()
 }
 
 // once runs a query, a mutation or a subscription that ended before it
@@ -677,7 +719,7 @@ func (sub *wsSub) once(ctx context.Context, rc *graphql.OperationContext) {
 	if ctx != nil {
 		sub.next, sub.octx = s.exec.DispatchOperation(ctx, rc)
 	}
-	close(sub.ready)
+	sub.openReady()
 	if resp := sub.next(sub.octx); resp != nil && s.active(sub) {
 		s.sendResponse(sub.id, resp)
 	}
@@ -729,10 +771,7 @@ func (sub *wsSub) send(v any) bool {
 // end tells the client that sub ended, with errs or as complete, unless it
 // ended because the client completed it or the socket closed.
 func (sub *wsSub) end(errs gqlerror.List) {
-	select { // a stream may end while start still dispatches it
-	case <-sub.ready:
-	case <-sub.ctx.Done():
-	}
+	<-sub.ready // a stream may end while start still dispatches it
 	defer sub.stop()
 	if !sub.s.release(sub) {
 		return

@@ -127,7 +127,9 @@ func (s *Service) CallFeed(ctx context.Context, sellerID pulid.ID, after *int, k
 	if after != nil && int64(*after) < st.CallSeq {
 		from = max(int64(*after), 0)
 	}
-	mctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	// Its own context: the member outlives the call that joined it, and
+	// need not keep that call's values.
+	mctx, stop := context.WithCancel(context.Background())
 	a := ActorFrom(ctx)
 	m := &CallMember{t: t, ctx: mctx, stop: stop, actor: a, guard: s.guardSession(a), Key: key, Tag: tag,
 		deliver: deliver, end: end, last: from}
@@ -143,6 +145,9 @@ func (s *Service) CallFeed(ctx context.Context, sellerID pulid.ID, after *int, k
 	t.release() // the member holds the topic now
 	return m, nil
 }
+
+// Actor is the caller m subscribed as.
+func (m *CallMember) Actor() *Actor { return m.actor }
 
 // Start lets m's calls flow: live at once when m is level with the topic,
 // else after catching up from the database.
