@@ -97,3 +97,59 @@ func fmtNote(n *string) string {
 	}
 	return fmt.Sprintf("%q", *n)
 }
+
+// TestResumeFromTheFeedsMemory: while a stall's feed runs (a board keeps it
+// open), a phone that resumes with after replays the calls it missed from
+// the feed's memory and joins the live calls at the seam: each seq once, in
+// order, on both protocols.
+func TestResumeFromTheFeedsMemory(t *testing.T) {
+	s := startServer(t, storetest.Engines()[0], noRateLimits)
+	seller, stallID := s.openStall(t, "Memory", "M")
+	const q = `subscription($id: ID!, $after: Int) { calledNumbers(sellerId: $id, after: $after) { seq } }`
+	board := newOpSocket(s.dialWS(t, "graphql-transport-ws", nil))
+	board.subscribe("board", q, map[string]any{"id": stallID})
+	if r := board.run("probe", `{ __typename }`, nil); r.status == -1 {
+		t.Fatal("board: no answer")
+	}
+	call := func() {
+		t.Helper()
+		s.ok(t, seller, `mutation($id: ID!) { fetch(input: {sellerId: $id}) { id } }`, map[string]any{"id": stallID}, nil)
+		s.ok(t, seller, `mutation($id: ID!) { callNext(sellerId: $id) { id } }`, map[string]any{"id": stallID}, nil)
+	}
+	seqOf := func(o *opSocket, id string) int {
+		t.Helper()
+		r := o.response(id, 5*time.Second)
+		var d struct{ CalledNumbers struct{ Seq int } }
+		if len(r.Errors) > 0 || r.status == -1 || json.Unmarshal(r.Data, &d) != nil {
+			t.Fatalf("%s: %s", id, r)
+		}
+		return d.CalledNumbers.Seq
+	}
+	for i := 1; i <= 3; i++ {
+		call()
+		if got := seqOf(board, "board"); got != i {
+			t.Fatalf("board got seq %d, want %d", got, i)
+		}
+	}
+	last := 3
+	for _, proto := range []string{"graphql-transport-ws", "graphql-ws"} {
+		phone := newOpSocket(s.dialWS(t, proto, nil))
+		phone.subscribe("calls", q, map[string]any{"id": stallID, "after": 1})
+		for want := 2; want <= last; want++ {
+			if got := seqOf(phone, "calls"); got != want {
+				t.Fatalf("%s: replay got seq %d, want %d", proto, got, want)
+			}
+		}
+		call()
+		last++
+		if got := seqOf(board, "board"); got != last {
+			t.Fatalf("board got seq %d, want %d", got, last)
+		}
+		if got := seqOf(phone, "calls"); got != last {
+			t.Fatalf("%s: live got seq %d, want %d", proto, got, last)
+		}
+		if r := phone.response("calls", 300*time.Millisecond); r.status != -1 {
+			t.Fatalf("%s: more than one result for one call: %s", proto, r)
+		}
+	}
+}

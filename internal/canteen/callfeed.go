@@ -100,8 +100,14 @@ type callTopic struct {
 	mu      sync.Mutex
 	last    int64 // the last seq through the path; -1 before the first member joined
 	members map[*CallMember]struct{}
-	holds   int           // callers of callTopic whose member has not joined yet
-	batch   []*CallMember // reused by the topic's goroutine
+	holds   int // callers of callTopic whose member has not joined yet
+	// recent are the last calls through the path, oldest first and without
+	// gaps: a member resuming a few calls back replays them from here.
+	recent []*CallEvent
+	// st is the stall as last read, at stAt.
+	st    *ent.Seller
+	stAt  time.Time
+	batch []*CallMember // reused by the topic's goroutine
 }
 
 // CallFeed joins ctx's caller to the shared feed of stall sellerID's calls;
@@ -113,9 +119,27 @@ type callTopic struct {
 func (s *Service) CallFeed(ctx context.Context, sellerID pulid.ID, after *int, key string, tag any,
 	deliver func(ev *CallEvent, view View, group []*CallMember), end func(error)) (*CallMember, error) {
 	t := s.callTopic(sellerID)
-	// Read the stall's current seq after the topic subscribed: any call
-	// committed later arrives as an event.
-	st, err := s.Seller(ctx, sellerID)
+	// Where the stall is: from the feed when it runs and knows the stall
+	// (a storm of reconnects then costs the database nothing here), else
+	// read after the topic subscribed: any call committed later arrives as
+	// an event. An `after` beyond the feed's position is checked against
+	// the database, the authority (another instance may be ahead).
+	t.mu.Lock()
+	st, stAt, cur := t.st, t.stAt, t.last
+	t.mu.Unlock()
+	read := st == nil || cur < 0 || s.now().Sub(stAt) > stallCacheTTL || (after != nil && int64(*after) > cur)
+	var err error
+	if read {
+		st, err = s.Seller(ctx, sellerID)
+		if err == nil && st != nil {
+			cur = st.CallSeq
+			t.mu.Lock()
+			t.st, t.stAt = st, s.now()
+			t.mu.Unlock()
+		}
+	} else if ok, verr := s.visible(ctx, st); !ok || verr != nil {
+		st, err = nil, verr
+	}
 	if err != nil || st == nil {
 		t.release()
 		if err == nil {
@@ -123,8 +147,8 @@ func (s *Service) CallFeed(ctx context.Context, sellerID pulid.ID, after *int, k
 		}
 		return nil, err
 	}
-	from := st.CallSeq
-	if after != nil && int64(*after) < st.CallSeq {
+	from := cur
+	if after != nil && int64(*after) < cur {
 		from = max(int64(*after), 0)
 	}
 	// Its own context: the member outlives the call that joined it, and
@@ -138,7 +162,7 @@ func (s *Service) CallFeed(ctx context.Context, sellerID pulid.ID, after *int, k
 	}
 	t.mu.Lock()
 	if t.last < 0 {
-		t.last = st.CallSeq
+		t.last = cur
 	}
 	t.members[m] = struct{}{}
 	t.mu.Unlock()
@@ -192,6 +216,29 @@ func (m *CallMember) finish(err error, tell bool) {
 	if tell && m.end != nil {
 		m.end(err)
 	}
+}
+
+// Bounds of the feed's memory: the calls a resume may replay without the
+// database, and how long the stall as read stands for new members (its
+// paid state decides who may subscribe).
+const (
+	recentCalls   = 256
+	stallCacheTTL = 5 * time.Second
+)
+
+// recentAfter returns the remembered calls of day with seq > after, if the
+// memory reaches back that far; t.mu is held.
+func (t *callTopic) recentAfter(after int64, day int) ([]*CallEvent, bool) {
+	if len(t.recent) == 0 || t.recent[0].Seq > after+1 {
+		return nil, false
+	}
+	var out []*CallEvent
+	for _, ce := range t.recent {
+		if ce.Seq > after && ce.Ticket.BusinessDay == day {
+			out = append(out, ce)
+		}
+	}
+	return out, true
 }
 
 // callTopic returns the topic of sellerID with a hold on it (release it).
@@ -337,6 +384,11 @@ func (t *callTopic) dispatch(ce *CallEvent, fresh bool) {
 		return
 	}
 	t.last = ce.Seq
+	if len(t.recent) == recentCalls {
+		copy(t.recent, t.recent[1:])
+		t.recent = t.recent[:recentCalls-1]
+	}
+	t.recent = append(t.recent, ce)
 	batch := t.batch[:0]
 	for m := range t.members {
 		if m.live && ce.Seq > m.last {
@@ -415,8 +467,12 @@ func (m *CallMember) catchUp(recheck bool) {
 	for {
 		t.mu.Lock()
 		last := m.last
+		stored, ok := t.recentAfter(last, s.today())
 		t.mu.Unlock()
-		stored, err := s.storedCalls(m.ctx, t.seller, last, 0)
+		var err error
+		if !ok {
+			stored, err = s.storedCalls(m.ctx, t.seller, last, 0)
+		}
 		if m.ctx.Err() != nil {
 			return
 		}
