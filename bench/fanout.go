@@ -489,8 +489,11 @@ func runFanout(ctx context.Context, e *env) error {
 			}
 		}
 		if b != nil {
-			s.notes = append(s.notes, fmt.Sprintf("K=%d targets: p99 %.0f ms (≤ 250 ms at 10k), RSS %.1f KB/sub = %s the baseline's %.1f (≤ 2×, ≤ 48 KB); lost %d, dup %d.",
-				k, g.rep.P99, g.rssPerSub(), ratio(g.rssPerSub(), b.rssPerSub()), b.rssPerSub(), g.rep.Lost, g.rep.Dup))
+			// Issue 14's targets (at 10k): RSS and CPU per delivery ≤ 1.3× the
+			// baseline's, p99 ≤ 2× the baseline's and under 50 ms on a quiet box.
+			s.notes = append(s.notes, fmt.Sprintf("K=%d targets: RSS %.1f KB/sub = %s the baseline's %.1f (≤ 1.3×); CPU %s per delivery (≤ 1.3×); p99 %.0f ms = %s the baseline's %.0f (≤ 2×, < 50 ms on a quiet box); lost %d, dup %d.",
+				k, g.rssPerSub(), ratio(g.rssPerSub(), b.rssPerSub()), b.rssPerSub(), ratio(g.cpuPer1000(), b.cpuPer1000()),
+				g.rep.P99, ratio(g.rep.P99, b.rep.P99), b.rep.P99, g.rep.Lost, g.rep.Dup))
 		}
 	}
 	for _, p := range profiles {

@@ -40,7 +40,7 @@ func (r *queryResolver) Me(ctx context.Context) (*ent.User, error) {
 // ConsoleLoginApproved is the resolver for the consoleLoginApproved field.
 func (r *subscriptionResolver) ConsoleLoginApproved(ctx context.Context, secret string) (<-chan *canteen.Login, error) {
 	st, err := r.Svc.ConsoleLoginApproved(reportEnd(ctx), secret)
-	return channel(st, err)
+	return channel(ctx, st, err)
 }
 
 // Roles is the resolver for the roles field.

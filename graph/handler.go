@@ -74,41 +74,40 @@ func NewHandler(svc *canteen.Service, opts Options) http.Handler {
 	lim := opts.Limits
 	counts := newSocketCounts(opts.SocketLimits, lim.TrustForwardedFor)
 	srv := handler.New(NewExecutableSchema(Config{Resolvers: &Resolver{Svc: svc}}))
-	srv.AddTransport(transport.Websocket{
-		Implementation: guardedWS{
-			inner: transport.CoderWebsocketImplementation{
-				AcceptOptions: websocket.AcceptOptions{OriginPatterns: opts.AllowedOrigins},
-			},
-			maxSubs:      lim.MaxSubsPerSocket,
-			counts:       counts,
-			metrics:      opts.Metrics,
-			shuttingDown: opts.ShuttingDown,
-			sockets:      opts.Sockets,
-		},
-		PayloadReadLimit: &lim.MaxWSMessageBytes,
-		// graphql-ws clients get "ka" messages; graphql-transport-ws clients
-		// get pings and must pong within two intervals, so dead phones free
-		// their subscriptions instead of lingering until TCP gives up.
-		KeepAlivePingInterval: opts.KeepAlive,
-		PingPongInterval:      opts.KeepAlive,
-		InitTimeout:           lim.InitTimeout,
-		InitFunc: func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+	srv.AddTransport(wsTransport{
+		accept:      websocket.AcceptOptions{OriginPatterns: opts.AllowedOrigins},
+		keepAlive:   opts.KeepAlive,
+		initTimeout: lim.InitTimeout,
+		readLimit:   lim.MaxWSMessageBytes,
+		maxSubs:     lim.MaxSubsPerSocket,
+		counts:      counts,
+		metrics:     opts.Metrics,
+		// on shutdown, sockets close with 1001 so clients reconnect at once
+		shuttingDown: opts.ShuttingDown,
+		sockets:      opts.Sockets,
+		execs:        newFeedExecs(),
+		log:          opts.Logger,
+		initFunc: func(ctx context.Context, p map[string]any) (context.Context, error) {
 			ctx = onSocket(ctx)
-			token := p.GetString("authToken")
+			token, _ := p["authToken"].(string)
 			if token == "" {
-				token = bearer(p.Authorization())
+				auth, _ := p["Authorization"].(string)
+				if auth == "" {
+					auth, _ = p["authorization"].(string)
+				}
+				token = bearer(auth)
 			}
 			if token == "" {
-				return ctx, nil, nil // keep the token of the upgrade request, if any
+				return ctx, nil // keep the token of the upgrade request, if any
 			}
 			a, err := svc.Authenticate(ctx, token)
 			if err != nil {
-				return ctx, nil, err
+				return ctx, err
 			}
 			if a == nil {
 				token = "" // unknown or expired: anonymous for good
 			}
-			return withToken(ctx, token), nil, nil
+			return withToken(ctx, token), nil
 		},
 	})
 	srv.AddTransport(transport.Options{})

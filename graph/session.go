@@ -10,7 +10,6 @@ import (
 	"callme/internal/canteen"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
@@ -74,29 +73,50 @@ func socketSessions(svc *canteen.Service, log *slog.Logger) graphql.OperationMid
 // reportEnd arranges for a domain stream started with the returned context
 // to end with its error, through the error presenter (so it carries its
 // code), instead of a plain complete. The stream calls it from its own
-// goroutine just before it closes its channel, so gqlgen reads the domain's
-// channel directly: no goroutine per subscription to forward values.
+// goroutine just before it ends, so no goroutine per subscription waits for
+// the end.
 func reportEnd(ctx context.Context) context.Context {
-	return canteen.WithStreamEnd(ctx, func(err error) {
-		if err == nil || ctx.Err() != nil || !isSocket(ctx) {
-			return // over HTTP there is nobody left to tell
-		}
-		var de *canteen.Error
-		if !errors.As(err, &de) {
-			err = internalError{err}
-		}
-		rc := graphql.WithFreshResponseContext(ctx)
-		graphql.AddError(rc, err)
-		for _, e := range graphql.GetErrors(rc) {
-			transport.AddSubscriptionError(ctx, e)
-		}
-	})
+	return canteen.WithStreamEnd(ctx, streamEnd(ctx))
 }
 
-// channel is what gqlgen reads of a domain stream.
-func channel[T any](st *canteen.Stream[T], err error) (<-chan T, error) {
+// streamEnd is what tells the client of ctx's subscription why it ended.
+func streamEnd(ctx context.Context) func(error) {
+	return func(err error) {
+		sub := subFrom(ctx)
+		if sub == nil {
+			return // over HTTP there is nobody left to tell
+		}
+		var errs gqlerror.List
+		if err != nil && ctx.Err() == nil {
+			var de *canteen.Error
+			if !errors.As(err, &de) {
+				err = internalError{err}
+			}
+			rc := graphql.WithFreshResponseContext(ctx)
+			graphql.AddError(rc, err)
+			errs = graphql.GetErrors(rc)
+		}
+		sub.end(errs)
+	}
+}
+
+// channel is what gqlgen reads of a domain stream. On a WebSocket the
+// stream hands its values to the transport (canteen.WithStreamSend), which
+// puts each on this channel just before gqlgen reads it.
+func channel[T any](ctx context.Context, st *canteen.Stream[T], err error) (<-chan T, error) {
 	if err != nil {
 		return nil, err
+	}
+	if sub := subFrom(ctx); sub != nil {
+		ch := make(chan T, 1)
+		sub.push = func(v any) {
+			select {
+			case <-ch: // a value gqlgen did not read (its context ended)
+			default:
+			}
+			ch <- v.(T)
+		}
+		return ch, nil
 	}
 	return st.C, nil
 }

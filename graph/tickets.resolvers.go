@@ -89,20 +89,19 @@ func (r *queryResolver) NotificationTemplates(ctx context.Context) ([]string, er
 
 // CalledNumbers is the resolver for the calledNumbers field.
 func (r *subscriptionResolver) CalledNumbers(ctx context.Context, sellerID pulid.ID, after *int) (<-chan *canteen.CallEvent, error) {
-	st, err := r.Svc.CalledNumbers(reportEnd(ctx), sellerID, after)
-	return channel(st, err)
+	return calledNumbers(ctx, r.Svc, sellerID, after)
 }
 
 // TicketUpdated is the resolver for the ticketUpdated field.
 func (r *subscriptionResolver) TicketUpdated(ctx context.Context, ticketID pulid.ID) (<-chan *ent.Ticket, error) {
 	st, err := r.Svc.TicketUpdated(reportEnd(ctx), ticketID)
-	return channel(st, err)
+	return channel(ctx, st, err)
 }
 
 // TrackedTicketUpdated is the resolver for the trackedTicketUpdated field.
 func (r *subscriptionResolver) TrackedTicketUpdated(ctx context.Context, token string) (<-chan *canteen.TrackedTicket, error) {
 	st, err := r.Svc.TrackedTicketUpdated(reportEnd(ctx), token)
-	return channel(st, err)
+	return channel(ctx, st, err)
 }
 
 // Seller is the resolver for the seller field.

@@ -10,10 +10,11 @@ import (
 )
 
 // SocketLimits bound the WebSockets and subscriptions one client address, and
-// the whole server, may hold. Each open socket with one subscription costs
-// about 78 KB and 5 goroutines, each further subscription about 32 KB (see
-// SECURITY.md for the defaults' arithmetic); without these, one address could
-// open sockets until the process runs out of memory or file descriptors.
+// the whole server, may hold. Each open socket with one calledNumbers
+// subscription costs about 38 KB and 1 goroutine, each further subscription
+// at most about 32 KB (see SECURITY.md for the defaults' arithmetic); without
+// these, one address could open sockets until the process runs out of memory
+// or file descriptors.
 type SocketLimits struct {
 	MaxSockets           int // open WebSockets in all (default 10000)
 	MaxSocketsPerAddress int // open WebSockets per client address (default 4000)

@@ -426,7 +426,7 @@ func (s *Service) PhotoURL(ctx context.Context, st *ent.Seller) *string {
 	if st.Photo == nil || *st.Photo == "" {
 		return nil
 	}
-	if st.PhotoStatus != seller.PhotoStatusPUBLISHED && !ActorFrom(ctx).manages(st.ID) {
+	if st.PhotoStatus != seller.PhotoStatusPUBLISHED && ViewOfTicket(ActorFrom(ctx), st.ID, nil) != ViewStaff {
 		return nil
 	}
 	u := "/photos/" + *st.Photo
@@ -437,7 +437,7 @@ func (s *Service) PhotoURL(ctx context.Context, st *ent.Seller) *string {
 // its seller and admins (nil for others, and without a photo or a verdict
 // to tell).
 func (s *Service) PhotoStatus(ctx context.Context, st *ent.Seller) *string {
-	if !ActorFrom(ctx).manages(st.ID) {
+	if ViewOfTicket(ActorFrom(ctx), st.ID, nil) != ViewStaff {
 		return nil
 	}
 	if st.PhotoStatus == seller.PhotoStatusPUBLISHED && (st.Photo == nil || *st.Photo == "") {

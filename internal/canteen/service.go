@@ -118,6 +118,9 @@ type Service struct {
 	log     *slog.Logger
 
 	issued, called atomic.Uint64
+	// callRuns and callDeliveries count the shared call feed's executions
+	// (one per group of subscribers per call) and the results they made.
+	callRuns, callDeliveries atomic.Uint64
 	// swept is when this instance last finished a lifecycle sweep (or found
 	// another instance holding the lease), in Unix seconds; start time until
 	// then.
@@ -139,6 +142,8 @@ type Service struct {
 	sessions *sessionCache
 	// public versions what public reads show (response caches).
 	public *publicVersions
+	// feeds are the shared calledNumbers feeds, one per stall with subscribers.
+	feeds *callFeeds
 	// holder names this instance in the lifecycle lease.
 	holder string
 }
@@ -147,13 +152,18 @@ type Service struct {
 type Stats struct {
 	TicketsIssued uint64
 	Calls         uint64 // calls and recalls
+	// CallRuns counts executions of calledNumbers results in the shared
+	// feed, one per group of subscribers that see a call alike;
+	// CallDeliveries the results delivered by them.
+	CallRuns, CallDeliveries uint64
 	// LastSweep is when the data lifecycle last ran to the end here.
 	LastSweep time.Time
 }
 
 // Stats returns the service's counters.
 func (s *Service) Stats() Stats {
-	return Stats{TicketsIssued: s.issued.Load(), Calls: s.called.Load(), LastSweep: time.Unix(s.swept.Load(), 0)}
+	return Stats{TicketsIssued: s.issued.Load(), Calls: s.called.Load(), LastSweep: time.Unix(s.swept.Load(), 0),
+		CallRuns: s.callRuns.Load(), CallDeliveries: s.callDeliveries.Load()}
 }
 
 // New returns a Service. wx may be nil when only dev login is used.
@@ -190,6 +200,7 @@ func New(db *ent.Client, dialectName string, broker events.Broker, wx WeChat, cf
 		claims:        ratelimit.New(claimsPerSecond, claimBurst, cfg.Now),
 		consoleStarts: ratelimit.New(float64(cfg.ConsoleLoginsPerMinute)/60, max(cfg.ConsoleLoginsPerMinute, 1), cfg.Now),
 		sessions:      newSessionCache(cfg.SessionCacheTTL, 100_000, broker),
+		feeds:         &callFeeds{topics: map[string]*callTopic{}},
 		holder:        newHolder(),
 		queues:        map[pulid.ID]*queueSlot{}}
 	svc.swept.Store(cfg.Now().Unix())

@@ -36,15 +36,30 @@ func WithStreamEnd(ctx context.Context, f func(error)) context.Context {
 	return context.WithValue(ctx, streamEndKey{}, f)
 }
 
+type streamSendKey struct{}
+
+// WithStreamSend returns ctx with f to take the values of a stream started
+// with it, on the stream's own goroutine, instead of its channel (which then
+// stays empty): a transport can encode and queue each value right there,
+// without a goroutine of its own per subscription to read the channel. f
+// reports false once nobody wants more values.
+func WithStreamSend(ctx context.Context, f func(v any) bool) context.Context {
+	return context.WithValue(ctx, streamSendKey{}, f)
+}
+
 // startStream runs produce in a goroutine that owns the channel; produce
 // sends with the given function (false: ctx ended) and returns why it ended.
 func startStream[T any](ctx context.Context, produce func(send func(T) bool) error) *Stream[T] {
 	ch := make(chan T)
 	st := &Stream[T]{C: ch}
 	onEnd, _ := ctx.Value(streamEndKey{}).(func(error))
+	hand, _ := ctx.Value(streamSendKey{}).(func(any) bool)
 	go func() {
 		defer close(ch)
 		err := produce(func(v T) bool {
+			if hand != nil {
+				return hand(v) && ctx.Err() == nil
+			}
 			select {
 			case ch <- v:
 				return true
@@ -160,6 +175,19 @@ func (g *sessionGuard) ticks() <-chan time.Time {
 func (g *sessionGuard) due() bool {
 	now := g.s.now()
 	return !now.Before(g.expires) || now.Sub(g.read) >= sessionRecheck
+}
+
+// poll reports, without waiting, whether the session must be read again:
+// the user's topic said so, or the clock.
+func (g *sessionGuard) poll() bool {
+	select {
+	case <-g.sub.Events():
+		return true
+	case <-g.sub.Lagged():
+		return true
+	default:
+		return g.due()
+	}
 }
 
 // check reads the session again: an error ends the subscription.

@@ -627,7 +627,7 @@ func sameCode(stored *string, given string) bool {
 // ClaimCode returns a handed-out ticket's claim code to its stall's seller
 // (to print or say it again), and to nobody else.
 func (s *Service) ClaimCode(ctx context.Context, t *ent.Ticket) *string {
-	if !ActorFrom(ctx).manages(t.SellerID) {
+	if ViewOf(ActorFrom(ctx), t) != ViewStaff {
 		return nil
 	}
 	return t.ClaimCode
@@ -958,8 +958,5 @@ func (s *Service) TrackURL(ctx context.Context, t *ent.Ticket) (*string, error) 
 // canRead reports whether the caller may see t's private fields (note,
 // trackURL): its owner, its seller, an admin.
 func canRead(a *Actor, t *ent.Ticket) bool {
-	if a == nil {
-		return false
-	}
-	return a.manages(t.SellerID) || (t.OwnerID != nil && *t.OwnerID == a.UserID)
+	return ViewOf(a, t) >= ViewOwner
 }
