@@ -62,8 +62,8 @@ func TestAlertsNameRealMetrics(t *testing.T) {
 	}
 }
 
-// TestHealthMetricsReport: a call heard by a board is timed, and the
-// database reads up.
+// TestHealthMetricsReport: a call heard by a board is timed and counted, and
+// the database reads up.
 func TestHealthMetricsReport(t *testing.T) {
 	s := startServer(t, storetest.Engines()[0])
 	seller, stall := s.openStall(t, "Metered", "M")
@@ -87,6 +87,8 @@ func TestHealthMetricsReport(t *testing.T) {
 	res.Body.Close()
 	for _, want := range []string{
 		"callme_call_delivery_seconds_count 1",
+		"callme_call_executions_total 1", // one board, one view
+		"callme_call_deliveries_total 1",
 		`callme_dependency_up{dependency="database"} 1`,
 		"callme_notifications_pending 0",
 	} {

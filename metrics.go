@@ -20,6 +20,10 @@ func registerDomainMetrics(reg prometheus.Registerer, svc *canteen.Service, loca
 	reg.MustRegister(
 		counter("callme_tickets_issued_total", "Tickets issued by fetch.", func() float64 { return float64(svc.Stats().TicketsIssued) }),
 		counter("callme_calls_total", "Calls and recalls.", func() float64 { return float64(svc.Stats().Calls) }),
+		// Their ratio is what shared execution saves: one execution per view
+		// of a call (public, owner, staff), one delivery per subscriber.
+		counter("callme_call_executions_total", "Executions of calledNumbers results by the shared call feeds.", func() float64 { return float64(svc.Stats().CallRuns) }),
+		counter("callme_call_deliveries_total", "calledNumbers results the shared call feeds wrote to subscribers.", func() float64 { return float64(svc.Stats().CallDeliveries) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "callme_sweep_last_success_timestamp_seconds",
 			Help: "When this instance last finished the data lifecycle sweep, or found another instance sweeping (its start time until then).",
