@@ -9037,7 +9037,7 @@ func (ec *executionContext) _Seller(ctx context.Context, sel ast.SelectionSet, o
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "photoURL":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveNow(ctx, out, field, ec.OperationContext, &deferred, i,
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Seller_photoURL(ctx, field, obj)
@@ -9053,7 +9053,7 @@ func (ec *executionContext) _Seller(ctx context.Context, sel ast.SelectionSet, o
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "open":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveNow(ctx, out, field, ec.OperationContext, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Seller_open(ctx, field, obj)
@@ -9064,19 +9064,19 @@ func (ec *executionContext) _Seller(ctx context.Context, sel ast.SelectionSet, o
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "menu":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveNow(ctx, out, field, ec.OperationContext, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Seller_menu(ctx, field, obj)
 				})
 		case "waitingCount":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveNow(ctx, out, field, ec.OperationContext, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Seller_waitingCount(ctx, field, obj)
 				})
 		case "lastCalled":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveNow(ctx, out, field, ec.OperationContext, &deferred, i,
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Seller_lastCalled(ctx, field, obj)
@@ -9097,13 +9097,13 @@ func (ec *executionContext) _Seller(ctx context.Context, sel ast.SelectionSet, o
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "averageWaitSeconds":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveNow(ctx, out, field, ec.OperationContext, &deferred, i,
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Seller_averageWaitSeconds(ctx, field, obj)
 				})
 		case "photoStatus":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveNow(ctx, out, field, ec.OperationContext, &deferred, i,
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Seller_photoStatus(ctx, field, obj)
@@ -9368,7 +9368,7 @@ func (ec *executionContext) _Ticket(ctx context.Context, sel ast.SelectionSet, o
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "seller":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveNow(ctx, out, field, ec.OperationContext, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Ticket_seller(ctx, field, obj)
@@ -9389,7 +9389,7 @@ func (ec *executionContext) _Ticket(ctx context.Context, sel ast.SelectionSet, o
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "note":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveNow(ctx, out, field, ec.OperationContext, &deferred, i,
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Ticket_note(ctx, field, obj)
@@ -9415,31 +9415,31 @@ func (ec *executionContext) _Ticket(ctx context.Context, sel ast.SelectionSet, o
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "position":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveNow(ctx, out, field, ec.OperationContext, &deferred, i,
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Ticket_position(ctx, field, obj)
 				})
 		case "claimCode":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveNow(ctx, out, field, ec.OperationContext, &deferred, i,
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Ticket_claimCode(ctx, field, obj)
 				})
 		case "etaSeconds":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveNow(ctx, out, field, ec.OperationContext, &deferred, i,
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Ticket_etaSeconds(ctx, field, obj)
 				})
 		case "businessDay":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveNow(ctx, out, field, ec.OperationContext, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Ticket_businessDay(ctx, field, obj)
 				})
 		case "trackURL":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveNow(ctx, out, field, ec.OperationContext, &deferred, i,
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Ticket_trackURL(ctx, field, obj)
@@ -9556,13 +9556,13 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "roles":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveNow(ctx, out, field, ec.OperationContext, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._User_roles(ctx, field, obj)
 				})
 		case "seller":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveNow(ctx, out, field, ec.OperationContext, &deferred, i,
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._User_seller(ctx, field, obj)

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"sync/atomic"
 
 	"github.com/99designs/gqlgen/graphql"
 )
@@ -43,4 +44,44 @@ func marshalSlice(ctx context.Context, length int, _ int64, omitPanicHandler boo
 		}()
 	}
 	return ret
+}
+
+// resolveNow resolves field i of out right away, in the caller's goroutine;
+// go generate rewrites gqlgen's FieldSet.ResolveConcurrently calls to it
+// (graph/seqlists). gqlgen schedules every field with a resolver for
+// out.Dispatch, which runs one of them in place and starts a goroutine for
+// each of the others: two per stall of a page (open, menu, photo fields),
+// more for tickets. Like the list goroutines they cost more than the work
+// (BENCHMARKS.md, query section), and what the resolvers read is batched by
+// the per-response loaders whatever the order. A deferred field (@defer)
+// keeps gqlgen's path. Same contract as ResolveConcurrently otherwise: a
+// panic is reported and resolves to null (when recoverFromPanic), and a null
+// where the schema forbids one counts against the object.
+func resolveNow(ctx context.Context, out *graphql.FieldSet, field graphql.CollectedField,
+	oc *graphql.OperationContext, deferred *graphql.DeferredGroup, i int,
+	recoverFromPanic, nonNull bool, resolve func(ctx context.Context) graphql.Marshaler,
+) {
+	if field.IsDeferred() {
+		out.ResolveConcurrently(oc, deferred, i, recoverFromPanic, nonNull, resolve)
+		return
+	}
+	v := func() (res graphql.Marshaler) {
+		if recoverFromPanic {
+			defer func() {
+				if r := recover(); r != nil {
+					oc.Error(ctx, oc.Recover(ctx, r))
+					res = graphql.Null
+				}
+			}()
+		}
+		return resolve(ctx)
+	}()
+	out.Values[i] = v
+	invalid := graphql.RequiredNull
+	if nonNull {
+		invalid = graphql.Null
+	}
+	if v == invalid {
+		atomic.AddUint32(&out.Invalids, 1)
+	}
 }

@@ -1,9 +1,11 @@
-// Command seqlists makes the generated executor marshal lists in the
-// caller's goroutine: it rewrites gqlgen's calls to
+// Command seqlists makes the generated executor marshal lists and resolve
+// fields in the caller's goroutine: it rewrites gqlgen's calls to
 // graphql.MarshalSliceConcurrently in graph/generated.go to graph.marshalSlice
+// and those to FieldSet.ResolveConcurrently to graph.resolveNow
 // (graph/lists.go says why). gqlgen has no setting for this: its worker_limit
-// only bounds the goroutines, one per element still. Run by go generate from
-// the repository root, right after gqlgen.
+// only bounds the goroutines, one per element still, and every object with
+// more than one resolver field starts a goroutine for each but one. Run by go
+// generate from the repository root, right after gqlgen.
 //
 // It fails when it finds no call to rewrite and the file has not been
 // rewritten yet, so a gqlgen upgrade that changes the generated call is
@@ -16,11 +18,13 @@ import (
 	"os"
 )
 
-const (
-	file = "graph/generated.go"
-	from = "graphql.MarshalSliceConcurrently("
-	to   = "marshalSlice("
-)
+const file = "graph/generated.go"
+
+var rewrites = []struct{ from, to string }{
+	{"graphql.MarshalSliceConcurrently(", "marshalSlice("},
+	// field is the loop variable of every generated object marshaller.
+	{"out.ResolveConcurrently(ec.OperationContext, &deferred, i,", "resolveNow(ctx, out, field, ec.OperationContext, &deferred, i,"},
+}
 
 func main() {
 	if err := run(); err != nil {
@@ -34,12 +38,15 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	n := bytes.Count(src, []byte(from))
-	if n == 0 {
-		if bytes.Contains(src, []byte(to)) {
-			return nil // already rewritten
+	out := src
+	for _, r := range rewrites {
+		if !bytes.Contains(out, []byte(r.from)) && !bytes.Contains(out, []byte(r.to)) {
+			return fmt.Errorf("neither %s nor %s in %s: did gqlgen change its generated code?", r.from, r.to, file)
 		}
-		return fmt.Errorf("no %s in %s: did gqlgen change how it marshals lists?", from, file)
+		out = bytes.ReplaceAll(out, []byte(r.from), []byte(r.to))
 	}
-	return os.WriteFile(file, bytes.ReplaceAll(src, []byte(from), []byte(to)), 0o644)
+	if bytes.Equal(out, src) {
+		return nil // already rewritten
+	}
+	return os.WriteFile(file, out, 0o644)
 }
