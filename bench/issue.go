@@ -157,8 +157,8 @@ func runIssueOn(ctx context.Context, e *env, lite bool) error {
 							return err
 						}
 						var prof <-chan string
-						if i == 0 && round == 0 && c == 32 && topo.n > 1 && kind == "walk-up" {
-							prof = e.startProfile(ctx, srv, warm, sub, "issue-fetch-32")
+						if i == 0 && round == 0 && c == 32 && topo.n > 1 {
+							prof = e.startProfile(ctx, srv, warm, sub, "issue-fetch-32-"+kind)
 						}
 						c0 := e.cpuNow(srv.pid)
 						r := runLoad(ctx, c, warm, sub, func(ctx context.Context, _ int) error { return side(ctx) })
