@@ -78,9 +78,11 @@ func (f *feedExecs) adopt(sub *wsSub) {
 		f.m[sub.feedKey] = e
 	}
 	e.refs++
-	f.mu.Unlock()
+	// Under f.mu: feedEnd reads exec and presentCtx under it, and a topic's
+	// error may end the member from the topic's goroutine at any time.
 	sub.exec = e
 	sub.next, sub.octx, sub.push, sub.presentCtx = nil, nil, nil, nil
+	f.mu.Unlock()
 }
 
 // release drops sub's hold on its executor.
@@ -155,12 +157,26 @@ func feedKey(ctx context.Context) string {
 // view) and queues the result for all. The public view runs as an
 // anonymous caller, the others as the member's own, so whatever a field
 // shows only to some callers cannot reach a shared payload.
+//
+// Any member still holding the group's executor runs it, not just the first:
+// a member leaves (releasing its executor) on its socket's reader, which does
+// not wait for a delivery under way, and the rest of the group have already
+// been counted as having this call; were it skipped they would never get it.
 func deliverCalls(ce *canteen.CallEvent, view canteen.View, group []*canteen.CallMember) {
-	var actor *canteen.Actor
-	if view != canteen.ViewPublic {
-		actor = group[0].Actor()
+	var payload []byte
+	for _, m := range group {
+		sub := m.Tag.(*wsSub)
+		e := sub.s.t.execs.of(sub)
+		if e == nil {
+			continue // left meanwhile
+		}
+		var actor *canteen.Actor
+		if view != canteen.ViewPublic {
+			actor = m.Actor() // the group is one user's: the same caller
+		}
+		payload = sub.execute(e, ce, actor)
+		break // a failed execution fails alike for all: not run again
 	}
-	payload := group[0].Tag.(*wsSub).execute(ce, actor)
 	if payload == nil {
 		return
 	}
@@ -170,15 +186,18 @@ func deliverCalls(ce *canteen.CallEvent, view canteen.View, group []*canteen.Cal
 	}
 }
 
-// execute runs the subscription's selection set on v as actor and returns
-// the encoded response (a copy: gqlgen reuses its buffer), or nil.
-func (sub *wsSub) execute(v any, actor *canteen.Actor) (payload []byte) {
-	sub.s.t.execs.mu.Lock()
-	e := sub.exec
-	sub.s.t.execs.mu.Unlock()
-	if e == nil {
-		return nil // left meanwhile
-	}
+// of returns the executor sub holds, or nil once it left.
+func (f *feedExecs) of(sub *wsSub) *feedExec {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return sub.exec
+}
+
+// execute runs the selection set of executor e (sub's) on v as actor and
+// returns the encoded response (a copy: gqlgen reuses its buffer), or nil.
+// e stays usable after sub released it: it runs detached from any
+// subscriber's cancellation.
+func (sub *wsSub) execute(e *feedExec, v any, actor *canteen.Actor) (payload []byte) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	defer func() {
