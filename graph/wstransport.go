@@ -192,7 +192,12 @@ func (s *wsSocket) cleanup() {
 	s.queue, s.queued = nil, 0
 	s.mu.Unlock()
 	for _, sub := range subs {
-		sub.stop()
+		// nil: a placeholder of add whose start found the socket closed
+		// (close runs from other goroutines too). It holds a place all the
+		// same, given back with the others.
+		if sub != nil {
+			sub.stop()
+		}
 	}
 	s.countSubs(-len(subs))
 	s.conn.CloseNow()
@@ -738,7 +743,10 @@ func (s *wsSocket) recoverOp(sub *wsSub) {
 		if s.release(sub) {
 			s.sendError(sub.id, gqlerr)
 		}
-		sub.cancel()
+		// stop, not only cancel: a panic after the subscription joined its
+		// call feed would leave the member (and its session's watch) in the
+		// topic, and once released here, cleanup no longer stops it.
+		sub.stop()
 	}
 }
 
