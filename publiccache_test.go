@@ -249,3 +249,78 @@ func twoInstancesWith(t *testing.T, mod func(*config)) [2]*testServer {
 	}
 	return s
 }
+
+// TestPublicCacheLapsedStallPerCaller: a stall whose paid period ended is
+// shown to a customer holding a ticket there and to no other anonymous
+// caller or customer, so neither answer may be served to the other.
+func TestPublicCacheLapsedStallPerCaller(t *testing.T) {
+	s := startServer(t, storetest.Engines()[0], noRateLimits, func(c *config) { c.PublicCache = time.Hour })
+	admin := s.login(t, "SELLER", "admin")
+	paidEnd := time.Now().Add(3 * time.Second)
+	var created struct {
+		CreateSeller struct {
+			Seller     struct{ ID string }
+			InviteCode string
+		}
+	}
+	s.ok(t, admin, `mutation($in: CreateSellerInput!) { createSeller(input: $in) { seller { id } inviteCode } }`,
+		map[string]any{"in": map[string]any{"name": "Lapsing", "paidUntil": paidEnd.Format(time.RFC3339Nano)}}, &created)
+	id := created.CreateSeller.Seller.ID
+	seller := s.login(t, "SELLER", "owner-lapsing")
+	s.ok(t, seller, `mutation($code: String!) { claimSeller(inviteCode: $code) { id } }`, map[string]any{"code": created.CreateSeller.InviteCode}, nil)
+	s.ok(t, seller, `mutation($id: ID!) { setOpen(sellerId: $id, open: true) { open } }`, map[string]any{"id": id}, nil)
+	customer := s.login(t, "CUSTOMER", "holder")
+	s.ok(t, customer, `mutation($id: ID!) { fetch(input: {sellerId: $id}) { id } }`, map[string]any{"id": id}, nil)
+	time.Sleep(time.Until(paidEnd) + 200*time.Millisecond)
+
+	read := func(token, doc string) bool {
+		var d struct{ Seller *struct{ ID string } }
+		s.ok(t, token, doc, map[string]any{"id": id}, &d)
+		return d.Seller != nil
+	}
+	const docA = `query($id: ID!) { seller(id: $id) { id name } }`
+	const docB = `query($id: ID!) { seller(id: $id) { id name open } }`
+	// anonymous first, then the ticket holder
+	if read("", docA) {
+		t.Fatalf("anonymous sees the lapsed stall")
+	}
+	if !read(customer, docA) {
+		t.Errorf("ticket holder gets null (anonymous's cached answer); uncached she sees her stall")
+	}
+	// the ticket holder first, then anonymous
+	if !read(customer, docB) {
+		t.Fatalf("ticket holder does not see her stall")
+	}
+	if read("", docB) {
+		t.Errorf("anonymous gets the lapsed stall (the ticket holder's cached answer); uncached: null")
+	}
+}
+
+// TestPublicCacheCountsFollowUnlistedStalls: totalCount and hasNextPage
+// count stalls the page does not list; one whose paid period ends leaves
+// them with no write, and a cached answer must not outlive it.
+func TestPublicCacheCountsFollowUnlistedStalls(t *testing.T) {
+	s := startServer(t, storetest.Engines()[0], noRateLimits, func(c *config) { c.PublicCache = time.Hour })
+	s.openStall(t, "Long", "L")
+	admin := s.login(t, "SELLER", "admin")
+	paidEnd := time.Now().Add(2 * time.Second)
+	s.ok(t, admin, `mutation($in: CreateSellerInput!) { createSeller(input: $in) { seller { id } } }`,
+		map[string]any{"in": map[string]any{"name": "Short", "paidUntil": paidEnd.Format(time.RFC3339Nano)}}, nil)
+	count := func() (n int, next bool) {
+		var d struct {
+			Sellers struct {
+				TotalCount int
+				PageInfo   struct{ HasNextPage bool }
+			}
+		}
+		s.ok(t, "", `{ sellers(first: 1) { totalCount pageInfo { hasNextPage } edges { node { id } } } }`, nil, &d)
+		return d.Sellers.TotalCount, d.Sellers.PageInfo.HasNextPage
+	}
+	if n, next := count(); n != 2 || !next {
+		t.Fatalf("before: %d %v", n, next)
+	}
+	time.Sleep(time.Until(paidEnd) + 200*time.Millisecond)
+	if n, next := count(); n != 1 || next {
+		t.Errorf("after the unlisted stall's paid period ended: totalCount %d, hasNextPage %v; uncached 1, false", n, next)
+	}
+}

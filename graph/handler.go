@@ -139,7 +139,7 @@ func NewHandler(svc *canteen.Service, opts Options) http.Handler {
 	// inside withLoaders (it reads their paid periods) and the metrics (they
 	// count its answers).
 	if opts.PublicCacheTTL > 0 {
-		srv.AroundResponses(newResponseCache(opts.PublicCacheTTL, 1000, svc.Now, svc.DayEnds, svc.PublicVersions).intercept)
+		srv.AroundResponses(newResponseCache(opts.PublicCacheTTL, publicCacheBytes, svc.Now, svc.DayEnds, svc.PublicVersions).intercept)
 	}
 	srv.AroundFields(markInternal)
 	srv.SetErrorPresenter(presentErrors(opts.Logger))

@@ -78,7 +78,16 @@ func (l *loaders) primeSellers(sellers []*ent.Seller) {
 	}
 }
 
-// paidEnds returns the ends of the paid periods primeSellers saw.
+// notePaidEnd adds the end of a paid period the answer depends on without
+// listing the stall (a count, hasNextPage).
+func (l *loaders) notePaidEnd(t time.Time) {
+	l.paidMu.Lock()
+	l.paid = append(l.paid, t)
+	l.paidMu.Unlock()
+}
+
+// paidEnds returns the ends of the paid periods primeSellers and notePaidEnd
+// saw.
 func (l *loaders) paidEnds() []time.Time {
 	l.paidMu.Lock()
 	defer l.paidMu.Unlock()

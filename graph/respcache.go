@@ -1,6 +1,7 @@
 package graph
 
 import (
+	fifo "container/list"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -23,9 +24,12 @@ import (
 // name and the variables. Sellers and admins see more (unpublished photos,
 // unpaid stalls) and always run their queries.
 //
-// How long: at most ttl, and never past the end of the paid period of a stall
-// in the answer (it then shows closed with no write to announce it), nor, for
-// an answer with queue fields, past the end of the business day. An answer is
+// How long: at most ttl, and never past the end of a paid period that the
+// answer depends on (the stall then shows closed, or drops out of the list,
+// its totalCount and hasNextPage, with no write to announce it): those of
+// the stalls in the answer, and for a list, the first among the stalls its
+// totalCount and hasNextPage count (canteen.SellerPage.Lapses). With queue
+// fields, never past the end of the business day either. An answer is
 // kept with the versions of what public reads show that it was read at
 // (canteen.PublicVersions), and served only while they are unchanged: every
 // write to a stall or a menu bumps the stalls version, every write to a
@@ -40,53 +44,104 @@ import (
 // far.
 //
 // An answer read while a version changed is not kept: it may predate the
-// change.
+// change. Nor is one that a read decided by who asked (canteen.WatchCaller:
+// a stall whose paid period ended is shown to a customer holding a ticket
+// there and to no other public viewer).
+//
+// How much: at most maxBytes in all (each entry counted with its key and
+// bookkeeping), answers over maxCachedBytes not at all; the oldest entries
+// make room for new ones, so a client filling the cache with large distinct
+// documents displaces entries one by one and never clears it. An entry that
+// is found stale is dropped at once, and a sweep at most once per ttl drops
+// the expired rest, so memory held past expiry is bounded by ttl too.
 type responseCache struct {
 	ttl      time.Duration
-	max      int
+	maxBytes int
 	now      func() time.Time
 	dayEnds  func() time.Time
 	versions func() canteen.PublicVersions
 
-	mu sync.Mutex
-	m  map[[32]byte]cachedResponse
+	mu    sync.Mutex
+	m     map[[32]byte]*fifo.Element // of *cachedResponse
+	order fifo.List                  // oldest first
+	bytes int
+	swept time.Time
 }
 
 type cachedResponse struct {
+	key    [32]byte
 	data   []byte
 	until  time.Time
 	queues bool // shows queue fields
 	read   canteen.PublicVersions
 }
 
-// maxCachedBytes bounds one answer; larger ones are not kept.
-const maxCachedBytes = 256 << 10
+const (
+	// maxCachedBytes bounds one answer; larger ones are not kept. A page of
+	// 100 stalls with their menus fits.
+	maxCachedBytes = 256 << 10
+	// publicCacheBytes bounds all answers of an instance's cache.
+	publicCacheBytes = 8 << 20
+	// entryOverhead is what an entry costs besides its data: map slot, list
+	// element, the struct.
+	entryOverhead = 192
+)
 
-func newResponseCache(ttl time.Duration, max int, now, dayEnds func() time.Time, versions func() canteen.PublicVersions) *responseCache {
-	return &responseCache{ttl: ttl, max: max, now: now, dayEnds: dayEnds, versions: versions, m: map[[32]byte]cachedResponse{}}
+func newResponseCache(ttl time.Duration, maxBytes int, now, dayEnds func() time.Time, versions func() canteen.PublicVersions) *responseCache {
+	return &responseCache{ttl: ttl, maxBytes: maxBytes, now: now, dayEnds: dayEnds, versions: versions, m: map[[32]byte]*fifo.Element{}}
 }
 
+func (e *cachedResponse) size() int { return len(e.data) + entryOverhead }
+
 // current reports whether e still shows what a read at v would.
-func (e cachedResponse) current(v canteen.PublicVersions, now time.Time) bool {
+func (e *cachedResponse) current(v canteen.PublicVersions, now time.Time) bool {
 	return now.Before(e.until) && e.read.Stalls == v.Stalls && (!e.queues || e.read.Queues == v.Queues)
 }
 
 func (c *responseCache) get(key [32]byte, v canteen.PublicVersions, now time.Time) []byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e, ok := c.m[key]; ok && e.current(v, now) {
+	el, ok := c.m[key]
+	if !ok {
+		return nil
+	}
+	if e := el.Value.(*cachedResponse); e.current(v, now) {
 		return e.data
 	}
+	c.remove(el) // versions only grow and time only passes: never current again
 	return nil
 }
 
-func (c *responseCache) put(key [32]byte, e cachedResponse) {
+func (c *responseCache) put(e *cachedResponse, v canteen.PublicVersions, now time.Time) {
+	if e.size() > c.maxBytes {
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.m) >= c.max {
-		clear(c.m) // bounded; the next requests refill what is in use
+	if old, ok := c.m[e.key]; ok {
+		c.remove(old)
 	}
-	c.m[key] = e
+	if now.Sub(c.swept) >= c.ttl {
+		c.swept = now
+		for el := c.order.Front(); el != nil; {
+			next := el.Next()
+			if !el.Value.(*cachedResponse).current(v, now) {
+				c.remove(el)
+			}
+			el = next
+		}
+	}
+	for c.bytes+e.size() > c.maxBytes {
+		c.remove(c.order.Front())
+	}
+	c.m[e.key] = c.order.PushBack(e)
+	c.bytes += e.size()
+}
+
+func (c *responseCache) remove(el *fifo.Element) {
+	e := c.order.Remove(el).(*cachedResponse)
+	delete(c.m, e.key)
+	c.bytes -= e.size()
 }
 
 // intercept is the response middleware. It runs inside withLoaders, to read
@@ -107,13 +162,17 @@ func (c *responseCache) intercept(ctx context.Context, next graphql.ResponseHand
 	if !ok {
 		return next(ctx)
 	}
-	now, read := c.now(), c.versions()
+	// The business day's end is read with now, before the query: read after
+	// it, at the rollover it could be the next day's end for an answer read
+	// in the day before.
+	now, dayEnds, read := c.now(), c.dayEnds(), c.versions()
 	if data := c.get(key, read, now); data != nil {
 		return &graphql.Response{Data: data}
 	}
+	ctx, callerDecided := canteen.WatchCaller(ctx)
 	resp := next(ctx)
 	if resp == nil || len(resp.Errors) > 0 || len(resp.Data) == 0 || len(resp.Data) > maxCachedBytes ||
-		len(resp.Extensions) > 0 || resp.HasNext != nil {
+		len(resp.Extensions) > 0 || resp.HasNext != nil || callerDecided() {
 		return resp
 	}
 	until := now.Add(c.ttl)
@@ -124,26 +183,29 @@ func (c *responseCache) intercept(ctx context.Context, next graphql.ResponseHand
 			}
 		}
 	}
-	if d := c.dayEnds(); queues && d.Before(until) {
-		until = d
+	if queues && dayEnds.Before(until) {
+		until = dayEnds
 	}
 	if after := c.versions(); after.Stalls != read.Stalls || (queues && after.Queues != read.Queues) {
 		return resp // something changed while it was read
 	}
-	c.put(key, cachedResponse{data: append([]byte(nil), resp.Data...), until: until, queues: queues, read: read})
+	c.put(&cachedResponse{key: key, data: append([]byte(nil), resp.Data...), until: until, queues: queues, read: read}, read, now)
 	return resp
 }
 
-// publicViewer reports whether a reads what an anonymous caller reads.
+// publicViewer reports whether a reads what an anonymous caller reads, but
+// for what canteen.WatchCaller notes.
 func publicViewer(a *canteen.Actor) bool {
 	return a == nil || (!a.Admin && a.SellerID == "")
 }
 
 // publicFields are the fields a cached answer may hold: the same for every
-// public viewer, and changed only by writes to a stall or its menu (which
-// publish canteen.PublicTopic) or by a paid period ending. A root field
-// added here must prime the stalls it returns (loaders.primeSellers), so
-// that their paid periods bound the answer's life.
+// public viewer (a read decided by who asks says so: canteen.WatchCaller),
+// and changed only by writes to a stall or its menu (which publish
+// canteen.PublicTopic) or by a paid period ending. A root field added here
+// must prime the stalls it returns (loaders.primeSellers) and note the
+// first paid period to end among those it counts without returning them
+// (loaders.notePaidEnd), so that their paid periods bound the answer's life.
 var publicFields = map[string]bool{
 	"Query.sellers": true, "Query.seller": true,
 	"SellerConnection.edges": true, "SellerConnection.pageInfo": true, "SellerConnection.totalCount": true,

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,7 +69,7 @@ func TestResponseCacheLifetime(t *testing.T) {
 	clock := start
 	var v canteen.PublicVersions
 	dayEnds := start.Add(time.Hour)
-	c := newResponseCache(time.Minute, 10, func() time.Time { return clock }, func() time.Time { return dayEnds },
+	c := newResponseCache(time.Minute, 1<<20, func() time.Time { return clock }, func() time.Time { return dayEnds },
 		func() canteen.PublicVersions { return v })
 	runs := 0
 	read := func(paid ...time.Time) {
@@ -114,7 +115,7 @@ func TestResponseCacheQueues(t *testing.T) {
 	start := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 	clock, dayEnds := start, start.Add(30*time.Second)
 	var v canteen.PublicVersions
-	c := newResponseCache(time.Minute, 10, func() time.Time { return clock }, func() time.Time { return dayEnds },
+	c := newResponseCache(time.Minute, 1<<20, func() time.Time { return clock }, func() time.Time { return dayEnds },
 		func() canteen.PublicVersions { return v })
 	runs := map[string]int{}
 	read := func(q string) {
@@ -167,7 +168,7 @@ func TestResponseCacheChangeDuringRead(t *testing.T) {
 	}
 	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 	var v canteen.PublicVersions
-	c := newResponseCache(time.Minute, 10, func() time.Time { return now }, func() time.Time { return now.Add(time.Hour) },
+	c := newResponseCache(time.Minute, 1<<20, func() time.Time { return now }, func() time.Time { return now.Add(time.Hour) },
 		func() canteen.PublicVersions { return v })
 	runs := 0
 	read := func(during func()) {
@@ -184,4 +185,68 @@ func TestResponseCacheChangeDuringRead(t *testing.T) {
 	if runs != 2 {
 		t.Fatalf("%d runs, want 2: the answer read during the change must not be kept, the next one must", runs)
 	}
+}
+
+// TestResponseCacheBytes: the cache holds at most maxBytes, making room by
+// dropping the oldest entries, keeps no answer larger than that, and frees
+// entries once they are stale (on sight) or expired (by the sweep), without
+// waiting to be full.
+func TestResponseCacheBytes(t *testing.T) {
+	schema := NewExecutableSchema(Config{}).Schema()
+	doc, err := gqlparser.LoadQueryWithRules(schema, `{ sellers { edges { node { name } } } }`, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	var v canteen.PublicVersions
+	answer := `{"sellers":{"edges":[{"node":{"name":"` + strings.Repeat("面", 30) + `"}}]}}`
+	size := len(answer) + entryOverhead
+	c := newResponseCache(time.Minute, 3*size, func() time.Time { return clock }, func() time.Time { return clock.Add(time.Hour) },
+		func() canteen.PublicVersions { return v })
+	// read runs the document named key (its text is in the cache key) and
+	// reports whether it ran rather than came from the cache.
+	read := func(key, data string) (ran bool) {
+		ctx := graphql.WithOperationContext(context.Background(), &graphql.OperationContext{RawQuery: key, Operation: doc.Operations[0]})
+		c.intercept(ctx, func(context.Context) *graphql.Response {
+			ran = true
+			return &graphql.Response{Data: []byte(data)}
+		})
+		return ran
+	}
+	check := func(step string, held ...string) {
+		t.Helper()
+		if c.bytes != len(held)*size || len(c.m) != len(held) || c.order.Len() != len(held) {
+			t.Fatalf("%s: %d bytes in %d entries (%d listed), want %d in %d", step, c.bytes, len(c.m), c.order.Len(), len(held)*size, len(held))
+		}
+		for _, k := range held {
+			if read(k, answer) {
+				t.Fatalf("%s: %s is not cached", step, k)
+			}
+		}
+	}
+	for _, k := range []string{"a", "b", "c"} {
+		read(k, answer)
+	}
+	check("full", "a", "b", "c")
+	read("d", answer)
+	check("d displaced the oldest", "b", "c", "d")
+	if !read("a", answer) {
+		t.Fatal("a still cached")
+	}
+	check("a displaced b", "c", "d", "a")
+	big := `{"sellers":"` + strings.Repeat("x", 3*size) + `"}`
+	if read("big", big); !read("big", big) {
+		t.Fatal("an answer larger than the cache was kept")
+	}
+	check("the large answer displaced nothing", "c", "d", "a")
+	v.Stalls++
+	for _, k := range []string{"c", "d", "a"} {
+		if !read(k, answer) {
+			t.Fatalf("%s served after a change", k)
+		}
+	}
+	check("stale entries replaced, not added", "c", "d", "a")
+	clock = clock.Add(time.Minute)
+	read("e", answer)
+	check("the sweep dropped the expired entries", "e")
 }

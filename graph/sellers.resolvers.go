@@ -75,7 +75,11 @@ func (r *queryResolver) Sellers(ctx context.Context, first *int, after *string, 
 	if err != nil {
 		return nil, err
 	}
-	r.loadersFrom(ctx).primeSellers(page.Sellers)
+	l := r.loadersFrom(ctx)
+	l.primeSellers(page.Sellers)
+	if !page.Lapses.IsZero() {
+		l.notePaidEnd(page.Lapses) // totalCount and hasNextPage change then
+	}
 	return sellerConnection(page, q.After != nil), nil
 }
 

@@ -167,3 +167,23 @@ func (s *Service) Now() time.Time { return s.now() }
 // shows of the queues (today's waiting tickets, today's last call) changes
 // then with no write to announce it.
 func (s *Service) DayEnds() time.Time { return s.nextDayStart() }
+
+type callerDecidesKey struct{}
+
+// WatchCaller returns a context in which reads note when their answer
+// depends on who asks beyond the viewer class, and a func reporting whether
+// one did. A stall whose paid period has ended is hidden from anonymous
+// callers but shown to a customer holding a ticket there (visible): the
+// response cache keeps no answer that came from such a decision, so that
+// none is served to a caller who would be answered otherwise.
+func WatchCaller(ctx context.Context) (context.Context, func() bool) {
+	var b atomic.Bool
+	return context.WithValue(ctx, callerDecidesKey{}, &b), b.Load
+}
+
+// callerDecides notes that the answer being read depends on who asks.
+func callerDecides(ctx context.Context) {
+	if b, ok := ctx.Value(callerDecidesKey{}).(*atomic.Bool); ok {
+		b.Store(true)
+	}
+}

@@ -52,8 +52,12 @@ func paid(st *ent.Seller, now time.Time) bool {
 // tell its waiting customers where to pick up, and the ticket already shows
 // it (Ticket.seller), so every path to the stall answers alike.
 func (s *Service) visible(ctx context.Context, st *ent.Seller) (bool, error) {
+	if paid(st, s.now()) {
+		return true, nil // to everyone
+	}
+	callerDecides(ctx)
 	a := ActorFrom(ctx)
-	if paid(st, s.now()) || a.manages(st.ID) {
+	if a.manages(st.ID) {
 		return true, nil
 	}
 	if a == nil {
@@ -272,6 +276,10 @@ type SellerPage struct {
 	HasNext bool
 	// Total counts every stall of the query (with SellerQuery.Count).
 	Total int
+	// Lapses is when HasNext or Total may next change with no write: the
+	// first end of a paid period among the stalls they count beyond the page
+	// (the page's own are in Sellers). Zero when none ends.
+	Lapses time.Time
 }
 
 // Sellers lists stalls the caller may see, oldest first. Unpaid stalls are
@@ -285,7 +293,8 @@ func (s *Service) Sellers(ctx context.Context, q SellerQuery) (*SellerPage, erro
 	admin := ActorFrom(ctx) != nil && ActorFrom(ctx).Admin
 	now := s.now()
 	var where []predicate.Seller
-	if !admin || q.OpenOnly {
+	onlyPaid := !admin || q.OpenOnly
+	if onlyPaid {
 		where = append(where, seller.PaidUntilGT(now))
 	}
 	if q.OpenOnly {
@@ -295,6 +304,16 @@ func (s *Service) Sellers(ctx context.Context, q SellerQuery) (*SellerPage, erro
 	if q.Count {
 		if page.Total, err = s.db.Seller.Query().Where(where...).Count(ctx); err != nil {
 			return nil, err
+		}
+		if onlyPaid && page.Total > 0 {
+			// The count drops when the first counted paid period ends.
+			first, err := s.db.Seller.Query().Where(where...).Order(ent.Asc(seller.FieldPaidUntil)).First(ctx)
+			if err != nil && !ent.IsNotFound(err) {
+				return nil, err
+			}
+			if first != nil {
+				page.Lapses = *first.PaidUntil
+			}
 		}
 	}
 	if n == 0 {
@@ -312,6 +331,9 @@ func (s *Service) Sellers(ctx context.Context, q SellerQuery) (*SellerPage, erro
 		return nil, err
 	}
 	if len(rows) > n {
+		if onlyPaid && (page.Lapses.IsZero() || rows[n].PaidUntil.Before(page.Lapses)) {
+			page.Lapses = *rows[n].PaidUntil // HasNext may turn false then
+		}
 		rows, page.HasNext = rows[:n], true
 	}
 	page.Sellers = rows
