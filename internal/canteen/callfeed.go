@@ -80,6 +80,10 @@ type CallMember struct {
 	live    bool
 	started bool
 	gone    bool
+	// watch is the timer that reads its session (watchSession), stopped
+	// when it leaves: a pending timer would hold the member, and through
+	// its Tag the transport's socket, for up to SessionCheck.
+	watch *time.Timer
 }
 
 // callFeeds holds the topics of one Service.
@@ -104,6 +108,13 @@ type callTopic struct {
 	// recent are the last calls through the path, oldest first and without
 	// gaps: a member resuming a few calls back replays them from here.
 	recent []*CallEvent
+	// early are the events that reached the path before its first member
+	// said where the stall stands (last -1), and earlyLag that some were
+	// dropped: the path takes them when it knows (kick), so that a call
+	// committed after that member read the stall is not lost.
+	early    []events.Event
+	earlyLag bool
+	kick     chan struct{}
 	// st is the stall as last read, at stAt.
 	st    *ent.Seller
 	stAt  time.Time
@@ -163,6 +174,9 @@ func (s *Service) CallFeed(ctx context.Context, sellerID pulid.ID, after *int, k
 	t.mu.Lock()
 	if t.last < 0 {
 		t.last = cur
+		if len(t.early) > 0 || t.earlyLag {
+			t.kick <- struct{}{} // buffered: the only send
+		}
 	}
 	t.members[m] = struct{}{}
 	t.mu.Unlock()
@@ -205,6 +219,9 @@ func (m *CallMember) finish(err error, tell bool) {
 		return
 	}
 	m.gone, m.live = true, false
+	if m.watch != nil {
+		m.watch.Stop()
+	}
 	delete(t.members, m)
 	empty := t.empty()
 	t.mu.Unlock()
@@ -249,7 +266,8 @@ func (s *Service) callTopic(sellerID pulid.ID) *callTopic {
 	t := f.topics[string(sellerID)]
 	if t == nil {
 		ctx, stop := context.WithCancel(context.Background())
-		t = &callTopic{s: s, seller: sellerID, ctx: ctx, stop: stop, last: -1, members: map[*CallMember]struct{}{}}
+		t = &callTopic{s: s, seller: sellerID, ctx: ctx, stop: stop, last: -1, members: map[*CallMember]struct{}{},
+			kick: make(chan struct{}, 1)}
 		f.topics[string(sellerID)] = t
 		sub := s.broker.Subscribe(SellerTopic(sellerID))
 		go t.run(sub)
@@ -297,26 +315,41 @@ func (t *callTopic) run(sub events.Subscription) {
 			return
 		case ev := <-sub.Events():
 			t.mu.Lock()
-			last := t.last
+			if t.last < 0 {
+				// No member yet: the first one reads where the stall stands,
+				// and this call may be after it. Kept until then.
+				if len(t.early) < recentCalls {
+					t.early = append(t.early, ev)
+				} else {
+					t.earlyLag = true
+				}
+				t.mu.Unlock()
+				continue
+			}
 			t.mu.Unlock()
-			ce, ok := ev.Payload.(*CallEvent)
-			switch {
-			case last < 0: // no member yet: the first one reads where to start
-			case !ok:
-				// A hint without the call (another instance's event that
-				// could not be hydrated): read it from the database.
-				if ev.Seq > last {
-					err = t.fill(ev.Seq)
+			err = t.take(ev)
+		case <-t.kick:
+			t.mu.Lock()
+			early, lag := t.early, t.earlyLag
+			t.early, t.earlyLag = nil, false
+			t.mu.Unlock()
+			if lag {
+				err = t.fill(0)
+			}
+			for _, ev := range early {
+				if err != nil {
+					break
 				}
-			case ce.Seq <= last: // a call already sent
-			case ce.Seq > last+1:
-				if err = t.fill(ce.Seq - 1); err == nil {
-					t.dispatch(ce, true)
-				}
-			default:
-				t.dispatch(ce, true)
+				err = t.take(ev)
 			}
 		case <-sub.Lagged():
+			t.mu.Lock()
+			if t.last < 0 {
+				t.earlyLag = true
+				t.mu.Unlock()
+				continue
+			}
+			t.mu.Unlock()
 			err = t.fill(0)
 		}
 		if err != nil {
@@ -333,6 +366,32 @@ func (t *callTopic) run(sub events.Subscription) {
 			}
 		}
 	}
+}
+
+// take hands on ev, a call of the stall or a hint of one, after the calls
+// before it; the topic's last is set.
+func (t *callTopic) take(ev events.Event) error {
+	t.mu.Lock()
+	last := t.last
+	t.mu.Unlock()
+	ce, ok := ev.Payload.(*CallEvent)
+	switch {
+	case !ok:
+		// A hint without the call (another instance's event that could not
+		// be hydrated): read it from the database.
+		if ev.Seq > last {
+			return t.fill(ev.Seq)
+		}
+	case ce.Seq <= last: // a call already sent
+	case ce.Seq > last+1:
+		if err := t.fill(ce.Seq - 1); err != nil {
+			return err
+		}
+		t.dispatch(ce, true)
+	default:
+		t.dispatch(ce, true)
+	}
+	return nil
 }
 
 // fill dispatches today's stored calls with seq > the topic's last (and
@@ -466,7 +525,9 @@ func (m *CallMember) catchUp(recheck bool) {
 	}
 	for {
 		t.mu.Lock()
-		last := m.last
+		// upto: every call through the path so far was committed before
+		// the read below begins, so the read returns those of today.
+		last, upto := m.last, t.last
 		stored, ok := t.recentAfter(last, s.today())
 		t.mu.Unlock()
 		var err error
@@ -499,12 +560,20 @@ func (m *CallMember) catchUp(recheck bool) {
 			t.mu.Unlock()
 			return
 		}
-		if m.last >= t.last {
-			m.live = true
-			t.mu.Unlock()
+		// The calls up to upto that were not replayed are of an earlier
+		// day: m is past them. Without this, a phone resuming with
+		// yesterday's seq before today's first call never became level
+		// and read again at once, for ever (a core per phone).
+		m.last = max(m.last, upto)
+		live := m.last >= t.last
+		m.live = live
+		t.mu.Unlock()
+		if s.catchUpPass != nil {
+			s.catchUpPass(live)
+		}
+		if live {
 			return
 		}
-		t.mu.Unlock()
 	}
 }
 
@@ -532,8 +601,12 @@ func (m *CallMember) watchSession() {
 		return
 	}
 	t := m.t
-	var tm *time.Timer
-	tm = time.AfterFunc(t.s.cfg.SessionCheck, func() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if m.gone {
+		return
+	}
+	m.watch = time.AfterFunc(t.s.cfg.SessionCheck, func() {
 		if m.ctx.Err() != nil {
 			return
 		}
@@ -553,8 +626,10 @@ func (m *CallMember) watchSession() {
 				return
 			}
 		}
-		if m.ctx.Err() == nil {
-			tm.Reset(t.s.cfg.SessionCheck)
+		t.mu.Lock()
+		if !m.gone { // else finish stopped it
+			m.watch.Reset(t.s.cfg.SessionCheck)
 		}
+		t.mu.Unlock()
 	})
 }

@@ -144,6 +144,9 @@ type Service struct {
 	public *publicVersions
 	// feeds are the shared calledNumbers feeds, one per stall with subscribers.
 	feeds *callFeeds
+	// catchUpPass, when set (tests), hears the end of each pass of a call
+	// feed member's catch-up: whether it left the member live.
+	catchUpPass func(live bool)
 	// holder names this instance in the lifecycle lease.
 	holder string
 }
