@@ -127,7 +127,7 @@ func (rl *rateLimits) intercept(ctx context.Context, next graphql.OperationHandl
 		return next(ctx)
 	}
 	cost := costOf(oc)
-	ip := clientIPFrom(ctx)
+	ip := ratelimit.AddressKey(clientIPFrom(ctx))
 	var charges []charge
 	if sock := socketFrom(ctx); sock != "" {
 		charges = append(charges, charge{rl.socketPoints, sock, cost.Points})

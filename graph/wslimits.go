@@ -1,10 +1,10 @@
 package graph
 
 import (
+	"callme/internal/ratelimit"
 	"context"
 	"fmt"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"sync"
 )
@@ -22,10 +22,6 @@ type SocketLimits struct {
 	MaxSubsPerAddress    int // active subscriptions per client address (default 8000)
 	RetryAfterSeconds    int // sent with a refused handshake (default 10)
 }
-
-// ipv6PrefixBits is how much of an IPv6 address the limits count by: one
-// subscriber line gets a whole /64 to pick addresses from.
-const ipv6PrefixBits = 64
 
 func (l *SocketLimits) setDefaults() {
 	def := func(v *int, d int) {
@@ -63,18 +59,7 @@ type socketAddrKey struct{}
 // addressKey is what the limits count by: the client address, for IPv6 its
 // /64.
 func (s *socketCounts) addressKey(r *http.Request) string {
-	ip := clientIP(r, s.trustXFF)
-	a, err := netip.ParseAddr(ip)
-	if err != nil {
-		return ip
-	}
-	a = a.Unmap()
-	if a.Is6() {
-		if p, err := a.Prefix(ipv6PrefixBits); err == nil {
-			return p.String()
-		}
-	}
-	return a.String()
+	return ratelimit.AddressKey(clientIP(r, s.trustXFF))
 }
 
 // guard refuses a WebSocket handshake over the per-address or total socket

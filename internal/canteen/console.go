@@ -9,6 +9,7 @@ import (
 	"callme/ent"
 	"callme/ent/consolechallenge"
 	"callme/internal/events"
+	"callme/internal/ratelimit"
 )
 
 // Scan to log in: the staff console (a tablet at the stall, a browser at
@@ -38,6 +39,11 @@ const (
 	// address may start a minute (a console shows a new one every 2 minutes;
 	// a campus NAT address may hold a few consoles).
 	DefaultConsoleLoginsPerMinute = 10
+	// maxLiveConsoleLogins bounds the unexpired challenges of all
+	// addresses together: a campus has tens of consoles, each holding one;
+	// past this, starts are refused for everyone until some expire (2 min),
+	// whatever the number of addresses an attacker has.
+	maxLiveConsoleLogins = 1000
 	// tokenLen is the length of newToken's tokens (32 bytes, base64url).
 	tokenLen = 43
 )
@@ -50,10 +56,24 @@ func errConsoleLoginGone() *Error {
 }
 
 // StartConsoleLogin starts a scan-to-log-in for anyone, at most
-// ConsoleLoginsPerMinute per client address.
+// ConsoleLoginsPerMinute per client address (an IPv6 address counts by its
+// /64) and ConsoleLoginsLive unexpired in all. Each start first deletes
+// the challenges that have expired, so the table holds minutes of starts,
+// not the hours between retention sweeps.
 func (s *Service) StartConsoleLogin(ctx context.Context, clientAddr string) (*ConsoleLogin, error) {
-	if ok, wait := s.consoleStarts.Allow(clientAddr); !ok {
+	if ok, wait := s.consoleStarts.Allow(ratelimit.AddressKey(clientAddr)); !ok {
 		return nil, rateLimited(wait, "too many console logins from this address; try again in %d s")
+	}
+	now := s.now()
+	if _, err := s.db.ConsoleChallenge.Delete().Where(consolechallenge.ExpiresAtLT(now)).Exec(ctx); err != nil {
+		return nil, err
+	}
+	live, err := s.db.ConsoleChallenge.Query().Where(consolechallenge.ExpiresAtGTE(now)).Count(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if live >= s.cfg.ConsoleLoginsLive {
+		return nil, rateLimited(s.cfg.ConsoleLoginTTL, "too many console logins are waiting; try again in %d s")
 	}
 	challenge, challengeHash, err := newToken()
 	if err != nil {
@@ -63,7 +83,6 @@ func (s *Service) StartConsoleLogin(ctx context.Context, clientAddr string) (*Co
 	if err != nil {
 		return nil, err
 	}
-	now := s.now()
 	expires := now.Add(s.cfg.ConsoleLoginTTL)
 	err = s.db.ConsoleChallenge.Create().
 		SetChallengeHash(challengeHash).SetSecretHash(secretHash).SetCreatedAt(now).SetExpiresAt(expires).

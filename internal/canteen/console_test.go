@@ -2,6 +2,7 @@ package canteen_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -152,6 +153,32 @@ func TestConsoleLoginRateLimit(t *testing.T) {
 	must[*canteen.ConsoleLogin](t)(f.svc.StartConsoleLogin(ctx, "10.0.0.1")) // one more after 6 s
 }
 
+// TestConsoleLoginStartsAreBounded: an IPv6 line counts as one address
+// (its /64: a line picks from all of it), and however many addresses start
+// challenges, at most ConsoleLoginsLive wait at once; expired ones are
+// deleted by the next start and make room.
+func TestConsoleLoginStartsAreBounded(t *testing.T) {
+	forEngine(t, func(t *testing.T, e storetest.Engine) {
+		f := newFixture(t, e, func(c *canteen.Config) { c.ConsoleLoginsLive = 15 })
+		ctx := context.Background()
+		for i := range 10 {
+			must[*canteen.ConsoleLogin](t)(f.svc.StartConsoleLogin(ctx, fmt.Sprintf("2001:db8::%x", i+1)))
+		}
+		_, err := f.svc.StartConsoleLogin(ctx, "2001:db8::ffff")
+		wantCode(t, err, canteen.CodeRateLimited)
+		for i := range 5 { // other lines, up to the live bound
+			must[*canteen.ConsoleLogin](t)(f.svc.StartConsoleLogin(ctx, fmt.Sprintf("2001:db8:0:%x::1", i+1)))
+		}
+		_, err = f.svc.StartConsoleLogin(ctx, "10.9.9.9")
+		wantCode(t, err, canteen.CodeRateLimited)
+		f.clock.Add(3 * time.Minute) // all 15 expired
+		must[*canteen.ConsoleLogin](t)(f.svc.StartConsoleLogin(ctx, "10.9.9.9"))
+		if n := must[int](t)(f.db.Client.ConsoleChallenge.Query().Count(ctx)); n != 1 {
+			t.Errorf("%d challenges kept, want only the new one (expired ones deleted)", n)
+		}
+	})
+}
+
 // TestConsoleLoginApprovalRace: 30 approvals of one challenge at once,
 // through two services on one database (two instances): one wins.
 func TestConsoleLoginApprovalRace(t *testing.T) {
@@ -208,8 +235,11 @@ func TestSweepDeletesExpiredConsoleLogins(t *testing.T) {
 	for range 3 {
 		must[*canteen.ConsoleLogin](t)(f.svc.StartConsoleLogin(ctx, "10.0.0.1"))
 	}
-	f.clock.Add(3 * time.Minute)
+	// The live one starts before the three expire (a start deletes those
+	// expired by then), and is still live when the sweep runs.
+	f.clock.Add(90 * time.Second)
 	live := must[*canteen.ConsoleLogin](t)(f.svc.StartConsoleLogin(ctx, "10.0.0.1"))
+	f.clock.Add(time.Minute)
 	rep := must[canteen.SweepReport](t)(f.svc.Sweep(ctx))
 	if rep.ConsoleLogins != 3 {
 		t.Fatalf("sweep deleted %d console logins, want the 3 expired", rep.ConsoleLogins)

@@ -67,6 +67,9 @@ type Config struct {
 	// DefaultConsoleLoginsPerMinute; negative: no limit).
 	ConsoleLoginTTL        time.Duration
 	ConsoleLoginsPerMinute int
+	// ConsoleLoginsLive bounds the unexpired challenges of all addresses
+	// together (default maxLiveConsoleLogins).
+	ConsoleLoginsLive int
 	// Now is the clock; tests inject their own.
 	Now func() time.Time
 	// CallDelivered, when set, hears how long after its commit each live
@@ -98,6 +101,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.ConsoleLoginsPerMinute == 0 {
 		c.ConsoleLoginsPerMinute = DefaultConsoleLoginsPerMinute
+	}
+	if c.ConsoleLoginsLive <= 0 {
+		c.ConsoleLoginsLive = maxLiveConsoleLogins
 	}
 	c.Retention.setDefaults()
 }

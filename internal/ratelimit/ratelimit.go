@@ -3,6 +3,7 @@
 package ratelimit
 
 import (
+	"net/netip"
 	"sync"
 	"time"
 
@@ -93,4 +94,26 @@ func (l *Limiter) sweep(now time.Time) {
 			delete(l.buckets, k)
 		}
 	}
+}
+
+// ipv6PrefixBits is how much of an IPv6 address a client address counts by:
+// one subscriber line gets a whole /64 to pick addresses from, so keying by
+// the full address would give every line unlimited budgets.
+const ipv6PrefixBits = 64
+
+// AddressKey is what per-address limits count a client address by: an IPv4
+// address as it is, an IPv6 address by its /64. Anything that does not
+// parse as an address is its own key.
+func AddressKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	a = a.Unmap()
+	if a.Is6() {
+		if p, err := a.Prefix(ipv6PrefixBits); err == nil {
+			return p.String()
+		}
+	}
+	return a.String()
 }

@@ -72,3 +72,21 @@ func TestLimiterAllowN(t *testing.T) {
 		t.Fatal("an AllowN above the burst left tokens")
 	}
 }
+
+func TestAddressKeyCountsIPv6ByItsSlash64(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		same bool
+	}{
+		{"2001:db8::1", "2001:db8::ffff:1", true},     // one line's /64
+		{"2001:db8:0:1::1", "2001:db8:0:2::1", false}, // two lines
+		{"10.0.0.1", "10.0.0.2", false},               // IPv4 as it is
+		{"::ffff:10.0.0.1", "10.0.0.1", true},         // IPv4-mapped is IPv4
+		{"not an address", "not an address", true},    // its own key
+		{"not an address", "also not an address", false},
+	} {
+		if got := AddressKey(tc.a) == AddressKey(tc.b); got != tc.same {
+			t.Errorf("AddressKey(%q) == AddressKey(%q): %v, want %v (%q, %q)", tc.a, tc.b, got, tc.same, AddressKey(tc.a), AddressKey(tc.b))
+		}
+	}
+}
