@@ -8884,6 +8884,7 @@ type SessionMutation struct {
 	created_at    *time.Time
 	last_seen_at  *time.Time
 	expires_at    *time.Time
+	console       *bool
 	clearedFields map[string]struct{}
 	user          *pulid.ID
 	cleareduser   bool
@@ -9255,6 +9256,42 @@ func (m *SessionMutation) ResetExpiresAt() {
 	m.expires_at = nil
 }
 
+// SetConsole sets the "console" field.
+func (m *SessionMutation) SetConsole(b bool) {
+	m.console = &b
+}
+
+// Console returns the value of the "console" field in the mutation.
+func (m *SessionMutation) Console() (r bool, exists bool) {
+	v := m.console
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldConsole returns the old "console" field's value of the Session entity.
+// If the Session object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SessionMutation) OldConsole(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldConsole is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldConsole requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldConsole: %w", err)
+	}
+	return oldValue.Console, nil
+}
+
+// ResetConsole resets all changes to the "console" field.
+func (m *SessionMutation) ResetConsole() {
+	m.console = nil
+}
+
 // ClearUser clears the "user" edge to the User entity.
 func (m *SessionMutation) ClearUser() {
 	m.cleareduser = true
@@ -9316,7 +9353,7 @@ func (m *SessionMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *SessionMutation) Fields() []string {
-	fields := make([]string, 0, 7)
+	fields := make([]string, 0, 8)
 	if m.token_hash != nil {
 		fields = append(fields, session.FieldTokenHash)
 	}
@@ -9337,6 +9374,9 @@ func (m *SessionMutation) Fields() []string {
 	}
 	if m.expires_at != nil {
 		fields = append(fields, session.FieldExpiresAt)
+	}
+	if m.console != nil {
+		fields = append(fields, session.FieldConsole)
 	}
 	return fields
 }
@@ -9360,6 +9400,8 @@ func (m *SessionMutation) Field(name string) (ent.Value, bool) {
 		return m.LastSeenAt()
 	case session.FieldExpiresAt:
 		return m.ExpiresAt()
+	case session.FieldConsole:
+		return m.Console()
 	}
 	return nil, false
 }
@@ -9383,6 +9425,8 @@ func (m *SessionMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldLastSeenAt(ctx)
 	case session.FieldExpiresAt:
 		return m.OldExpiresAt(ctx)
+	case session.FieldConsole:
+		return m.OldConsole(ctx)
 	}
 	return nil, fmt.Errorf("unknown Session field %s", name)
 }
@@ -9440,6 +9484,13 @@ func (m *SessionMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetExpiresAt(v)
+		return nil
+	case session.FieldConsole:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetConsole(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Session field %s", name)
@@ -9519,6 +9570,9 @@ func (m *SessionMutation) ResetField(name string) error {
 		return nil
 	case session.FieldExpiresAt:
 		m.ResetExpiresAt()
+		return nil
+	case session.FieldConsole:
+		m.ResetConsole()
 		return nil
 	}
 	return fmt.Errorf("unknown Session field %s", name)

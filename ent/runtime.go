@@ -437,6 +437,10 @@ func init() {
 	sessionDescCreatedAt := sessionFields[4].Descriptor()
 	// session.DefaultCreatedAt holds the default value on creation for the created_at field.
 	session.DefaultCreatedAt = sessionDescCreatedAt.Default.(func() time.Time)
+	// sessionDescConsole is the schema descriptor for console field.
+	sessionDescConsole := sessionFields[7].Descriptor()
+	// session.DefaultConsole holds the default value on creation for the console field.
+	session.DefaultConsole = sessionDescConsole.Default.(bool)
 	ticketMixin := schema.Ticket{}.Mixin()
 	ticketMixinFields0 := ticketMixin[0].Fields()
 	_ = ticketMixinFields0

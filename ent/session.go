@@ -34,6 +34,8 @@ type Session struct {
 	LastSeenAt time.Time `json:"last_seen_at,omitempty"`
 	// ExpiresAt holds the value of the "expires_at" field.
 	ExpiresAt time.Time `json:"expires_at,omitempty"`
+	// Console holds the value of the "console" field.
+	Console bool `json:"console,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the SessionQuery when eager-loading is set.
 	Edges        SessionEdges `json:"edges"`
@@ -69,6 +71,8 @@ func (*Session) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case session.FieldUserID:
 			values[i] = new(pulid.ID)
+		case session.FieldConsole:
+			values[i] = new(sql.NullBool)
 		case session.FieldID:
 			values[i] = new(sql.NullInt64)
 		case session.FieldTokenHash, session.FieldApp, session.FieldSessionKey:
@@ -138,6 +142,12 @@ func (_m *Session) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.ExpiresAt = value.Time
 			}
+		case session.FieldConsole:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field console", values[i])
+			} else if value.Valid {
+				_m.Console = value.Bool
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -197,6 +207,9 @@ func (_m *Session) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("expires_at=")
 	builder.WriteString(_m.ExpiresAt.Format(time.ANSIC))
+	builder.WriteString(", ")
+	builder.WriteString("console=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Console))
 	builder.WriteByte(')')
 	return builder.String()
 }

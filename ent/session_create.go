@@ -83,6 +83,20 @@ func (_c *SessionCreate) SetExpiresAt(v time.Time) *SessionCreate {
 	return _c
 }
 
+// SetConsole sets the "console" field.
+func (_c *SessionCreate) SetConsole(v bool) *SessionCreate {
+	_c.mutation.SetConsole(v)
+	return _c
+}
+
+// SetNillableConsole sets the "console" field if the given value is not nil.
+func (_c *SessionCreate) SetNillableConsole(v *bool) *SessionCreate {
+	if v != nil {
+		_c.SetConsole(*v)
+	}
+	return _c
+}
+
 // SetUser sets the "user" edge to the User entity.
 func (_c *SessionCreate) SetUser(v *User) *SessionCreate {
 	return _c.SetUserID(v.ID)
@@ -127,6 +141,10 @@ func (_c *SessionCreate) defaults() {
 		v := session.DefaultCreatedAt()
 		_c.mutation.SetCreatedAt(v)
 	}
+	if _, ok := _c.mutation.Console(); !ok {
+		v := session.DefaultConsole
+		_c.mutation.SetConsole(v)
+	}
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -168,6 +186,9 @@ func (_c *SessionCreate) check() error {
 	}
 	if _, ok := _c.mutation.ExpiresAt(); !ok {
 		return &ValidationError{Name: "expires_at", err: errors.New(`ent: missing required field "Session.expires_at"`)}
+	}
+	if _, ok := _c.mutation.Console(); !ok {
+		return &ValidationError{Name: "console", err: errors.New(`ent: missing required field "Session.console"`)}
 	}
 	if len(_c.mutation.UserIDs()) == 0 {
 		return &ValidationError{Name: "user", err: errors.New(`ent: missing required edge "Session.user"`)}
@@ -222,6 +243,10 @@ func (_c *SessionCreate) createSpec() (*Session, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.ExpiresAt(); ok {
 		_spec.SetField(session.FieldExpiresAt, field.TypeTime, value)
 		_node.ExpiresAt = value
+	}
+	if value, ok := _c.mutation.Console(); ok {
+		_spec.SetField(session.FieldConsole, field.TypeBool, value)
+		_node.Console = value
 	}
 	if nodes := _c.mutation.UserIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -374,6 +399,9 @@ func (u *SessionUpsertOne) UpdateNewValues() *SessionUpsertOne {
 		}
 		if _, exists := u.create.mutation.CreatedAt(); exists {
 			s.SetIgnore(session.FieldCreatedAt)
+		}
+		if _, exists := u.create.mutation.Console(); exists {
+			s.SetIgnore(session.FieldConsole)
 		}
 	}))
 	return u
@@ -664,6 +692,9 @@ func (u *SessionUpsertBulk) UpdateNewValues() *SessionUpsertBulk {
 			}
 			if _, exists := b.mutation.CreatedAt(); exists {
 				s.SetIgnore(session.FieldCreatedAt)
+			}
+			if _, exists := b.mutation.Console(); exists {
+				s.SetIgnore(session.FieldConsole)
 			}
 		}
 	}))

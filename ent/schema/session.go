@@ -28,6 +28,10 @@ func (Session) Fields() []ent.Field {
 		field.Time("created_at").SchemaType(mysqlTime()).Default(time.Now).Immutable(),
 		field.Time("last_seen_at").SchemaType(mysqlTime()),
 		field.Time("expires_at").SchemaType(mysqlTime()),
+		// console marks a session a staff console got by scan-to-log-in: it
+		// may not approve further console logins (a tablet left at the stall
+		// must not mint sessions that outlive its own logout).
+		field.Bool("console").Default(false).Immutable(),
 	}
 }
 

@@ -31,6 +31,8 @@ const (
 	FieldLastSeenAt = "last_seen_at"
 	// FieldExpiresAt holds the string denoting the expires_at field in the database.
 	FieldExpiresAt = "expires_at"
+	// FieldConsole holds the string denoting the console field in the database.
+	FieldConsole = "console"
 	// EdgeUser holds the string denoting the user edge name in mutations.
 	EdgeUser = "user"
 	// Table holds the table name of the session in the database.
@@ -54,6 +56,7 @@ var Columns = []string{
 	FieldCreatedAt,
 	FieldLastSeenAt,
 	FieldExpiresAt,
+	FieldConsole,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -75,6 +78,8 @@ var (
 	SessionKeyValidator func(string) error
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time
+	// DefaultConsole holds the default value on creation for the "console" field.
+	DefaultConsole bool
 )
 
 // AppValidator is a validator for the "app" field enum values. It is called by the builders before save.
@@ -128,6 +133,11 @@ func ByLastSeenAt(opts ...sql.OrderTermOption) OrderOption {
 // ByExpiresAt orders the results by the expires_at field.
 func ByExpiresAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldExpiresAt, opts...).ToFunc()
+}
+
+// ByConsole orders the results by the console field.
+func ByConsole(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldConsole, opts...).ToFunc()
 }
 
 // ByUserField orders the results by user field.

@@ -87,6 +87,11 @@ func ExpiresAt(v time.Time) predicate.Session {
 	return predicate.Session(sql.FieldEQ(FieldExpiresAt, v))
 }
 
+// Console applies equality check predicate on the "console" field. It's identical to ConsoleEQ.
+func Console(v bool) predicate.Session {
+	return predicate.Session(sql.FieldEQ(FieldConsole, v))
+}
+
 // TokenHashEQ applies the EQ predicate on the "token_hash" field.
 func TokenHashEQ(v string) predicate.Session {
 	return predicate.Session(sql.FieldEQ(FieldTokenHash, v))
@@ -445,6 +450,16 @@ func ExpiresAtLT(v time.Time) predicate.Session {
 // ExpiresAtLTE applies the LTE predicate on the "expires_at" field.
 func ExpiresAtLTE(v time.Time) predicate.Session {
 	return predicate.Session(sql.FieldLTE(FieldExpiresAt, v))
+}
+
+// ConsoleEQ applies the EQ predicate on the "console" field.
+func ConsoleEQ(v bool) predicate.Session {
+	return predicate.Session(sql.FieldEQ(FieldConsole, v))
+}
+
+// ConsoleNEQ applies the NEQ predicate on the "console" field.
+func ConsoleNEQ(v bool) predicate.Session {
+	return predicate.Session(sql.FieldNEQ(FieldConsole, v))
 }
 
 // HasUser applies the HasEdge predicate on the "user" edge.

@@ -38,6 +38,8 @@ type Actor struct {
 	SellerID pulid.ID
 	// ExpiresAt is when the session expires unless it is used again.
 	ExpiresAt time.Time
+	// Console: the session is a staff console's, got by scan-to-log-in.
+	Console bool
 }
 
 // Roles lists what the actor may act as.
@@ -170,7 +172,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*Login, error) {
 		if err != nil {
 			return err
 		}
-		_, err = s.createSession(ctx, tx, u.ID, app, hash, sessionKey, now)
+		_, err = s.createSession(ctx, tx, u.ID, app, hash, sessionKey, false, now)
 		return err
 	})
 	if err != nil {
@@ -181,10 +183,11 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*Login, error) {
 
 // createSession stores a new session of user uid (only its token's hash)
 // and returns when it expires unless used.
-func (s *Service) createSession(ctx context.Context, tx *txn, uid pulid.ID, app model.App, hash, sessionKey string, now time.Time) (time.Time, error) {
+func (s *Service) createSession(ctx context.Context, tx *txn, uid pulid.ID, app model.App, hash, sessionKey string, console bool, now time.Time) (time.Time, error) {
 	expires := now.Add(s.cfg.SessionIdle)
 	_, err := tx.Session.Create().
 		SetTokenHash(hash).
+		SetConsole(console).
 		SetUserID(uid).
 		SetApp(app).
 		SetSessionKey(sessionKey).
@@ -289,7 +292,8 @@ func (s *Service) session(ctx context.Context, where *entsql.Predicate) (*Actor,
 	sel := entsql.Table(seller.Table).As("st")
 	query, args := entsql.Dialect(s.dialect).
 		Select(sess.C(session.FieldID), sess.C(session.FieldUserID), sess.C(session.FieldApp),
-			sess.C(session.FieldLastSeenAt), sess.C(session.FieldExpiresAt), usr.C(user.FieldOpenid), sel.C(seller.FieldID)).
+			sess.C(session.FieldLastSeenAt), sess.C(session.FieldExpiresAt), usr.C(user.FieldOpenid), sel.C(seller.FieldID),
+			sess.C(session.FieldConsole)).
 		From(sess).
 		Join(usr).On(sess.C(session.FieldUserID), usr.C(user.FieldID)).
 		LeftJoin(sel).On(sel.C(seller.FieldOwnerID), usr.C(user.FieldID)).
@@ -303,7 +307,7 @@ func (s *Service) session(ctx context.Context, where *entsql.Predicate) (*Actor,
 	if !rows.Next() {
 		return nil, lastSeen, rows.Err()
 	}
-	if err := rows.Scan(&a.SessionID, &a.UserID, &a.App, &lastSeen, &a.ExpiresAt, &a.OpenID, &sellerID); err != nil {
+	if err := rows.Scan(&a.SessionID, &a.UserID, &a.App, &lastSeen, &a.ExpiresAt, &a.OpenID, &sellerID, &a.Console); err != nil {
 		return nil, lastSeen, err
 	}
 	if err := rows.Close(); err != nil {

@@ -105,6 +105,9 @@ func (s *Service) ApproveConsoleLogin(ctx context.Context, qrText string) (bool,
 	if a.SellerID == "" && !a.Admin {
 		return false, Errorf(CodeForbidden, "only a stall's seller or an admin can log a console in")
 	}
+	if a.Console {
+		return false, Errorf(CodeForbidden, "a console cannot log another console in; approve with the seller mini-program")
+	}
 	challenge, ok := strings.CutPrefix(strings.TrimSpace(qrText), consoleQRPrefix)
 	if !ok || len(challenge) != tokenLen {
 		return false, errConsoleLoginGone()
@@ -241,7 +244,7 @@ func (s *Service) takeConsoleSession(ctx context.Context, id int) (*Login, error
 		if err != nil {
 			return err
 		}
-		expires, err := s.createSession(ctx, tx, u.ID, u.App, hash, "", now)
+		expires, err := s.createSession(ctx, tx, u.ID, u.App, hash, "", true, now)
 		if err != nil {
 			return err
 		}

@@ -179,6 +179,30 @@ func TestConsoleLoginStartsAreBounded(t *testing.T) {
 	})
 }
 
+// TestConsoleSessionCannotApproveConsoles: a session got by scanning is a
+// seller's for running the stall, but it cannot log further consoles in:
+// whoever picks up a tablet left at the stall cannot mint sessions that
+// outlive the console's logout.
+func TestConsoleSessionCannotApproveConsoles(t *testing.T) {
+	forEngine(t, func(t *testing.T, e storetest.Engine) {
+		f := newFixture(t, e)
+		seller, _ := f.stall(t, "Console", "C", 999)
+		ctx := context.Background()
+		cl := must[*canteen.ConsoleLogin](t)(f.svc.StartConsoleLogin(ctx, "10.0.0.1"))
+		must[bool](t)(f.svc.ApproveConsoleLogin(seller, cl.QRText))
+		st := must[*canteen.Stream[*canteen.Login]](t)(f.svc.ConsoleLoginApproved(ctx, cl.Secret))
+		l := recvLogin(t, st)
+		a := must[*canteen.Actor](t)(f.svc.Authenticate(ctx, l.Token))
+		if a.SellerID == "" {
+			t.Fatal("the console's session does not run the stall")
+		}
+		cl2 := must[*canteen.ConsoleLogin](t)(f.svc.StartConsoleLogin(ctx, "10.0.0.2"))
+		_, err := f.svc.ApproveConsoleLogin(canteen.WithActor(ctx, a), cl2.QRText)
+		wantCode(t, err, canteen.CodeForbidden)
+		must[bool](t)(f.svc.ApproveConsoleLogin(seller, cl2.QRText)) // the phone still can
+	})
+}
+
 // TestConsoleLoginApprovalRace: 30 approvals of one challenge at once,
 // through two services on one database (two instances): one wins.
 func TestConsoleLoginApprovalRace(t *testing.T) {
