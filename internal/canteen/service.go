@@ -245,10 +245,12 @@ func (s *Service) businessDate(t time.Time) (int, time.Month, int) {
 	return y, m, d
 }
 
-// nextDayStart is when the next business day begins.
-func (s *Service) nextDayStart() time.Time {
-	y, m, d := s.businessDate(s.now())
-	y, m, d = time.Date(y, m, d+1, 12, 0, 0, 0, time.UTC).Date()
+// nextDayStart is when the next business day begins: today's end.
+func (s *Service) nextDayStart() time.Time { return s.dayEnd(s.today()) }
+
+// dayEnd is when business day day (YYYYMMDD) ends: the next one's start.
+func (s *Service) dayEnd(day int) time.Time {
+	y, m, d := time.Date(day/10000, time.Month(day/100%100), day%100+1, 12, 0, 0, 0, time.UTC).Date()
 	return s.dayStart(y, m, d)
 }
 

@@ -48,6 +48,13 @@ func (s *Service) ETASeconds(ctx context.Context, t *ent.Ticket) (*int, error) {
 
 // etaAt estimates the wait of a ticket with pos tickets ahead of it at a stall.
 func (s *Service) etaAt(ctx context.Context, sellerID pulid.ID, pos int) (*int, error) {
+	gap, err := s.callGap(ctx, sellerID)
+	return etaFrom(gap, pos), err
+}
+
+// callGap is the median interval between the stall's recent first calls,
+// or nil with fewer than 3 of them: the pace ETAs are estimated from.
+func (s *Service) callGap(ctx context.Context, sellerID pulid.ID) (*float64, error) {
 	calls, err := s.recentFirstCalls(ctx, sellerID)
 	if err != nil || len(calls) < 3 {
 		return nil, err
@@ -56,8 +63,18 @@ func (s *Service) etaAt(ctx context.Context, sellerID pulid.ID, pos int) (*int, 
 	for i := 1; i < len(calls); i++ {
 		gaps = append(gaps, calls[i].FirstCalledAt.Sub(*calls[i-1].FirstCalledAt).Seconds())
 	}
-	eta := int(quantile(gaps, 0.5) * float64(pos+1))
-	return &eta, nil
+	g := quantile(gaps, 0.5)
+	return &g, nil
+}
+
+// etaFrom is the wait of a ticket with pos tickets ahead at a stall calling
+// every gap seconds; nil when the pace is unknown.
+func etaFrom(gap *float64, pos int) *int {
+	if gap == nil {
+		return nil
+	}
+	eta := int(*gap * float64(pos+1))
+	return &eta
 }
 
 // AverageWaitSeconds is the mean time from issue to first call over the

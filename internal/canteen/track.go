@@ -76,12 +76,6 @@ func (s *Service) ensureTrackToken(ctx context.Context, id pulid.ID) (string, er
 	return s.db.Ticket.Query().Where(ticket.ID(id)).Select(ticket.FieldTrackToken).String(ctx)
 }
 
-// dayEnd is when business day day (YYYYMMDD) ends: the next one's start.
-func (s *Service) dayEnd(day int) time.Time {
-	y, m, d := time.Date(day/10000, time.Month(day/100%100), day%100+1, 12, 0, 0, 0, time.UTC).Date()
-	return s.dayStart(y, m, d)
-}
-
 // ticketByToken returns the live ticket of a track token, or nil when the
 // token is malformed, unknown, or its business day is over.
 func (s *Service) ticketByToken(ctx context.Context, token string) (*ent.Ticket, error) {
@@ -133,17 +127,14 @@ func (s *Service) trackedView(ctx context.Context, t *ent.Ticket, st *ent.Seller
 		}
 		pos := sort.SearchInts(q.waiting, t.IssueSeq) // WAITING tickets issued before it
 		v.Position = &pos
-		if q.gap != nil {
-			eta := int(*q.gap * float64(pos+1))
-			v.EtaSeconds = &eta
-		}
+		v.EtaSeconds = etaFrom(q.gap, pos)
 	}
 	return v, nil
 }
 
 // stallQueue is what the tracked tickets of a stall place themselves by: the
-// issue order of its WAITING tickets of a day, and the median interval
-// between its recent first calls (as ETASeconds computes it). The tracked
+// issue order of its WAITING tickets of a day, and its pace (callGap, as
+// ETASeconds uses it). The tracked
 // tickets of one stall on one instance share a read: after a call, 200
 // phones following a queue cost two statements, not 400.
 type stallQueue struct {
@@ -186,17 +177,8 @@ func (s *Service) stallQueue(ctx context.Context, sellerID pulid.ID, day int, no
 	if err != nil {
 		return nil, err
 	}
-	calls, err := s.recentFirstCalls(ctx, sellerID)
-	if err != nil {
+	if q.gap, err = s.callGap(ctx, sellerID); err != nil {
 		return nil, err
-	}
-	if len(calls) >= 3 {
-		gaps := make([]float64, 0, len(calls)-1)
-		for i := 1; i < len(calls); i++ {
-			gaps = append(gaps, calls[i].FirstCalledAt.Sub(*calls[i-1].FirstCalledAt).Seconds())
-		}
-		g := quantile(gaps, 0.5)
-		q.gap = &g
 	}
 	slot.snap = q
 	return q, nil
