@@ -33,6 +33,12 @@ func (s *Service) audit(ctx context.Context, tx *txn, a *Actor, action string, t
 	if !a.Admin || a.SellerID == target {
 		return nil
 	}
+	return s.record(ctx, tx, a, action, target, detail)
+}
+
+// record writes an audit entry, whoever acts: for what is always audited
+// (renewals, content decisions, console logins) and for audit's choice.
+func (s *Service) record(ctx context.Context, tx *txn, a *Actor, action string, target pulid.ID, detail string) error {
 	_, err := tx.AuditEntry.Create().
 		SetActorID(a.UserID).SetAction(action).SetTargetID(target).SetDetail(detail).SetCreatedAt(s.now()).
 		Save(ctx)

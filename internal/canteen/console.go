@@ -135,8 +135,7 @@ func (s *Service) ApproveConsoleLogin(ctx context.Context, qrText string) (bool,
 		if target == "" {
 			target = a.UserID
 		}
-		if _, err := tx.AuditEntry.Create().SetActorID(a.UserID).SetAction("approveConsoleLogin").SetTargetID(target).
-			SetDetail("a console logged in with this account").SetCreatedAt(now).Save(ctx); err != nil {
+		if err := s.record(ctx, tx, a, "approveConsoleLogin", target, "a console logged in with this account"); err != nil {
 			return err
 		}
 		tx.publish(events.Event{Topic: ConsoleTopic(c.ID), Seq: 1})

@@ -553,9 +553,7 @@ func (s *Service) DecideContent(ctx context.Context, id pulid.ID, accept bool) (
 		out = reviewOf(s, c)
 		// Audited even on the admin's own stall: a review decision is
 		// always an admin's act on someone's content.
-		_, err = tx.AuditEntry.Create().SetActorID(a.UserID).SetAction(action).SetTargetID(c.SellerID).
-			SetDetail(truncateRunes(fmt.Sprintf("%s #%d: %q", c.Subject, c.ID, c.Content), 400)).SetCreatedAt(s.now()).Save(ctx)
-		return err
+		return s.record(ctx, tx, a, action, c.SellerID, truncateRunes(fmt.Sprintf("%s #%d: %q", c.Subject, c.ID, c.Content), 400))
 	})
 	if err != nil {
 		return nil, err

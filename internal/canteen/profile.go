@@ -188,9 +188,7 @@ func (s *Service) RenewSeller(ctx context.Context, sellerID pulid.ID, months int
 		if out, err = tx.Seller.UpdateOneID(st.ID).SetPaidUntil(until).Save(ctx); err != nil {
 			return err
 		}
-		_, err = tx.AuditEntry.Create().SetActorID(a.UserID).SetAction("renewSeller").SetTargetID(st.ID).
-			SetDetail(fmt.Sprintf("+%d months, paid until %s", months, until.Format(time.RFC3339))).SetCreatedAt(s.now()).Save(ctx)
-		return err
+		return s.record(ctx, tx, a, "renewSeller", st.ID, fmt.Sprintf("+%d months, paid until %s", months, until.Format(time.RFC3339)))
 	})
 	if err != nil {
 		return nil, err
