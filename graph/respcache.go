@@ -4,6 +4,7 @@ import (
 	fifo "container/list"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"sync"
 	"time"
@@ -282,11 +283,7 @@ func cacheKey(oc *graphql.OperationContext) ([32]byte, bool) {
 	}
 	h := sha256.New()
 	for _, part := range [][]byte{[]byte(oc.RawQuery), []byte(oc.OperationName), vars} {
-		var n [8]byte
-		for i, l := 0, len(part); i < 8; i, l = i+1, l>>8 {
-			n[i] = byte(l)
-		}
-		h.Write(n[:])
+		h.Write(binary.LittleEndian.AppendUint64(nil, uint64(len(part)))) // length first: no two splits hash alike
 		h.Write(part)
 	}
 	var k [32]byte
