@@ -3,7 +3,6 @@ package graph
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"strings"
 	"sync"
 
@@ -27,19 +26,12 @@ func calledNumbers(ctx context.Context, svc *canteen.Service, sellerID pulid.ID,
 		st, err := svc.CalledNumbers(reportEnd(ctx), sellerID, after)
 		return channel(ctx, st, err)
 	}
-	ch := make(chan *canteen.CallEvent, 1)
 	sub.feedKey, sub.presentCtx = feedKey(ctx), ctx
 	m, err := svc.CallFeed(ctx, sellerID, after, sub.feedKey, sub, deliverCalls, sub.feedEnd)
 	if err != nil {
 		return nil, err
 	}
-	sub.push = func(v any) {
-		select {
-		case <-ch: // a value gqlgen did not read
-		default:
-		}
-		ch <- v.(*canteen.CallEvent)
-	}
+	ch := pushed[*canteen.CallEvent](sub)
 	sub.feed = m
 	return ch, nil
 }
@@ -104,10 +96,6 @@ func (f *feedExecs) release(sub *wsSub) {
 func (sub *wsSub) feedEnd(err error) {
 	var errs gqlerror.List
 	if err != nil {
-		var de *canteen.Error
-		if !errors.As(err, &de) {
-			err = internalError{err}
-		}
 		sub.s.t.execs.mu.Lock()
 		ctx := sub.presentCtx
 		if ctx == nil && sub.exec != nil {
@@ -115,9 +103,7 @@ func (sub *wsSub) feedEnd(err error) {
 		}
 		sub.s.t.execs.mu.Unlock()
 		if ctx != nil {
-			rc := graphql.WithFreshResponseContext(ctx)
-			graphql.AddError(rc, err)
-			errs = graphql.GetErrors(rc)
+			errs = presentEnd(ctx, err)
 		} else {
 			errs = gqlerror.List{{Message: err.Error()}}
 		}

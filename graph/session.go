@@ -88,16 +88,23 @@ func streamEnd(ctx context.Context) func(error) {
 		}
 		var errs gqlerror.List
 		if err != nil && ctx.Err() == nil {
-			var de *canteen.Error
-			if !errors.As(err, &de) {
-				err = internalError{err}
-			}
-			rc := graphql.WithFreshResponseContext(ctx)
-			graphql.AddError(rc, err)
-			errs = graphql.GetErrors(rc)
+			errs = presentEnd(ctx, err)
 		}
 		sub.end(errs)
 	}
+}
+
+// presentEnd is the error a subscription ends with, through the error
+// presenter of ctx (a resolver's context): a domain error keeps its code,
+// anything else is INTERNAL.
+func presentEnd(ctx context.Context, err error) gqlerror.List {
+	var de *canteen.Error
+	if !errors.As(err, &de) {
+		err = internalError{err}
+	}
+	rc := graphql.WithFreshResponseContext(ctx)
+	graphql.AddError(rc, err)
+	return graphql.GetErrors(rc)
 }
 
 // channel is what gqlgen reads of a domain stream. On a WebSocket the
@@ -108,15 +115,22 @@ func channel[T any](ctx context.Context, st *canteen.Stream[T], err error) (<-ch
 		return nil, err
 	}
 	if sub := subFrom(ctx); sub != nil {
-		ch := make(chan T, 1)
-		sub.push = func(v any) {
-			select {
-			case <-ch: // a value gqlgen did not read (its context ended)
-			default:
-			}
-			ch <- v.(T)
-		}
-		return ch, nil
+		return pushed[T](sub), nil
 	}
 	return st.C, nil
+}
+
+// pushed is the channel gqlgen reads a WebSocket subscription's values
+// from: the transport puts each value on it (sub.push) just before gqlgen
+// reads it, so it holds one at most.
+func pushed[T any](sub *wsSub) <-chan T {
+	ch := make(chan T, 1)
+	sub.push = func(v any) {
+		select {
+		case <-ch: // a value gqlgen did not read (its context ended)
+		default:
+		}
+		ch <- v.(T)
+	}
+	return ch
 }
