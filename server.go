@@ -71,6 +71,7 @@ type config struct {
 	SessionIdle      time.Duration
 	SessionCache     time.Duration
 	PublicCache      time.Duration
+	QueryPlans       bool
 	MaxActiveTickets int
 	AllowedOrigins   string
 	WeChatBaseURL    string
@@ -231,6 +232,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	num(&c.Limits.UserPointsBurst, "budget-user-burst", "CALLME_BUDGET_USER_BURST", graph.DefaultUserPointsBurst, "points of burst per user")
 	num(&sockPoints, "budget-socket", "CALLME_BUDGET_SOCKET", graph.DefaultSocketPointsPerSec, "points of work per second per WebSocket")
 	num(&c.Limits.SocketPointsBurst, "budget-socket-burst", "CALLME_BUDGET_SOCKET_BURST", graph.DefaultSocketPointsBurst, "points of burst per WebSocket")
+	plans := getenv("CALLME_QUERY_PLANS")
+	fs.BoolVar(&c.QueryPlans, "query-plans", plans == "" || plans == "1" || strings.EqualFold(plans, "true"),
+		"run each query document by a plan compiled once, falling back to gqlgen's executor on any error (false: gqlgen only) ($CALLME_QUERY_PLANS)")
 	trust := getenv("CALLME_TRUST_PROXY")
 	fs.BoolVar(&c.TrustProxy, "trust-proxy", trust == "1" || strings.EqualFold(trust, "true"),
 		"take client addresses from X-Forwarded-For (only behind a proxy that sets it) ($CALLME_TRUST_PROXY)")
@@ -535,6 +539,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		Logger:         log,
 		Documents:      cfg.Documents,
 		PublicCacheTTL: cfg.PublicCache,
+		NoQueryPlans:   !cfg.QueryPlans,
 	}))
 	if !cfg.Production {
 		mux.Handle("GET /{$}", web.Playground("/query"))

@@ -12,6 +12,7 @@ import (
 	"callme/graph/persisted"
 	"callme/internal/canteen"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
@@ -55,6 +56,9 @@ type Options struct {
 	// for up to this long; writes drop what they affect at once
 	// (responseCache).
 	PublicCacheTTL time.Duration
+	// NoQueryPlans runs every query on gqlgen's executor instead of by plan
+	// (plan.go); for comparing the two.
+	NoQueryPlans bool
 }
 
 // NewHandler returns the /query endpoint: GraphQL over HTTP (GET, POST,
@@ -73,7 +77,15 @@ func NewHandler(svc *canteen.Service, opts Options) http.Handler {
 	opts.Limits.setDefaults()
 	lim := opts.Limits
 	counts := newSocketCounts(opts.SocketLimits, lim.TrustForwardedFor)
-	srv := handler.New(NewExecutableSchema(Config{Resolvers: &Resolver{Svc: svc}}))
+	var es graphql.ExecutableSchema = NewExecutableSchema(Config{Resolvers: &Resolver{Svc: svc}})
+	if !opts.NoQueryPlans {
+		stats := &planStats{}
+		if opts.Metrics != nil {
+			stats = opts.Metrics.plans
+		}
+		es = plannedSchema{executableSchema: es.(*executableSchema), plans: newPlanner(stats)}
+	}
+	srv := handler.New(es)
 	srv.AddTransport(wsTransport{
 		accept:      websocket.AcceptOptions{OriginPatterns: opts.AllowedOrigins},
 		keepAlive:   opts.KeepAlive,

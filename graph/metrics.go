@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"callme/internal/canteen"
@@ -21,6 +22,7 @@ type Metrics struct {
 	subs     prometheus.Gauge
 	known    map[string]bool
 	outcomes map[string]bool
+	plans    *planStats
 }
 
 // NewMetrics registers callme's GraphQL metrics with reg.
@@ -55,6 +57,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		for _, f := range root.Fields {
 			m.known[f.Name] = true
 		}
+	}
+	m.plans = &planStats{}
+	for outcome, n := range map[string]*atomic.Uint64{"planned": &m.plans.Planned, "fallback": &m.plans.Fallback, "unplanned": &m.plans.Unplanned} {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "callme_query_plans_total",
+			Help:        "Queries by how they ran: planned (by a compiled plan), fallback (the plan met an error or null and gqlgen ran it again), unplanned (gqlgen only).",
+			ConstLabels: prometheus.Labels{"outcome": outcome},
+		}, func() float64 { return float64(n.Load()) }))
 	}
 	reg.MustRegister(m.ops, m.latency, m.wsConns, m.subs)
 	return m

@@ -1,0 +1,406 @@
+package graph
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"reflect"
+	"sync"
+	"sync/atomic"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+)
+
+// Query plans: a query document is turned once into a plan — its fields
+// collected, each bound to its resolver and marshaller, the JSON keys
+// written out — and every later request with the same document runs the
+// plan instead of walking the selection per object. gqlgen spends most of
+// an uncached public read on per-field work (a FieldContext, a context
+// value, a middleware chain, a deferred group and a collected-field lookup
+// per object and field: ~27,000 allocations for 50 stalls with their
+// menus); a plan does none of it for fields that are plain struct reads and
+// one FieldContext for those that call a resolver.
+//
+// A plan only ever produces what gqlgen would, because it covers the happy
+// path only: the resolvers and marshallers it calls are gqlgen's own, lifted
+// out of generated.go by graph/plangen; a document with a directive, an
+// abstract type, introspection or a field not in that table gets no plan;
+// and whenever a planned run meets anything else — a resolver error, a null
+// where the schema forbids one, an error or extension recorded by a
+// resolver, a panic, a value of an unexpected type — its output is thrown
+// away and gqlgen runs the operation from the start. Only queries are
+// planned: they may run twice, mutations and subscriptions may not.
+// TestQueryPlansAnswerAsGqlgen compares the two byte for byte.
+//
+// Production runs only shipped documents (persisted), so the plans are few;
+// in Any mode the cache is bounded.
+
+// errPlanValue: a resolver got an object of a type it did not expect.
+var errPlanValue = errors.New("query plan: unexpected value")
+
+// planField is one field's resolver and marshaller (plan_gen.go).
+type planField struct {
+	resolve      func(ctx context.Context, ec *executionContext, obj any) (any, error)
+	marshal      func(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler
+	fieldContext func(ec *executionContext, ctx context.Context, f graphql.CollectedField) (*graphql.FieldContext, error)
+	// plain: `return obj.X, nil`; it needs no FieldContext.
+	plain bool
+}
+
+// maxPlans bounds the plan cache (documents in Any mode are the client's).
+const maxPlans = 512
+
+// planStats counts what happened to queries, for /metrics and tests.
+type planStats struct {
+	Planned, Fallback, Unplanned atomic.Uint64
+}
+
+// planner holds the plans of the documents seen, by operation.
+type planner struct {
+	mu    sync.Mutex
+	plans map[*ast.OperationDefinition]*opPlan // nil: the operation cannot be planned
+	stats *planStats
+}
+
+func newPlanner(stats *planStats) *planner {
+	return &planner{plans: map[*ast.OperationDefinition]*opPlan{}, stats: stats}
+}
+
+type opPlan struct {
+	root *objPlan
+	size atomic.Int64 // the last answer's length, to size the next buffer
+}
+
+type objPlan struct {
+	fields []fieldPlan
+	ptr    func(any) (any, bool) // nil on Query
+}
+
+type fieldPlan struct {
+	key      []byte // `"alias":`, after a comma unless first
+	literal  []byte // __typename: the answer itself
+	field    graphql.CollectedField
+	def      planField
+	nonNull  bool     // the field's own type
+	list     bool     // a list of objects (one level)
+	elemNull bool     // its elements may be null
+	child    *objPlan // object fields; nil for leaves
+}
+
+// plan returns the operation's plan, compiling it the first time; nil when
+// it cannot be planned.
+func (p *planner) plan(oc *graphql.OperationContext) *opPlan {
+	op := oc.Operation
+	if op == nil || op.Operation != ast.Query || oc.Doc == nil {
+		return nil
+	}
+	p.mu.Lock()
+	pl, ok := p.plans[op]
+	p.mu.Unlock()
+	if ok {
+		return pl
+	}
+	pl = compile(oc)
+	p.mu.Lock()
+	if len(p.plans) >= maxPlans {
+		clear(p.plans) // documents come and go in Any mode only; start over
+	}
+	p.plans[op] = pl
+	p.mu.Unlock()
+	return pl
+}
+
+func compile(oc *graphql.OperationContext) *opPlan {
+	if len(oc.Operation.Directives) > 0 || hasDirectives(oc.Doc, oc.Operation.SelectionSet, map[string]bool{}) {
+		return nil // @skip, @include, @defer: left to gqlgen
+	}
+	schema := parsedSchema
+	root := compileObject(oc, schema, schema.Query, oc.Operation.SelectionSet, 0)
+	if root == nil {
+		return nil
+	}
+	return &opPlan{root: root}
+}
+
+// hasDirectives reports a directive anywhere in sel or the fragments it
+// spreads.
+func hasDirectives(doc *ast.QueryDocument, sel ast.SelectionSet, seen map[string]bool) bool {
+	for _, s := range sel {
+		switch s := s.(type) {
+		case *ast.Field:
+			if len(s.Directives) > 0 || hasDirectives(doc, s.SelectionSet, seen) {
+				return true
+			}
+		case *ast.InlineFragment:
+			if len(s.Directives) > 0 || hasDirectives(doc, s.SelectionSet, seen) {
+				return true
+			}
+		case *ast.FragmentSpread:
+			if len(s.Directives) > 0 {
+				return true
+			}
+			if seen[s.Name] {
+				continue
+			}
+			seen[s.Name] = true
+			f := doc.Fragments.ForName(s.Name)
+			if f == nil || len(f.Directives) > 0 || hasDirectives(doc, f.SelectionSet, seen) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// maxPlanDepth bounds compilation; the shape checks bound documents far
+// below it.
+const maxPlanDepth = 32
+
+func compileObject(oc *graphql.OperationContext, schema *ast.Schema, def *ast.Definition, sel ast.SelectionSet, depth int) *objPlan {
+	if depth > maxPlanDepth || def == nil || def.Kind != ast.Object {
+		return nil
+	}
+	satisfies := []string{def.Name}
+	for _, d := range schema.GetImplements(def) {
+		satisfies = append(satisfies, d.Name)
+	}
+	ob := &objPlan{}
+	if def != schema.Query {
+		ptr, ok := planObjects[def.Name]
+		if !ok {
+			return nil
+		}
+		ob.ptr = ptr
+	}
+	seen := map[string]bool{}
+	for _, f := range graphql.CollectFields(oc, sel, satisfies) {
+		if seen[f.Alias] {
+			continue // gqlgen writes a response key once
+		}
+		seen[f.Alias] = true
+		fp := fieldPlan{field: f}
+		var key bytes.Buffer
+		if len(ob.fields) > 0 {
+			key.WriteByte(',')
+		}
+		graphql.MarshalString(f.Alias).MarshalGQL(&key)
+		key.WriteByte(':')
+		fp.key = key.Bytes()
+		if f.Name == "__typename" {
+			var lit bytes.Buffer
+			graphql.MarshalString(def.Name).MarshalGQL(&lit)
+			fp.literal = lit.Bytes()
+			ob.fields = append(ob.fields, fp)
+			continue
+		}
+		if f.Definition == nil {
+			return nil
+		}
+		pf, ok := planFields[def.Name+"."+f.Name]
+		if !ok {
+			return nil // introspection, or a field gqlgen runs through middleware
+		}
+		fp.def = pf
+		t := f.Definition.Type
+		fp.nonNull = t.NonNull
+		named := schema.Types[t.Name()]
+		if named == nil {
+			return nil
+		}
+		switch named.Kind {
+		case ast.Scalar, ast.Enum:
+			// leaves, lists of leaves included: gqlgen's marshaller does it all
+		case ast.Object:
+			if t.Elem != nil {
+				if t.Elem.Elem != nil {
+					return nil // lists of lists
+				}
+				fp.list, fp.elemNull = true, !t.Elem.NonNull
+			}
+			if fp.child = compileObject(oc, schema, named, f.Selections, depth+1); fp.child == nil {
+				return nil
+			}
+		default:
+			return nil // interfaces and unions
+		}
+		ob.fields = append(ob.fields, fp)
+	}
+	return ob
+}
+
+// planRun is one execution of a plan.
+type planRun struct {
+	ec  *executionContext
+	buf bytes.Buffer
+}
+
+// run executes pl; false means "run it on gqlgen" and nothing of this run
+// may be used.
+func (p *planner) run(ctx context.Context, es *executableSchema, oc *graphql.OperationContext, pl *opPlan) (data []byte, ok bool) {
+	// Errors and extensions a resolver records land here, not in the
+	// response: any of them sends the operation to gqlgen.
+	ctx = graphql.WithFreshResponseContext(ctx)
+	r := &planRun{ec: newExecutionContext(oc, es, nil)}
+	r.buf.Grow(int(pl.size.Load()) + 64)
+	defer func() {
+		if v := recover(); v != nil {
+			ok = false // gqlgen will run it again and report the panic its own way
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{Object: "Query"})
+	if !r.root(ctx, oc, pl.root) {
+		return nil, false
+	}
+	if len(graphql.GetErrors(ctx)) > 0 || len(graphql.GetExtensions(ctx)) > 0 {
+		return nil, false
+	}
+	pl.size.Store(int64(r.buf.Len()))
+	return r.buf.Bytes(), true
+}
+
+func (r *planRun) root(ctx context.Context, oc *graphql.OperationContext, ob *objPlan) bool {
+	r.buf.WriteByte('{')
+	for i := range ob.fields {
+		f := &ob.fields[i]
+		r.buf.Write(f.key)
+		if f.literal != nil {
+			r.buf.Write(f.literal)
+			continue
+		}
+		inner := graphql.WithRootFieldContext(ctx, &graphql.RootFieldContext{Object: f.field.Name, Field: f.field})
+		ok := true
+		oc.RootResolverMiddleware(inner, func(ctx context.Context) graphql.Marshaler {
+			ok = r.field(ctx, f, nil)
+			return graphql.Null
+		})
+		if !ok {
+			return false
+		}
+	}
+	r.buf.WriteByte('}')
+	return true
+}
+
+func (r *planRun) object(ctx context.Context, ob *objPlan, obj any) bool {
+	if ctx.Err() != nil {
+		return false // past the deadline: gqlgen answers the errors
+	}
+	r.buf.WriteByte('{')
+	for i := range ob.fields {
+		f := &ob.fields[i]
+		r.buf.Write(f.key)
+		if f.literal != nil {
+			r.buf.Write(f.literal)
+			continue
+		}
+		if !r.field(ctx, f, obj) {
+			return false
+		}
+	}
+	r.buf.WriteByte('}')
+	return true
+}
+
+func (r *planRun) field(ctx context.Context, f *fieldPlan, obj any) bool {
+	if !f.def.plain {
+		fc, err := f.def.fieldContext(r.ec, ctx, f.field)
+		if err != nil {
+			return false
+		}
+		ctx = graphql.WithFieldContext(ctx, fc)
+	}
+	v, err := f.def.resolve(ctx, r.ec, obj)
+	if err != nil {
+		return false
+	}
+	if v == nil { // gqlgen: null, an error when the schema forbids it
+		if f.nonNull {
+			return false
+		}
+		r.buf.WriteString("null")
+		return true
+	}
+	if f.child == nil {
+		m := f.def.marshal(ctx, r.ec, f.field.Selections, v)
+		if m == nil || (m == graphql.Null && f.nonNull) {
+			return false
+		}
+		m.MarshalGQL(&r.buf)
+		return true
+	}
+	if !f.list {
+		o, ok := f.child.ptr(v)
+		if !ok {
+			if f.nonNull {
+				return false
+			}
+			r.buf.WriteString("null")
+			return true
+		}
+		return r.object(ctx, f.child, o)
+	}
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Slice {
+		return false
+	}
+	if rv.IsNil() && !f.nonNull { // gqlgen: a nil slice is null, or [] when the list is non-null
+		r.buf.WriteString("null")
+		return true
+	}
+	r.buf.WriteByte('[')
+	for i := range rv.Len() {
+		if i > 0 {
+			r.buf.WriteByte(',')
+		}
+		o, ok := f.child.ptr(rv.Index(i).Interface())
+		if !ok {
+			if !f.elemNull {
+				return false
+			}
+			r.buf.WriteString("null")
+			continue
+		}
+		if !r.object(ctx, f.child, o) {
+			return false
+		}
+	}
+	r.buf.WriteByte(']')
+	return true
+}
+
+// plannedSchema runs queries by plan where it can and on gqlgen otherwise.
+type plannedSchema struct {
+	*executableSchema
+	plans *planner
+}
+
+func (s plannedSchema) Exec(ctx context.Context) graphql.ResponseHandler {
+	oc := graphql.GetOperationContext(ctx)
+	pl := s.plans.plan(oc)
+	if pl == nil {
+		if oc.Operation != nil && oc.Operation.Operation == ast.Query {
+			s.plans.stats.Unplanned.Add(1)
+		}
+		return s.executableSchema.Exec(ctx)
+	}
+	execCtx := ctx
+	var fallback graphql.ResponseHandler
+	done := false
+	return func(ctx context.Context) *graphql.Response {
+		if fallback != nil {
+			return fallback(ctx)
+		}
+		if done {
+			return nil
+		}
+		done = true
+		if data, ok := s.plans.run(ctx, s.executableSchema, oc, pl); ok {
+			s.plans.stats.Planned.Add(1)
+			return &graphql.Response{Data: data}
+		}
+		s.plans.stats.Fallback.Add(1)
+		fallback = s.executableSchema.Exec(execCtx)
+		return fallback(ctx)
+	}
+}
