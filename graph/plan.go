@@ -46,6 +46,9 @@ type planField struct {
 	fieldContext func(ec *executionContext, ctx context.Context, f graphql.CollectedField) (*graphql.FieldContext, error)
 	// plain: `return obj.X, nil`; it needs no FieldContext.
 	plain bool
+	// write, for plain fields of common scalar types, writes the value
+	// as the marshaller would (false: obj is not of the field's type).
+	write func(obj any, b *bytes.Buffer) bool
 }
 
 // maxPlans bounds the plan cache (documents in Any mode are the client's).
@@ -303,6 +306,9 @@ func (r *planRun) object(ctx context.Context, ob *objPlan, obj any) bool {
 }
 
 func (r *planRun) field(ctx context.Context, f *fieldPlan, obj any) bool {
+	if f.def.write != nil {
+		return f.def.write(obj, &r.buf)
+	}
 	if !f.def.plain {
 		fc, err := f.def.fieldContext(r.ec, ctx, f.field)
 		if err != nil {
@@ -367,6 +373,39 @@ func (r *planRun) field(ctx context.Context, f *fieldPlan, obj any) bool {
 	}
 	r.buf.WriteByte(']')
 	return true
+}
+
+// writeGQLString is gqlgen's writeQuotedString (graphql/string.go, MIT),
+// which graphql.MarshalString uses, writing into the buffer without the
+// Marshaler: TestWriteGQLStringIsGqlgens holds the two equal.
+func writeGQLString(b *bytes.Buffer, s string) {
+	const hex = "0123456789ABCDEF"
+	start := 0
+	b.WriteByte('"')
+	for i, c := range s {
+		if c < 0x20 || c == '\\' || c == '"' {
+			b.WriteString(s[start:i])
+			switch c {
+			case '\t':
+				b.WriteString(`\t`)
+			case '\r':
+				b.WriteString(`\r`)
+			case '\n':
+				b.WriteString(`\n`)
+			case '\\':
+				b.WriteString(`\\`)
+			case '"':
+				b.WriteString(`\"`)
+			default:
+				b.WriteString(`\u00`)
+				b.WriteByte(hex[c>>4])
+				b.WriteByte(hex[c&0xf])
+			}
+			start = i + 1
+		}
+	}
+	b.WriteString(s[start:])
+	b.WriteByte('"')
 }
 
 // plannedSchema runs queries by plan where it can and on gqlgen otherwise.

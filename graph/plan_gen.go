@@ -3,12 +3,14 @@
 package graph
 
 import (
+	"bytes"
 	"callme/ent"
 	"callme/graph/model"
 	"callme/internal/canteen"
 	model1 "callme/internal/model"
 	"callme/internal/pulid"
 	"context"
+	"strconv"
 	"time"
 
 	"entgo.io/contrib/entgql"
@@ -18,140 +20,140 @@ import (
 
 // planFields holds every field the planner can run, by "Type.field".
 var planFields = map[string]planField{
-	"AuditEntry.action":             {resolve: planResolve_AuditEntry_action, marshal: planMarshal_AuditEntry_action, fieldContext: (*executionContext).fieldContext_AuditEntry_action, plain: true},
-	"AuditEntry.actorId":            {resolve: planResolve_AuditEntry_actorId, marshal: planMarshal_AuditEntry_actorId, fieldContext: (*executionContext).fieldContext_AuditEntry_actorId, plain: true},
-	"AuditEntry.createdAt":          {resolve: planResolve_AuditEntry_createdAt, marshal: planMarshal_AuditEntry_createdAt, fieldContext: (*executionContext).fieldContext_AuditEntry_createdAt, plain: true},
-	"AuditEntry.detail":             {resolve: planResolve_AuditEntry_detail, marshal: planMarshal_AuditEntry_detail, fieldContext: (*executionContext).fieldContext_AuditEntry_detail, plain: true},
-	"AuditEntry.targetId":           {resolve: planResolve_AuditEntry_targetId, marshal: planMarshal_AuditEntry_targetId, fieldContext: (*executionContext).fieldContext_AuditEntry_targetId, plain: true},
-	"CallEvent.announcement":        {resolve: planResolve_CallEvent_announcement, marshal: planMarshal_CallEvent_announcement, fieldContext: (*executionContext).fieldContext_CallEvent_announcement, plain: true},
-	"CallEvent.calledAt":            {resolve: planResolve_CallEvent_calledAt, marshal: planMarshal_CallEvent_calledAt, fieldContext: (*executionContext).fieldContext_CallEvent_calledAt, plain: true},
-	"CallEvent.code":                {resolve: planResolve_CallEvent_code, marshal: planMarshal_CallEvent_code, fieldContext: (*executionContext).fieldContext_CallEvent_code, plain: true},
-	"CallEvent.seq":                 {resolve: planResolve_CallEvent_seq, marshal: planMarshal_CallEvent_seq, fieldContext: (*executionContext).fieldContext_CallEvent_seq, plain: true},
-	"CallEvent.ticket":              {resolve: planResolve_CallEvent_ticket, marshal: planMarshal_CallEvent_ticket, fieldContext: (*executionContext).fieldContext_CallEvent_ticket, plain: true},
-	"ConsoleLogin.expiresAt":        {resolve: planResolve_ConsoleLogin_expiresAt, marshal: planMarshal_ConsoleLogin_expiresAt, fieldContext: (*executionContext).fieldContext_ConsoleLogin_expiresAt, plain: true},
-	"ConsoleLogin.qrText":           {resolve: planResolve_ConsoleLogin_qrText, marshal: planMarshal_ConsoleLogin_qrText, fieldContext: (*executionContext).fieldContext_ConsoleLogin_qrText, plain: true},
-	"ConsoleLogin.secret":           {resolve: planResolve_ConsoleLogin_secret, marshal: planMarshal_ConsoleLogin_secret, fieldContext: (*executionContext).fieldContext_ConsoleLogin_secret, plain: true},
-	"ContentReview.content":         {resolve: planResolve_ContentReview_content, marshal: planMarshal_ContentReview_content, fieldContext: (*executionContext).fieldContext_ContentReview_content, plain: true},
-	"ContentReview.createdAt":       {resolve: planResolve_ContentReview_createdAt, marshal: planMarshal_ContentReview_createdAt, fieldContext: (*executionContext).fieldContext_ContentReview_createdAt, plain: true},
-	"ContentReview.id":              {resolve: planResolve_ContentReview_id, marshal: planMarshal_ContentReview_id, fieldContext: (*executionContext).fieldContext_ContentReview_id, plain: true},
-	"ContentReview.label":           {resolve: planResolve_ContentReview_label, marshal: planMarshal_ContentReview_label, fieldContext: (*executionContext).fieldContext_ContentReview_label, plain: true},
-	"ContentReview.reason":          {resolve: planResolve_ContentReview_reason, marshal: planMarshal_ContentReview_reason, fieldContext: (*executionContext).fieldContext_ContentReview_reason, plain: true},
-	"ContentReview.sellerId":        {resolve: planResolve_ContentReview_sellerId, marshal: planMarshal_ContentReview_sellerId, fieldContext: (*executionContext).fieldContext_ContentReview_sellerId, plain: true},
-	"ContentReview.subject":         {resolve: planResolve_ContentReview_subject, marshal: planMarshal_ContentReview_subject, fieldContext: (*executionContext).fieldContext_ContentReview_subject, plain: true},
-	"ContentReview.targetId":        {resolve: planResolve_ContentReview_targetId, marshal: planMarshal_ContentReview_targetId, fieldContext: (*executionContext).fieldContext_ContentReview_targetId, plain: true},
-	"DayStats.calls":                {resolve: planResolve_DayStats_calls, marshal: planMarshal_DayStats_calls, fieldContext: (*executionContext).fieldContext_DayStats_calls, plain: true},
-	"DayStats.cancelled":            {resolve: planResolve_DayStats_cancelled, marshal: planMarshal_DayStats_cancelled, fieldContext: (*executionContext).fieldContext_DayStats_cancelled, plain: true},
-	"DayStats.completed":            {resolve: planResolve_DayStats_completed, marshal: planMarshal_DayStats_completed, fieldContext: (*executionContext).fieldContext_DayStats_completed, plain: true},
-	"DayStats.day":                  {resolve: planResolve_DayStats_day, marshal: planMarshal_DayStats_day, fieldContext: (*executionContext).fieldContext_DayStats_day, plain: true},
-	"DayStats.issued":               {resolve: planResolve_DayStats_issued, marshal: planMarshal_DayStats_issued, fieldContext: (*executionContext).fieldContext_DayStats_issued, plain: true},
-	"DayStats.medianPickupSeconds":  {resolve: planResolve_DayStats_medianPickupSeconds, marshal: planMarshal_DayStats_medianPickupSeconds, fieldContext: (*executionContext).fieldContext_DayStats_medianPickupSeconds, plain: true},
-	"DayStats.medianWaitSeconds":    {resolve: planResolve_DayStats_medianWaitSeconds, marshal: planMarshal_DayStats_medianWaitSeconds, fieldContext: (*executionContext).fieldContext_DayStats_medianWaitSeconds, plain: true},
-	"DayStats.noShows":              {resolve: planResolve_DayStats_noShows, marshal: planMarshal_DayStats_noShows, fieldContext: (*executionContext).fieldContext_DayStats_noShows, plain: true},
-	"DayStats.p90PickupSeconds":     {resolve: planResolve_DayStats_p90PickupSeconds, marshal: planMarshal_DayStats_p90PickupSeconds, fieldContext: (*executionContext).fieldContext_DayStats_p90PickupSeconds, plain: true},
-	"DayStats.p90WaitSeconds":       {resolve: planResolve_DayStats_p90WaitSeconds, marshal: planMarshal_DayStats_p90WaitSeconds, fieldContext: (*executionContext).fieldContext_DayStats_p90WaitSeconds, plain: true},
-	"MenuItem.available":            {resolve: planResolve_MenuItem_available, marshal: planMarshal_MenuItem_available, fieldContext: (*executionContext).fieldContext_MenuItem_available, plain: true},
-	"MenuItem.id":                   {resolve: planResolve_MenuItem_id, marshal: planMarshal_MenuItem_id, fieldContext: (*executionContext).fieldContext_MenuItem_id, plain: true},
-	"MenuItem.name":                 {resolve: planResolve_MenuItem_name, marshal: planMarshal_MenuItem_name, fieldContext: (*executionContext).fieldContext_MenuItem_name, plain: true},
-	"MenuItem.priceCents":           {resolve: planResolve_MenuItem_priceCents, marshal: planMarshal_MenuItem_priceCents, fieldContext: (*executionContext).fieldContext_MenuItem_priceCents, plain: true},
-	"Mutation.acceptContent":        {resolve: planResolve_Mutation_acceptContent, marshal: planMarshal_Mutation_acceptContent, fieldContext: (*executionContext).fieldContext_Mutation_acceptContent, plain: false},
-	"Mutation.acceptNotifications":  {resolve: planResolve_Mutation_acceptNotifications, marshal: planMarshal_Mutation_acceptNotifications, fieldContext: (*executionContext).fieldContext_Mutation_acceptNotifications, plain: false},
-	"Mutation.approveConsoleLogin":  {resolve: planResolve_Mutation_approveConsoleLogin, marshal: planMarshal_Mutation_approveConsoleLogin, fieldContext: (*executionContext).fieldContext_Mutation_approveConsoleLogin, plain: false},
-	"Mutation.call":                 {resolve: planResolve_Mutation_call, marshal: planMarshal_Mutation_call, fieldContext: (*executionContext).fieldContext_Mutation_call, plain: false},
-	"Mutation.callNext":             {resolve: planResolve_Mutation_callNext, marshal: planMarshal_Mutation_callNext, fieldContext: (*executionContext).fieldContext_Mutation_callNext, plain: false},
-	"Mutation.cancel":               {resolve: planResolve_Mutation_cancel, marshal: planMarshal_Mutation_cancel, fieldContext: (*executionContext).fieldContext_Mutation_cancel, plain: false},
-	"Mutation.claim":                {resolve: planResolve_Mutation_claim, marshal: planMarshal_Mutation_claim, fieldContext: (*executionContext).fieldContext_Mutation_claim, plain: false},
-	"Mutation.claimSeller":          {resolve: planResolve_Mutation_claimSeller, marshal: planMarshal_Mutation_claimSeller, fieldContext: (*executionContext).fieldContext_Mutation_claimSeller, plain: false},
-	"Mutation.clearUnclaimed":       {resolve: planResolve_Mutation_clearUnclaimed, marshal: planMarshal_Mutation_clearUnclaimed, fieldContext: (*executionContext).fieldContext_Mutation_clearUnclaimed, plain: false},
-	"Mutation.complete":             {resolve: planResolve_Mutation_complete, marshal: planMarshal_Mutation_complete, fieldContext: (*executionContext).fieldContext_Mutation_complete, plain: false},
-	"Mutation.createSeller":         {resolve: planResolve_Mutation_createSeller, marshal: planMarshal_Mutation_createSeller, fieldContext: (*executionContext).fieldContext_Mutation_createSeller, plain: false},
-	"Mutation.fetch":                {resolve: planResolve_Mutation_fetch, marshal: planMarshal_Mutation_fetch, fieldContext: (*executionContext).fieldContext_Mutation_fetch, plain: false},
-	"Mutation.login":                {resolve: planResolve_Mutation_login, marshal: planMarshal_Mutation_login, fieldContext: (*executionContext).fieldContext_Mutation_login, plain: false},
-	"Mutation.logout":               {resolve: planResolve_Mutation_logout, marshal: planMarshal_Mutation_logout, fieldContext: (*executionContext).fieldContext_Mutation_logout, plain: false},
-	"Mutation.markNoShow":           {resolve: planResolve_Mutation_markNoShow, marshal: planMarshal_Mutation_markNoShow, fieldContext: (*executionContext).fieldContext_Mutation_markNoShow, plain: false},
-	"Mutation.removeContent":        {resolve: planResolve_Mutation_removeContent, marshal: planMarshal_Mutation_removeContent, fieldContext: (*executionContext).fieldContext_Mutation_removeContent, plain: false},
-	"Mutation.renewSeller":          {resolve: planResolve_Mutation_renewSeller, marshal: planMarshal_Mutation_renewSeller, fieldContext: (*executionContext).fieldContext_Mutation_renewSeller, plain: false},
-	"Mutation.reopen":               {resolve: planResolve_Mutation_reopen, marshal: planMarshal_Mutation_reopen, fieldContext: (*executionContext).fieldContext_Mutation_reopen, plain: false},
-	"Mutation.setMenu":              {resolve: planResolve_Mutation_setMenu, marshal: planMarshal_Mutation_setMenu, fieldContext: (*executionContext).fieldContext_Mutation_setMenu, plain: false},
-	"Mutation.setMenuItemAvailable": {resolve: planResolve_Mutation_setMenuItemAvailable, marshal: planMarshal_Mutation_setMenuItemAvailable, fieldContext: (*executionContext).fieldContext_Mutation_setMenuItemAvailable, plain: false},
-	"Mutation.setOpen":              {resolve: planResolve_Mutation_setOpen, marshal: planMarshal_Mutation_setOpen, fieldContext: (*executionContext).fieldContext_Mutation_setOpen, plain: false},
-	"Mutation.startConsoleLogin":    {resolve: planResolve_Mutation_startConsoleLogin, marshal: planMarshal_Mutation_startConsoleLogin, fieldContext: (*executionContext).fieldContext_Mutation_startConsoleLogin, plain: false},
-	"Mutation.updateSeller":         {resolve: planResolve_Mutation_updateSeller, marshal: planMarshal_Mutation_updateSeller, fieldContext: (*executionContext).fieldContext_Mutation_updateSeller, plain: false},
-	"Mutation.uploadSellerPhoto":    {resolve: planResolve_Mutation_uploadSellerPhoto, marshal: planMarshal_Mutation_uploadSellerPhoto, fieldContext: (*executionContext).fieldContext_Mutation_uploadSellerPhoto, plain: false},
-	"PageInfo.endCursor":            {resolve: planResolve_PageInfo_endCursor, marshal: planMarshal_PageInfo_endCursor, fieldContext: (*executionContext).fieldContext_PageInfo_endCursor, plain: true},
-	"PageInfo.hasNextPage":          {resolve: planResolve_PageInfo_hasNextPage, marshal: planMarshal_PageInfo_hasNextPage, fieldContext: (*executionContext).fieldContext_PageInfo_hasNextPage, plain: true},
-	"PageInfo.hasPreviousPage":      {resolve: planResolve_PageInfo_hasPreviousPage, marshal: planMarshal_PageInfo_hasPreviousPage, fieldContext: (*executionContext).fieldContext_PageInfo_hasPreviousPage, plain: true},
-	"PageInfo.startCursor":          {resolve: planResolve_PageInfo_startCursor, marshal: planMarshal_PageInfo_startCursor, fieldContext: (*executionContext).fieldContext_PageInfo_startCursor, plain: true},
-	"QRCode.dataURL":                {resolve: planResolve_QRCode_dataURL, marshal: planMarshal_QRCode_dataURL, fieldContext: (*executionContext).fieldContext_QRCode_dataURL, plain: true},
-	"QRCode.target":                 {resolve: planResolve_QRCode_target, marshal: planMarshal_QRCode_target, fieldContext: (*executionContext).fieldContext_QRCode_target, plain: true},
-	"Query.auditLog":                {resolve: planResolve_Query_auditLog, marshal: planMarshal_Query_auditLog, fieldContext: (*executionContext).fieldContext_Query_auditLog, plain: false},
-	"Query.contentReviews":          {resolve: planResolve_Query_contentReviews, marshal: planMarshal_Query_contentReviews, fieldContext: (*executionContext).fieldContext_Query_contentReviews, plain: false},
-	"Query.me":                      {resolve: planResolve_Query_me, marshal: planMarshal_Query_me, fieldContext: (*executionContext).fieldContext_Query_me, plain: false},
-	"Query.myTickets":               {resolve: planResolve_Query_myTickets, marshal: planMarshal_Query_myTickets, fieldContext: (*executionContext).fieldContext_Query_myTickets, plain: false},
-	"Query.node":                    {resolve: planResolve_Query_node, marshal: planMarshal_Query_node, fieldContext: (*executionContext).fieldContext_Query_node, plain: false},
-	"Query.notificationTemplates":   {resolve: planResolve_Query_notificationTemplates, marshal: planMarshal_Query_notificationTemplates, fieldContext: (*executionContext).fieldContext_Query_notificationTemplates, plain: false},
-	"Query.queue":                   {resolve: planResolve_Query_queue, marshal: planMarshal_Query_queue, fieldContext: (*executionContext).fieldContext_Query_queue, plain: false},
-	"Query.seller":                  {resolve: planResolve_Query_seller, marshal: planMarshal_Query_seller, fieldContext: (*executionContext).fieldContext_Query_seller, plain: false},
-	"Query.sellerQRCode":            {resolve: planResolve_Query_sellerQRCode, marshal: planMarshal_Query_sellerQRCode, fieldContext: (*executionContext).fieldContext_Query_sellerQRCode, plain: false},
-	"Query.sellerStats":             {resolve: planResolve_Query_sellerStats, marshal: planMarshal_Query_sellerStats, fieldContext: (*executionContext).fieldContext_Query_sellerStats, plain: false},
-	"Query.sellerTickets":           {resolve: planResolve_Query_sellerTickets, marshal: planMarshal_Query_sellerTickets, fieldContext: (*executionContext).fieldContext_Query_sellerTickets, plain: false},
-	"Query.sellers":                 {resolve: planResolve_Query_sellers, marshal: planMarshal_Query_sellers, fieldContext: (*executionContext).fieldContext_Query_sellers, plain: false},
-	"Query.trackedTicket":           {resolve: planResolve_Query_trackedTicket, marshal: planMarshal_Query_trackedTicket, fieldContext: (*executionContext).fieldContext_Query_trackedTicket, plain: false},
-	"Seller.averageWaitSeconds":     {resolve: planResolve_Seller_averageWaitSeconds, marshal: planMarshal_Seller_averageWaitSeconds, fieldContext: (*executionContext).fieldContext_Seller_averageWaitSeconds, plain: false},
-	"Seller.id":                     {resolve: planResolve_Seller_id, marshal: planMarshal_Seller_id, fieldContext: (*executionContext).fieldContext_Seller_id, plain: true},
-	"Seller.lastCalled":             {resolve: planResolve_Seller_lastCalled, marshal: planMarshal_Seller_lastCalled, fieldContext: (*executionContext).fieldContext_Seller_lastCalled, plain: false},
-	"Seller.maxNumber":              {resolve: planResolve_Seller_maxNumber, marshal: planMarshal_Seller_maxNumber, fieldContext: (*executionContext).fieldContext_Seller_maxNumber, plain: true},
-	"Seller.menu":                   {resolve: planResolve_Seller_menu, marshal: planMarshal_Seller_menu, fieldContext: (*executionContext).fieldContext_Seller_menu, plain: false},
-	"Seller.name":                   {resolve: planResolve_Seller_name, marshal: planMarshal_Seller_name, fieldContext: (*executionContext).fieldContext_Seller_name, plain: true},
-	"Seller.noShowAfterCalls":       {resolve: planResolve_Seller_noShowAfterCalls, marshal: planMarshal_Seller_noShowAfterCalls, fieldContext: (*executionContext).fieldContext_Seller_noShowAfterCalls, plain: true},
-	"Seller.noShowAfterMinutes":     {resolve: planResolve_Seller_noShowAfterMinutes, marshal: planMarshal_Seller_noShowAfterMinutes, fieldContext: (*executionContext).fieldContext_Seller_noShowAfterMinutes, plain: true},
-	"Seller.open":                   {resolve: planResolve_Seller_open, marshal: planMarshal_Seller_open, fieldContext: (*executionContext).fieldContext_Seller_open, plain: false},
-	"Seller.paidUntil":              {resolve: planResolve_Seller_paidUntil, marshal: planMarshal_Seller_paidUntil, fieldContext: (*executionContext).fieldContext_Seller_paidUntil, plain: true},
-	"Seller.personName":             {resolve: planResolve_Seller_personName, marshal: planMarshal_Seller_personName, fieldContext: (*executionContext).fieldContext_Seller_personName, plain: true},
-	"Seller.photoStatus":            {resolve: planResolve_Seller_photoStatus, marshal: planMarshal_Seller_photoStatus, fieldContext: (*executionContext).fieldContext_Seller_photoStatus, plain: false},
-	"Seller.photoURL":               {resolve: planResolve_Seller_photoURL, marshal: planMarshal_Seller_photoURL, fieldContext: (*executionContext).fieldContext_Seller_photoURL, plain: false},
-	"Seller.pickupNote":             {resolve: planResolve_Seller_pickupNote, marshal: planMarshal_Seller_pickupNote, fieldContext: (*executionContext).fieldContext_Seller_pickupNote, plain: true},
-	"Seller.prefix":                 {resolve: planResolve_Seller_prefix, marshal: planMarshal_Seller_prefix, fieldContext: (*executionContext).fieldContext_Seller_prefix, plain: true},
-	"Seller.waitingCount":           {resolve: planResolve_Seller_waitingCount, marshal: planMarshal_Seller_waitingCount, fieldContext: (*executionContext).fieldContext_Seller_waitingCount, plain: false},
-	"SellerConnection.edges":        {resolve: planResolve_SellerConnection_edges, marshal: planMarshal_SellerConnection_edges, fieldContext: (*executionContext).fieldContext_SellerConnection_edges, plain: true},
-	"SellerConnection.pageInfo":     {resolve: planResolve_SellerConnection_pageInfo, marshal: planMarshal_SellerConnection_pageInfo, fieldContext: (*executionContext).fieldContext_SellerConnection_pageInfo, plain: true},
-	"SellerConnection.totalCount":   {resolve: planResolve_SellerConnection_totalCount, marshal: planMarshal_SellerConnection_totalCount, fieldContext: (*executionContext).fieldContext_SellerConnection_totalCount, plain: true},
-	"SellerEdge.cursor":             {resolve: planResolve_SellerEdge_cursor, marshal: planMarshal_SellerEdge_cursor, fieldContext: (*executionContext).fieldContext_SellerEdge_cursor, plain: true},
-	"SellerEdge.node":               {resolve: planResolve_SellerEdge_node, marshal: planMarshal_SellerEdge_node, fieldContext: (*executionContext).fieldContext_SellerEdge_node, plain: true},
-	"SellerInvite.inviteCode":       {resolve: planResolve_SellerInvite_inviteCode, marshal: planMarshal_SellerInvite_inviteCode, fieldContext: (*executionContext).fieldContext_SellerInvite_inviteCode, plain: true},
-	"SellerInvite.seller":           {resolve: planResolve_SellerInvite_seller, marshal: planMarshal_SellerInvite_seller, fieldContext: (*executionContext).fieldContext_SellerInvite_seller, plain: true},
-	"SellerUpdate.notice":           {resolve: planResolve_SellerUpdate_notice, marshal: planMarshal_SellerUpdate_notice, fieldContext: (*executionContext).fieldContext_SellerUpdate_notice, plain: true},
-	"SellerUpdate.seller":           {resolve: planResolve_SellerUpdate_seller, marshal: planMarshal_SellerUpdate_seller, fieldContext: (*executionContext).fieldContext_SellerUpdate_seller, plain: true},
-	"Session.expiresAt":             {resolve: planResolve_Session_expiresAt, marshal: planMarshal_Session_expiresAt, fieldContext: (*executionContext).fieldContext_Session_expiresAt, plain: true},
-	"Session.token":                 {resolve: planResolve_Session_token, marshal: planMarshal_Session_token, fieldContext: (*executionContext).fieldContext_Session_token, plain: true},
-	"Session.user":                  {resolve: planResolve_Session_user, marshal: planMarshal_Session_user, fieldContext: (*executionContext).fieldContext_Session_user, plain: true},
-	"Ticket.businessDay":            {resolve: planResolve_Ticket_businessDay, marshal: planMarshal_Ticket_businessDay, fieldContext: (*executionContext).fieldContext_Ticket_businessDay, plain: false},
-	"Ticket.callCount":              {resolve: planResolve_Ticket_callCount, marshal: planMarshal_Ticket_callCount, fieldContext: (*executionContext).fieldContext_Ticket_callCount, plain: true},
-	"Ticket.calledAt":               {resolve: planResolve_Ticket_calledAt, marshal: planMarshal_Ticket_calledAt, fieldContext: (*executionContext).fieldContext_Ticket_calledAt, plain: true},
-	"Ticket.claimCode":              {resolve: planResolve_Ticket_claimCode, marshal: planMarshal_Ticket_claimCode, fieldContext: (*executionContext).fieldContext_Ticket_claimCode, plain: false},
-	"Ticket.code":                   {resolve: planResolve_Ticket_code, marshal: planMarshal_Ticket_code, fieldContext: (*executionContext).fieldContext_Ticket_code, plain: true},
-	"Ticket.createdAt":              {resolve: planResolve_Ticket_createdAt, marshal: planMarshal_Ticket_createdAt, fieldContext: (*executionContext).fieldContext_Ticket_createdAt, plain: true},
-	"Ticket.doneAt":                 {resolve: planResolve_Ticket_doneAt, marshal: planMarshal_Ticket_doneAt, fieldContext: (*executionContext).fieldContext_Ticket_doneAt, plain: true},
-	"Ticket.etaSeconds":             {resolve: planResolve_Ticket_etaSeconds, marshal: planMarshal_Ticket_etaSeconds, fieldContext: (*executionContext).fieldContext_Ticket_etaSeconds, plain: false},
-	"Ticket.id":                     {resolve: planResolve_Ticket_id, marshal: planMarshal_Ticket_id, fieldContext: (*executionContext).fieldContext_Ticket_id, plain: true},
-	"Ticket.note":                   {resolve: planResolve_Ticket_note, marshal: planMarshal_Ticket_note, fieldContext: (*executionContext).fieldContext_Ticket_note, plain: false},
-	"Ticket.number":                 {resolve: planResolve_Ticket_number, marshal: planMarshal_Ticket_number, fieldContext: (*executionContext).fieldContext_Ticket_number, plain: true},
-	"Ticket.position":               {resolve: planResolve_Ticket_position, marshal: planMarshal_Ticket_position, fieldContext: (*executionContext).fieldContext_Ticket_position, plain: false},
-	"Ticket.seller":                 {resolve: planResolve_Ticket_seller, marshal: planMarshal_Ticket_seller, fieldContext: (*executionContext).fieldContext_Ticket_seller, plain: false},
-	"Ticket.status":                 {resolve: planResolve_Ticket_status, marshal: planMarshal_Ticket_status, fieldContext: (*executionContext).fieldContext_Ticket_status, plain: true},
-	"Ticket.trackURL":               {resolve: planResolve_Ticket_trackURL, marshal: planMarshal_Ticket_trackURL, fieldContext: (*executionContext).fieldContext_Ticket_trackURL, plain: false},
-	"TrackedTicket.businessDay":     {resolve: planResolve_TrackedTicket_businessDay, marshal: planMarshal_TrackedTicket_businessDay, fieldContext: (*executionContext).fieldContext_TrackedTicket_businessDay, plain: true},
-	"TrackedTicket.callCount":       {resolve: planResolve_TrackedTicket_callCount, marshal: planMarshal_TrackedTicket_callCount, fieldContext: (*executionContext).fieldContext_TrackedTicket_callCount, plain: true},
-	"TrackedTicket.calledAt":        {resolve: planResolve_TrackedTicket_calledAt, marshal: planMarshal_TrackedTicket_calledAt, fieldContext: (*executionContext).fieldContext_TrackedTicket_calledAt, plain: true},
-	"TrackedTicket.code":            {resolve: planResolve_TrackedTicket_code, marshal: planMarshal_TrackedTicket_code, fieldContext: (*executionContext).fieldContext_TrackedTicket_code, plain: true},
-	"TrackedTicket.doneAt":          {resolve: planResolve_TrackedTicket_doneAt, marshal: planMarshal_TrackedTicket_doneAt, fieldContext: (*executionContext).fieldContext_TrackedTicket_doneAt, plain: true},
-	"TrackedTicket.etaSeconds":      {resolve: planResolve_TrackedTicket_etaSeconds, marshal: planMarshal_TrackedTicket_etaSeconds, fieldContext: (*executionContext).fieldContext_TrackedTicket_etaSeconds, plain: true},
-	"TrackedTicket.expiresAt":       {resolve: planResolve_TrackedTicket_expiresAt, marshal: planMarshal_TrackedTicket_expiresAt, fieldContext: (*executionContext).fieldContext_TrackedTicket_expiresAt, plain: true},
-	"TrackedTicket.position":        {resolve: planResolve_TrackedTicket_position, marshal: planMarshal_TrackedTicket_position, fieldContext: (*executionContext).fieldContext_TrackedTicket_position, plain: true},
-	"TrackedTicket.seller":          {resolve: planResolve_TrackedTicket_seller, marshal: planMarshal_TrackedTicket_seller, fieldContext: (*executionContext).fieldContext_TrackedTicket_seller, plain: true},
-	"TrackedTicket.status":          {resolve: planResolve_TrackedTicket_status, marshal: planMarshal_TrackedTicket_status, fieldContext: (*executionContext).fieldContext_TrackedTicket_status, plain: true},
-	"User.id":                       {resolve: planResolve_User_id, marshal: planMarshal_User_id, fieldContext: (*executionContext).fieldContext_User_id, plain: true},
-	"User.roles":                    {resolve: planResolve_User_roles, marshal: planMarshal_User_roles, fieldContext: (*executionContext).fieldContext_User_roles, plain: false},
-	"User.seller":                   {resolve: planResolve_User_seller, marshal: planMarshal_User_seller, fieldContext: (*executionContext).fieldContext_User_seller, plain: false},
+	"AuditEntry.action":             {resolve: planResolve_AuditEntry_action, marshal: planMarshal_AuditEntry_action, fieldContext: (*executionContext).fieldContext_AuditEntry_action, plain: true, write: planWrite_AuditEntry_action},
+	"AuditEntry.actorId":            {resolve: planResolve_AuditEntry_actorId, marshal: planMarshal_AuditEntry_actorId, fieldContext: (*executionContext).fieldContext_AuditEntry_actorId, plain: true, write: planWrite_AuditEntry_actorId},
+	"AuditEntry.createdAt":          {resolve: planResolve_AuditEntry_createdAt, marshal: planMarshal_AuditEntry_createdAt, fieldContext: (*executionContext).fieldContext_AuditEntry_createdAt, plain: true, write: nil},
+	"AuditEntry.detail":             {resolve: planResolve_AuditEntry_detail, marshal: planMarshal_AuditEntry_detail, fieldContext: (*executionContext).fieldContext_AuditEntry_detail, plain: true, write: planWrite_AuditEntry_detail},
+	"AuditEntry.targetId":           {resolve: planResolve_AuditEntry_targetId, marshal: planMarshal_AuditEntry_targetId, fieldContext: (*executionContext).fieldContext_AuditEntry_targetId, plain: true, write: planWrite_AuditEntry_targetId},
+	"CallEvent.announcement":        {resolve: planResolve_CallEvent_announcement, marshal: planMarshal_CallEvent_announcement, fieldContext: (*executionContext).fieldContext_CallEvent_announcement, plain: true, write: planWrite_CallEvent_announcement},
+	"CallEvent.calledAt":            {resolve: planResolve_CallEvent_calledAt, marshal: planMarshal_CallEvent_calledAt, fieldContext: (*executionContext).fieldContext_CallEvent_calledAt, plain: true, write: nil},
+	"CallEvent.code":                {resolve: planResolve_CallEvent_code, marshal: planMarshal_CallEvent_code, fieldContext: (*executionContext).fieldContext_CallEvent_code, plain: true, write: planWrite_CallEvent_code},
+	"CallEvent.seq":                 {resolve: planResolve_CallEvent_seq, marshal: planMarshal_CallEvent_seq, fieldContext: (*executionContext).fieldContext_CallEvent_seq, plain: true, write: nil},
+	"CallEvent.ticket":              {resolve: planResolve_CallEvent_ticket, marshal: planMarshal_CallEvent_ticket, fieldContext: (*executionContext).fieldContext_CallEvent_ticket, plain: true, write: nil},
+	"ConsoleLogin.expiresAt":        {resolve: planResolve_ConsoleLogin_expiresAt, marshal: planMarshal_ConsoleLogin_expiresAt, fieldContext: (*executionContext).fieldContext_ConsoleLogin_expiresAt, plain: true, write: nil},
+	"ConsoleLogin.qrText":           {resolve: planResolve_ConsoleLogin_qrText, marshal: planMarshal_ConsoleLogin_qrText, fieldContext: (*executionContext).fieldContext_ConsoleLogin_qrText, plain: true, write: planWrite_ConsoleLogin_qrText},
+	"ConsoleLogin.secret":           {resolve: planResolve_ConsoleLogin_secret, marshal: planMarshal_ConsoleLogin_secret, fieldContext: (*executionContext).fieldContext_ConsoleLogin_secret, plain: true, write: planWrite_ConsoleLogin_secret},
+	"ContentReview.content":         {resolve: planResolve_ContentReview_content, marshal: planMarshal_ContentReview_content, fieldContext: (*executionContext).fieldContext_ContentReview_content, plain: true, write: planWrite_ContentReview_content},
+	"ContentReview.createdAt":       {resolve: planResolve_ContentReview_createdAt, marshal: planMarshal_ContentReview_createdAt, fieldContext: (*executionContext).fieldContext_ContentReview_createdAt, plain: true, write: nil},
+	"ContentReview.id":              {resolve: planResolve_ContentReview_id, marshal: planMarshal_ContentReview_id, fieldContext: (*executionContext).fieldContext_ContentReview_id, plain: true, write: planWrite_ContentReview_id},
+	"ContentReview.label":           {resolve: planResolve_ContentReview_label, marshal: planMarshal_ContentReview_label, fieldContext: (*executionContext).fieldContext_ContentReview_label, plain: true, write: planWrite_ContentReview_label},
+	"ContentReview.reason":          {resolve: planResolve_ContentReview_reason, marshal: planMarshal_ContentReview_reason, fieldContext: (*executionContext).fieldContext_ContentReview_reason, plain: true, write: planWrite_ContentReview_reason},
+	"ContentReview.sellerId":        {resolve: planResolve_ContentReview_sellerId, marshal: planMarshal_ContentReview_sellerId, fieldContext: (*executionContext).fieldContext_ContentReview_sellerId, plain: true, write: planWrite_ContentReview_sellerId},
+	"ContentReview.subject":         {resolve: planResolve_ContentReview_subject, marshal: planMarshal_ContentReview_subject, fieldContext: (*executionContext).fieldContext_ContentReview_subject, plain: true, write: planWrite_ContentReview_subject},
+	"ContentReview.targetId":        {resolve: planResolve_ContentReview_targetId, marshal: planMarshal_ContentReview_targetId, fieldContext: (*executionContext).fieldContext_ContentReview_targetId, plain: true, write: planWrite_ContentReview_targetId},
+	"DayStats.calls":                {resolve: planResolve_DayStats_calls, marshal: planMarshal_DayStats_calls, fieldContext: (*executionContext).fieldContext_DayStats_calls, plain: true, write: planWrite_DayStats_calls},
+	"DayStats.cancelled":            {resolve: planResolve_DayStats_cancelled, marshal: planMarshal_DayStats_cancelled, fieldContext: (*executionContext).fieldContext_DayStats_cancelled, plain: true, write: planWrite_DayStats_cancelled},
+	"DayStats.completed":            {resolve: planResolve_DayStats_completed, marshal: planMarshal_DayStats_completed, fieldContext: (*executionContext).fieldContext_DayStats_completed, plain: true, write: planWrite_DayStats_completed},
+	"DayStats.day":                  {resolve: planResolve_DayStats_day, marshal: planMarshal_DayStats_day, fieldContext: (*executionContext).fieldContext_DayStats_day, plain: true, write: planWrite_DayStats_day},
+	"DayStats.issued":               {resolve: planResolve_DayStats_issued, marshal: planMarshal_DayStats_issued, fieldContext: (*executionContext).fieldContext_DayStats_issued, plain: true, write: planWrite_DayStats_issued},
+	"DayStats.medianPickupSeconds":  {resolve: planResolve_DayStats_medianPickupSeconds, marshal: planMarshal_DayStats_medianPickupSeconds, fieldContext: (*executionContext).fieldContext_DayStats_medianPickupSeconds, plain: true, write: nil},
+	"DayStats.medianWaitSeconds":    {resolve: planResolve_DayStats_medianWaitSeconds, marshal: planMarshal_DayStats_medianWaitSeconds, fieldContext: (*executionContext).fieldContext_DayStats_medianWaitSeconds, plain: true, write: nil},
+	"DayStats.noShows":              {resolve: planResolve_DayStats_noShows, marshal: planMarshal_DayStats_noShows, fieldContext: (*executionContext).fieldContext_DayStats_noShows, plain: true, write: planWrite_DayStats_noShows},
+	"DayStats.p90PickupSeconds":     {resolve: planResolve_DayStats_p90PickupSeconds, marshal: planMarshal_DayStats_p90PickupSeconds, fieldContext: (*executionContext).fieldContext_DayStats_p90PickupSeconds, plain: true, write: nil},
+	"DayStats.p90WaitSeconds":       {resolve: planResolve_DayStats_p90WaitSeconds, marshal: planMarshal_DayStats_p90WaitSeconds, fieldContext: (*executionContext).fieldContext_DayStats_p90WaitSeconds, plain: true, write: nil},
+	"MenuItem.available":            {resolve: planResolve_MenuItem_available, marshal: planMarshal_MenuItem_available, fieldContext: (*executionContext).fieldContext_MenuItem_available, plain: true, write: planWrite_MenuItem_available},
+	"MenuItem.id":                   {resolve: planResolve_MenuItem_id, marshal: planMarshal_MenuItem_id, fieldContext: (*executionContext).fieldContext_MenuItem_id, plain: true, write: planWrite_MenuItem_id},
+	"MenuItem.name":                 {resolve: planResolve_MenuItem_name, marshal: planMarshal_MenuItem_name, fieldContext: (*executionContext).fieldContext_MenuItem_name, plain: true, write: planWrite_MenuItem_name},
+	"MenuItem.priceCents":           {resolve: planResolve_MenuItem_priceCents, marshal: planMarshal_MenuItem_priceCents, fieldContext: (*executionContext).fieldContext_MenuItem_priceCents, plain: true, write: nil},
+	"Mutation.acceptContent":        {resolve: planResolve_Mutation_acceptContent, marshal: planMarshal_Mutation_acceptContent, fieldContext: (*executionContext).fieldContext_Mutation_acceptContent, plain: false, write: nil},
+	"Mutation.acceptNotifications":  {resolve: planResolve_Mutation_acceptNotifications, marshal: planMarshal_Mutation_acceptNotifications, fieldContext: (*executionContext).fieldContext_Mutation_acceptNotifications, plain: false, write: nil},
+	"Mutation.approveConsoleLogin":  {resolve: planResolve_Mutation_approveConsoleLogin, marshal: planMarshal_Mutation_approveConsoleLogin, fieldContext: (*executionContext).fieldContext_Mutation_approveConsoleLogin, plain: false, write: nil},
+	"Mutation.call":                 {resolve: planResolve_Mutation_call, marshal: planMarshal_Mutation_call, fieldContext: (*executionContext).fieldContext_Mutation_call, plain: false, write: nil},
+	"Mutation.callNext":             {resolve: planResolve_Mutation_callNext, marshal: planMarshal_Mutation_callNext, fieldContext: (*executionContext).fieldContext_Mutation_callNext, plain: false, write: nil},
+	"Mutation.cancel":               {resolve: planResolve_Mutation_cancel, marshal: planMarshal_Mutation_cancel, fieldContext: (*executionContext).fieldContext_Mutation_cancel, plain: false, write: nil},
+	"Mutation.claim":                {resolve: planResolve_Mutation_claim, marshal: planMarshal_Mutation_claim, fieldContext: (*executionContext).fieldContext_Mutation_claim, plain: false, write: nil},
+	"Mutation.claimSeller":          {resolve: planResolve_Mutation_claimSeller, marshal: planMarshal_Mutation_claimSeller, fieldContext: (*executionContext).fieldContext_Mutation_claimSeller, plain: false, write: nil},
+	"Mutation.clearUnclaimed":       {resolve: planResolve_Mutation_clearUnclaimed, marshal: planMarshal_Mutation_clearUnclaimed, fieldContext: (*executionContext).fieldContext_Mutation_clearUnclaimed, plain: false, write: nil},
+	"Mutation.complete":             {resolve: planResolve_Mutation_complete, marshal: planMarshal_Mutation_complete, fieldContext: (*executionContext).fieldContext_Mutation_complete, plain: false, write: nil},
+	"Mutation.createSeller":         {resolve: planResolve_Mutation_createSeller, marshal: planMarshal_Mutation_createSeller, fieldContext: (*executionContext).fieldContext_Mutation_createSeller, plain: false, write: nil},
+	"Mutation.fetch":                {resolve: planResolve_Mutation_fetch, marshal: planMarshal_Mutation_fetch, fieldContext: (*executionContext).fieldContext_Mutation_fetch, plain: false, write: nil},
+	"Mutation.login":                {resolve: planResolve_Mutation_login, marshal: planMarshal_Mutation_login, fieldContext: (*executionContext).fieldContext_Mutation_login, plain: false, write: nil},
+	"Mutation.logout":               {resolve: planResolve_Mutation_logout, marshal: planMarshal_Mutation_logout, fieldContext: (*executionContext).fieldContext_Mutation_logout, plain: false, write: nil},
+	"Mutation.markNoShow":           {resolve: planResolve_Mutation_markNoShow, marshal: planMarshal_Mutation_markNoShow, fieldContext: (*executionContext).fieldContext_Mutation_markNoShow, plain: false, write: nil},
+	"Mutation.removeContent":        {resolve: planResolve_Mutation_removeContent, marshal: planMarshal_Mutation_removeContent, fieldContext: (*executionContext).fieldContext_Mutation_removeContent, plain: false, write: nil},
+	"Mutation.renewSeller":          {resolve: planResolve_Mutation_renewSeller, marshal: planMarshal_Mutation_renewSeller, fieldContext: (*executionContext).fieldContext_Mutation_renewSeller, plain: false, write: nil},
+	"Mutation.reopen":               {resolve: planResolve_Mutation_reopen, marshal: planMarshal_Mutation_reopen, fieldContext: (*executionContext).fieldContext_Mutation_reopen, plain: false, write: nil},
+	"Mutation.setMenu":              {resolve: planResolve_Mutation_setMenu, marshal: planMarshal_Mutation_setMenu, fieldContext: (*executionContext).fieldContext_Mutation_setMenu, plain: false, write: nil},
+	"Mutation.setMenuItemAvailable": {resolve: planResolve_Mutation_setMenuItemAvailable, marshal: planMarshal_Mutation_setMenuItemAvailable, fieldContext: (*executionContext).fieldContext_Mutation_setMenuItemAvailable, plain: false, write: nil},
+	"Mutation.setOpen":              {resolve: planResolve_Mutation_setOpen, marshal: planMarshal_Mutation_setOpen, fieldContext: (*executionContext).fieldContext_Mutation_setOpen, plain: false, write: nil},
+	"Mutation.startConsoleLogin":    {resolve: planResolve_Mutation_startConsoleLogin, marshal: planMarshal_Mutation_startConsoleLogin, fieldContext: (*executionContext).fieldContext_Mutation_startConsoleLogin, plain: false, write: nil},
+	"Mutation.updateSeller":         {resolve: planResolve_Mutation_updateSeller, marshal: planMarshal_Mutation_updateSeller, fieldContext: (*executionContext).fieldContext_Mutation_updateSeller, plain: false, write: nil},
+	"Mutation.uploadSellerPhoto":    {resolve: planResolve_Mutation_uploadSellerPhoto, marshal: planMarshal_Mutation_uploadSellerPhoto, fieldContext: (*executionContext).fieldContext_Mutation_uploadSellerPhoto, plain: false, write: nil},
+	"PageInfo.endCursor":            {resolve: planResolve_PageInfo_endCursor, marshal: planMarshal_PageInfo_endCursor, fieldContext: (*executionContext).fieldContext_PageInfo_endCursor, plain: true, write: nil},
+	"PageInfo.hasNextPage":          {resolve: planResolve_PageInfo_hasNextPage, marshal: planMarshal_PageInfo_hasNextPage, fieldContext: (*executionContext).fieldContext_PageInfo_hasNextPage, plain: true, write: planWrite_PageInfo_hasNextPage},
+	"PageInfo.hasPreviousPage":      {resolve: planResolve_PageInfo_hasPreviousPage, marshal: planMarshal_PageInfo_hasPreviousPage, fieldContext: (*executionContext).fieldContext_PageInfo_hasPreviousPage, plain: true, write: planWrite_PageInfo_hasPreviousPage},
+	"PageInfo.startCursor":          {resolve: planResolve_PageInfo_startCursor, marshal: planMarshal_PageInfo_startCursor, fieldContext: (*executionContext).fieldContext_PageInfo_startCursor, plain: true, write: nil},
+	"QRCode.dataURL":                {resolve: planResolve_QRCode_dataURL, marshal: planMarshal_QRCode_dataURL, fieldContext: (*executionContext).fieldContext_QRCode_dataURL, plain: true, write: planWrite_QRCode_dataURL},
+	"QRCode.target":                 {resolve: planResolve_QRCode_target, marshal: planMarshal_QRCode_target, fieldContext: (*executionContext).fieldContext_QRCode_target, plain: true, write: planWrite_QRCode_target},
+	"Query.auditLog":                {resolve: planResolve_Query_auditLog, marshal: planMarshal_Query_auditLog, fieldContext: (*executionContext).fieldContext_Query_auditLog, plain: false, write: nil},
+	"Query.contentReviews":          {resolve: planResolve_Query_contentReviews, marshal: planMarshal_Query_contentReviews, fieldContext: (*executionContext).fieldContext_Query_contentReviews, plain: false, write: nil},
+	"Query.me":                      {resolve: planResolve_Query_me, marshal: planMarshal_Query_me, fieldContext: (*executionContext).fieldContext_Query_me, plain: false, write: nil},
+	"Query.myTickets":               {resolve: planResolve_Query_myTickets, marshal: planMarshal_Query_myTickets, fieldContext: (*executionContext).fieldContext_Query_myTickets, plain: false, write: nil},
+	"Query.node":                    {resolve: planResolve_Query_node, marshal: planMarshal_Query_node, fieldContext: (*executionContext).fieldContext_Query_node, plain: false, write: nil},
+	"Query.notificationTemplates":   {resolve: planResolve_Query_notificationTemplates, marshal: planMarshal_Query_notificationTemplates, fieldContext: (*executionContext).fieldContext_Query_notificationTemplates, plain: false, write: nil},
+	"Query.queue":                   {resolve: planResolve_Query_queue, marshal: planMarshal_Query_queue, fieldContext: (*executionContext).fieldContext_Query_queue, plain: false, write: nil},
+	"Query.seller":                  {resolve: planResolve_Query_seller, marshal: planMarshal_Query_seller, fieldContext: (*executionContext).fieldContext_Query_seller, plain: false, write: nil},
+	"Query.sellerQRCode":            {resolve: planResolve_Query_sellerQRCode, marshal: planMarshal_Query_sellerQRCode, fieldContext: (*executionContext).fieldContext_Query_sellerQRCode, plain: false, write: nil},
+	"Query.sellerStats":             {resolve: planResolve_Query_sellerStats, marshal: planMarshal_Query_sellerStats, fieldContext: (*executionContext).fieldContext_Query_sellerStats, plain: false, write: nil},
+	"Query.sellerTickets":           {resolve: planResolve_Query_sellerTickets, marshal: planMarshal_Query_sellerTickets, fieldContext: (*executionContext).fieldContext_Query_sellerTickets, plain: false, write: nil},
+	"Query.sellers":                 {resolve: planResolve_Query_sellers, marshal: planMarshal_Query_sellers, fieldContext: (*executionContext).fieldContext_Query_sellers, plain: false, write: nil},
+	"Query.trackedTicket":           {resolve: planResolve_Query_trackedTicket, marshal: planMarshal_Query_trackedTicket, fieldContext: (*executionContext).fieldContext_Query_trackedTicket, plain: false, write: nil},
+	"Seller.averageWaitSeconds":     {resolve: planResolve_Seller_averageWaitSeconds, marshal: planMarshal_Seller_averageWaitSeconds, fieldContext: (*executionContext).fieldContext_Seller_averageWaitSeconds, plain: false, write: nil},
+	"Seller.id":                     {resolve: planResolve_Seller_id, marshal: planMarshal_Seller_id, fieldContext: (*executionContext).fieldContext_Seller_id, plain: true, write: planWrite_Seller_id},
+	"Seller.lastCalled":             {resolve: planResolve_Seller_lastCalled, marshal: planMarshal_Seller_lastCalled, fieldContext: (*executionContext).fieldContext_Seller_lastCalled, plain: false, write: nil},
+	"Seller.maxNumber":              {resolve: planResolve_Seller_maxNumber, marshal: planMarshal_Seller_maxNumber, fieldContext: (*executionContext).fieldContext_Seller_maxNumber, plain: true, write: planWrite_Seller_maxNumber},
+	"Seller.menu":                   {resolve: planResolve_Seller_menu, marshal: planMarshal_Seller_menu, fieldContext: (*executionContext).fieldContext_Seller_menu, plain: false, write: nil},
+	"Seller.name":                   {resolve: planResolve_Seller_name, marshal: planMarshal_Seller_name, fieldContext: (*executionContext).fieldContext_Seller_name, plain: true, write: planWrite_Seller_name},
+	"Seller.noShowAfterCalls":       {resolve: planResolve_Seller_noShowAfterCalls, marshal: planMarshal_Seller_noShowAfterCalls, fieldContext: (*executionContext).fieldContext_Seller_noShowAfterCalls, plain: true, write: planWrite_Seller_noShowAfterCalls},
+	"Seller.noShowAfterMinutes":     {resolve: planResolve_Seller_noShowAfterMinutes, marshal: planMarshal_Seller_noShowAfterMinutes, fieldContext: (*executionContext).fieldContext_Seller_noShowAfterMinutes, plain: true, write: planWrite_Seller_noShowAfterMinutes},
+	"Seller.open":                   {resolve: planResolve_Seller_open, marshal: planMarshal_Seller_open, fieldContext: (*executionContext).fieldContext_Seller_open, plain: false, write: nil},
+	"Seller.paidUntil":              {resolve: planResolve_Seller_paidUntil, marshal: planMarshal_Seller_paidUntil, fieldContext: (*executionContext).fieldContext_Seller_paidUntil, plain: true, write: nil},
+	"Seller.personName":             {resolve: planResolve_Seller_personName, marshal: planMarshal_Seller_personName, fieldContext: (*executionContext).fieldContext_Seller_personName, plain: true, write: nil},
+	"Seller.photoStatus":            {resolve: planResolve_Seller_photoStatus, marshal: planMarshal_Seller_photoStatus, fieldContext: (*executionContext).fieldContext_Seller_photoStatus, plain: false, write: nil},
+	"Seller.photoURL":               {resolve: planResolve_Seller_photoURL, marshal: planMarshal_Seller_photoURL, fieldContext: (*executionContext).fieldContext_Seller_photoURL, plain: false, write: nil},
+	"Seller.pickupNote":             {resolve: planResolve_Seller_pickupNote, marshal: planMarshal_Seller_pickupNote, fieldContext: (*executionContext).fieldContext_Seller_pickupNote, plain: true, write: nil},
+	"Seller.prefix":                 {resolve: planResolve_Seller_prefix, marshal: planMarshal_Seller_prefix, fieldContext: (*executionContext).fieldContext_Seller_prefix, plain: true, write: planWrite_Seller_prefix},
+	"Seller.waitingCount":           {resolve: planResolve_Seller_waitingCount, marshal: planMarshal_Seller_waitingCount, fieldContext: (*executionContext).fieldContext_Seller_waitingCount, plain: false, write: nil},
+	"SellerConnection.edges":        {resolve: planResolve_SellerConnection_edges, marshal: planMarshal_SellerConnection_edges, fieldContext: (*executionContext).fieldContext_SellerConnection_edges, plain: true, write: nil},
+	"SellerConnection.pageInfo":     {resolve: planResolve_SellerConnection_pageInfo, marshal: planMarshal_SellerConnection_pageInfo, fieldContext: (*executionContext).fieldContext_SellerConnection_pageInfo, plain: true, write: nil},
+	"SellerConnection.totalCount":   {resolve: planResolve_SellerConnection_totalCount, marshal: planMarshal_SellerConnection_totalCount, fieldContext: (*executionContext).fieldContext_SellerConnection_totalCount, plain: true, write: planWrite_SellerConnection_totalCount},
+	"SellerEdge.cursor":             {resolve: planResolve_SellerEdge_cursor, marshal: planMarshal_SellerEdge_cursor, fieldContext: (*executionContext).fieldContext_SellerEdge_cursor, plain: true, write: nil},
+	"SellerEdge.node":               {resolve: planResolve_SellerEdge_node, marshal: planMarshal_SellerEdge_node, fieldContext: (*executionContext).fieldContext_SellerEdge_node, plain: true, write: nil},
+	"SellerInvite.inviteCode":       {resolve: planResolve_SellerInvite_inviteCode, marshal: planMarshal_SellerInvite_inviteCode, fieldContext: (*executionContext).fieldContext_SellerInvite_inviteCode, plain: true, write: planWrite_SellerInvite_inviteCode},
+	"SellerInvite.seller":           {resolve: planResolve_SellerInvite_seller, marshal: planMarshal_SellerInvite_seller, fieldContext: (*executionContext).fieldContext_SellerInvite_seller, plain: true, write: nil},
+	"SellerUpdate.notice":           {resolve: planResolve_SellerUpdate_notice, marshal: planMarshal_SellerUpdate_notice, fieldContext: (*executionContext).fieldContext_SellerUpdate_notice, plain: true, write: nil},
+	"SellerUpdate.seller":           {resolve: planResolve_SellerUpdate_seller, marshal: planMarshal_SellerUpdate_seller, fieldContext: (*executionContext).fieldContext_SellerUpdate_seller, plain: true, write: nil},
+	"Session.expiresAt":             {resolve: planResolve_Session_expiresAt, marshal: planMarshal_Session_expiresAt, fieldContext: (*executionContext).fieldContext_Session_expiresAt, plain: true, write: nil},
+	"Session.token":                 {resolve: planResolve_Session_token, marshal: planMarshal_Session_token, fieldContext: (*executionContext).fieldContext_Session_token, plain: true, write: planWrite_Session_token},
+	"Session.user":                  {resolve: planResolve_Session_user, marshal: planMarshal_Session_user, fieldContext: (*executionContext).fieldContext_Session_user, plain: true, write: nil},
+	"Ticket.businessDay":            {resolve: planResolve_Ticket_businessDay, marshal: planMarshal_Ticket_businessDay, fieldContext: (*executionContext).fieldContext_Ticket_businessDay, plain: false, write: nil},
+	"Ticket.callCount":              {resolve: planResolve_Ticket_callCount, marshal: planMarshal_Ticket_callCount, fieldContext: (*executionContext).fieldContext_Ticket_callCount, plain: true, write: planWrite_Ticket_callCount},
+	"Ticket.calledAt":               {resolve: planResolve_Ticket_calledAt, marshal: planMarshal_Ticket_calledAt, fieldContext: (*executionContext).fieldContext_Ticket_calledAt, plain: true, write: nil},
+	"Ticket.claimCode":              {resolve: planResolve_Ticket_claimCode, marshal: planMarshal_Ticket_claimCode, fieldContext: (*executionContext).fieldContext_Ticket_claimCode, plain: false, write: nil},
+	"Ticket.code":                   {resolve: planResolve_Ticket_code, marshal: planMarshal_Ticket_code, fieldContext: (*executionContext).fieldContext_Ticket_code, plain: true, write: planWrite_Ticket_code},
+	"Ticket.createdAt":              {resolve: planResolve_Ticket_createdAt, marshal: planMarshal_Ticket_createdAt, fieldContext: (*executionContext).fieldContext_Ticket_createdAt, plain: true, write: nil},
+	"Ticket.doneAt":                 {resolve: planResolve_Ticket_doneAt, marshal: planMarshal_Ticket_doneAt, fieldContext: (*executionContext).fieldContext_Ticket_doneAt, plain: true, write: nil},
+	"Ticket.etaSeconds":             {resolve: planResolve_Ticket_etaSeconds, marshal: planMarshal_Ticket_etaSeconds, fieldContext: (*executionContext).fieldContext_Ticket_etaSeconds, plain: false, write: nil},
+	"Ticket.id":                     {resolve: planResolve_Ticket_id, marshal: planMarshal_Ticket_id, fieldContext: (*executionContext).fieldContext_Ticket_id, plain: true, write: planWrite_Ticket_id},
+	"Ticket.note":                   {resolve: planResolve_Ticket_note, marshal: planMarshal_Ticket_note, fieldContext: (*executionContext).fieldContext_Ticket_note, plain: false, write: nil},
+	"Ticket.number":                 {resolve: planResolve_Ticket_number, marshal: planMarshal_Ticket_number, fieldContext: (*executionContext).fieldContext_Ticket_number, plain: true, write: planWrite_Ticket_number},
+	"Ticket.position":               {resolve: planResolve_Ticket_position, marshal: planMarshal_Ticket_position, fieldContext: (*executionContext).fieldContext_Ticket_position, plain: false, write: nil},
+	"Ticket.seller":                 {resolve: planResolve_Ticket_seller, marshal: planMarshal_Ticket_seller, fieldContext: (*executionContext).fieldContext_Ticket_seller, plain: false, write: nil},
+	"Ticket.status":                 {resolve: planResolve_Ticket_status, marshal: planMarshal_Ticket_status, fieldContext: (*executionContext).fieldContext_Ticket_status, plain: true, write: nil},
+	"Ticket.trackURL":               {resolve: planResolve_Ticket_trackURL, marshal: planMarshal_Ticket_trackURL, fieldContext: (*executionContext).fieldContext_Ticket_trackURL, plain: false, write: nil},
+	"TrackedTicket.businessDay":     {resolve: planResolve_TrackedTicket_businessDay, marshal: planMarshal_TrackedTicket_businessDay, fieldContext: (*executionContext).fieldContext_TrackedTicket_businessDay, plain: true, write: planWrite_TrackedTicket_businessDay},
+	"TrackedTicket.callCount":       {resolve: planResolve_TrackedTicket_callCount, marshal: planMarshal_TrackedTicket_callCount, fieldContext: (*executionContext).fieldContext_TrackedTicket_callCount, plain: true, write: planWrite_TrackedTicket_callCount},
+	"TrackedTicket.calledAt":        {resolve: planResolve_TrackedTicket_calledAt, marshal: planMarshal_TrackedTicket_calledAt, fieldContext: (*executionContext).fieldContext_TrackedTicket_calledAt, plain: true, write: nil},
+	"TrackedTicket.code":            {resolve: planResolve_TrackedTicket_code, marshal: planMarshal_TrackedTicket_code, fieldContext: (*executionContext).fieldContext_TrackedTicket_code, plain: true, write: planWrite_TrackedTicket_code},
+	"TrackedTicket.doneAt":          {resolve: planResolve_TrackedTicket_doneAt, marshal: planMarshal_TrackedTicket_doneAt, fieldContext: (*executionContext).fieldContext_TrackedTicket_doneAt, plain: true, write: nil},
+	"TrackedTicket.etaSeconds":      {resolve: planResolve_TrackedTicket_etaSeconds, marshal: planMarshal_TrackedTicket_etaSeconds, fieldContext: (*executionContext).fieldContext_TrackedTicket_etaSeconds, plain: true, write: nil},
+	"TrackedTicket.expiresAt":       {resolve: planResolve_TrackedTicket_expiresAt, marshal: planMarshal_TrackedTicket_expiresAt, fieldContext: (*executionContext).fieldContext_TrackedTicket_expiresAt, plain: true, write: nil},
+	"TrackedTicket.position":        {resolve: planResolve_TrackedTicket_position, marshal: planMarshal_TrackedTicket_position, fieldContext: (*executionContext).fieldContext_TrackedTicket_position, plain: true, write: nil},
+	"TrackedTicket.seller":          {resolve: planResolve_TrackedTicket_seller, marshal: planMarshal_TrackedTicket_seller, fieldContext: (*executionContext).fieldContext_TrackedTicket_seller, plain: true, write: nil},
+	"TrackedTicket.status":          {resolve: planResolve_TrackedTicket_status, marshal: planMarshal_TrackedTicket_status, fieldContext: (*executionContext).fieldContext_TrackedTicket_status, plain: true, write: nil},
+	"User.id":                       {resolve: planResolve_User_id, marshal: planMarshal_User_id, fieldContext: (*executionContext).fieldContext_User_id, plain: true, write: planWrite_User_id},
+	"User.roles":                    {resolve: planResolve_User_roles, marshal: planMarshal_User_roles, fieldContext: (*executionContext).fieldContext_User_roles, plain: false, write: nil},
+	"User.seller":                   {resolve: planResolve_User_seller, marshal: planMarshal_User_seller, fieldContext: (*executionContext).fieldContext_User_seller, plain: false, write: nil},
 }
 
 // planObjects turns a value of each object type into the pointer its fields' resolvers take (false for nil).
@@ -320,6 +322,15 @@ func planResolve_AuditEntry_action(ctx context.Context, ec *executionContext, o 
 
 }
 
+func planWrite_AuditEntry_action(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*ent.AuditEntry)
+	if !ok || obj == nil {
+		return false
+	}
+	writeGQLString(b, obj.Action)
+	return true
+}
+
 func planMarshal_AuditEntry_action(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
 	t, ok := v.(string)
 	if !ok {
@@ -335,6 +346,15 @@ func planResolve_AuditEntry_actorId(ctx context.Context, ec *executionContext, o
 	}
 	return obj.ActorID, nil
 
+}
+
+func planWrite_AuditEntry_actorId(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*ent.AuditEntry)
+	if !ok || obj == nil {
+		return false
+	}
+	obj.ActorID.MarshalGQL(b)
+	return true
 }
 
 func planMarshal_AuditEntry_actorId(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -371,6 +391,15 @@ func planResolve_AuditEntry_detail(ctx context.Context, ec *executionContext, o 
 
 }
 
+func planWrite_AuditEntry_detail(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*ent.AuditEntry)
+	if !ok || obj == nil {
+		return false
+	}
+	writeGQLString(b, obj.Detail)
+	return true
+}
+
 func planMarshal_AuditEntry_detail(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
 	t, ok := v.(string)
 	if !ok {
@@ -388,6 +417,15 @@ func planResolve_AuditEntry_targetId(ctx context.Context, ec *executionContext, 
 
 }
 
+func planWrite_AuditEntry_targetId(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*ent.AuditEntry)
+	if !ok || obj == nil {
+		return false
+	}
+	obj.TargetID.MarshalGQL(b)
+	return true
+}
+
 func planMarshal_AuditEntry_targetId(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
 	t, ok := v.(pulid.ID)
 	if !ok {
@@ -403,6 +441,15 @@ func planResolve_CallEvent_announcement(ctx context.Context, ec *executionContex
 	}
 	return obj.Announcement, nil
 
+}
+
+func planWrite_CallEvent_announcement(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*canteen.CallEvent)
+	if !ok || obj == nil {
+		return false
+	}
+	writeGQLString(b, obj.Announcement)
+	return true
 }
 
 func planMarshal_CallEvent_announcement(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -437,6 +484,15 @@ func planResolve_CallEvent_code(ctx context.Context, ec *executionContext, o any
 	}
 	return obj.Code, nil
 
+}
+
+func planWrite_CallEvent_code(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*canteen.CallEvent)
+	if !ok || obj == nil {
+		return false
+	}
+	writeGQLString(b, obj.Code)
+	return true
 }
 
 func planMarshal_CallEvent_code(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -507,6 +563,15 @@ func planResolve_ConsoleLogin_qrText(ctx context.Context, ec *executionContext, 
 
 }
 
+func planWrite_ConsoleLogin_qrText(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*canteen.ConsoleLogin)
+	if !ok || obj == nil {
+		return false
+	}
+	writeGQLString(b, obj.QRText)
+	return true
+}
+
 func planMarshal_ConsoleLogin_qrText(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
 	t, ok := v.(string)
 	if !ok {
@@ -524,6 +589,15 @@ func planResolve_ConsoleLogin_secret(ctx context.Context, ec *executionContext, 
 
 }
 
+func planWrite_ConsoleLogin_secret(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*canteen.ConsoleLogin)
+	if !ok || obj == nil {
+		return false
+	}
+	writeGQLString(b, obj.Secret)
+	return true
+}
+
 func planMarshal_ConsoleLogin_secret(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
 	t, ok := v.(string)
 	if !ok {
@@ -539,6 +613,15 @@ func planResolve_ContentReview_content(ctx context.Context, ec *executionContext
 	}
 	return obj.Content, nil
 
+}
+
+func planWrite_ContentReview_content(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*canteen.ContentReview)
+	if !ok || obj == nil {
+		return false
+	}
+	writeGQLString(b, obj.Content)
+	return true
 }
 
 func planMarshal_ContentReview_content(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -575,6 +658,15 @@ func planResolve_ContentReview_id(ctx context.Context, ec *executionContext, o a
 
 }
 
+func planWrite_ContentReview_id(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*canteen.ContentReview)
+	if !ok || obj == nil {
+		return false
+	}
+	obj.ID.MarshalGQL(b)
+	return true
+}
+
 func planMarshal_ContentReview_id(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
 	t, ok := v.(pulid.ID)
 	if !ok {
@@ -590,6 +682,15 @@ func planResolve_ContentReview_label(ctx context.Context, ec *executionContext, 
 	}
 	return obj.Label, nil
 
+}
+
+func planWrite_ContentReview_label(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*canteen.ContentReview)
+	if !ok || obj == nil {
+		return false
+	}
+	b.Write(strconv.AppendInt(b.AvailableBuffer(), int64(obj.Label), 10))
+	return true
 }
 
 func planMarshal_ContentReview_label(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -609,6 +710,15 @@ func planResolve_ContentReview_reason(ctx context.Context, ec *executionContext,
 
 }
 
+func planWrite_ContentReview_reason(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*canteen.ContentReview)
+	if !ok || obj == nil {
+		return false
+	}
+	writeGQLString(b, obj.Reason)
+	return true
+}
+
 func planMarshal_ContentReview_reason(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
 	t, ok := v.(string)
 	if !ok {
@@ -624,6 +734,15 @@ func planResolve_ContentReview_sellerId(ctx context.Context, ec *executionContex
 	}
 	return obj.SellerID, nil
 
+}
+
+func planWrite_ContentReview_sellerId(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*canteen.ContentReview)
+	if !ok || obj == nil {
+		return false
+	}
+	obj.SellerID.MarshalGQL(b)
+	return true
 }
 
 func planMarshal_ContentReview_sellerId(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -643,6 +762,15 @@ func planResolve_ContentReview_subject(ctx context.Context, ec *executionContext
 
 }
 
+func planWrite_ContentReview_subject(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*canteen.ContentReview)
+	if !ok || obj == nil {
+		return false
+	}
+	writeGQLString(b, obj.Subject)
+	return true
+}
+
 func planMarshal_ContentReview_subject(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
 	t, ok := v.(string)
 	if !ok {
@@ -658,6 +786,15 @@ func planResolve_ContentReview_targetId(ctx context.Context, ec *executionContex
 	}
 	return obj.TargetID, nil
 
+}
+
+func planWrite_ContentReview_targetId(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*canteen.ContentReview)
+	if !ok || obj == nil {
+		return false
+	}
+	obj.TargetID.MarshalGQL(b)
+	return true
 }
 
 func planMarshal_ContentReview_targetId(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -677,6 +814,15 @@ func planResolve_DayStats_calls(ctx context.Context, ec *executionContext, o any
 
 }
 
+func planWrite_DayStats_calls(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*canteen.DayStats)
+	if !ok || obj == nil {
+		return false
+	}
+	b.Write(strconv.AppendInt(b.AvailableBuffer(), int64(obj.Calls), 10))
+	return true
+}
+
 func planMarshal_DayStats_calls(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
 	t, ok := v.(int)
 	if !ok {
@@ -692,6 +838,15 @@ func planResolve_DayStats_cancelled(ctx context.Context, ec *executionContext, o
 	}
 	return obj.Cancelled, nil
 
+}
+
+func planWrite_DayStats_cancelled(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*canteen.DayStats)
+	if !ok || obj == nil {
+		return false
+	}
+	b.Write(strconv.AppendInt(b.AvailableBuffer(), int64(obj.Cancelled), 10))
+	return true
 }
 
 func planMarshal_DayStats_cancelled(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -711,6 +866,15 @@ func planResolve_DayStats_completed(ctx context.Context, ec *executionContext, o
 
 }
 
+func planWrite_DayStats_completed(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*canteen.DayStats)
+	if !ok || obj == nil {
+		return false
+	}
+	b.Write(strconv.AppendInt(b.AvailableBuffer(), int64(obj.Completed), 10))
+	return true
+}
+
 func planMarshal_DayStats_completed(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
 	t, ok := v.(int)
 	if !ok {
@@ -728,6 +892,15 @@ func planResolve_DayStats_day(ctx context.Context, ec *executionContext, o any) 
 
 }
 
+func planWrite_DayStats_day(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*canteen.DayStats)
+	if !ok || obj == nil {
+		return false
+	}
+	writeGQLString(b, obj.Day)
+	return true
+}
+
 func planMarshal_DayStats_day(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
 	t, ok := v.(string)
 	if !ok {
@@ -743,6 +916,15 @@ func planResolve_DayStats_issued(ctx context.Context, ec *executionContext, o an
 	}
 	return obj.Issued, nil
 
+}
+
+func planWrite_DayStats_issued(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*canteen.DayStats)
+	if !ok || obj == nil {
+		return false
+	}
+	b.Write(strconv.AppendInt(b.AvailableBuffer(), int64(obj.Issued), 10))
+	return true
 }
 
 func planMarshal_DayStats_issued(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -796,6 +978,15 @@ func planResolve_DayStats_noShows(ctx context.Context, ec *executionContext, o a
 
 }
 
+func planWrite_DayStats_noShows(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*canteen.DayStats)
+	if !ok || obj == nil {
+		return false
+	}
+	b.Write(strconv.AppendInt(b.AvailableBuffer(), int64(obj.NoShows), 10))
+	return true
+}
+
 func planMarshal_DayStats_noShows(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
 	t, ok := v.(int)
 	if !ok {
@@ -847,6 +1038,15 @@ func planResolve_MenuItem_available(ctx context.Context, ec *executionContext, o
 
 }
 
+func planWrite_MenuItem_available(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*ent.MenuItem)
+	if !ok || obj == nil {
+		return false
+	}
+	b.WriteString(strconv.FormatBool(obj.Available))
+	return true
+}
+
 func planMarshal_MenuItem_available(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
 	t, ok := v.(bool)
 	if !ok {
@@ -864,6 +1064,15 @@ func planResolve_MenuItem_id(ctx context.Context, ec *executionContext, o any) (
 
 }
 
+func planWrite_MenuItem_id(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*ent.MenuItem)
+	if !ok || obj == nil {
+		return false
+	}
+	obj.ID.MarshalGQL(b)
+	return true
+}
+
 func planMarshal_MenuItem_id(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
 	t, ok := v.(pulid.ID)
 	if !ok {
@@ -879,6 +1088,15 @@ func planResolve_MenuItem_name(ctx context.Context, ec *executionContext, o any)
 	}
 	return obj.Name, nil
 
+}
+
+func planWrite_MenuItem_name(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*ent.MenuItem)
+	if !ok || obj == nil {
+		return false
+	}
+	writeGQLString(b, obj.Name)
+	return true
 }
 
 func planMarshal_MenuItem_name(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -1266,6 +1484,15 @@ func planResolve_PageInfo_hasNextPage(ctx context.Context, ec *executionContext,
 
 }
 
+func planWrite_PageInfo_hasNextPage(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*entgql.PageInfo[pulid.ID])
+	if !ok || obj == nil {
+		return false
+	}
+	b.WriteString(strconv.FormatBool(obj.HasNextPage))
+	return true
+}
+
 func planMarshal_PageInfo_hasNextPage(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
 	t, ok := v.(bool)
 	if !ok {
@@ -1281,6 +1508,15 @@ func planResolve_PageInfo_hasPreviousPage(ctx context.Context, ec *executionCont
 	}
 	return obj.HasPreviousPage, nil
 
+}
+
+func planWrite_PageInfo_hasPreviousPage(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*entgql.PageInfo[pulid.ID])
+	if !ok || obj == nil {
+		return false
+	}
+	b.WriteString(strconv.FormatBool(obj.HasPreviousPage))
+	return true
 }
 
 func planMarshal_PageInfo_hasPreviousPage(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -1317,6 +1553,15 @@ func planResolve_QRCode_dataURL(ctx context.Context, ec *executionContext, o any
 
 }
 
+func planWrite_QRCode_dataURL(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*canteen.QRCode)
+	if !ok || obj == nil {
+		return false
+	}
+	writeGQLString(b, obj.DataURL)
+	return true
+}
+
 func planMarshal_QRCode_dataURL(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
 	t, ok := v.(string)
 	if !ok {
@@ -1332,6 +1577,15 @@ func planResolve_QRCode_target(ctx context.Context, ec *executionContext, o any)
 	}
 	return obj.Target, nil
 
+}
+
+func planWrite_QRCode_target(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*canteen.QRCode)
+	if !ok || obj == nil {
+		return false
+	}
+	writeGQLString(b, obj.Target)
+	return true
 }
 
 func planMarshal_QRCode_target(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -1547,6 +1801,15 @@ func planResolve_Seller_id(ctx context.Context, ec *executionContext, o any) (an
 
 }
 
+func planWrite_Seller_id(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*ent.Seller)
+	if !ok || obj == nil {
+		return false
+	}
+	obj.ID.MarshalGQL(b)
+	return true
+}
+
 func planMarshal_Seller_id(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
 	t, ok := v.(pulid.ID)
 	if !ok {
@@ -1579,6 +1842,15 @@ func planResolve_Seller_maxNumber(ctx context.Context, ec *executionContext, o a
 	}
 	return obj.MaxNumber, nil
 
+}
+
+func planWrite_Seller_maxNumber(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*ent.Seller)
+	if !ok || obj == nil {
+		return false
+	}
+	b.Write(strconv.AppendInt(b.AvailableBuffer(), int64(obj.MaxNumber), 10))
+	return true
 }
 
 func planMarshal_Seller_maxNumber(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -1615,6 +1887,15 @@ func planResolve_Seller_name(ctx context.Context, ec *executionContext, o any) (
 
 }
 
+func planWrite_Seller_name(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*ent.Seller)
+	if !ok || obj == nil {
+		return false
+	}
+	writeGQLString(b, obj.Name)
+	return true
+}
+
 func planMarshal_Seller_name(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
 	t, ok := v.(string)
 	if !ok {
@@ -1632,6 +1913,15 @@ func planResolve_Seller_noShowAfterCalls(ctx context.Context, ec *executionConte
 
 }
 
+func planWrite_Seller_noShowAfterCalls(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*ent.Seller)
+	if !ok || obj == nil {
+		return false
+	}
+	b.Write(strconv.AppendInt(b.AvailableBuffer(), int64(obj.NoShowAfterCalls), 10))
+	return true
+}
+
 func planMarshal_Seller_noShowAfterCalls(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
 	t, ok := v.(int)
 	if !ok {
@@ -1647,6 +1937,15 @@ func planResolve_Seller_noShowAfterMinutes(ctx context.Context, ec *executionCon
 	}
 	return obj.NoShowAfterMinutes, nil
 
+}
+
+func planWrite_Seller_noShowAfterMinutes(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*ent.Seller)
+	if !ok || obj == nil {
+		return false
+	}
+	b.Write(strconv.AppendInt(b.AvailableBuffer(), int64(obj.NoShowAfterMinutes), 10))
+	return true
 }
 
 func planMarshal_Seller_noShowAfterMinutes(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -1768,6 +2067,15 @@ func planResolve_Seller_prefix(ctx context.Context, ec *executionContext, o any)
 
 }
 
+func planWrite_Seller_prefix(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*ent.Seller)
+	if !ok || obj == nil {
+		return false
+	}
+	writeGQLString(b, obj.Prefix)
+	return true
+}
+
 func planMarshal_Seller_prefix(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
 	t, ok := v.(string)
 	if !ok {
@@ -1836,6 +2144,15 @@ func planResolve_SellerConnection_totalCount(ctx context.Context, ec *executionC
 
 }
 
+func planWrite_SellerConnection_totalCount(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*ent.SellerConnection)
+	if !ok || obj == nil {
+		return false
+	}
+	b.Write(strconv.AppendInt(b.AvailableBuffer(), int64(obj.TotalCount), 10))
+	return true
+}
+
 func planMarshal_SellerConnection_totalCount(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
 	t, ok := v.(int)
 	if !ok {
@@ -1885,6 +2202,15 @@ func planResolve_SellerInvite_inviteCode(ctx context.Context, ec *executionConte
 	}
 	return obj.InviteCode, nil
 
+}
+
+func planWrite_SellerInvite_inviteCode(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*canteen.SellerInvite)
+	if !ok || obj == nil {
+		return false
+	}
+	writeGQLString(b, obj.InviteCode)
+	return true
 }
 
 func planMarshal_SellerInvite_inviteCode(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -1972,6 +2298,15 @@ func planResolve_Session_token(ctx context.Context, ec *executionContext, o any)
 
 }
 
+func planWrite_Session_token(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*canteen.Login)
+	if !ok || obj == nil {
+		return false
+	}
+	writeGQLString(b, obj.Token)
+	return true
+}
+
 func planMarshal_Session_token(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
 	t, ok := v.(string)
 	if !ok {
@@ -2023,6 +2358,15 @@ func planResolve_Ticket_callCount(ctx context.Context, ec *executionContext, o a
 
 }
 
+func planWrite_Ticket_callCount(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*ent.Ticket)
+	if !ok || obj == nil {
+		return false
+	}
+	b.Write(strconv.AppendInt(b.AvailableBuffer(), int64(obj.CallCount), 10))
+	return true
+}
+
 func planMarshal_Ticket_callCount(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
 	t, ok := v.(int)
 	if !ok {
@@ -2072,6 +2416,15 @@ func planResolve_Ticket_code(ctx context.Context, ec *executionContext, o any) (
 	}
 	return obj.Code, nil
 
+}
+
+func planWrite_Ticket_code(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*ent.Ticket)
+	if !ok || obj == nil {
+		return false
+	}
+	writeGQLString(b, obj.Code)
+	return true
 }
 
 func planMarshal_Ticket_code(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -2142,6 +2495,15 @@ func planResolve_Ticket_id(ctx context.Context, ec *executionContext, o any) (an
 
 }
 
+func planWrite_Ticket_id(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*ent.Ticket)
+	if !ok || obj == nil {
+		return false
+	}
+	obj.ID.MarshalGQL(b)
+	return true
+}
+
 func planMarshal_Ticket_id(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
 	t, ok := v.(pulid.ID)
 	if !ok {
@@ -2174,6 +2536,15 @@ func planResolve_Ticket_number(ctx context.Context, ec *executionContext, o any)
 	}
 	return obj.Number, nil
 
+}
+
+func planWrite_Ticket_number(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*ent.Ticket)
+	if !ok || obj == nil {
+		return false
+	}
+	b.Write(strconv.AppendInt(b.AvailableBuffer(), int64(obj.Number), 10))
+	return true
 }
 
 func planMarshal_Ticket_number(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -2261,6 +2632,15 @@ func planResolve_TrackedTicket_businessDay(ctx context.Context, ec *executionCon
 
 }
 
+func planWrite_TrackedTicket_businessDay(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*canteen.TrackedTicket)
+	if !ok || obj == nil {
+		return false
+	}
+	writeGQLString(b, obj.BusinessDay)
+	return true
+}
+
 func planMarshal_TrackedTicket_businessDay(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
 	t, ok := v.(string)
 	if !ok {
@@ -2276,6 +2656,15 @@ func planResolve_TrackedTicket_callCount(ctx context.Context, ec *executionConte
 	}
 	return obj.CallCount, nil
 
+}
+
+func planWrite_TrackedTicket_callCount(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*canteen.TrackedTicket)
+	if !ok || obj == nil {
+		return false
+	}
+	b.Write(strconv.AppendInt(b.AvailableBuffer(), int64(obj.CallCount), 10))
+	return true
 }
 
 func planMarshal_TrackedTicket_callCount(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -2310,6 +2699,15 @@ func planResolve_TrackedTicket_code(ctx context.Context, ec *executionContext, o
 	}
 	return obj.Code, nil
 
+}
+
+func planWrite_TrackedTicket_code(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*canteen.TrackedTicket)
+	if !ok || obj == nil {
+		return false
+	}
+	writeGQLString(b, obj.Code)
+	return true
 }
 
 func planMarshal_TrackedTicket_code(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -2429,6 +2827,15 @@ func planResolve_User_id(ctx context.Context, ec *executionContext, o any) (any,
 	}
 	return obj.ID, nil
 
+}
+
+func planWrite_User_id(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*ent.User)
+	if !ok || obj == nil {
+		return false
+	}
+	obj.ID.MarshalGQL(b)
+	return true
 }
 
 func planMarshal_User_id(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
