@@ -80,6 +80,9 @@ type wsTransport struct {
 	sockets      *Sockets
 	execs        *feedExecs // shared calledNumbers executors
 	log          *slog.Logger
+	// present is the schema's error presenter, for an error that ends a
+	// subscription when no resolver's context is left to carry it.
+	present graphql.ErrorPresenterFunc
 }
 
 var _ graphql.Transport = wsTransport{}
