@@ -107,7 +107,7 @@ func (sub *wsSub) feedEnd(err error) {
 			// error reached it: no resolver's context is left, but the
 			// error still goes through the schema's presenter, so a
 			// database failure is INTERNAL with no detail here too.
-			ctx = graphql.WithResponseContext(context.Background(), sub.s.t.present, nil)
+			ctx = sub.s.t.errorContext()
 		}
 		errs = presentEnd(ctx, err)
 	}
