@@ -2,7 +2,6 @@ package graph
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"strconv"
@@ -140,25 +139,8 @@ func TestFeedEndWithoutResolverContextPresentsError(t *testing.T) {
 			sub := &wsSub{s: s, id: "1", feedKey: "k", ready: ready, cancel: func() {}}
 			s.subs["1"] = sub
 			sub.feedEnd(tc.err)
-			if len(s.queue) != 1 {
-				t.Fatalf("%d frames queued, want the error", len(s.queue))
-			}
-			frame := *s.queue[0]
-			var m struct {
-				Type    string
-				ID      string
-				Payload []struct {
-					Message    string
-					Extensions map[string]any
-				}
-			}
-			if err := json.Unmarshal(frame, &m); err != nil {
-				t.Fatalf("%s: %v", frame, err)
-			}
-			if m.Type != "error" || m.ID != "1" || len(m.Payload) != 1 {
-				t.Fatalf("frame %s, want one error for 1", frame)
-			}
-			if got := m.Payload[0]; got.Message != tc.message || got.Extensions["code"] != tc.code {
+			frame, got := queuedError(t, s, "1")
+			if got.Message != tc.message || got.Extensions["code"] != tc.code {
 				t.Errorf("error %+v, want %q with code %s", got, tc.message, tc.code)
 			}
 			if !tc.detailed {

@@ -96,23 +96,9 @@ func TestPanicInWebSocketOperationIsInternal(t *testing.T) {
 		defer s.recoverOp(sub)
 		panic("secret detail 10.1.2.3")
 	}()
-	if len(s.queue) != 1 {
-		t.Fatalf("%d frames queued, want the error", len(s.queue))
-	}
-	frame := *s.queue[0]
-	var m struct {
-		Type    string
-		ID      string
-		Payload []struct {
-			Message    string
-			Extensions map[string]any
-		}
-	}
-	if err := json.Unmarshal(frame, &m); err != nil {
-		t.Fatalf("%s: %v", frame, err)
-	}
-	if m.Type != "error" || m.ID != "1" || len(m.Payload) != 1 || m.Payload[0].Extensions["code"] != "INTERNAL" {
-		t.Errorf("frame %s, want one INTERNAL error for 1", frame)
+	frame, got := queuedError(t, s, "1")
+	if got.Extensions["code"] != "INTERNAL" {
+		t.Errorf("error %+v, want INTERNAL", got)
 	}
 	if strings.Contains(string(frame), "10.1.2.3") {
 		t.Errorf("the client saw the panic's detail: %s", frame)
@@ -120,4 +106,31 @@ func TestPanicInWebSocketOperationIsInternal(t *testing.T) {
 	if !strings.Contains(logs.String(), "10.1.2.3") {
 		t.Errorf("the panic was not logged: %q", logs.String())
 	}
+}
+
+// presented is an error as a client reads it.
+type presented struct {
+	Message    string
+	Extensions map[string]any
+}
+
+// queuedError returns the one frame s has queued, which must be a single
+// error for operation id, and that error.
+func queuedError(t *testing.T, s *wsSocket, id string) (frame []byte, e presented) {
+	t.Helper()
+	if len(s.queue) != 1 {
+		t.Fatalf("%d frames queued, want the error", len(s.queue))
+	}
+	frame = *s.queue[0]
+	var m struct {
+		Type, ID string
+		Payload  []presented
+	}
+	if err := json.Unmarshal(frame, &m); err != nil {
+		t.Fatalf("%s: %v", frame, err)
+	}
+	if m.Type != "error" || m.ID != id || len(m.Payload) != 1 {
+		t.Fatalf("frame %s, want one error for %s", frame, id)
+	}
+	return frame, m.Payload[0]
 }
