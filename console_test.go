@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -93,11 +94,16 @@ func TestConsoleScanToLogIn(t *testing.T) {
 		if got := wrong.errorCode("x"); got != "NOT_FOUND" {
 			t.Errorf("listening with the QR text instead of the secret: %q, want NOT_FOUND", got)
 		}
-		// The admin sees it in the audit log.
-		var audit struct{ AuditLog []struct{ Action string } }
-		env.ok(t, env.admin, `{ auditLog { action } }`, nil, &audit)
+		// The admin sees it in the audit log, with the approving session
+		// and the phone's address (never the session's token).
+		var audit struct {
+			AuditLog []struct{ Action, Detail string }
+		}
+		env.ok(t, env.admin, `{ auditLog { action detail } }`, nil, &audit)
 		if len(audit.AuditLog) == 0 || audit.AuditLog[0].Action != "approveConsoleLogin" {
 			t.Errorf("audit log %+v, want the console login first", audit.AuditLog)
+		} else if d := audit.AuditLog[0].Detail; !strings.Contains(d, "approved by session ") || !strings.Contains(d, " from 127.0.0.1") || strings.Contains(d, env.seller) {
+			t.Errorf("the console login's detail %q, want the approving session and 127.0.0.1, not the token", d)
 		}
 		// Logout ends the console's session only.
 		env.ok(t, token, `mutation { logout }`, nil, nil)

@@ -263,24 +263,21 @@ func runCalls(ctx context.Context, t *target, n int) callResult {
 
 // fanoutResult is one fan-out run against one target.
 type fanoutResult struct {
-	mode             string
-	n                int
-	connected        int
-	connectSecs      float64
-	idleRSS, subRSS  int64 // KB
-	peakRSS          int64
-	idleG, subG      float64
-	cpu              float64 // server CPU seconds over calls + drain
-	clientCPU        float64
-	rep              clientReport
-	calls            callResult
-	expected         int64
-	leftSecs         float64 // time for goroutines to return to idle, -1: not within 30 s
-	leftG            float64
-	profile          string
-	memProfile       string
-	subsSeen         float64
-	clientConnectErr []string
+	mode            string
+	n               int
+	connected       int
+	connectSecs     float64
+	idleRSS, subRSS int64 // KB
+	peakRSS         int64
+	idleG, subG     float64
+	cpu             float64 // server CPU seconds over calls + drain
+	rep             clientReport
+	calls           callResult
+	expected        int64
+	leftSecs        float64 // time for goroutines to return to idle, -1: not within 30 s
+	leftG           float64
+	profile         string
+	memProfile      string
 }
 
 const idleSlack = 25 // goroutines above idle still counted as idle (DB pool watchers, keep-alive conns)
@@ -310,18 +307,16 @@ func (e *env) fanoutRun(ctx context.Context, mode string, n int, dur time.Durati
 	}
 	defer c.h.stop()
 	var conn struct {
-		Connected   int      `json:"connected"`
-		Secs        float64  `json:"secs"`
-		ErrorSample []string `json:"errorSample"`
+		Connected int     `json:"connected"`
+		Secs      float64 `json:"secs"`
 	}
 	if err := c.ask(ctx, clientCmd{Cmd: "connect"}, time.Duration(n/20)*time.Second+60*time.Second, &conn); err != nil {
 		return nil, err
 	}
-	r.connected, r.connectSecs, r.clientConnectErr = conn.Connected, conn.Secs, conn.ErrorSample
+	r.connected, r.connectSecs = conn.Connected, conn.Secs
 	fmt.Printf("  %s: %d/%d subscribers connected in %.1fs\n", mode, conn.Connected, n, conn.Secs)
 	waitFor(ctx, 60*time.Second, 250*time.Millisecond, func() bool {
 		v, err := t.subs(ctx)
-		r.subsSeen = v
 		return err == nil && v >= float64(conn.Connected)
 	})
 	time.Sleep(2 * time.Second) // let the last subscriptions settle

@@ -29,7 +29,7 @@ func (r *mutationResolver) StartConsoleLogin(ctx context.Context) (*canteen.Cons
 
 // ApproveConsoleLogin is the resolver for the approveConsoleLogin field.
 func (r *mutationResolver) ApproveConsoleLogin(ctx context.Context, qrText string) (bool, error) {
-	return r.Svc.ApproveConsoleLogin(ctx, qrText)
+	return r.Svc.ApproveConsoleLogin(ctx, qrText, clientIPFrom(ctx))
 }
 
 // Me is the resolver for the me field.

@@ -102,11 +102,14 @@ func (sub *wsSub) feedEnd(err error) {
 			ctx = sub.exec.presentCtx
 		}
 		sub.s.t.execs.mu.Unlock()
-		if ctx != nil {
-			errs = presentEnd(ctx, err)
-		} else {
-			errs = gqlerror.List{{Message: err.Error()}}
+		if ctx == nil {
+			// It released its executor (it is stopping) as the topic's
+			// error reached it: no resolver's context is left, but the
+			// error still goes through the schema's presenter, so a
+			// database failure is INTERNAL with no detail here too.
+			ctx = sub.s.t.errorContext()
 		}
+		errs = presentEnd(ctx, err)
 	}
 	sub.end(errs)
 }

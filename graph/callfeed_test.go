@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -109,5 +110,47 @@ func TestFeedEndWhileAdoptingIsSynchronised(t *testing.T) {
 			t.Fatalf("adopt left executor %v", e)
 		}
 		tr.execs.release(sub)
+	}
+}
+
+// A member whose executor and resolver's context are both gone (it left
+// while the topic's error was on its way) still ends through the error
+// presenter: a database failure reaches the client as INTERNAL with no
+// detail, a domain error keeps its code, like every other error.
+func TestFeedEndWithoutResolverContextPresentsError(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		err      error
+		code     string
+		message  string
+		detailed bool // the client may see err's text
+	}{
+		{"internal", errors.New("dial tcp 10.1.2.3:3306: connect: connection refused"), "INTERNAL", "internal error; it has been logged", false},
+		{"domain", canteen.Errorf(canteen.CodeUnauthenticated, "your session has ended; log in again"), "UNAUTHENTICATED", "your session has ended; log in again", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs strings.Builder
+			log := slog.New(slog.NewTextHandler(&logs, nil))
+			tr := &wsTransport{execs: newFeedExecs(), log: log, present: presentErrors(log)}
+			s := &wsSocket{t: tr, proto: protoTransportWS, subs: map[string]*wsSub{}, writing: true}
+			ready := make(chan struct{})
+			close(ready)
+			// No presentCtx, no exec: what adopt and release leave.
+			sub := &wsSub{s: s, id: "1", feedKey: "k", ready: ready, cancel: func() {}}
+			s.subs["1"] = sub
+			sub.feedEnd(tc.err)
+			frame, got := queuedError(t, s, "1")
+			if got.Message != tc.message || got.Extensions["code"] != tc.code {
+				t.Errorf("error %+v, want %q with code %s", got, tc.message, tc.code)
+			}
+			if !tc.detailed {
+				if strings.Contains(string(frame), "10.1.2.3") {
+					t.Errorf("the client saw the error's detail: %s", frame)
+				}
+				if !strings.Contains(logs.String(), "10.1.2.3") {
+					t.Errorf("the internal error was not logged: %q", logs.String())
+				}
+			}
+		})
 	}
 }

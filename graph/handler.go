@@ -77,6 +77,7 @@ func NewHandler(svc *canteen.Service, opts Options) http.Handler {
 	opts.Limits.setDefaults()
 	lim := opts.Limits
 	counts := newSocketCounts(opts.SocketLimits, lim.TrustForwardedFor)
+	present := presentErrors(opts.Logger)
 	var es graphql.ExecutableSchema = NewExecutableSchema(Config{Resolvers: &Resolver{Svc: svc}})
 	if !opts.NoQueryPlans {
 		stats := &planStats{}
@@ -99,6 +100,7 @@ func NewHandler(svc *canteen.Service, opts Options) http.Handler {
 		sockets:      opts.Sockets,
 		execs:        newFeedExecs(),
 		log:          opts.Logger,
+		present:      present,
 		initFunc: func(ctx context.Context, p map[string]any) (context.Context, error) {
 			ctx = onSocket(ctx)
 			token, _ := p["authToken"].(string)
@@ -154,7 +156,7 @@ func NewHandler(svc *canteen.Service, opts Options) http.Handler {
 		srv.AroundResponses(newResponseCache(opts.PublicCacheTTL, publicCacheBytes, svc.Now, svc.DayEnds, svc.PublicVersions).intercept)
 	}
 	srv.AroundFields(markInternal)
-	srv.SetErrorPresenter(presentErrors(opts.Logger))
+	srv.SetErrorPresenter(present)
 	srv.SetRecoverFunc(recoverPanic(opts.Logger))
 	return counts.guard(authenticate(svc, limitBody(opts.MaxBodyBytes, httpSpec(srv)), lim, opts.Logger))
 }

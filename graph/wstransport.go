@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -80,9 +80,18 @@ type wsTransport struct {
 	sockets      *Sockets
 	execs        *feedExecs // shared calledNumbers executors
 	log          *slog.Logger
+	// present is the schema's error presenter, for an error that ends a
+	// subscription when no resolver's context is left to carry it.
+	present graphql.ErrorPresenterFunc
 }
 
 var _ graphql.Transport = wsTransport{}
+
+// errorContext carries the schema's error presenter for an error that ends
+// an operation when no resolver's context is at hand.
+func (t *wsTransport) errorContext() context.Context {
+	return graphql.WithResponseContext(context.Background(), t.present, nil)
+}
 
 func (t wsTransport) Supports(r *http.Request) bool { return r.Header.Get("Upgrade") != "" }
 
@@ -734,14 +743,12 @@ func (sub *wsSub) once(ctx context.Context, rc *graphql.OperationContext) {
 // recoverOp turns a panic while running sub into an error for it.
 func (s *wsSocket) recoverOp(sub *wsSub) {
 	if r := recover(); r != nil {
-		err := graphql.DefaultRecover(sub.ctx, r)
-		s.t.log.ErrorContext(sub.ctx, "panic in a WebSocket operation", "panic", r)
-		var gqlerr *gqlerror.Error
-		if !errors.As(err, &gqlerr) {
-			gqlerr = &gqlerror.Error{Message: "internal error; it has been logged"}
-		}
+		s.t.log.ErrorContext(sub.ctx, "panic in a WebSocket operation", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+		// Through the schema's presenter, as a resolver's panic is: INTERNAL,
+		// no detail.
+		errs := presentEnd(s.t.errorContext(), fmt.Errorf("panic: %v", r))
 		if s.release(sub) {
-			s.sendError(sub.id, gqlerr)
+			s.sendError(sub.id, errs...)
 		}
 		// stop, not only cancel: a panic after the subscription joined its
 		// call feed would leave the member (and its session's watch) in the

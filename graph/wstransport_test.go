@@ -81,3 +81,56 @@ func TestCleanupGivesBackPlacesOfSubscribeCutByClose(t *testing.T) {
 		t.Errorf("address still holds %d subscription places after its socket ended", n)
 	}
 }
+
+// A panic while a WebSocket operation runs (outside any resolver, where
+// gqlgen's own recover does not reach) ends it with INTERNAL and no
+// detail, like every error that is not the domain's.
+func TestPanicInWebSocketOperationIsInternal(t *testing.T) {
+	var logs strings.Builder
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	tr := &wsTransport{execs: newFeedExecs(), log: log, present: presentErrors(log)}
+	s := &wsSocket{t: tr, proto: protoTransportWS, subs: map[string]*wsSub{}, writing: true}
+	sub := &wsSub{s: s, id: "1", ctx: context.Background(), cancel: func() {}, ready: make(chan struct{})}
+	s.subs["1"] = sub
+	func() {
+		defer s.recoverOp(sub)
+		panic("secret detail 10.1.2.3")
+	}()
+	frame, got := queuedError(t, s, "1")
+	if got.Extensions["code"] != "INTERNAL" {
+		t.Errorf("error %+v, want INTERNAL", got)
+	}
+	if strings.Contains(string(frame), "10.1.2.3") {
+		t.Errorf("the client saw the panic's detail: %s", frame)
+	}
+	if !strings.Contains(logs.String(), "10.1.2.3") {
+		t.Errorf("the panic was not logged: %q", logs.String())
+	}
+}
+
+// presented is an error as a client reads it.
+type presented struct {
+	Message    string
+	Extensions map[string]any
+}
+
+// queuedError returns the one frame s has queued, which must be a single
+// error for operation id, and that error.
+func queuedError(t *testing.T, s *wsSocket, id string) (frame []byte, e presented) {
+	t.Helper()
+	if len(s.queue) != 1 {
+		t.Fatalf("%d frames queued, want the error", len(s.queue))
+	}
+	frame = *s.queue[0]
+	var m struct {
+		Type, ID string
+		Payload  []presented
+	}
+	if err := json.Unmarshal(frame, &m); err != nil {
+		t.Fatalf("%s: %v", frame, err)
+	}
+	if m.Type != "error" || m.ID != id || len(m.Payload) != 1 {
+		t.Fatalf("frame %s, want one error for %s", frame, id)
+	}
+	return frame, m.Payload[0]
+}

@@ -157,9 +157,9 @@ func run() error {
 // allocating a Marshaler: %s is the field read (obj.X). Fields with other
 // marshallers go through their marshaller.
 var leafWriters = map[string]string{
-	"marshalNString2string":                 "writeGQLString(b, %s)",
-	"marshalNBoolean2bool":                  "b.WriteString(strconv.FormatBool(%s))",
-	"marshalNInt2int":                       "b.Write(strconv.AppendInt(b.AvailableBuffer(), int64(%s), 10))",
+	"marshalNString2string":               "writeGQLString(b, %s)",
+	"marshalNBoolean2bool":                "b.WriteString(strconv.FormatBool(%s))",
+	"marshalNInt2int":                     "b.Write(strconv.AppendInt(b.AvailableBuffer(), int64(%s), 10))",
 	"marshalNID2callmeᚋinternalᚋpulidᚐID": "%s.MarshalGQL(b)",
 }
 

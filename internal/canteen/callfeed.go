@@ -411,7 +411,8 @@ func (t *callTopic) fill(upto int64) error {
 }
 
 // storedCalls reads today's calls of a stall with after < seq <= upto (upto
-// 0: all), in seq order.
+// 0: all), in seq order: the shared feed's gaps and catch-ups, and the
+// stream of CalledNumbers.
 func (s *Service) storedCalls(ctx context.Context, sellerID pulid.ID, after, upto int64) ([]*CallEvent, error) {
 	var stored []*ent.CallEvent
 	err := s.retryRead(ctx, "reading calls", func() (err error) {

@@ -69,23 +69,15 @@ func (s *Service) CalledNumbers(ctx context.Context, sellerID pulid.ID, after *i
 			last = ev.Seq
 			return true
 		}
-		// catchUp sends today's stored calls with last < seq <= upto (upto 0: all).
+		// catchUp sends today's stored calls with last < seq <= upto (upto
+		// 0: all), read as the shared feed reads them.
 		catchUp := func(upto int64) error {
-			var stored []*ent.CallEvent
-			err := s.retryRead(ctx, "reading calls", func() (err error) {
-				q := s.db.CallEvent.Query().Where(
-					callevent.SellerID(sellerID), callevent.SeqGT(last), callevent.BusinessDay(s.today()))
-				if upto > 0 {
-					q = q.Where(callevent.SeqLTE(upto))
-				}
-				stored, err = q.Order(ent.Asc(callevent.FieldSeq)).WithTicket().All(ctx)
-				return err
-			})
+			stored, err := s.storedCalls(ctx, sellerID, last, upto)
 			if err != nil {
 				return err
 			}
 			for _, ce := range stored {
-				if ce.Seq > last && !emit(newCallEvent(ce.Seq, ce.Edges.Ticket, ce.CalledAt)) {
+				if ce.Seq > last && !emit(ce) {
 					return nil
 				}
 			}

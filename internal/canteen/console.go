@@ -2,6 +2,7 @@ package canteen
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -46,6 +47,9 @@ const (
 	maxLiveConsoleLogins = 1000
 	// tokenLen is the length of newToken's tokens (32 bytes, base64url).
 	tokenLen = 43
+	// maxAuditAddrRunes bounds the client address an audit entry's detail
+	// names: an address or a /64 is far shorter, and the detail holds 400.
+	maxAuditAddrRunes = 64
 )
 
 // ConsoleTopic names the topic a challenge's approval is published on.
@@ -94,10 +98,10 @@ func (s *Service) StartConsoleLogin(ctx context.Context, clientAddr string) (*Co
 }
 
 // ApproveConsoleLogin approves the console login whose QR code says qrText,
-// as the caller, who must run a stall or be an admin. Of any number of
-// approvals racing, on any instances, one wins; the rest, and approvals of
-// an expired challenge, answer NOT_FOUND.
-func (s *Service) ApproveConsoleLogin(ctx context.Context, qrText string) (bool, error) {
+// as the caller, who must run a stall or be an admin, from client address
+// clientAddr. Of any number of approvals racing, on any instances, one
+// wins; the rest, and approvals of an expired challenge, answer NOT_FOUND.
+func (s *Service) ApproveConsoleLogin(ctx context.Context, qrText, clientAddr string) (bool, error) {
 	a, err := requireActor(ctx)
 	if err != nil {
 		return false, err
@@ -130,12 +134,17 @@ func (s *Service) ApproveConsoleLogin(ctx context.Context, qrText string) (bool,
 			return err
 		}
 		// Every console login is audited, a seller's too: it hands out a
-		// session, and the log is where a stolen one is traced.
+		// session, and the log is where a stolen one is traced: to the
+		// approving session (its id, which logs out; never its token) and
+		// the address it came from, keyed as the per-address limits count
+		// it (a stray non-address is cut to fit the detail).
 		target := a.SellerID
 		if target == "" {
 			target = a.UserID
 		}
-		if err := s.record(ctx, tx, a, "approveConsoleLogin", target, "a console logged in with this account"); err != nil {
+		detail := fmt.Sprintf("a console logged in with this account; approved by session %d from %s",
+			a.SessionID, truncateRunes(ratelimit.AddressKey(clientAddr), maxAuditAddrRunes))
+		if err := s.record(ctx, tx, a, "approveConsoleLogin", target, detail); err != nil {
 			return err
 		}
 		tx.publish(events.Event{Topic: ConsoleTopic(c.ID), Seq: 1})

@@ -57,14 +57,14 @@ func TestConsoleLoginFlow(t *testing.T) {
 				t.Fatalf("started %+v: want a callme-console: QR text without the secret, expiring in 2 minutes", cl)
 			}
 			if approveFirst {
-				if ok := must[bool](t)(f.svc.ApproveConsoleLogin(seller, cl.QRText)); !ok {
+				if ok := must[bool](t)(f.svc.ApproveConsoleLogin(seller, cl.QRText, "10.0.0.9")); !ok {
 					t.Fatal("approve answered false")
 				}
 			}
 			sctx, cancel := context.WithCancel(ctx)
 			stream := must[*canteen.Stream[*canteen.Login]](t)(f.svc.ConsoleLoginApproved(sctx, cl.Secret))
 			if !approveFirst {
-				must[bool](t)(f.svc.ApproveConsoleLogin(seller, cl.QRText))
+				must[bool](t)(f.svc.ApproveConsoleLogin(seller, cl.QRText, "10.0.0.9"))
 			}
 			l := recvLogin(t, stream)
 			cancel()
@@ -77,7 +77,7 @@ func TestConsoleLoginFlow(t *testing.T) {
 				t.Fatalf("the console runs the stall's queue: %v", err)
 			}
 			// Single use: neither a second approval nor a second listener.
-			_, err := f.svc.ApproveConsoleLogin(seller, cl.QRText)
+			_, err := f.svc.ApproveConsoleLogin(seller, cl.QRText, "10.0.0.9")
 			wantCode(t, err, canteen.CodeNotFound)
 			_, err = f.svc.ConsoleLoginApproved(ctx, cl.Secret)
 			wantCode(t, err, canteen.CodeNotFound)
@@ -103,15 +103,15 @@ func TestConsoleLoginRefusals(t *testing.T) {
 	seller, _ := f.stall(t, "Refuse", "R", 999)
 	ctx := context.Background()
 	cl := must[*canteen.ConsoleLogin](t)(f.svc.StartConsoleLogin(ctx, "10.0.0.1"))
-	_, err := f.svc.ApproveConsoleLogin(ctx, cl.QRText)
+	_, err := f.svc.ApproveConsoleLogin(ctx, cl.QRText, "10.0.0.9")
 	wantCode(t, err, canteen.CodeUnauthenticated)
-	_, err = f.svc.ApproveConsoleLogin(f.as(t, model.AppCustomer, "alice"), cl.QRText)
+	_, err = f.svc.ApproveConsoleLogin(f.as(t, model.AppCustomer, "alice"), cl.QRText, "10.0.0.9")
 	wantCode(t, err, canteen.CodeForbidden)
 	// A seller-app account without a stall is no seller.
-	_, err = f.svc.ApproveConsoleLogin(f.as(t, model.AppSeller, "nobody"), cl.QRText)
+	_, err = f.svc.ApproveConsoleLogin(f.as(t, model.AppSeller, "nobody"), cl.QRText, "10.0.0.9")
 	wantCode(t, err, canteen.CodeForbidden)
 	for _, qr := range []string{"", "callme-console:", cl.QRText + "x", strings.TrimPrefix(cl.QRText, "callme-console:"), "callme-console:" + strings.Repeat("A", 43), strings.Repeat("取", 5000)} {
-		_, err = f.svc.ApproveConsoleLogin(seller, qr)
+		_, err = f.svc.ApproveConsoleLogin(seller, qr, "10.0.0.9")
 		wantCode(t, err, canteen.CodeNotFound)
 	}
 	for _, secret := range []string{"", "x", cl.Secret[1:] + "A", strings.Repeat("A", 43), strings.Repeat("a", 5000), strings.TrimPrefix(cl.QRText, "callme-console:")} {
@@ -131,7 +131,7 @@ func TestConsoleLoginRefusals(t *testing.T) {
 	}
 	wantCode(t, stream.Err(), canteen.CodeNotFound)
 	f.clock.Add(300 * time.Millisecond)
-	_, err = f.svc.ApproveConsoleLogin(seller, cl.QRText)
+	_, err = f.svc.ApproveConsoleLogin(seller, cl.QRText, "10.0.0.9")
 	wantCode(t, err, canteen.CodeNotFound)
 	_, err = f.svc.ConsoleLoginApproved(ctx, cl.Secret)
 	wantCode(t, err, canteen.CodeNotFound)
@@ -189,7 +189,7 @@ func TestConsoleSessionCannotApproveConsoles(t *testing.T) {
 		seller, _ := f.stall(t, "Console", "C", 999)
 		ctx := context.Background()
 		cl := must[*canteen.ConsoleLogin](t)(f.svc.StartConsoleLogin(ctx, "10.0.0.1"))
-		must[bool](t)(f.svc.ApproveConsoleLogin(seller, cl.QRText))
+		must[bool](t)(f.svc.ApproveConsoleLogin(seller, cl.QRText, "10.0.0.9"))
 		st := must[*canteen.Stream[*canteen.Login]](t)(f.svc.ConsoleLoginApproved(ctx, cl.Secret))
 		l := recvLogin(t, st)
 		a := must[*canteen.Actor](t)(f.svc.Authenticate(ctx, l.Token))
@@ -197,9 +197,9 @@ func TestConsoleSessionCannotApproveConsoles(t *testing.T) {
 			t.Fatal("the console's session does not run the stall")
 		}
 		cl2 := must[*canteen.ConsoleLogin](t)(f.svc.StartConsoleLogin(ctx, "10.0.0.2"))
-		_, err := f.svc.ApproveConsoleLogin(canteen.WithActor(ctx, a), cl2.QRText)
+		_, err := f.svc.ApproveConsoleLogin(canteen.WithActor(ctx, a), cl2.QRText, "10.0.0.9")
 		wantCode(t, err, canteen.CodeForbidden)
-		must[bool](t)(f.svc.ApproveConsoleLogin(seller, cl2.QRText)) // the phone still can
+		must[bool](t)(f.svc.ApproveConsoleLogin(seller, cl2.QRText, "10.0.0.9")) // the phone still can
 	})
 }
 
@@ -226,7 +226,7 @@ func TestConsoleLoginApprovalRace(t *testing.T) {
 			}
 			wg.Go(func() {
 				<-start
-				ok, err := svc.ApproveConsoleLogin(who, cl.QRText)
+				ok, err := svc.ApproveConsoleLogin(who, cl.QRText, "10.0.0.9")
 				mu.Lock()
 				defer mu.Unlock()
 				switch {
@@ -271,4 +271,47 @@ func TestSweepDeletesExpiredConsoleLogins(t *testing.T) {
 	if left := must[[]*ent.ConsoleChallenge](t)(f.db.Client.ConsoleChallenge.Query().All(ctx)); len(left) != 1 || !left[0].ExpiresAt.Equal(live.ExpiresAt) {
 		t.Fatalf("left %d challenges, want the live one", len(left))
 	}
+}
+
+// TestConsoleLoginAuditNamesSessionAndAddress: the audit entry of an
+// approval says which session approved it and from which client address
+// (by the key the per-address limits count: an IPv6 line by its /64), so
+// that a stolen phone's approvals can be traced and its session ended;
+// the session's token is nowhere in the audit log.
+func TestConsoleLoginAuditNamesSessionAndAddress(t *testing.T) {
+	forEngine(t, func(t *testing.T, e storetest.Engine) {
+		f := newFixture(t, e)
+		_, st := f.stall(t, "Audited", "A", 999)
+		ctx := context.Background()
+		for _, tc := range []struct{ addr, want string }{
+			{"203.0.113.7", "203.0.113.7"},
+			{"2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"},
+			{"::ffff:198.51.100.4", "198.51.100.4"},
+		} {
+			l := must[*canteen.Login](t)(f.svc.Login(ctx, canteen.LoginInput{App: model.AppSeller, Code: "dev:owner-Audited"}))
+			phone := f.auth(t, l.Token)
+			a := canteen.ActorFrom(phone)
+			cl := must[*canteen.ConsoleLogin](t)(f.svc.StartConsoleLogin(ctx, "10.0.0.1"))
+			must[bool](t)(f.svc.ApproveConsoleLogin(phone, cl.QRText, tc.addr))
+			entry := must[*ent.AuditEntry](t)(f.db.Client.AuditEntry.Query().
+				Where(auditentry.Action("approveConsoleLogin"), auditentry.TargetID(st.ID)).
+				Order(ent.Desc(auditentry.FieldID)).First(ctx))
+			if want := fmt.Sprintf("session %d", a.SessionID); !strings.Contains(entry.Detail, want) {
+				t.Errorf("approved from %s: detail %q, want it to name %q", tc.addr, entry.Detail, want)
+			}
+			if want := "from " + tc.want; !strings.Contains(entry.Detail, want) {
+				t.Errorf("approved from %s: detail %q, want %q", tc.addr, entry.Detail, want)
+			}
+			if entry.ActorID != a.UserID {
+				t.Errorf("actor %s, want the approving user %s", entry.ActorID, a.UserID)
+			}
+			for _, e := range must[[]*ent.AuditEntry](t)(f.db.Client.AuditEntry.Query().All(ctx)) {
+				for _, v := range []string{string(e.ActorID), e.Action, string(e.TargetID), e.Detail} {
+					if strings.Contains(v, l.Token) {
+						t.Fatalf("the approving session's token is in audit entry %d: %q", e.ID, v)
+					}
+				}
+			}
+		}
+	})
 }
