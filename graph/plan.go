@@ -5,8 +5,12 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"callme/internal/pulid"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -375,10 +379,14 @@ func (r *planRun) field(ctx context.Context, f *fieldPlan, obj any) bool {
 	return true
 }
 
+// Leaf writers: each writes a value as the marshaller named in
+// graph/plangen's leafWriters writes it, and reports false where that
+// marshaller would record an error (the plan then falls back).
+// FuzzLeafWriters holds each to its marshaller.
+
 // writeGQLString is gqlgen's writeQuotedString (graphql/string.go, MIT),
-// which graphql.MarshalString uses, writing into the buffer without the
-// Marshaler: TestWriteGQLStringIsGqlgens holds the two equal.
-func writeGQLString(b *bytes.Buffer, s string) {
+// which graphql.MarshalString uses.
+func writeGQLString(b *bytes.Buffer, s string) bool {
 	const hex = "0123456789ABCDEF"
 	start := 0
 	b.WriteByte('"')
@@ -406,6 +414,57 @@ func writeGQLString(b *bytes.Buffer, s string) {
 	}
 	b.WriteString(s[start:])
 	b.WriteByte('"')
+	return true
+}
+
+func writeOptString(b *bytes.Buffer, s *string) bool {
+	if s == nil {
+		b.WriteString("null")
+		return true
+	}
+	return writeGQLString(b, *s)
+}
+
+func writeBool(b *bytes.Buffer, v bool) bool {
+	b.WriteString(strconv.FormatBool(v))
+	return true
+}
+
+func writeInt(b *bytes.Buffer, v int) bool {
+	b.Write(strconv.AppendInt(b.AvailableBuffer(), int64(v), 10))
+	return true
+}
+
+func writeOptInt(b *bytes.Buffer, v *int) bool {
+	if v == nil {
+		b.WriteString("null")
+		return true
+	}
+	return writeInt(b, *v)
+}
+
+// writeID writes what pulid.ID.MarshalGQL writes (strconv.Quote).
+func writeID(b *bytes.Buffer, id pulid.ID) bool {
+	b.Write(strconv.AppendQuote(b.AvailableBuffer(), string(id)))
+	return true
+}
+
+// writeTime is graphql.MarshalTime: a zero time is null, which a Time!
+// field may not be.
+func writeTime(b *bytes.Buffer, t time.Time) bool {
+	if t.IsZero() {
+		return false
+	}
+	b.Write(strconv.AppendQuote(b.AvailableBuffer(), t.Format(time.RFC3339Nano)))
+	return true
+}
+
+func writeOptTime(b *bytes.Buffer, t *time.Time) bool {
+	if t == nil || t.IsZero() {
+		b.WriteString("null")
+		return true
+	}
+	return writeTime(b, *t)
 }
 
 // plannedSchema runs queries by plan where it can and on gqlgen otherwise.

@@ -10,7 +10,6 @@ import (
 	model1 "callme/internal/model"
 	"callme/internal/pulid"
 	"context"
-	"strconv"
 	"time"
 
 	"entgo.io/contrib/entgql"
@@ -22,19 +21,19 @@ import (
 var planFields = map[string]planField{
 	"AuditEntry.action":             {resolve: planResolve_AuditEntry_action, marshal: planMarshal_AuditEntry_action, fieldContext: (*executionContext).fieldContext_AuditEntry_action, plain: true, write: planWrite_AuditEntry_action},
 	"AuditEntry.actorId":            {resolve: planResolve_AuditEntry_actorId, marshal: planMarshal_AuditEntry_actorId, fieldContext: (*executionContext).fieldContext_AuditEntry_actorId, plain: true, write: planWrite_AuditEntry_actorId},
-	"AuditEntry.createdAt":          {resolve: planResolve_AuditEntry_createdAt, marshal: planMarshal_AuditEntry_createdAt, fieldContext: (*executionContext).fieldContext_AuditEntry_createdAt, plain: true, write: nil},
+	"AuditEntry.createdAt":          {resolve: planResolve_AuditEntry_createdAt, marshal: planMarshal_AuditEntry_createdAt, fieldContext: (*executionContext).fieldContext_AuditEntry_createdAt, plain: true, write: planWrite_AuditEntry_createdAt},
 	"AuditEntry.detail":             {resolve: planResolve_AuditEntry_detail, marshal: planMarshal_AuditEntry_detail, fieldContext: (*executionContext).fieldContext_AuditEntry_detail, plain: true, write: planWrite_AuditEntry_detail},
 	"AuditEntry.targetId":           {resolve: planResolve_AuditEntry_targetId, marshal: planMarshal_AuditEntry_targetId, fieldContext: (*executionContext).fieldContext_AuditEntry_targetId, plain: true, write: planWrite_AuditEntry_targetId},
 	"CallEvent.announcement":        {resolve: planResolve_CallEvent_announcement, marshal: planMarshal_CallEvent_announcement, fieldContext: (*executionContext).fieldContext_CallEvent_announcement, plain: true, write: planWrite_CallEvent_announcement},
-	"CallEvent.calledAt":            {resolve: planResolve_CallEvent_calledAt, marshal: planMarshal_CallEvent_calledAt, fieldContext: (*executionContext).fieldContext_CallEvent_calledAt, plain: true, write: nil},
+	"CallEvent.calledAt":            {resolve: planResolve_CallEvent_calledAt, marshal: planMarshal_CallEvent_calledAt, fieldContext: (*executionContext).fieldContext_CallEvent_calledAt, plain: true, write: planWrite_CallEvent_calledAt},
 	"CallEvent.code":                {resolve: planResolve_CallEvent_code, marshal: planMarshal_CallEvent_code, fieldContext: (*executionContext).fieldContext_CallEvent_code, plain: true, write: planWrite_CallEvent_code},
 	"CallEvent.seq":                 {resolve: planResolve_CallEvent_seq, marshal: planMarshal_CallEvent_seq, fieldContext: (*executionContext).fieldContext_CallEvent_seq, plain: true, write: nil},
 	"CallEvent.ticket":              {resolve: planResolve_CallEvent_ticket, marshal: planMarshal_CallEvent_ticket, fieldContext: (*executionContext).fieldContext_CallEvent_ticket, plain: true, write: nil},
-	"ConsoleLogin.expiresAt":        {resolve: planResolve_ConsoleLogin_expiresAt, marshal: planMarshal_ConsoleLogin_expiresAt, fieldContext: (*executionContext).fieldContext_ConsoleLogin_expiresAt, plain: true, write: nil},
+	"ConsoleLogin.expiresAt":        {resolve: planResolve_ConsoleLogin_expiresAt, marshal: planMarshal_ConsoleLogin_expiresAt, fieldContext: (*executionContext).fieldContext_ConsoleLogin_expiresAt, plain: true, write: planWrite_ConsoleLogin_expiresAt},
 	"ConsoleLogin.qrText":           {resolve: planResolve_ConsoleLogin_qrText, marshal: planMarshal_ConsoleLogin_qrText, fieldContext: (*executionContext).fieldContext_ConsoleLogin_qrText, plain: true, write: planWrite_ConsoleLogin_qrText},
 	"ConsoleLogin.secret":           {resolve: planResolve_ConsoleLogin_secret, marshal: planMarshal_ConsoleLogin_secret, fieldContext: (*executionContext).fieldContext_ConsoleLogin_secret, plain: true, write: planWrite_ConsoleLogin_secret},
 	"ContentReview.content":         {resolve: planResolve_ContentReview_content, marshal: planMarshal_ContentReview_content, fieldContext: (*executionContext).fieldContext_ContentReview_content, plain: true, write: planWrite_ContentReview_content},
-	"ContentReview.createdAt":       {resolve: planResolve_ContentReview_createdAt, marshal: planMarshal_ContentReview_createdAt, fieldContext: (*executionContext).fieldContext_ContentReview_createdAt, plain: true, write: nil},
+	"ContentReview.createdAt":       {resolve: planResolve_ContentReview_createdAt, marshal: planMarshal_ContentReview_createdAt, fieldContext: (*executionContext).fieldContext_ContentReview_createdAt, plain: true, write: planWrite_ContentReview_createdAt},
 	"ContentReview.id":              {resolve: planResolve_ContentReview_id, marshal: planMarshal_ContentReview_id, fieldContext: (*executionContext).fieldContext_ContentReview_id, plain: true, write: planWrite_ContentReview_id},
 	"ContentReview.label":           {resolve: planResolve_ContentReview_label, marshal: planMarshal_ContentReview_label, fieldContext: (*executionContext).fieldContext_ContentReview_label, plain: true, write: planWrite_ContentReview_label},
 	"ContentReview.reason":          {resolve: planResolve_ContentReview_reason, marshal: planMarshal_ContentReview_reason, fieldContext: (*executionContext).fieldContext_ContentReview_reason, plain: true, write: planWrite_ContentReview_reason},
@@ -46,15 +45,15 @@ var planFields = map[string]planField{
 	"DayStats.completed":            {resolve: planResolve_DayStats_completed, marshal: planMarshal_DayStats_completed, fieldContext: (*executionContext).fieldContext_DayStats_completed, plain: true, write: planWrite_DayStats_completed},
 	"DayStats.day":                  {resolve: planResolve_DayStats_day, marshal: planMarshal_DayStats_day, fieldContext: (*executionContext).fieldContext_DayStats_day, plain: true, write: planWrite_DayStats_day},
 	"DayStats.issued":               {resolve: planResolve_DayStats_issued, marshal: planMarshal_DayStats_issued, fieldContext: (*executionContext).fieldContext_DayStats_issued, plain: true, write: planWrite_DayStats_issued},
-	"DayStats.medianPickupSeconds":  {resolve: planResolve_DayStats_medianPickupSeconds, marshal: planMarshal_DayStats_medianPickupSeconds, fieldContext: (*executionContext).fieldContext_DayStats_medianPickupSeconds, plain: true, write: nil},
-	"DayStats.medianWaitSeconds":    {resolve: planResolve_DayStats_medianWaitSeconds, marshal: planMarshal_DayStats_medianWaitSeconds, fieldContext: (*executionContext).fieldContext_DayStats_medianWaitSeconds, plain: true, write: nil},
+	"DayStats.medianPickupSeconds":  {resolve: planResolve_DayStats_medianPickupSeconds, marshal: planMarshal_DayStats_medianPickupSeconds, fieldContext: (*executionContext).fieldContext_DayStats_medianPickupSeconds, plain: true, write: planWrite_DayStats_medianPickupSeconds},
+	"DayStats.medianWaitSeconds":    {resolve: planResolve_DayStats_medianWaitSeconds, marshal: planMarshal_DayStats_medianWaitSeconds, fieldContext: (*executionContext).fieldContext_DayStats_medianWaitSeconds, plain: true, write: planWrite_DayStats_medianWaitSeconds},
 	"DayStats.noShows":              {resolve: planResolve_DayStats_noShows, marshal: planMarshal_DayStats_noShows, fieldContext: (*executionContext).fieldContext_DayStats_noShows, plain: true, write: planWrite_DayStats_noShows},
-	"DayStats.p90PickupSeconds":     {resolve: planResolve_DayStats_p90PickupSeconds, marshal: planMarshal_DayStats_p90PickupSeconds, fieldContext: (*executionContext).fieldContext_DayStats_p90PickupSeconds, plain: true, write: nil},
-	"DayStats.p90WaitSeconds":       {resolve: planResolve_DayStats_p90WaitSeconds, marshal: planMarshal_DayStats_p90WaitSeconds, fieldContext: (*executionContext).fieldContext_DayStats_p90WaitSeconds, plain: true, write: nil},
+	"DayStats.p90PickupSeconds":     {resolve: planResolve_DayStats_p90PickupSeconds, marshal: planMarshal_DayStats_p90PickupSeconds, fieldContext: (*executionContext).fieldContext_DayStats_p90PickupSeconds, plain: true, write: planWrite_DayStats_p90PickupSeconds},
+	"DayStats.p90WaitSeconds":       {resolve: planResolve_DayStats_p90WaitSeconds, marshal: planMarshal_DayStats_p90WaitSeconds, fieldContext: (*executionContext).fieldContext_DayStats_p90WaitSeconds, plain: true, write: planWrite_DayStats_p90WaitSeconds},
 	"MenuItem.available":            {resolve: planResolve_MenuItem_available, marshal: planMarshal_MenuItem_available, fieldContext: (*executionContext).fieldContext_MenuItem_available, plain: true, write: planWrite_MenuItem_available},
 	"MenuItem.id":                   {resolve: planResolve_MenuItem_id, marshal: planMarshal_MenuItem_id, fieldContext: (*executionContext).fieldContext_MenuItem_id, plain: true, write: planWrite_MenuItem_id},
 	"MenuItem.name":                 {resolve: planResolve_MenuItem_name, marshal: planMarshal_MenuItem_name, fieldContext: (*executionContext).fieldContext_MenuItem_name, plain: true, write: planWrite_MenuItem_name},
-	"MenuItem.priceCents":           {resolve: planResolve_MenuItem_priceCents, marshal: planMarshal_MenuItem_priceCents, fieldContext: (*executionContext).fieldContext_MenuItem_priceCents, plain: true, write: nil},
+	"MenuItem.priceCents":           {resolve: planResolve_MenuItem_priceCents, marshal: planMarshal_MenuItem_priceCents, fieldContext: (*executionContext).fieldContext_MenuItem_priceCents, plain: true, write: planWrite_MenuItem_priceCents},
 	"Mutation.acceptContent":        {resolve: planResolve_Mutation_acceptContent, marshal: planMarshal_Mutation_acceptContent, fieldContext: (*executionContext).fieldContext_Mutation_acceptContent, plain: false, write: nil},
 	"Mutation.acceptNotifications":  {resolve: planResolve_Mutation_acceptNotifications, marshal: planMarshal_Mutation_acceptNotifications, fieldContext: (*executionContext).fieldContext_Mutation_acceptNotifications, plain: false, write: nil},
 	"Mutation.approveConsoleLogin":  {resolve: planResolve_Mutation_approveConsoleLogin, marshal: planMarshal_Mutation_approveConsoleLogin, fieldContext: (*executionContext).fieldContext_Mutation_approveConsoleLogin, plain: false, write: nil},
@@ -107,11 +106,11 @@ var planFields = map[string]planField{
 	"Seller.noShowAfterCalls":       {resolve: planResolve_Seller_noShowAfterCalls, marshal: planMarshal_Seller_noShowAfterCalls, fieldContext: (*executionContext).fieldContext_Seller_noShowAfterCalls, plain: true, write: planWrite_Seller_noShowAfterCalls},
 	"Seller.noShowAfterMinutes":     {resolve: planResolve_Seller_noShowAfterMinutes, marshal: planMarshal_Seller_noShowAfterMinutes, fieldContext: (*executionContext).fieldContext_Seller_noShowAfterMinutes, plain: true, write: planWrite_Seller_noShowAfterMinutes},
 	"Seller.open":                   {resolve: planResolve_Seller_open, marshal: planMarshal_Seller_open, fieldContext: (*executionContext).fieldContext_Seller_open, plain: false, write: nil},
-	"Seller.paidUntil":              {resolve: planResolve_Seller_paidUntil, marshal: planMarshal_Seller_paidUntil, fieldContext: (*executionContext).fieldContext_Seller_paidUntil, plain: true, write: nil},
-	"Seller.personName":             {resolve: planResolve_Seller_personName, marshal: planMarshal_Seller_personName, fieldContext: (*executionContext).fieldContext_Seller_personName, plain: true, write: nil},
+	"Seller.paidUntil":              {resolve: planResolve_Seller_paidUntil, marshal: planMarshal_Seller_paidUntil, fieldContext: (*executionContext).fieldContext_Seller_paidUntil, plain: true, write: planWrite_Seller_paidUntil},
+	"Seller.personName":             {resolve: planResolve_Seller_personName, marshal: planMarshal_Seller_personName, fieldContext: (*executionContext).fieldContext_Seller_personName, plain: true, write: planWrite_Seller_personName},
 	"Seller.photoStatus":            {resolve: planResolve_Seller_photoStatus, marshal: planMarshal_Seller_photoStatus, fieldContext: (*executionContext).fieldContext_Seller_photoStatus, plain: false, write: nil},
 	"Seller.photoURL":               {resolve: planResolve_Seller_photoURL, marshal: planMarshal_Seller_photoURL, fieldContext: (*executionContext).fieldContext_Seller_photoURL, plain: false, write: nil},
-	"Seller.pickupNote":             {resolve: planResolve_Seller_pickupNote, marshal: planMarshal_Seller_pickupNote, fieldContext: (*executionContext).fieldContext_Seller_pickupNote, plain: true, write: nil},
+	"Seller.pickupNote":             {resolve: planResolve_Seller_pickupNote, marshal: planMarshal_Seller_pickupNote, fieldContext: (*executionContext).fieldContext_Seller_pickupNote, plain: true, write: planWrite_Seller_pickupNote},
 	"Seller.prefix":                 {resolve: planResolve_Seller_prefix, marshal: planMarshal_Seller_prefix, fieldContext: (*executionContext).fieldContext_Seller_prefix, plain: true, write: planWrite_Seller_prefix},
 	"Seller.waitingCount":           {resolve: planResolve_Seller_waitingCount, marshal: planMarshal_Seller_waitingCount, fieldContext: (*executionContext).fieldContext_Seller_waitingCount, plain: false, write: nil},
 	"SellerConnection.edges":        {resolve: planResolve_SellerConnection_edges, marshal: planMarshal_SellerConnection_edges, fieldContext: (*executionContext).fieldContext_SellerConnection_edges, plain: true, write: nil},
@@ -121,18 +120,18 @@ var planFields = map[string]planField{
 	"SellerEdge.node":               {resolve: planResolve_SellerEdge_node, marshal: planMarshal_SellerEdge_node, fieldContext: (*executionContext).fieldContext_SellerEdge_node, plain: true, write: nil},
 	"SellerInvite.inviteCode":       {resolve: planResolve_SellerInvite_inviteCode, marshal: planMarshal_SellerInvite_inviteCode, fieldContext: (*executionContext).fieldContext_SellerInvite_inviteCode, plain: true, write: planWrite_SellerInvite_inviteCode},
 	"SellerInvite.seller":           {resolve: planResolve_SellerInvite_seller, marshal: planMarshal_SellerInvite_seller, fieldContext: (*executionContext).fieldContext_SellerInvite_seller, plain: true, write: nil},
-	"SellerUpdate.notice":           {resolve: planResolve_SellerUpdate_notice, marshal: planMarshal_SellerUpdate_notice, fieldContext: (*executionContext).fieldContext_SellerUpdate_notice, plain: true, write: nil},
+	"SellerUpdate.notice":           {resolve: planResolve_SellerUpdate_notice, marshal: planMarshal_SellerUpdate_notice, fieldContext: (*executionContext).fieldContext_SellerUpdate_notice, plain: true, write: planWrite_SellerUpdate_notice},
 	"SellerUpdate.seller":           {resolve: planResolve_SellerUpdate_seller, marshal: planMarshal_SellerUpdate_seller, fieldContext: (*executionContext).fieldContext_SellerUpdate_seller, plain: true, write: nil},
-	"Session.expiresAt":             {resolve: planResolve_Session_expiresAt, marshal: planMarshal_Session_expiresAt, fieldContext: (*executionContext).fieldContext_Session_expiresAt, plain: true, write: nil},
+	"Session.expiresAt":             {resolve: planResolve_Session_expiresAt, marshal: planMarshal_Session_expiresAt, fieldContext: (*executionContext).fieldContext_Session_expiresAt, plain: true, write: planWrite_Session_expiresAt},
 	"Session.token":                 {resolve: planResolve_Session_token, marshal: planMarshal_Session_token, fieldContext: (*executionContext).fieldContext_Session_token, plain: true, write: planWrite_Session_token},
 	"Session.user":                  {resolve: planResolve_Session_user, marshal: planMarshal_Session_user, fieldContext: (*executionContext).fieldContext_Session_user, plain: true, write: nil},
 	"Ticket.businessDay":            {resolve: planResolve_Ticket_businessDay, marshal: planMarshal_Ticket_businessDay, fieldContext: (*executionContext).fieldContext_Ticket_businessDay, plain: false, write: nil},
 	"Ticket.callCount":              {resolve: planResolve_Ticket_callCount, marshal: planMarshal_Ticket_callCount, fieldContext: (*executionContext).fieldContext_Ticket_callCount, plain: true, write: planWrite_Ticket_callCount},
-	"Ticket.calledAt":               {resolve: planResolve_Ticket_calledAt, marshal: planMarshal_Ticket_calledAt, fieldContext: (*executionContext).fieldContext_Ticket_calledAt, plain: true, write: nil},
+	"Ticket.calledAt":               {resolve: planResolve_Ticket_calledAt, marshal: planMarshal_Ticket_calledAt, fieldContext: (*executionContext).fieldContext_Ticket_calledAt, plain: true, write: planWrite_Ticket_calledAt},
 	"Ticket.claimCode":              {resolve: planResolve_Ticket_claimCode, marshal: planMarshal_Ticket_claimCode, fieldContext: (*executionContext).fieldContext_Ticket_claimCode, plain: false, write: nil},
 	"Ticket.code":                   {resolve: planResolve_Ticket_code, marshal: planMarshal_Ticket_code, fieldContext: (*executionContext).fieldContext_Ticket_code, plain: true, write: planWrite_Ticket_code},
-	"Ticket.createdAt":              {resolve: planResolve_Ticket_createdAt, marshal: planMarshal_Ticket_createdAt, fieldContext: (*executionContext).fieldContext_Ticket_createdAt, plain: true, write: nil},
-	"Ticket.doneAt":                 {resolve: planResolve_Ticket_doneAt, marshal: planMarshal_Ticket_doneAt, fieldContext: (*executionContext).fieldContext_Ticket_doneAt, plain: true, write: nil},
+	"Ticket.createdAt":              {resolve: planResolve_Ticket_createdAt, marshal: planMarshal_Ticket_createdAt, fieldContext: (*executionContext).fieldContext_Ticket_createdAt, plain: true, write: planWrite_Ticket_createdAt},
+	"Ticket.doneAt":                 {resolve: planResolve_Ticket_doneAt, marshal: planMarshal_Ticket_doneAt, fieldContext: (*executionContext).fieldContext_Ticket_doneAt, plain: true, write: planWrite_Ticket_doneAt},
 	"Ticket.etaSeconds":             {resolve: planResolve_Ticket_etaSeconds, marshal: planMarshal_Ticket_etaSeconds, fieldContext: (*executionContext).fieldContext_Ticket_etaSeconds, plain: false, write: nil},
 	"Ticket.id":                     {resolve: planResolve_Ticket_id, marshal: planMarshal_Ticket_id, fieldContext: (*executionContext).fieldContext_Ticket_id, plain: true, write: planWrite_Ticket_id},
 	"Ticket.note":                   {resolve: planResolve_Ticket_note, marshal: planMarshal_Ticket_note, fieldContext: (*executionContext).fieldContext_Ticket_note, plain: false, write: nil},
@@ -143,12 +142,12 @@ var planFields = map[string]planField{
 	"Ticket.trackURL":               {resolve: planResolve_Ticket_trackURL, marshal: planMarshal_Ticket_trackURL, fieldContext: (*executionContext).fieldContext_Ticket_trackURL, plain: false, write: nil},
 	"TrackedTicket.businessDay":     {resolve: planResolve_TrackedTicket_businessDay, marshal: planMarshal_TrackedTicket_businessDay, fieldContext: (*executionContext).fieldContext_TrackedTicket_businessDay, plain: true, write: planWrite_TrackedTicket_businessDay},
 	"TrackedTicket.callCount":       {resolve: planResolve_TrackedTicket_callCount, marshal: planMarshal_TrackedTicket_callCount, fieldContext: (*executionContext).fieldContext_TrackedTicket_callCount, plain: true, write: planWrite_TrackedTicket_callCount},
-	"TrackedTicket.calledAt":        {resolve: planResolve_TrackedTicket_calledAt, marshal: planMarshal_TrackedTicket_calledAt, fieldContext: (*executionContext).fieldContext_TrackedTicket_calledAt, plain: true, write: nil},
+	"TrackedTicket.calledAt":        {resolve: planResolve_TrackedTicket_calledAt, marshal: planMarshal_TrackedTicket_calledAt, fieldContext: (*executionContext).fieldContext_TrackedTicket_calledAt, plain: true, write: planWrite_TrackedTicket_calledAt},
 	"TrackedTicket.code":            {resolve: planResolve_TrackedTicket_code, marshal: planMarshal_TrackedTicket_code, fieldContext: (*executionContext).fieldContext_TrackedTicket_code, plain: true, write: planWrite_TrackedTicket_code},
-	"TrackedTicket.doneAt":          {resolve: planResolve_TrackedTicket_doneAt, marshal: planMarshal_TrackedTicket_doneAt, fieldContext: (*executionContext).fieldContext_TrackedTicket_doneAt, plain: true, write: nil},
-	"TrackedTicket.etaSeconds":      {resolve: planResolve_TrackedTicket_etaSeconds, marshal: planMarshal_TrackedTicket_etaSeconds, fieldContext: (*executionContext).fieldContext_TrackedTicket_etaSeconds, plain: true, write: nil},
-	"TrackedTicket.expiresAt":       {resolve: planResolve_TrackedTicket_expiresAt, marshal: planMarshal_TrackedTicket_expiresAt, fieldContext: (*executionContext).fieldContext_TrackedTicket_expiresAt, plain: true, write: nil},
-	"TrackedTicket.position":        {resolve: planResolve_TrackedTicket_position, marshal: planMarshal_TrackedTicket_position, fieldContext: (*executionContext).fieldContext_TrackedTicket_position, plain: true, write: nil},
+	"TrackedTicket.doneAt":          {resolve: planResolve_TrackedTicket_doneAt, marshal: planMarshal_TrackedTicket_doneAt, fieldContext: (*executionContext).fieldContext_TrackedTicket_doneAt, plain: true, write: planWrite_TrackedTicket_doneAt},
+	"TrackedTicket.etaSeconds":      {resolve: planResolve_TrackedTicket_etaSeconds, marshal: planMarshal_TrackedTicket_etaSeconds, fieldContext: (*executionContext).fieldContext_TrackedTicket_etaSeconds, plain: true, write: planWrite_TrackedTicket_etaSeconds},
+	"TrackedTicket.expiresAt":       {resolve: planResolve_TrackedTicket_expiresAt, marshal: planMarshal_TrackedTicket_expiresAt, fieldContext: (*executionContext).fieldContext_TrackedTicket_expiresAt, plain: true, write: planWrite_TrackedTicket_expiresAt},
+	"TrackedTicket.position":        {resolve: planResolve_TrackedTicket_position, marshal: planMarshal_TrackedTicket_position, fieldContext: (*executionContext).fieldContext_TrackedTicket_position, plain: true, write: planWrite_TrackedTicket_position},
 	"TrackedTicket.seller":          {resolve: planResolve_TrackedTicket_seller, marshal: planMarshal_TrackedTicket_seller, fieldContext: (*executionContext).fieldContext_TrackedTicket_seller, plain: true, write: nil},
 	"TrackedTicket.status":          {resolve: planResolve_TrackedTicket_status, marshal: planMarshal_TrackedTicket_status, fieldContext: (*executionContext).fieldContext_TrackedTicket_status, plain: true, write: nil},
 	"User.id":                       {resolve: planResolve_User_id, marshal: planMarshal_User_id, fieldContext: (*executionContext).fieldContext_User_id, plain: true, write: planWrite_User_id},
@@ -327,8 +326,7 @@ func planWrite_AuditEntry_action(o any, b *bytes.Buffer) bool {
 	if !ok || obj == nil {
 		return false
 	}
-	writeGQLString(b, obj.Action)
-	return true
+	return writeGQLString(b, obj.Action)
 }
 
 func planMarshal_AuditEntry_action(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -353,8 +351,7 @@ func planWrite_AuditEntry_actorId(o any, b *bytes.Buffer) bool {
 	if !ok || obj == nil {
 		return false
 	}
-	obj.ActorID.MarshalGQL(b)
-	return true
+	return writeID(b, obj.ActorID)
 }
 
 func planMarshal_AuditEntry_actorId(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -372,6 +369,14 @@ func planResolve_AuditEntry_createdAt(ctx context.Context, ec *executionContext,
 	}
 	return obj.CreatedAt, nil
 
+}
+
+func planWrite_AuditEntry_createdAt(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*ent.AuditEntry)
+	if !ok || obj == nil {
+		return false
+	}
+	return writeTime(b, obj.CreatedAt)
 }
 
 func planMarshal_AuditEntry_createdAt(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -396,8 +401,7 @@ func planWrite_AuditEntry_detail(o any, b *bytes.Buffer) bool {
 	if !ok || obj == nil {
 		return false
 	}
-	writeGQLString(b, obj.Detail)
-	return true
+	return writeGQLString(b, obj.Detail)
 }
 
 func planMarshal_AuditEntry_detail(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -422,8 +426,7 @@ func planWrite_AuditEntry_targetId(o any, b *bytes.Buffer) bool {
 	if !ok || obj == nil {
 		return false
 	}
-	obj.TargetID.MarshalGQL(b)
-	return true
+	return writeID(b, obj.TargetID)
 }
 
 func planMarshal_AuditEntry_targetId(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -448,8 +451,7 @@ func planWrite_CallEvent_announcement(o any, b *bytes.Buffer) bool {
 	if !ok || obj == nil {
 		return false
 	}
-	writeGQLString(b, obj.Announcement)
-	return true
+	return writeGQLString(b, obj.Announcement)
 }
 
 func planMarshal_CallEvent_announcement(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -467,6 +469,14 @@ func planResolve_CallEvent_calledAt(ctx context.Context, ec *executionContext, o
 	}
 	return obj.CalledAt, nil
 
+}
+
+func planWrite_CallEvent_calledAt(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*canteen.CallEvent)
+	if !ok || obj == nil {
+		return false
+	}
+	return writeTime(b, obj.CalledAt)
 }
 
 func planMarshal_CallEvent_calledAt(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -491,8 +501,7 @@ func planWrite_CallEvent_code(o any, b *bytes.Buffer) bool {
 	if !ok || obj == nil {
 		return false
 	}
-	writeGQLString(b, obj.Code)
-	return true
+	return writeGQLString(b, obj.Code)
 }
 
 func planMarshal_CallEvent_code(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -546,6 +555,14 @@ func planResolve_ConsoleLogin_expiresAt(ctx context.Context, ec *executionContex
 
 }
 
+func planWrite_ConsoleLogin_expiresAt(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*canteen.ConsoleLogin)
+	if !ok || obj == nil {
+		return false
+	}
+	return writeTime(b, obj.ExpiresAt)
+}
+
 func planMarshal_ConsoleLogin_expiresAt(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
 	t, ok := v.(time.Time)
 	if !ok {
@@ -568,8 +585,7 @@ func planWrite_ConsoleLogin_qrText(o any, b *bytes.Buffer) bool {
 	if !ok || obj == nil {
 		return false
 	}
-	writeGQLString(b, obj.QRText)
-	return true
+	return writeGQLString(b, obj.QRText)
 }
 
 func planMarshal_ConsoleLogin_qrText(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -594,8 +610,7 @@ func planWrite_ConsoleLogin_secret(o any, b *bytes.Buffer) bool {
 	if !ok || obj == nil {
 		return false
 	}
-	writeGQLString(b, obj.Secret)
-	return true
+	return writeGQLString(b, obj.Secret)
 }
 
 func planMarshal_ConsoleLogin_secret(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -620,8 +635,7 @@ func planWrite_ContentReview_content(o any, b *bytes.Buffer) bool {
 	if !ok || obj == nil {
 		return false
 	}
-	writeGQLString(b, obj.Content)
-	return true
+	return writeGQLString(b, obj.Content)
 }
 
 func planMarshal_ContentReview_content(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -639,6 +653,14 @@ func planResolve_ContentReview_createdAt(ctx context.Context, ec *executionConte
 	}
 	return obj.CreatedAt, nil
 
+}
+
+func planWrite_ContentReview_createdAt(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*canteen.ContentReview)
+	if !ok || obj == nil {
+		return false
+	}
+	return writeTime(b, obj.CreatedAt)
 }
 
 func planMarshal_ContentReview_createdAt(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -663,8 +685,7 @@ func planWrite_ContentReview_id(o any, b *bytes.Buffer) bool {
 	if !ok || obj == nil {
 		return false
 	}
-	obj.ID.MarshalGQL(b)
-	return true
+	return writeID(b, obj.ID)
 }
 
 func planMarshal_ContentReview_id(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -689,8 +710,7 @@ func planWrite_ContentReview_label(o any, b *bytes.Buffer) bool {
 	if !ok || obj == nil {
 		return false
 	}
-	b.Write(strconv.AppendInt(b.AvailableBuffer(), int64(obj.Label), 10))
-	return true
+	return writeInt(b, obj.Label)
 }
 
 func planMarshal_ContentReview_label(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -715,8 +735,7 @@ func planWrite_ContentReview_reason(o any, b *bytes.Buffer) bool {
 	if !ok || obj == nil {
 		return false
 	}
-	writeGQLString(b, obj.Reason)
-	return true
+	return writeGQLString(b, obj.Reason)
 }
 
 func planMarshal_ContentReview_reason(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -741,8 +760,7 @@ func planWrite_ContentReview_sellerId(o any, b *bytes.Buffer) bool {
 	if !ok || obj == nil {
 		return false
 	}
-	obj.SellerID.MarshalGQL(b)
-	return true
+	return writeID(b, obj.SellerID)
 }
 
 func planMarshal_ContentReview_sellerId(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -767,8 +785,7 @@ func planWrite_ContentReview_subject(o any, b *bytes.Buffer) bool {
 	if !ok || obj == nil {
 		return false
 	}
-	writeGQLString(b, obj.Subject)
-	return true
+	return writeGQLString(b, obj.Subject)
 }
 
 func planMarshal_ContentReview_subject(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -793,8 +810,7 @@ func planWrite_ContentReview_targetId(o any, b *bytes.Buffer) bool {
 	if !ok || obj == nil {
 		return false
 	}
-	obj.TargetID.MarshalGQL(b)
-	return true
+	return writeID(b, obj.TargetID)
 }
 
 func planMarshal_ContentReview_targetId(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -819,8 +835,7 @@ func planWrite_DayStats_calls(o any, b *bytes.Buffer) bool {
 	if !ok || obj == nil {
 		return false
 	}
-	b.Write(strconv.AppendInt(b.AvailableBuffer(), int64(obj.Calls), 10))
-	return true
+	return writeInt(b, obj.Calls)
 }
 
 func planMarshal_DayStats_calls(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -845,8 +860,7 @@ func planWrite_DayStats_cancelled(o any, b *bytes.Buffer) bool {
 	if !ok || obj == nil {
 		return false
 	}
-	b.Write(strconv.AppendInt(b.AvailableBuffer(), int64(obj.Cancelled), 10))
-	return true
+	return writeInt(b, obj.Cancelled)
 }
 
 func planMarshal_DayStats_cancelled(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -871,8 +885,7 @@ func planWrite_DayStats_completed(o any, b *bytes.Buffer) bool {
 	if !ok || obj == nil {
 		return false
 	}
-	b.Write(strconv.AppendInt(b.AvailableBuffer(), int64(obj.Completed), 10))
-	return true
+	return writeInt(b, obj.Completed)
 }
 
 func planMarshal_DayStats_completed(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -897,8 +910,7 @@ func planWrite_DayStats_day(o any, b *bytes.Buffer) bool {
 	if !ok || obj == nil {
 		return false
 	}
-	writeGQLString(b, obj.Day)
-	return true
+	return writeGQLString(b, obj.Day)
 }
 
 func planMarshal_DayStats_day(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -923,8 +935,7 @@ func planWrite_DayStats_issued(o any, b *bytes.Buffer) bool {
 	if !ok || obj == nil {
 		return false
 	}
-	b.Write(strconv.AppendInt(b.AvailableBuffer(), int64(obj.Issued), 10))
-	return true
+	return writeInt(b, obj.Issued)
 }
 
 func planMarshal_DayStats_issued(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -944,6 +955,14 @@ func planResolve_DayStats_medianPickupSeconds(ctx context.Context, ec *execution
 
 }
 
+func planWrite_DayStats_medianPickupSeconds(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*canteen.DayStats)
+	if !ok || obj == nil {
+		return false
+	}
+	return writeOptInt(b, obj.MedianPickupSeconds)
+}
+
 func planMarshal_DayStats_medianPickupSeconds(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
 	t, ok := v.(*int)
 	if !ok {
@@ -959,6 +978,14 @@ func planResolve_DayStats_medianWaitSeconds(ctx context.Context, ec *executionCo
 	}
 	return obj.MedianWaitSeconds, nil
 
+}
+
+func planWrite_DayStats_medianWaitSeconds(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*canteen.DayStats)
+	if !ok || obj == nil {
+		return false
+	}
+	return writeOptInt(b, obj.MedianWaitSeconds)
 }
 
 func planMarshal_DayStats_medianWaitSeconds(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -983,8 +1010,7 @@ func planWrite_DayStats_noShows(o any, b *bytes.Buffer) bool {
 	if !ok || obj == nil {
 		return false
 	}
-	b.Write(strconv.AppendInt(b.AvailableBuffer(), int64(obj.NoShows), 10))
-	return true
+	return writeInt(b, obj.NoShows)
 }
 
 func planMarshal_DayStats_noShows(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -1004,6 +1030,14 @@ func planResolve_DayStats_p90PickupSeconds(ctx context.Context, ec *executionCon
 
 }
 
+func planWrite_DayStats_p90PickupSeconds(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*canteen.DayStats)
+	if !ok || obj == nil {
+		return false
+	}
+	return writeOptInt(b, obj.P90PickupSeconds)
+}
+
 func planMarshal_DayStats_p90PickupSeconds(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
 	t, ok := v.(*int)
 	if !ok {
@@ -1019,6 +1053,14 @@ func planResolve_DayStats_p90WaitSeconds(ctx context.Context, ec *executionConte
 	}
 	return obj.P90WaitSeconds, nil
 
+}
+
+func planWrite_DayStats_p90WaitSeconds(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*canteen.DayStats)
+	if !ok || obj == nil {
+		return false
+	}
+	return writeOptInt(b, obj.P90WaitSeconds)
 }
 
 func planMarshal_DayStats_p90WaitSeconds(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -1043,8 +1085,7 @@ func planWrite_MenuItem_available(o any, b *bytes.Buffer) bool {
 	if !ok || obj == nil {
 		return false
 	}
-	b.WriteString(strconv.FormatBool(obj.Available))
-	return true
+	return writeBool(b, obj.Available)
 }
 
 func planMarshal_MenuItem_available(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -1069,8 +1110,7 @@ func planWrite_MenuItem_id(o any, b *bytes.Buffer) bool {
 	if !ok || obj == nil {
 		return false
 	}
-	obj.ID.MarshalGQL(b)
-	return true
+	return writeID(b, obj.ID)
 }
 
 func planMarshal_MenuItem_id(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -1095,8 +1135,7 @@ func planWrite_MenuItem_name(o any, b *bytes.Buffer) bool {
 	if !ok || obj == nil {
 		return false
 	}
-	writeGQLString(b, obj.Name)
-	return true
+	return writeGQLString(b, obj.Name)
 }
 
 func planMarshal_MenuItem_name(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -1114,6 +1153,14 @@ func planResolve_MenuItem_priceCents(ctx context.Context, ec *executionContext, 
 	}
 	return obj.PriceCents, nil
 
+}
+
+func planWrite_MenuItem_priceCents(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*ent.MenuItem)
+	if !ok || obj == nil {
+		return false
+	}
+	return writeOptInt(b, obj.PriceCents)
 }
 
 func planMarshal_MenuItem_priceCents(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -1489,8 +1536,7 @@ func planWrite_PageInfo_hasNextPage(o any, b *bytes.Buffer) bool {
 	if !ok || obj == nil {
 		return false
 	}
-	b.WriteString(strconv.FormatBool(obj.HasNextPage))
-	return true
+	return writeBool(b, obj.HasNextPage)
 }
 
 func planMarshal_PageInfo_hasNextPage(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -1515,8 +1561,7 @@ func planWrite_PageInfo_hasPreviousPage(o any, b *bytes.Buffer) bool {
 	if !ok || obj == nil {
 		return false
 	}
-	b.WriteString(strconv.FormatBool(obj.HasPreviousPage))
-	return true
+	return writeBool(b, obj.HasPreviousPage)
 }
 
 func planMarshal_PageInfo_hasPreviousPage(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -1558,8 +1603,7 @@ func planWrite_QRCode_dataURL(o any, b *bytes.Buffer) bool {
 	if !ok || obj == nil {
 		return false
 	}
-	writeGQLString(b, obj.DataURL)
-	return true
+	return writeGQLString(b, obj.DataURL)
 }
 
 func planMarshal_QRCode_dataURL(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -1584,8 +1628,7 @@ func planWrite_QRCode_target(o any, b *bytes.Buffer) bool {
 	if !ok || obj == nil {
 		return false
 	}
-	writeGQLString(b, obj.Target)
-	return true
+	return writeGQLString(b, obj.Target)
 }
 
 func planMarshal_QRCode_target(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -1806,8 +1849,7 @@ func planWrite_Seller_id(o any, b *bytes.Buffer) bool {
 	if !ok || obj == nil {
 		return false
 	}
-	obj.ID.MarshalGQL(b)
-	return true
+	return writeID(b, obj.ID)
 }
 
 func planMarshal_Seller_id(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -1849,8 +1891,7 @@ func planWrite_Seller_maxNumber(o any, b *bytes.Buffer) bool {
 	if !ok || obj == nil {
 		return false
 	}
-	b.Write(strconv.AppendInt(b.AvailableBuffer(), int64(obj.MaxNumber), 10))
-	return true
+	return writeInt(b, obj.MaxNumber)
 }
 
 func planMarshal_Seller_maxNumber(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -1892,8 +1933,7 @@ func planWrite_Seller_name(o any, b *bytes.Buffer) bool {
 	if !ok || obj == nil {
 		return false
 	}
-	writeGQLString(b, obj.Name)
-	return true
+	return writeGQLString(b, obj.Name)
 }
 
 func planMarshal_Seller_name(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -1918,8 +1958,7 @@ func planWrite_Seller_noShowAfterCalls(o any, b *bytes.Buffer) bool {
 	if !ok || obj == nil {
 		return false
 	}
-	b.Write(strconv.AppendInt(b.AvailableBuffer(), int64(obj.NoShowAfterCalls), 10))
-	return true
+	return writeInt(b, obj.NoShowAfterCalls)
 }
 
 func planMarshal_Seller_noShowAfterCalls(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -1944,8 +1983,7 @@ func planWrite_Seller_noShowAfterMinutes(o any, b *bytes.Buffer) bool {
 	if !ok || obj == nil {
 		return false
 	}
-	b.Write(strconv.AppendInt(b.AvailableBuffer(), int64(obj.NoShowAfterMinutes), 10))
-	return true
+	return writeInt(b, obj.NoShowAfterMinutes)
 }
 
 func planMarshal_Seller_noShowAfterMinutes(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -1982,6 +2020,14 @@ func planResolve_Seller_paidUntil(ctx context.Context, ec *executionContext, o a
 
 }
 
+func planWrite_Seller_paidUntil(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*ent.Seller)
+	if !ok || obj == nil {
+		return false
+	}
+	return writeOptTime(b, obj.PaidUntil)
+}
+
 func planMarshal_Seller_paidUntil(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
 	t, ok := v.(*time.Time)
 	if !ok {
@@ -1997,6 +2043,14 @@ func planResolve_Seller_personName(ctx context.Context, ec *executionContext, o 
 	}
 	return obj.PersonName, nil
 
+}
+
+func planWrite_Seller_personName(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*ent.Seller)
+	if !ok || obj == nil {
+		return false
+	}
+	return writeOptString(b, obj.PersonName)
 }
 
 func planMarshal_Seller_personName(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -2050,6 +2104,14 @@ func planResolve_Seller_pickupNote(ctx context.Context, ec *executionContext, o 
 
 }
 
+func planWrite_Seller_pickupNote(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*ent.Seller)
+	if !ok || obj == nil {
+		return false
+	}
+	return writeOptString(b, obj.PickupNote)
+}
+
 func planMarshal_Seller_pickupNote(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
 	t, ok := v.(*string)
 	if !ok {
@@ -2072,8 +2134,7 @@ func planWrite_Seller_prefix(o any, b *bytes.Buffer) bool {
 	if !ok || obj == nil {
 		return false
 	}
-	writeGQLString(b, obj.Prefix)
-	return true
+	return writeGQLString(b, obj.Prefix)
 }
 
 func planMarshal_Seller_prefix(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -2149,8 +2210,7 @@ func planWrite_SellerConnection_totalCount(o any, b *bytes.Buffer) bool {
 	if !ok || obj == nil {
 		return false
 	}
-	b.Write(strconv.AppendInt(b.AvailableBuffer(), int64(obj.TotalCount), 10))
-	return true
+	return writeInt(b, obj.TotalCount)
 }
 
 func planMarshal_SellerConnection_totalCount(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -2209,8 +2269,7 @@ func planWrite_SellerInvite_inviteCode(o any, b *bytes.Buffer) bool {
 	if !ok || obj == nil {
 		return false
 	}
-	writeGQLString(b, obj.InviteCode)
-	return true
+	return writeGQLString(b, obj.InviteCode)
 }
 
 func planMarshal_SellerInvite_inviteCode(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -2247,6 +2306,14 @@ func planResolve_SellerUpdate_notice(ctx context.Context, ec *executionContext, 
 
 }
 
+func planWrite_SellerUpdate_notice(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*canteen.SellerUpdate)
+	if !ok || obj == nil {
+		return false
+	}
+	return writeOptString(b, obj.Notice)
+}
+
 func planMarshal_SellerUpdate_notice(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
 	t, ok := v.(*string)
 	if !ok {
@@ -2281,6 +2348,14 @@ func planResolve_Session_expiresAt(ctx context.Context, ec *executionContext, o 
 
 }
 
+func planWrite_Session_expiresAt(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*canteen.Login)
+	if !ok || obj == nil {
+		return false
+	}
+	return writeTime(b, obj.ExpiresAt)
+}
+
 func planMarshal_Session_expiresAt(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
 	t, ok := v.(time.Time)
 	if !ok {
@@ -2303,8 +2378,7 @@ func planWrite_Session_token(o any, b *bytes.Buffer) bool {
 	if !ok || obj == nil {
 		return false
 	}
-	writeGQLString(b, obj.Token)
-	return true
+	return writeGQLString(b, obj.Token)
 }
 
 func planMarshal_Session_token(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -2363,8 +2437,7 @@ func planWrite_Ticket_callCount(o any, b *bytes.Buffer) bool {
 	if !ok || obj == nil {
 		return false
 	}
-	b.Write(strconv.AppendInt(b.AvailableBuffer(), int64(obj.CallCount), 10))
-	return true
+	return writeInt(b, obj.CallCount)
 }
 
 func planMarshal_Ticket_callCount(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -2382,6 +2455,14 @@ func planResolve_Ticket_calledAt(ctx context.Context, ec *executionContext, o an
 	}
 	return obj.CalledAt, nil
 
+}
+
+func planWrite_Ticket_calledAt(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*ent.Ticket)
+	if !ok || obj == nil {
+		return false
+	}
+	return writeOptTime(b, obj.CalledAt)
 }
 
 func planMarshal_Ticket_calledAt(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -2423,8 +2504,7 @@ func planWrite_Ticket_code(o any, b *bytes.Buffer) bool {
 	if !ok || obj == nil {
 		return false
 	}
-	writeGQLString(b, obj.Code)
-	return true
+	return writeGQLString(b, obj.Code)
 }
 
 func planMarshal_Ticket_code(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -2444,6 +2524,14 @@ func planResolve_Ticket_createdAt(ctx context.Context, ec *executionContext, o a
 
 }
 
+func planWrite_Ticket_createdAt(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*ent.Ticket)
+	if !ok || obj == nil {
+		return false
+	}
+	return writeTime(b, obj.CreatedAt)
+}
+
 func planMarshal_Ticket_createdAt(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
 	t, ok := v.(time.Time)
 	if !ok {
@@ -2459,6 +2547,14 @@ func planResolve_Ticket_doneAt(ctx context.Context, ec *executionContext, o any)
 	}
 	return obj.DoneAt, nil
 
+}
+
+func planWrite_Ticket_doneAt(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*ent.Ticket)
+	if !ok || obj == nil {
+		return false
+	}
+	return writeOptTime(b, obj.DoneAt)
 }
 
 func planMarshal_Ticket_doneAt(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -2500,8 +2596,7 @@ func planWrite_Ticket_id(o any, b *bytes.Buffer) bool {
 	if !ok || obj == nil {
 		return false
 	}
-	obj.ID.MarshalGQL(b)
-	return true
+	return writeID(b, obj.ID)
 }
 
 func planMarshal_Ticket_id(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -2543,8 +2638,7 @@ func planWrite_Ticket_number(o any, b *bytes.Buffer) bool {
 	if !ok || obj == nil {
 		return false
 	}
-	b.Write(strconv.AppendInt(b.AvailableBuffer(), int64(obj.Number), 10))
-	return true
+	return writeInt(b, obj.Number)
 }
 
 func planMarshal_Ticket_number(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -2637,8 +2731,7 @@ func planWrite_TrackedTicket_businessDay(o any, b *bytes.Buffer) bool {
 	if !ok || obj == nil {
 		return false
 	}
-	writeGQLString(b, obj.BusinessDay)
-	return true
+	return writeGQLString(b, obj.BusinessDay)
 }
 
 func planMarshal_TrackedTicket_businessDay(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -2663,8 +2756,7 @@ func planWrite_TrackedTicket_callCount(o any, b *bytes.Buffer) bool {
 	if !ok || obj == nil {
 		return false
 	}
-	b.Write(strconv.AppendInt(b.AvailableBuffer(), int64(obj.CallCount), 10))
-	return true
+	return writeInt(b, obj.CallCount)
 }
 
 func planMarshal_TrackedTicket_callCount(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -2682,6 +2774,14 @@ func planResolve_TrackedTicket_calledAt(ctx context.Context, ec *executionContex
 	}
 	return obj.CalledAt, nil
 
+}
+
+func planWrite_TrackedTicket_calledAt(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*canteen.TrackedTicket)
+	if !ok || obj == nil {
+		return false
+	}
+	return writeOptTime(b, obj.CalledAt)
 }
 
 func planMarshal_TrackedTicket_calledAt(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -2706,8 +2806,7 @@ func planWrite_TrackedTicket_code(o any, b *bytes.Buffer) bool {
 	if !ok || obj == nil {
 		return false
 	}
-	writeGQLString(b, obj.Code)
-	return true
+	return writeGQLString(b, obj.Code)
 }
 
 func planMarshal_TrackedTicket_code(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -2727,6 +2826,14 @@ func planResolve_TrackedTicket_doneAt(ctx context.Context, ec *executionContext,
 
 }
 
+func planWrite_TrackedTicket_doneAt(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*canteen.TrackedTicket)
+	if !ok || obj == nil {
+		return false
+	}
+	return writeOptTime(b, obj.DoneAt)
+}
+
 func planMarshal_TrackedTicket_doneAt(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
 	t, ok := v.(*time.Time)
 	if !ok {
@@ -2742,6 +2849,14 @@ func planResolve_TrackedTicket_etaSeconds(ctx context.Context, ec *executionCont
 	}
 	return obj.EtaSeconds, nil
 
+}
+
+func planWrite_TrackedTicket_etaSeconds(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*canteen.TrackedTicket)
+	if !ok || obj == nil {
+		return false
+	}
+	return writeOptInt(b, obj.EtaSeconds)
 }
 
 func planMarshal_TrackedTicket_etaSeconds(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -2761,6 +2876,14 @@ func planResolve_TrackedTicket_expiresAt(ctx context.Context, ec *executionConte
 
 }
 
+func planWrite_TrackedTicket_expiresAt(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*canteen.TrackedTicket)
+	if !ok || obj == nil {
+		return false
+	}
+	return writeTime(b, obj.ExpiresAt)
+}
+
 func planMarshal_TrackedTicket_expiresAt(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
 	t, ok := v.(time.Time)
 	if !ok {
@@ -2776,6 +2899,14 @@ func planResolve_TrackedTicket_position(ctx context.Context, ec *executionContex
 	}
 	return obj.Position, nil
 
+}
+
+func planWrite_TrackedTicket_position(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*canteen.TrackedTicket)
+	if !ok || obj == nil {
+		return false
+	}
+	return writeOptInt(b, obj.Position)
 }
 
 func planMarshal_TrackedTicket_position(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -2834,8 +2965,7 @@ func planWrite_User_id(o any, b *bytes.Buffer) bool {
 	if !ok || obj == nil {
 		return false
 	}
-	obj.ID.MarshalGQL(b)
-	return true
+	return writeID(b, obj.ID)
 }
 
 func planMarshal_User_id(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {

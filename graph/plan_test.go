@@ -4,25 +4,88 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
+
+	"callme/internal/pulid"
 
 	"github.com/99designs/gqlgen/graphql"
 )
 
-// FuzzWriteGQLString holds the planner's string writer to gqlgen's: every
-// string a plain field holds must come out as graphql.MarshalString writes it.
-func FuzzWriteGQLString(f *testing.F) {
+// FuzzLeafWriters holds the planner's leaf writers to the marshallers they
+// stand in for: every value a plain field holds must come out as gqlgen's
+// generated marshaller writes it, and a writer reports false exactly where
+// the marshaller answers null for a non-null type.
+func FuzzLeafWriters(f *testing.F) {
 	for _, s := range []string{
 		"", "兰州拉面🍜", "a\"b\\c", "\t\r\n\x00\x1f\x7f", "<script>&amp;</script>", "\u2028\u2029",
 		"\xff\xfe invalid UTF-8 \xc3", strings.Repeat("葱花多一点😀", 50), "emoji 👨‍👩‍👧‍👦 ZWJ",
 	} {
-		f.Add(s)
+		f.Add(s, int64(0), int64(-1))
+		f.Add(s, int64(1_764_000_000_123_456_789), int64(1<<62))
 	}
-	f.Fuzz(func(t *testing.T, s string) {
-		var want, got bytes.Buffer
-		graphql.MarshalString(s).MarshalGQL(&want)
-		writeGQLString(&got, s)
-		if !bytes.Equal(want.Bytes(), got.Bytes()) {
-			t.Fatalf("%q: planner wrote %q, gqlgen %q", s, got.Bytes(), want.Bytes())
+	ec := newExecutionContext(nil, nil, nil)
+	f.Fuzz(func(t *testing.T, s string, nanos, n int64) {
+		check := func(what string, ok bool, got *bytes.Buffer, want graphql.Marshaler, nonNull bool) {
+			t.Helper()
+			var w bytes.Buffer
+			want.MarshalGQL(&w)
+			if nonNull && want == graphql.Null {
+				if ok {
+					t.Fatalf("%s: the marshaller answers null for a non-null type, the writer wrote %q", what, got.Bytes())
+				}
+				return
+			}
+			if !ok || !bytes.Equal(got.Bytes(), w.Bytes()) {
+				t.Fatalf("%s: writer %v %q, marshaller %q", what, ok, got.Bytes(), w.Bytes())
+			}
 		}
+		var b bytes.Buffer
+		ok := writeGQLString(&b, s)
+		check("String!", ok, &b, ec.marshalNString2string(nil, nil, s), true)
+		b.Reset()
+		ok = writeOptString(&b, &s)
+		check("String", ok, &b, ec.marshalOString2ᚖstring(nil, nil, &s), false)
+		b.Reset()
+		ok = writeID(&b, pulid.ID(s))
+		check("ID!", ok, &b, ec.marshalNID2callmeᚋinternalᚋpulidᚐID(nil, nil, pulid.ID(s)), true)
+		i := int(n)
+		b.Reset()
+		ok = writeInt(&b, i)
+		check("Int!", ok, &b, ec.marshalNInt2int(nil, nil, i), true)
+		b.Reset()
+		ok = writeOptInt(&b, &i)
+		check("Int", ok, &b, ec.marshalOInt2ᚖint(nil, nil, &i), false)
+		b.Reset()
+		ok = writeBool(&b, n%2 == 0)
+		check("Boolean!", ok, &b, ec.marshalNBoolean2bool(nil, nil, n%2 == 0), true)
+		for _, tm := range []time.Time{{}, time.Unix(0, nanos).UTC(), time.Unix(0, nanos).In(time.FixedZone("CST", 8*3600))} {
+			b.Reset()
+			ok = writeOptTime(&b, &tm)
+			check("Time", ok, &b, ec.marshalOTime2ᚖtimeᚐTime(nil, nil, &tm), false)
+			if tm.IsZero() {
+				// marshalNTime2timeᚐTime records an error in the response
+				// context for a zero time; MarshalTime says null.
+				b.Reset()
+				if writeTime(&b, tm) {
+					t.Fatal("Time!: the writer wrote a zero time gqlgen refuses")
+				}
+				continue
+			}
+			b.Reset()
+			ok = writeTime(&b, tm)
+			check("Time!", ok, &b, ec.marshalNTime2timeᚐTime(nil, nil, tm), true)
+		}
+		var nilS *string
+		var nilI *int
+		var nilT *time.Time
+		b.Reset()
+		ok = writeOptString(&b, nilS)
+		check("String null", ok, &b, ec.marshalOString2ᚖstring(nil, nil, nilS), false)
+		b.Reset()
+		ok = writeOptInt(&b, nilI)
+		check("Int null", ok, &b, ec.marshalOInt2ᚖint(nil, nil, nilI), false)
+		b.Reset()
+		ok = writeOptTime(&b, nilT)
+		check("Time null", ok, &b, ec.marshalOTime2ᚖtimeᚐTime(nil, nil, nilT), false)
 	})
 }

@@ -136,8 +136,8 @@ func run() error {
 		b.WriteString(fl.body)
 		b.WriteString("\n}\n")
 		if w, ok := leafWriters[fl.marshaller]; ok && fl.plain && fl.objType != "" {
-			fmt.Fprintf(&b, "\nfunc planWrite_%s_%s(o any, b *bytes.Buffer) bool {\n\tobj, ok := o.(%s)\n\tif !ok || obj == nil {\n\t\treturn false\n\t}\n\t%s\n\treturn true\n}\n",
-				fl.typ, fl.name, fl.objType, fmt.Sprintf(w, fl.read))
+			fmt.Fprintf(&b, "\nfunc planWrite_%s_%s(o any, b *bytes.Buffer) bool {\n\tobj, ok := o.(%s)\n\tif !ok || obj == nil {\n\t\treturn false\n\t}\n\treturn %s(b, %s)\n}\n",
+				fl.typ, fl.name, fl.objType, w, fl.read)
 		}
 		fmt.Fprintf(&b, "\nfunc planMarshal_%s_%s(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {\n", fl.typ, fl.name)
 		fmt.Fprintf(&b, "\tt, ok := v.(%s)\n\tif !ok {\n\t\treturn nil\n\t}\n\treturn ec.%s(ctx, sel, t)\n}\n", fl.valueType, fl.marshaller)
@@ -152,15 +152,19 @@ func run() error {
 	return os.WriteFile(out, formatted, 0o644)
 }
 
-// leafWriters write a plain field's value straight into the answer, as the
-// marshaller named by the key writes it, without boxing the value or
-// allocating a Marshaler: %s is the field read (obj.X). Fields with other
+// leafWriters name, by marshaller, the function (graph/plan.go) that writes
+// a plain field's value straight into the answer as that marshaller writes
+// it, without boxing the value or allocating a Marshaler. Fields with other
 // marshallers go through their marshaller.
 var leafWriters = map[string]string{
-	"marshalNString2string":               "writeGQLString(b, %s)",
-	"marshalNBoolean2bool":                "b.WriteString(strconv.FormatBool(%s))",
-	"marshalNInt2int":                     "b.Write(strconv.AppendInt(b.AvailableBuffer(), int64(%s), 10))",
-	"marshalNID2callmeᚋinternalᚋpulidᚐID": "%s.MarshalGQL(b)",
+	"marshalNString2string":                 "writeGQLString",
+	"marshalOString2ᚖstring":                "writeOptString",
+	"marshalNBoolean2bool":                  "writeBool",
+	"marshalNInt2int":                       "writeInt",
+	"marshalOInt2ᚖint":                      "writeOptInt",
+	"marshalNID2callmeᚋinternalᚋpulidᚐID": "writeID",
+	"marshalNTime2timeᚐTime":                "writeTime",
+	"marshalOTime2ᚖtimeᚐTime":              "writeOptTime",
 }
 
 // objectMarshaller recognises `func (ec) _T(ctx, sel ast.SelectionSet, obj *X) graphql.Marshaler`.
