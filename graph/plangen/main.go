@@ -157,14 +157,14 @@ func run() error {
 // it, without boxing the value or allocating a Marshaler. Fields with other
 // marshallers go through their marshaller.
 var leafWriters = map[string]string{
-	"marshalNString2string":                 "writeGQLString",
-	"marshalOString2ᚖstring":                "writeOptString",
-	"marshalNBoolean2bool":                  "writeBool",
-	"marshalNInt2int":                       "writeInt",
-	"marshalOInt2ᚖint":                      "writeOptInt",
+	"marshalNString2string":               "writeGQLString",
+	"marshalOString2ᚖstring":              "writeOptString",
+	"marshalNBoolean2bool":                "writeBool",
+	"marshalNInt2int":                     "writeInt",
+	"marshalOInt2ᚖint":                    "writeOptInt",
 	"marshalNID2callmeᚋinternalᚋpulidᚐID": "writeID",
-	"marshalNTime2timeᚐTime":                "writeTime",
-	"marshalOTime2ᚖtimeᚐTime":              "writeOptTime",
+	"marshalNTime2timeᚐTime":              "writeTime",
+	"marshalOTime2ᚖtimeᚐTime":             "writeOptTime",
 }
 
 // objectMarshaller recognises `func (ec) _T(ctx, sel ast.SelectionSet, obj *X) graphql.Marshaler`.
