@@ -126,7 +126,7 @@ func NewHandler(svc *canteen.Service, opts Options) http.Handler {
 	})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(postTransport{})
 	srv.AddTransport(transport.MultipartForm{MaxUploadSize: opts.MaxBodyBytes, MaxMemory: opts.MaxBodyBytes})
 	queries := lru.New[*ast.QueryDocument](1000)
 	srv.SetQueryCache(queries)
