@@ -55,8 +55,12 @@ type planField struct {
 	write func(obj any, b *bytes.Buffer) bool
 }
 
-// maxPlans bounds the plan cache (documents in Any mode are the client's).
-const maxPlans = 512
+// maxPlans bounds the plan cache. A plan keeps its parsed document alive
+// (its collected fields point into it); gqlgen's query cache keeps 1,000
+// documents anyway, and in Trusted mode, production's, only the shipped
+// documents run, so the plans are a few dozen. In Any mode a client that
+// sends ever new documents makes the cache start over.
+const maxPlans = 256
 
 // planStats counts what happened to queries, for /metrics and tests.
 type planStats struct {

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"callme/internal/pulid"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2"
 )
 
 // FuzzLeafWriters holds the planner's leaf writers to the marshallers they
@@ -88,4 +90,38 @@ func FuzzLeafWriters(f *testing.F) {
 		ok = writeOptTime(&b, nilT)
 		check("Time null", ok, &b, ec.marshalOTime2ᚖtimeᚐTime(nil, nil, nilT), false)
 	})
+}
+
+// TestPlanCacheIsBounded: a client that sends ever new documents (Any mode)
+// cannot grow the plan cache, which keeps each plan's document alive,
+// beyond maxPlans; what it compiles is still correct to use.
+func TestPlanCacheIsBounded(t *testing.T) {
+	p := newPlanner(&planStats{})
+	for i := range maxPlans + 50 {
+		doc, err := gqlparser.LoadQuery(parsedSchema, fmt.Sprintf(`{ s%d: sellers { edges { node { id name } } } }`, i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		oc := &graphql.OperationContext{Doc: doc, Operation: doc.Operations[0]}
+		if p.plan(oc) == nil {
+			t.Fatalf("document %d: no plan", i)
+		}
+		if n := len(p.plans); n > maxPlans {
+			t.Fatalf("%d plans cached after %d documents (bound %d)", n, i+1, maxPlans)
+		}
+	}
+	for _, bad := range []string{
+		`{ sellers { edges { node { id @include(if: true) } } } }`,
+		`{ node(id: "x") { id } }`,
+		`{ __schema { types { name } } }`,
+		`mutation { logout }`,
+	} {
+		doc, err := gqlparser.LoadQuery(parsedSchema, bad)
+		if err != nil {
+			t.Fatalf("%s: %v", bad, err)
+		}
+		if p.plan(&graphql.OperationContext{Doc: doc, Operation: doc.Operations[0]}) != nil {
+			t.Errorf("%s was planned", bad)
+		}
+	}
 }
