@@ -85,13 +85,18 @@ func (r gqlResponse) code() string {
 // query posts a GraphQL request with an optional bearer token.
 func (s *testServer) query(t testing.TB, token, query string, vars map[string]any) gqlResponse {
 	t.Helper()
-	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	req, _ := http.NewRequest(http.MethodPost, s.URL+"/query", bytes.NewReader(body))
+	return do(t, s.request(token, map[string]any{"query": query, "variables": vars}))
+}
+
+// request is a POST of a GraphQL request body with an optional bearer token.
+func (s *testServer) request(token string, body map[string]any) *http.Request {
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest(http.MethodPost, s.URL+"/query", bytes.NewReader(b))
 	req.Header.Set("Content-Type", "application/json")
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	return do(t, req)
+	return req
 }
 
 // ok runs a query that must succeed and decodes its data into v.

@@ -221,13 +221,7 @@ func planDocVariables(t *testing.T, w *walkWorld, sc *walkSchema, q *ast.QueryDo
 // rawQuery posts a query and returns the status line's code and the body.
 func rawQuery(t *testing.T, s *testServer, token, query string, vars map[string]any) []byte {
 	t.Helper()
-	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	req, _ := http.NewRequest(http.MethodPost, s.URL+"/query", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := http.DefaultClient.Do(s.request(token, map[string]any{"query": query, "variables": vars}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,13 +37,7 @@ func pq(hash string) map[string]any {
 // post sends a GraphQL request body as JSON with an optional token.
 func (s *testServer) post(t testing.TB, token string, body map[string]any) gqlResponse {
 	t.Helper()
-	b, _ := json.Marshal(body)
-	req, _ := http.NewRequest(http.MethodPost, s.URL+"/query", bytes.NewReader(b))
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	return do(t, req)
+	return do(t, s.request(token, body))
 }
 
 // byHash runs a shipped operation by its hash alone and fails on errors.

@@ -421,13 +421,16 @@ func writeGQLString(b *bytes.Buffer, s string) bool {
 	return true
 }
 
-func writeOptString(b *bytes.Buffer, s *string) bool {
-	if s == nil {
+// writeOpt writes a nullable field: null for nil, else as write does.
+func writeOpt[T any](b *bytes.Buffer, v *T, write func(*bytes.Buffer, T) bool) bool {
+	if v == nil {
 		b.WriteString("null")
 		return true
 	}
-	return writeGQLString(b, *s)
+	return write(b, *v)
 }
+
+func writeOptString(b *bytes.Buffer, s *string) bool { return writeOpt(b, s, writeGQLString) }
 
 func writeBool(b *bytes.Buffer, v bool) bool {
 	b.WriteString(strconv.FormatBool(v))
@@ -439,13 +442,7 @@ func writeInt(b *bytes.Buffer, v int) bool {
 	return true
 }
 
-func writeOptInt(b *bytes.Buffer, v *int) bool {
-	if v == nil {
-		b.WriteString("null")
-		return true
-	}
-	return writeInt(b, *v)
-}
+func writeOptInt(b *bytes.Buffer, v *int) bool { return writeOpt(b, v, writeInt) }
 
 // writeID writes what pulid.ID.MarshalGQL writes (strconv.Quote).
 func writeID(b *bytes.Buffer, id pulid.ID) bool {
@@ -463,12 +460,13 @@ func writeTime(b *bytes.Buffer, t time.Time) bool {
 	return true
 }
 
+// writeOptTime: for a nullable Time, MarshalTime's null for a zero time is
+// an answer, not an error.
 func writeOptTime(b *bytes.Buffer, t *time.Time) bool {
-	if t == nil || t.IsZero() {
-		b.WriteString("null")
-		return true
+	if t != nil && t.IsZero() {
+		t = nil
 	}
-	return writeTime(b, *t)
+	return writeOpt(b, t, writeTime)
 }
 
 // plannedSchema runs queries by plan where it can and on gqlgen otherwise.
