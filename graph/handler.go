@@ -155,6 +155,9 @@ func NewHandler(svc *canteen.Service, opts Options) http.Handler {
 	if opts.PublicCacheTTL > 0 {
 		srv.AroundResponses(newResponseCache(opts.PublicCacheTTL, publicCacheBytes, svc.Now, svc.DayEnds, svc.PublicVersions).intercept)
 	}
+	// Query plans (plan.go) run field middlewares around resolver fields
+	// only, not around plain struct reads: one added here must not need to
+	// see those.
 	srv.AroundFields(markInternal)
 	srv.SetErrorPresenter(present)
 	srv.SetRecoverFunc(recoverPanic(opts.Logger))

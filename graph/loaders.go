@@ -18,6 +18,7 @@ import (
 // them with the IDs it returns; the first field that loads any of them then
 // reads the whole page in one statement.
 type loaders struct {
+	svc        *canteen.Service
 	seller     *dataload.Loader[pulid.ID, *ent.Seller]
 	menu       *dataload.Loader[pulid.ID, []*ent.MenuItem]
 	waiting    *dataload.Loader[pulid.ID, int]
@@ -33,13 +34,20 @@ type loaders struct {
 }
 
 func newLoaders(svc *canteen.Service) *loaders {
-	return &loaders{
-		seller:     dataload.New(svc.SellersByID),
-		menu:       dataload.New(svc.Menus),
-		waiting:    dataload.New(svc.WaitingCounts),
-		lastCalled: dataload.New(svc.LastCalls),
-		position:   dataload.New(svc.Positions),
-	}
+	l := &loaders{svc: svc}
+	l.forget()
+	return l
+}
+
+// forget drops what the loaders have read, keeping the paid periods seen:
+// a query plan that falls back (plan.go) leaves gqlgen loaders as fresh as
+// it would have had alone.
+func (l *loaders) forget() {
+	l.seller = dataload.New(l.svc.SellersByID)
+	l.menu = dataload.New(l.svc.Menus)
+	l.waiting = dataload.New(l.svc.WaitingCounts)
+	l.lastCalled = dataload.New(l.svc.LastCalls)
+	l.position = dataload.New(l.svc.Positions)
 }
 
 type loadersKey struct{}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"reflect"
 	"strconv"
 	"sync"
@@ -131,7 +132,29 @@ func compile(oc *graphql.OperationContext) *opPlan {
 	if root == nil {
 		return nil
 	}
+	roots := 0
+	for _, f := range root.fields {
+		if f.literal != nil {
+			continue
+		}
+		if roots++; roots > 1 || !plannableRoots[f.field.Name] {
+			return nil
+		}
+	}
 	return &opPlan{root: root}
+}
+
+// plannableRoots are the root query fields a plan may run: reads of the
+// database only, cheap enough that running one again after a fallback
+// costs little. Documents with one of them and nothing else are planned
+// (the hot ones: the stall list, a stall, a queue, my tickets, a tracked
+// ticket); gqlgen resolves several root fields at once, a plan would one
+// after the other. A root field not listed here — WeChat calls
+// (sellerQRCode), aggregations (sellerStats), admin lists — stays with
+// gqlgen, and so does every root field added later until it is listed.
+var plannableRoots = map[string]bool{
+	"me": true, "sellers": true, "seller": true, "myTickets": true, "queue": true,
+	"sellerTickets": true, "trackedTicket": true, "notificationTemplates": true,
 }
 
 // hasDirectives reports a directive anywhere in sel or the fragments it
@@ -240,6 +263,15 @@ func compileObject(oc *graphql.OperationContext, schema *ast.Schema, def *ast.De
 	return ob
 }
 
+// planWritten is what a planned root field returns through the root field
+// middlewares: the value is already in the plan's buffer. (A pointer, so
+// that it compares; graphql.WriterFunc values do not.)
+var planWritten graphql.Marshaler = &writtenMarker{}
+
+type writtenMarker struct{}
+
+func (*writtenMarker) MarshalGQL(io.Writer) {}
+
 // planRun is one execution of a plan.
 type planRun struct {
 	ec  *executionContext
@@ -256,7 +288,8 @@ func (p *planner) run(ctx context.Context, es *executableSchema, oc *graphql.Ope
 	r.buf.Grow(int(pl.size.Load()) + 64)
 	defer func() {
 		if v := recover(); v != nil {
-			ok = false // gqlgen will run it again and report the panic its own way
+			oc.Recover(ctx, v) // logs it; gqlgen runs the operation again and answers
+			ok = false
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{Object: "Query"})
@@ -280,12 +313,12 @@ func (r *planRun) root(ctx context.Context, oc *graphql.OperationContext, ob *ob
 			continue
 		}
 		inner := graphql.WithRootFieldContext(ctx, &graphql.RootFieldContext{Object: f.field.Name, Field: f.field})
-		ok := true
-		oc.RootResolverMiddleware(inner, func(ctx context.Context) graphql.Marshaler {
+		ok := false
+		m := oc.RootResolverMiddleware(inner, func(ctx context.Context) graphql.Marshaler {
 			ok = r.field(ctx, f, nil)
-			return graphql.Null
+			return planWritten
 		})
-		if !ok {
+		if !ok || m != planWritten { // a root field middleware answered in its own way
 			return false
 		}
 	}
@@ -317,16 +350,28 @@ func (r *planRun) field(ctx context.Context, f *fieldPlan, obj any) bool {
 	if f.def.write != nil {
 		return f.def.write(obj, &r.buf)
 	}
-	if !f.def.plain {
+	var v any
+	if f.def.plain {
+		var err error
+		if v, err = f.def.resolve(ctx, r.ec, obj); err != nil {
+			return false
+		}
+	} else {
+		// As gqlgen runs a field: its FieldContext, then the field
+		// middlewares (markInternal stops at the deadline) around the
+		// resolver. Plain struct reads skip both: that is the saving, and
+		// the field middlewares look at resolvers only (handler.go).
 		fc, err := f.def.fieldContext(r.ec, ctx, f.field)
 		if err != nil {
 			return false
 		}
 		ctx = graphql.WithFieldContext(ctx, fc)
-	}
-	v, err := f.def.resolve(ctx, r.ec, obj)
-	if err != nil {
-		return false
+		v, err = r.ec.OperationContext.ResolverMiddleware(ctx, func(ctx context.Context) (any, error) {
+			return f.def.resolve(ctx, r.ec, obj)
+		})
+		if err != nil {
+			return false
+		}
 	}
 	if v == nil { // gqlgen: null, an error when the schema forbids it
 		if f.nonNull {
@@ -500,6 +545,9 @@ func (s plannedSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			return &graphql.Response{Data: data}
 		}
 		s.plans.stats.Fallback.Add(1)
+		if l, ok := ctx.Value(loadersKey{}).(*loaders); ok {
+			l.forget() // gqlgen reads afresh, as it would have alone
+		}
 		fallback = s.executableSchema.Exec(execCtx)
 		return fallback(ctx)
 	}

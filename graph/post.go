@@ -124,50 +124,163 @@ func writeResponse(w io.Writer, resp *graphql.Response) {
 
 // compactAsIs reports JSON text that encoding/json's compaction (with
 // HTML escaping, as json.Marshal does for a json.RawMessage) leaves
-// unchanged: no whitespace outside strings, no <, > or & and no U+2028 or
-// U+2029 inside them. It checks the shape cheaply (strings closed, no raw
-// control characters in them, brackets balanced, only JSON's own bytes
-// between tokens, one value) instead of parsing again, since the data
-// comes from the executor's marshallers; anything else is false and
-// json.Marshal decides, and fails, as before.
+// unchanged: one valid JSON value with no whitespace between tokens, and
+// no <, > or & and no U+2028 or U+2029 in its strings. It parses the text
+// once, strictly (escapes, literals, numbers, nesting); anything it does
+// not accept is left to json.Marshal, which answers or fails as before.
 func compactAsIs(data []byte) bool {
-	if len(data) == 0 || (data[0] != '{' && data[0] != '[') {
+	s := jsonCheck{b: data}
+	return s.value(0) && s.i == len(s.b)
+}
+
+// jsonCheck is compactAsIs's parser.
+type jsonCheck struct {
+	b []byte
+	i int
+}
+
+// maxJSONDepth: deeper values go to json.Marshal (answers are at most as
+// deep as the document's depth limit).
+const maxJSONDepth = 512
+
+func (s *jsonCheck) value(depth int) bool {
+	if depth > maxJSONDepth || s.i >= len(s.b) {
 		return false
 	}
-	inString, escaped := false, false
-	depth := 0
-	for i := 0; i < len(data); i++ {
-		c := data[i]
-		if inString {
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			case c < 0x20 || c == '<' || c == '>' || c == '&':
-				return false
-			case c == 0xE2 && i+2 < len(data) && data[i+1] == 0x80 && (data[i+2] == 0xA8 || data[i+2] == 0xA9):
+	switch c := s.b[s.i]; {
+	case c == '{':
+		return s.container(depth, '}', true)
+	case c == '[':
+		return s.container(depth, ']', false)
+	case c == '"':
+		return s.str()
+	case c == 't':
+		return s.lit("true")
+	case c == 'f':
+		return s.lit("false")
+	case c == 'n':
+		return s.lit("null")
+	case c == '-' || (c >= '0' && c <= '9'):
+		return s.num()
+	}
+	return false
+}
+
+// container reads an object (keyed) or array from its opening bracket.
+func (s *jsonCheck) container(depth int, end byte, keyed bool) bool {
+	s.i++
+	if s.i < len(s.b) && s.b[s.i] == end {
+		s.i++
+		return true
+	}
+	for {
+		if keyed {
+			if s.i >= len(s.b) || s.b[s.i] != '"' || !s.str() || s.i >= len(s.b) || s.b[s.i] != ':' {
 				return false
 			}
-			continue
+			s.i++
 		}
-		if depth == 0 && i > 0 {
-			return false // something after the value
+		if !s.value(depth + 1) {
+			return false
 		}
-		switch {
-		case c == '"':
-			inString = true
-		case c == '{' || c == '[':
-			depth++
-		case c == '}' || c == ']':
-			depth--
-		case c == ',' || c == ':' || c == '-' || c == '+' || c == '.' || (c >= '0' && c <= '9'):
-		case c == 't' || c == 'r' || c == 'u' || c == 'e' || c == 'f' || c == 'a' || c == 'l' || c == 's' || c == 'n' || c == 'E':
+		if s.i >= len(s.b) {
+			return false
+		}
+		switch s.b[s.i] {
+		case ',':
+			s.i++
+		case end:
+			s.i++
+			return true
 		default:
 			return false
 		}
 	}
-	return depth == 0 && !inString
+}
+
+func (s *jsonCheck) str() bool {
+	s.i++ // the opening quote
+	for s.i < len(s.b) {
+		c := s.b[s.i]
+		switch {
+		case c == '"':
+			s.i++
+			return true
+		case c == '\\':
+			if s.i+1 >= len(s.b) {
+				return false
+			}
+			switch s.b[s.i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				s.i += 2
+			case 'u':
+				if s.i+6 > len(s.b) {
+					return false
+				}
+				for _, h := range s.b[s.i+2 : s.i+6] {
+					if !('0' <= h && h <= '9' || 'a' <= h && h <= 'f' || 'A' <= h && h <= 'F') {
+						return false
+					}
+				}
+				s.i += 6
+			default:
+				return false
+			}
+		case c < 0x20 || c == '<' || c == '>' || c == '&':
+			return false
+		case c == 0xE2 && s.i+2 < len(s.b) && s.b[s.i+1] == 0x80 && (s.b[s.i+2] == 0xA8 || s.b[s.i+2] == 0xA9):
+			return false
+		default:
+			s.i++
+		}
+	}
+	return false
+}
+
+func (s *jsonCheck) lit(word string) bool {
+	if len(s.b)-s.i < len(word) || string(s.b[s.i:s.i+len(word)]) != word {
+		return false
+	}
+	s.i += len(word)
+	return true
+}
+
+// num reads -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func (s *jsonCheck) num() bool {
+	if s.b[s.i] == '-' {
+		s.i++
+	}
+	if s.i >= len(s.b) {
+		return false
+	}
+	if s.b[s.i] == '0' {
+		s.i++
+	} else if !s.digits() {
+		return false
+	}
+	if s.i < len(s.b) && s.b[s.i] == '.' {
+		s.i++
+		if !s.digits() {
+			return false
+		}
+	}
+	if s.i < len(s.b) && (s.b[s.i] == 'e' || s.b[s.i] == 'E') {
+		s.i++
+		if s.i < len(s.b) && (s.b[s.i] == '+' || s.b[s.i] == '-') {
+			s.i++
+		}
+		if !s.digits() {
+			return false
+		}
+	}
+	return true
+}
+
+// digits reads one or more decimal digits.
+func (s *jsonCheck) digits() bool {
+	start := s.i
+	for s.i < len(s.b) && s.b[s.i] >= '0' && s.b[s.i] <= '9' {
+		s.i++
+	}
+	return s.i > start
 }

@@ -9,29 +9,35 @@ import (
 )
 
 // FuzzWriteResponse holds postTransport's writer to json.Marshal, which
-// gqlgen's transport uses: for any valid JSON data the bytes are the same,
-// whether the data is written as it is or through json.Marshal.
+// gqlgen's transport uses: for any data the bytes are the same, whether
+// written as they are or through json.Marshal, and data json.Marshal
+// refuses fails the same way.
 func FuzzWriteResponse(f *testing.F) {
 	for _, s := range []string{
 		`{"sellers":{"edges":[{"node":{"id":"SL1","name":"兰州拉面🍜","open":true,"menu":[{"priceCents":1200,"available":false,"x":null}]}}]}}`,
 		`{"a":"<b>&amp;</b>"}`, `{"a":"\u2028 line separator \u2029"}`, `{"a": 1}`, "{\"a\":\n1}", `{"a":"\"quoted\" \\ back"}`,
-		`{"n":-1.5e+10,"t":true,"f":false}`, `[1,2,3]`, `{"a":"\u00e9 \u001f"}`, "{\"a\":\"\xff\xfe\"}", `{"a":1}{"b":2}`, `{,}`, `"x"`, `{}`,
+		`{"n":-1.5e+10,"t":true,"f":false}`, `[1,2,3]`, `{"a":"\u00e9 \u001f"}`, "{\"a\":\"\xff\xfe\"}", `{"a":1}{"b":2}`, `{,}`, `"x"`, `{}`, `{"a":[}`, `{"a"::1}`, `{"a":"\q"}`, `{"a":01}`, "{\"id\":\"SL\\x7f\"}",
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if !json.Valid(data) {
-			return // not a value an executor writes; see compactAsIs
-		}
 		resp := &graphql.Response{Data: data}
 		want, err := json.Marshal(resp)
-		if err != nil {
-			t.Fatal(err)
-		}
 		var got bytes.Buffer
-		writeResponse(&got, resp)
-		if !bytes.Equal(got.Bytes(), want) {
-			t.Fatalf("data %q: wrote %q, json.Marshal %q", data, got.Bytes(), want)
+		panicked := func() (p bool) {
+			defer func() { p = recover() != nil }()
+			writeResponse(&got, resp)
+			return false
+		}()
+		if err != nil {
+			// gqlgen's writer panics on data json.Marshal refuses; so must this one.
+			if !panicked {
+				t.Fatalf("data %q: json.Marshal fails (%v), writeResponse wrote %q", data, err, got.Bytes())
+			}
+			return
+		}
+		if panicked || !bytes.Equal(got.Bytes(), want) {
+			t.Fatalf("data %q: wrote %q (panicked %v), json.Marshal %q", data, got.Bytes(), panicked, want)
 		}
 	})
 }
@@ -50,7 +56,17 @@ func TestCompactAsIs(t *testing.T) {
 		{`{"a":1}{"b":2}`, false},     // two values
 		{`{"a":"unclosed}`, false},
 		{`{"a":1`, false},
-		{`"x"`, false},
+		{`"x"`, true},
+		{`{"a":[}`, false},
+		{`{:}`, false},
+		{`{"a"::1}`, false},
+		{`[,]`, false},
+		{`{"a":tru}`, false},
+		{`{"a":1,}`, false},
+		{`{"a":"\q"}`, false},
+		{`{"a":01}`, false},
+		{`{"id":"SL\x7f"}`, false}, // strconv.Quote's escape for DEL: not JSON
+		{`{"a":"\u00e9\n","b":[1.5e-3,-0,true,false,null,{}]}`, true},
 	} {
 		if got := compactAsIs([]byte(c.data)); got != c.asIs {
 			t.Errorf("compactAsIs(%s) = %v, want %v", c.data, got, c.asIs)
