@@ -208,12 +208,13 @@ const (
 )
 
 // fetchFast issues a number on MySQL in as few round trips as the rules
-// allow: BEGIN; for a customer, one statement that locks their user row and
+// allow: for a customer, one statement that locks their user row and
 // counts their active tickets (a locking read, so it sees every commit
 // before the lock); one UPDATE of the counter that checks the stall is open
 // and paid, takes the next number and hands it back through
-// LAST_INSERT_ID; the INSERT; COMMIT. A walk-up number is 4 round trips, a
-// customer's 5 (the session is cached). Where the rules need more (numbers
+// LAST_INSERT_ID; the INSERT; COMMIT. The transaction begins with its first
+// statement (store: no START TRANSACTION), so a walk-up number is 3 round
+// trips, a customer's 4 (the session is cached). Where the rules need more (numbers
 // that wrapped onto a held one, a refused stall, a retried key) it answers
 // a sentinel or a domain error and the caller takes the general path.
 func (s *Service) fetchFast(ctx context.Context, a *Actor, sellerID pulid.ID, owned bool, note, key *string, c dayCounter, held []*textCheck) (*ent.Ticket, error) {
