@@ -13,7 +13,8 @@ import (
 // TestFetchRoundTrips: on MySQL a walk-up fetch is 2 statements inside its
 // transaction (the counter update, the insert) and a customer's 3 (their row
 // locked with their active tickets counted, then the same two), with the
-// session from the cache: with BEGIN and COMMIT, 4 and 5 round trips.
+// session from the cache: with COMMIT (a transaction begins with its first
+// statement, see store), 3 and 4 round trips.
 func TestFetchRoundTrips(t *testing.T) {
 	dsn := freshMySQLDSN(t)
 	var mu sync.Mutex

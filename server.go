@@ -169,7 +169,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	str(&c.MetricsAddr, "metrics-addr", "CALLME_METRICS_ADDR", "", "address serving /metrics alone (default "+defaultMetricsAddr+" with -production; otherwise /metrics is on -addr)")
 	str(&c.DB, "db", "CALLME_DB", "sqlite:callme.db", "database: sqlite:PATH or mysql://user:pass@tcp(host:3306)/callme")
 	str(&c.Redis, "redis", "CALLME_REDIS", "", "Redis URL (redis://host:6379/0) to fan events out across instances, or Sentinels (redis://sentinel1:26379/0?master_name=mymaster&addr=sentinel2:26379); empty: in-process")
-	num(&c.DBMaxConns, "db-max-conns", "CALLME_DB_MAX_CONNS", 16, "database pool size (SQLite: readers; writes use one connection)")
+	num(&c.DBMaxConns, "db-max-conns", "CALLME_DB_MAX_CONNS", 16, "database pool size (MySQL: two pools of this size, transactions and plain statements; SQLite: readers, writes use one connection)")
 	str(&c.Admins, "admins", "CALLME_ADMINS", "", "comma-separated admin openids (default \"admin\" unless -production)")
 	str(&c.TimeZone, "timezone", "CALLME_TIMEZONE", "Asia/Shanghai", "time zone of business days")
 	num(&c.DayStartHour, "day-start-hour", "CALLME_DAY_START_HOUR", 4, "local hour (0-23) at which a business day and its numbering start")
@@ -521,6 +521,9 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewDBStatsCollector(db.SQL(), db.Dialect),
 	)
+	if tx := db.TxSQL(); tx != nil {
+		reg.MustRegister(collectors.NewDBStatsCollector(tx, db.Dialect+"_tx"))
+	}
 	registerDomainMetrics(reg, svc, local, rdb)
 	registerHealthMetrics(reg, svc, db, rdb, delivery)
 

@@ -38,9 +38,18 @@ type result[V any] struct {
 	err   error
 }
 
-// New returns a Loader that fetches with f.
+// New returns a Loader that fetches with f. Its maps are made on first
+// use: every response gets a set of loaders, most (a mutation's) use none.
 func New[K comparable, V any](f Fetch[K, V]) *Loader[K, V] {
-	return &Loader[K, V]{fetch: f, primed: map[K]bool{}, results: map[K]*result[V]{}}
+	return &Loader[K, V]{fetch: f}
+}
+
+// store records r as k's result; l.mu is held.
+func (l *Loader[K, V]) store(k K, r *result[V]) {
+	if l.results == nil {
+		l.results = map[K]*result[V]{}
+	}
+	l.results[k] = r
 }
 
 // Prime announces keys that Loads will probably ask for, so that the first
@@ -51,6 +60,9 @@ func (l *Loader[K, V]) Prime(keys ...K) {
 	for _, k := range keys {
 		if l.primed[k] || l.results[k] != nil {
 			continue
+		}
+		if l.primed == nil {
+			l.primed = map[K]bool{}
 		}
 		l.primed[k] = true
 		l.pending = append(l.pending, k)
@@ -66,7 +78,7 @@ func (l *Loader[K, V]) Set(k K, v V) {
 	}
 	r := &result[V]{done: make(chan struct{}), value: v}
 	close(r.done)
-	l.results[k] = r
+	l.store(k, r)
 	delete(l.primed, k) // it may stay in pending; fetching skips it
 }
 
@@ -91,11 +103,11 @@ func (l *Loader[K, V]) Load(ctx context.Context, k K) (V, error) {
 			keys = append(keys, p)
 		}
 	}
-	l.pending, l.primed = nil, map[K]bool{}
+	l.pending, l.primed = nil, nil
 	batch := make([]*result[V], len(keys))
 	for i, key := range keys {
 		batch[i] = &result[V]{done: make(chan struct{})}
-		l.results[key] = batch[i]
+		l.store(key, batch[i])
 	}
 	l.mu.Unlock()
 

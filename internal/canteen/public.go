@@ -126,15 +126,7 @@ func onCommit(broker events.Broker, topic string, v *atomic.Uint64, touches func
 			}
 			if txm, ok := m.(interface{ Tx() (*ent.Tx, error) }); ok {
 				if tx, terr := txm.Tx(); terr == nil {
-					tx.OnCommit(func(next ent.Committer) ent.Committer {
-						return ent.CommitFunc(func(ctx context.Context, tx *ent.Tx) error {
-							err := next.Commit(ctx, tx)
-							if err == nil {
-								changed()
-							}
-							return err
-						})
-					})
+					afterCommit(tx, changed)
 					return val, err
 				}
 			}
@@ -142,6 +134,30 @@ func onCommit(broker events.Broker, topic string, v *atomic.Uint64, touches func
 			return val, err
 		})
 	}
+}
+
+// afterCommit runs f once tx has committed, inside Commit.
+func afterCommit(tx *ent.Tx, f func()) {
+	tx.OnCommit(func(next ent.Committer) ent.Committer {
+		return ent.CommitFunc(func(ctx context.Context, tx *ent.Tx) error {
+			err := next.Commit(ctx, tx)
+			if err == nil {
+				f()
+			}
+			return err
+		})
+	})
+}
+
+// queuesWritten does for a ticket written with hand-written SQL (the fast
+// fetch's INSERT, which ent's hooks do not see) what queueChanges does for
+// ent's writes: once tx commits, the queues version moves on here and the
+// other instances hear of it.
+func (s *Service) queuesWritten(tx *txn) {
+	afterCommit(tx.Tx, func() {
+		s.public.queues.Add(1)
+		s.broker.Publish(events.Event{Topic: QueuesTopic})
+	})
 }
 
 // touchesPublic reports whether m writes anything a public read shows.

@@ -375,6 +375,11 @@ func (s *Service) runTx(ctx context.Context, fn func(*txn) error) (t *txn, err e
 		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
+		// A commit hook that failed before the database's COMMIT leaves the
+		// transaction open: end it, or its connection (on MySQL one with
+		// autocommit off, see store) would keep its locks. After a COMMIT
+		// that ran, this is a no-op.
+		_ = tx.Rollback()
 		return nil, err
 	}
 	return t, nil

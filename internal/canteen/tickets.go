@@ -208,12 +208,13 @@ const (
 )
 
 // fetchFast issues a number on MySQL in as few round trips as the rules
-// allow: BEGIN; for a customer, one statement that locks their user row and
+// allow: for a customer, one statement that locks their user row and
 // counts their active tickets (a locking read, so it sees every commit
 // before the lock); one UPDATE of the counter that checks the stall is open
 // and paid, takes the next number and hands it back through
-// LAST_INSERT_ID; the INSERT; COMMIT. A walk-up number is 4 round trips, a
-// customer's 5 (the session is cached). Where the rules need more (numbers
+// LAST_INSERT_ID; the INSERT; COMMIT. The transaction begins with its first
+// statement (store: no START TRANSACTION), so a walk-up number is 3 round
+// trips, a customer's 4 (the session is cached). Where the rules need more (numbers
 // that wrapped onto a held one, a refused stall, a retried key) it answers
 // a sentinel or a domain error and the caller takes the general path.
 func (s *Service) fetchFast(ctx context.Context, a *Actor, sellerID pulid.ID, owned bool, note, key *string, c dayCounter, held []*textCheck) (*ent.Ticket, error) {
@@ -253,7 +254,7 @@ func (s *Service) fetchFast(ctx context.Context, a *Actor, sellerID pulid.ID, ow
 			return err
 		}
 		number, seq := int(v&16383), int(v>>14)
-		if t, err = s.insertTicket(ctx, tx, a, sellerID, day, number, seq, c, owned, note, key, now); err != nil {
+		if t, err = s.insertTicketRow(ctx, tx, a, sellerID, day, number, seq, c, owned, note, key, now); err != nil {
 			var me *mysql.MySQLError
 			if errors.As(err, &me) && me.Number == 1062 {
 				switch {
@@ -344,6 +345,76 @@ func (s *Service) insertTicket(ctx context.Context, tx *txn, a *Actor, sellerID 
 		create.SetClaimCode(code)
 	}
 	return create.Save(ctx)
+}
+
+// insertTicketRow is insertTicket in one hand-written INSERT, for the MySQL
+// fast path: ent's builder cost ~120 allocations per fetch, over a quarter
+// of a fetch's, and ~8 % of callme's CPU per fetch in the in-process
+// benchmark (BenchmarkFetch). It writes the same columns with the same
+// values (ent's defaults for status, call_count and version included) and
+// does what the ticket hook (queueChanges) would; the ticket it answers is
+// bound to tx like one Create returns.
+func (s *Service) insertTicketRow(ctx context.Context, tx *txn, a *Actor, sellerID pulid.ID, day, number, seq int, c dayCounter, owned bool, note, key *string, now time.Time) (*ent.Ticket, error) {
+	for _, v := range []struct {
+		s     *string
+		check func(string) error
+	}{{note, ticket.NoteValidator}, {key, ticket.IdempotencyKeyValidator}} {
+		if v.s != nil {
+			if err := v.check(*v.s); err != nil {
+				return nil, err
+			}
+		}
+	}
+	tok, err := newTrackToken()
+	if err != nil {
+		return nil, err
+	}
+	active := number
+	t := &ent.Ticket{
+		ID:             ticket.DefaultID(),
+		SellerID:       sellerID,
+		BusinessDay:    day,
+		Number:         number,
+		Code:           FormatCode(c.prefix, number, c.maxNumber),
+		ActiveNumber:   &active,
+		IssueSeq:       seq,
+		Status:         model.StatusWaiting,
+		IssuedBy:       a.UserID,
+		IdempotencyKey: key,
+		Note:           note,
+		TrackToken:     &tok,
+		CallCount:      ticket.DefaultCallCount,
+		Version:        ticket.DefaultVersion,
+		CreatedAt:      now,
+	}
+	var owner, claimedAt, claimCode any // NULL unless set
+	if owned {
+		uid, at := a.UserID, now
+		t.OwnerID, t.ClaimedAt = &uid, &at
+		owner, claimedAt = string(uid), at
+	} else {
+		code, err := newClaimCode()
+		if err != nil {
+			return nil, err
+		}
+		t.ClaimCode = &code
+		claimCode = code
+	}
+	nullable := func(p *string) any {
+		if p == nil {
+			return nil
+		}
+		return *p
+	}
+	_, err = tx.ExecContext(ctx, "INSERT INTO `tickets` (`id`, `seller_id`, `business_day`, `number`, `code`, `active_number`, `issue_seq`, `status`, `issued_by`, `idempotency_key`, `note`, `track_token`, `call_count`, `version`, `created_at`, `owner_id`, `claimed_at`, `claim_code`) "+
+		"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		string(t.ID), string(sellerID), day, number, t.Code, active, seq, string(t.Status), string(a.UserID), nullable(key), nullable(note), tok,
+		t.CallCount, t.Version, now, owner, claimedAt, claimCode)
+	if err != nil {
+		return nil, err
+	}
+	s.queuesWritten(tx)
+	return tx.Ticket.Attach(t), nil
 }
 
 // ticketByKey returns the caller's ticket of an idempotency key, or nil.

@@ -87,6 +87,15 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 // SQL returns the main connection pool (for pool metrics).
 func (db *DB) SQL() *sql.DB { return db.pingers[len(db.pingers)-1] }
 
+// TxSQL returns MySQL's pool of transaction connections (for pool
+// metrics), or nil: SQLite runs transactions on its write connection.
+func (db *DB) TxSQL() *sql.DB {
+	if db.Dialect != dialect.MySQL {
+		return nil
+	}
+	return db.pingers[0]
+}
+
 // Ping reports whether the database answers.
 func (db *DB) Ping(ctx context.Context) error {
 	for _, p := range db.pingers {
@@ -167,24 +176,40 @@ func openMySQL(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("applying migrations: %w", err)
 	}
-	sqldb, err := openMySQLDB(cfg)
-	if err != nil {
-		return nil, err
+	// Two pools: plain statements autocommit; transactions run on
+	// connections with autocommit off (see implicitTxDriver).
+	tcfg := cfg.Clone()
+	tcfg.Params["autocommit"] = "0"
+	var pools []*sql.DB
+	for _, c := range []*mysql.Config{tcfg, cfg} {
+		p, err := openMySQLDB(c)
+		if err != nil {
+			closeAll(pools)
+			return nil, err
+		}
+		pools = append(pools, p)
+		p.SetMaxOpenConns(opts.MaxOpenConns)
+		p.SetMaxIdleConns(opts.MaxOpenConns)
+		p.SetConnMaxLifetime(30 * time.Minute)
+		if err := p.PingContext(ctx); err != nil {
+			closeAll(pools)
+			return nil, fmt.Errorf("connecting to MySQL: %w", err)
+		}
 	}
-	sqldb.SetMaxOpenConns(opts.MaxOpenConns)
-	sqldb.SetMaxIdleConns(opts.MaxOpenConns)
-	sqldb.SetConnMaxLifetime(30 * time.Minute)
-	if err := sqldb.PingContext(ctx); err != nil {
-		sqldb.Close()
-		return nil, fmt.Errorf("connecting to MySQL: %w", err)
-	}
-	drv := hooked(entsql.OpenDB(dialect.MySQL, sqldb), opts.Hook, opts.Fault)
+	txdb, sqldb := pools[0], pools[1]
+	drv := hooked(&implicitTxDriver{Driver: entsql.OpenDB(dialect.MySQL, sqldb), tx: txdb}, opts.Hook, opts.Fault)
 	return &DB{
 		Client:  ent.NewClient(ent.Driver(drv)),
 		Dialect: dialect.MySQL,
-		pingers: []*sql.DB{sqldb},
-		closers: []func() error{sqldb.Close},
+		pingers: []*sql.DB{txdb, sqldb},
+		closers: []func() error{txdb.Close, sqldb.Close},
 	}, nil
+}
+
+func closeAll(pools []*sql.DB) {
+	for _, p := range pools {
+		p.Close()
+	}
 }
 
 func openMySQLDB(cfg *mysql.Config) (*sql.DB, error) {

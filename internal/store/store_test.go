@@ -6,7 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"callme/ent/seller"
 	"callme/internal/store"
 	"callme/internal/store/storetest"
 
@@ -148,5 +150,101 @@ func TestEmojiSurviveAnyConnectionCharset(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestTransactionsBeginWithTheirFirstStatement: on MySQL a transaction
+// sends no START TRANSACTION (its connection has autocommit off), yet it
+// is still all or nothing, and a rolled-back one leaves nothing behind on
+// the connection for the next transaction to commit.
+func TestTransactionsBeginWithTheirFirstStatement(t *testing.T) {
+	var mysql *storetest.Engine
+	for _, e := range storetest.Engines() {
+		if e.Name == "mysql" {
+			mysql = &e
+		}
+	}
+	if mysql == nil {
+		t.Skip("no MySQL: set " + storetest.EnvMySQL)
+	}
+	ctx := context.Background()
+	// The transactions below run one after another: each reuses the
+	// connection the one before it ended on.
+	db, err := store.Open(ctx, mysql.DSN(t), store.Options{MaxOpenConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	exists := func(name string) bool {
+		// Outside the transaction: on a connection of its own.
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		n, err := db.Client.Seller.Query().Where(seller.Name(name)).Count(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n > 0
+	}
+
+	tx, err := db.Client.Tx(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Seller.Create().SetName("rolled back").Save(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if exists("rolled back") {
+		t.Fatal("an uncommitted insert is visible outside its transaction")
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+
+	// A statement that fails inside a transaction, then a rollback.
+	tx, err = db.Client.Tx(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Seller.Create().SetName("also rolled back").Save(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO no_such_table VALUES (1)"); err == nil {
+		t.Fatal("insert into a missing table succeeded")
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+
+	tx, err = db.Client.Tx(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Seller.Create().SetName("committed").Save(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := tx.QueryContext(ctx, "SHOW SESSION STATUS LIKE 'Com_begin'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var begins int
+	var variable string
+	for rows.Next() {
+		if err := rows.Scan(&variable, &begins); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := rows.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if begins != 0 {
+		t.Errorf("the transaction connection sent %d START TRANSACTION, want 0", begins)
+	}
+	for name, want := range map[string]bool{"rolled back": false, "also rolled back": false, "committed": true} {
+		if got := exists(name); got != want {
+			t.Errorf("seller %q stored: %v, want %v", name, got, want)
+		}
 	}
 }

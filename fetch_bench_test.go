@@ -1,0 +1,185 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"runtime/metrics"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"callme/internal/store/storetest"
+)
+
+// BenchmarkFetch posts the fetch mutation `go run ./bench issue` sends, as
+// the stall's seller (walk-up) and as customers under the cap of 3 (each
+// customer fetches at most 3 times), through real HTTP to an in-process
+// callme with the bench's settings (rate limits and budgets off). ms/op and
+// allocs/op include the client's side, which no server change touches:
+// compare before and after in the same command. seq runs one client, par
+// 32 (2 cores × 16), as the bench's 32-client point.
+func BenchmarkFetch(b *testing.B) {
+	for _, e := range storetest.Engines() {
+		for _, kind := range []string{"walkup", "customer"} {
+			for _, par := range []int{0, 16} {
+				name := e.Name + "/" + kind + "/seq"
+				if par > 0 {
+					name = fmt.Sprintf("%s/%s/par%d", e.Name, kind, par)
+				}
+				b.Run(name, func(b *testing.B) { benchFetch(b, e, kind == "customer", par) })
+			}
+		}
+	}
+}
+
+func benchFetch(b *testing.B, e storetest.Engine, customers bool, par int) {
+	s := startServer(b, e, noRateLimits, func(c *config) { c.RecallGap = 0 })
+	admin := s.login(b, "SELLER", "admin")
+	var created struct {
+		CreateSeller struct {
+			Seller     struct{ ID string }
+			InviteCode string
+		}
+	}
+	s.ok(b, admin, `mutation($n: String!, $p: String!) { createSeller(input: {name: $n, prefix: $p, maxNumber: 9999, paidUntil: "2030-01-01T00:00:00Z"}) { seller { id } inviteCode } }`,
+		map[string]any{"n": "Bench stall", "p": "B"}, &created)
+	stall := created.CreateSeller.Seller.ID
+	seller := s.login(b, "SELLER", "bench-seller")
+	s.ok(b, seller, `mutation($c: String!) { claimSeller(inviteCode: $c) { id } }`, map[string]any{"c": created.CreateSeller.InviteCode}, nil)
+	s.ok(b, seller, `mutation($s: ID!) { setOpen(sellerId: $s, open: true) { id } }`, map[string]any{"s": stall}, nil)
+
+	body, _ := json.Marshal(map[string]any{"query": benchFetchDoc, "variables": map[string]any{"s": stall}})
+	tokens := []string{seller}
+	if customers {
+		tokens = make([]string, (b.N+2)/3)
+		for i := range tokens {
+			tokens[i] = s.login(b, "CUSTOMER", fmt.Sprintf("bench-customer-%d", i))
+		}
+	}
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConns: 64, MaxIdleConnsPerHost: 64, IdleConnTimeout: time.Minute}}
+	post := func(token string) error {
+		req, _ := http.NewRequest(http.MethodPost, s.URL+"/query", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := hc.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		out, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return err
+		}
+		if resp.StatusCode != http.StatusOK || bytes.Contains(out, []byte(`"errors"`)) {
+			return fmt.Errorf("fetch: HTTP %d %s", resp.StatusCode, out)
+		}
+		return nil
+	}
+	// The counter row and every session cached, as in the bench's steady state.
+	if err := post(seller); err != nil {
+		b.Fatal(err)
+	}
+	for _, tok := range tokens {
+		s.ok(b, tok, `{ me { id } }`, nil, nil)
+	}
+	var next atomic.Int64
+	token := func() string {
+		if !customers {
+			return seller
+		}
+		return tokens[int(next.Add(1)-1)/3]
+	}
+	b.ReportAllocs()
+	db := mariadbPID()
+	cpu0, db0 := processCPU(os.Getpid()), processCPU(db)
+	sched0 := schedCounts()
+	b.ResetTimer()
+	if par == 0 {
+		for range b.N {
+			if err := post(token()); err != nil {
+				b.Fatal(err)
+			}
+		}
+	} else {
+		b.SetParallelism(par)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if err := post(token()); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	b.StopTimer()
+	sched := schedCounts()
+	// Goroutines started and goroutine schedules (runnable to running) per
+	// fetch, in callme and the client: steadier than CPU time on a shared
+	// box, and each schedule costs CPU (and often a futex wake). The runtime
+	// samples one schedule in 8 into /sched/latencies.
+	b.ReportMetric(float64(sched[0]-sched0[0])/float64(b.N), "goroutines/op")
+	b.ReportMetric(float64(sched[1]-sched0[1])*8/float64(b.N), "schedules/op")
+	// CPU per fetch of this process (callme and the client) and of MariaDB
+	// (when it runs here): on 2 shared cores, what caps the bench's rate.
+	b.ReportMetric((processCPU(os.Getpid())-cpu0).Seconds()*1000/float64(b.N), "cpu-ms/op")
+	if db > 0 && e.Name == "mysql" {
+		b.ReportMetric((processCPU(db)-db0).Seconds()*1000/float64(b.N), "db-ms/op")
+	}
+}
+
+// schedCounts returns the goroutines created and the goroutine schedules
+// so far (runtime/metrics).
+func schedCounts() [2]uint64 {
+	m := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}, {Name: "/sched/latencies:seconds"}}
+	metrics.Read(m)
+	var n uint64
+	for _, c := range m[1].Value.Float64Histogram().Counts {
+		n += c
+	}
+	return [2]uint64{m[0].Value.Uint64(), n}
+}
+
+// processCPU is the user and system CPU time of pid from /proc (0 when
+// unreadable).
+func processCPU(pid int) time.Duration {
+	if pid <= 0 {
+		return 0
+	}
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name (which may hold spaces) in parentheses.
+	f := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
+}
+
+// mariadbPID finds mariadbd (or mysqld) in /proc, or 0.
+func mariadbPID() int {
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		b, _ := os.ReadFile("/proc/" + d.Name() + "/comm")
+		if c := strings.TrimSpace(string(b)); c == "mariadbd" || c == "mysqld" {
+			return pid
+		}
+	}
+	return 0
+}
+
+// benchFetchDoc is bench/gql.go's fetchMutation.
+const benchFetchDoc = `mutation($s: ID!) { fetch(input: {sellerId: $s}) { id number code } }`
