@@ -154,6 +154,9 @@ func afterCommit(tx *ent.Tx, f func()) {
 // ent's writes: once tx commits, the queues version moves on here and the
 // other instances hear of it.
 func (s *Service) queuesWritten(tx *txn) {
+	if s.public == nil {
+		return // no broker: nothing caches public reads
+	}
 	afterCommit(tx.Tx, func() {
 		s.public.queues.Add(1)
 		s.broker.Publish(events.Event{Topic: QueuesTopic})

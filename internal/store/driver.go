@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"strings"
+	"sync"
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
@@ -189,7 +190,13 @@ func (d *implicitTxDriver) BeginTx(ctx context.Context, opts *sql.TxOptions) (di
 	if err != nil {
 		return nil, err
 	}
-	return &implicitTx{Conn: entsql.Conn{ExecQuerier: c}, c: c}, nil
+	t := &implicitTx{Conn: entsql.Conn{ExecQuerier: c}, c: c, ctx: ctx}
+	// As database/sql's Tx: when the request's context ends with the
+	// transaction open, it is rolled back (its connection closed, so the
+	// server rolls back and frees its locks), and a later Commit fails. A
+	// timer-free callback: no goroutine unless the context ends.
+	t.stop = context.AfterFunc(ctx, t.abandon)
+	return t, nil
 }
 
 // implicitTx is a transaction on a connection with autocommit off. Its
@@ -198,28 +205,65 @@ func (d *implicitTxDriver) BeginTx(ctx context.Context, opts *sql.TxOptions) (di
 // next transaction on it would continue this one.
 type implicitTx struct {
 	entsql.Conn
-	c *sql.Conn
+	ctx  context.Context
+	mu   sync.Mutex
+	c    *sql.Conn // nil once ended or abandoned
+	stop func() bool
 }
 
-func (t *implicitTx) Commit() error   { return t.end("COMMIT") }
+// Commit commits, unless the context has ended: then, as database/sql's
+// Tx, it rolls back and says why (the context's callback may not have run
+// yet).
+func (t *implicitTx) Commit() error {
+	if err := t.ctx.Err(); err != nil {
+		t.stop()
+		t.abandon()
+		return err
+	}
+	return t.end("COMMIT")
+}
+
 func (t *implicitTx) Rollback() error { return t.end("ROLLBACK") }
 
-func (t *implicitTx) end(stmt string) error {
+// take hands the connection to whoever ends the transaction, once.
+func (t *implicitTx) take() *sql.Conn {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	c := t.c
+	t.c = nil
+	return c
+}
+
+// abandon runs when the context ends first: the connection is closed, not
+// pooled, and the server rolls the transaction back.
+func (t *implicitTx) abandon() {
+	if c := t.take(); c != nil {
+		discard(c)
+	}
+}
+
+func (t *implicitTx) end(stmt string) error {
+	t.stop()
+	c := t.take()
 	if c == nil {
 		return sql.ErrTxDone
 	}
-	t.c = nil
-	// Not the transaction's context: a cancelled request must still end
-	// its transaction (database/sql's Tx ends it without one too).
+	// Not the transaction's context: the statement must run even if the
+	// context ends now (the callback above no longer runs).
 	_, err := c.ExecContext(context.Background(), stmt)
 	if err != nil {
-		// Closed, not pooled. A connection that database/sql already
-		// dropped answers ErrConnDone here, which changes nothing.
-		_ = c.Raw(func(any) error { return driver.ErrBadConn })
+		discard(c)
+		return err
 	}
-	if cerr := c.Close(); err == nil && cerr != nil && !errors.Is(cerr, sql.ErrConnDone) {
-		err = cerr
+	if cerr := c.Close(); cerr != nil && !errors.Is(cerr, sql.ErrConnDone) {
+		return cerr
 	}
-	return err
+	return nil
+}
+
+// discard closes c for good. A connection that database/sql already
+// dropped answers ErrConnDone, which changes nothing.
+func discard(c *sql.Conn) {
+	_ = c.Raw(func(any) error { return driver.ErrBadConn })
+	_ = c.Close()
 }

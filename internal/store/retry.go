@@ -1,6 +1,7 @@
 package store
 
 import (
+	"database/sql/driver"
 	"errors"
 
 	"callme/ent"
@@ -12,7 +13,8 @@ import (
 )
 
 // Retryable reports whether running the same transaction again may succeed:
-// it lost a race the database detected, not a rule.
+// it lost a race the database detected, not a rule, or its connection was
+// dead before it started.
 //
 //   - MySQL deadlock (1213) and lock wait timeout (1205); SQLite busy or
 //     locked: try again after the other transaction is done.
@@ -21,6 +23,13 @@ import (
 //     retries of one fetch under one idempotency key, two logins creating one
 //     user. The retry reads the winner's row and answers from it.
 func Retryable(err error) bool {
+	// A connection found dead before anything was sent on it (the driver
+	// says driver.ErrBadConn only then): database/sql retries those when it
+	// begins a transaction, but a MySQL transaction here begins with its
+	// first statement, on a connection it already holds (implicitTx).
+	if errors.Is(err, driver.ErrBadConn) {
+		return true
+	}
 	var me *mysql.MySQLError
 	if errors.As(err, &me) {
 		switch me.Number {
