@@ -293,7 +293,7 @@ func (p *planner) run(ctx context.Context, es *executableSchema, oc *graphql.Ope
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{Object: "Query"})
-	if !r.root(ctx, oc, pl.root) {
+	if !r.object(ctx, pl.root, nil) {
 		return nil, false
 	}
 	if len(graphql.GetErrors(ctx)) > 0 || len(graphql.GetExtensions(ctx)) > 0 {
@@ -303,27 +303,16 @@ func (p *planner) run(ctx context.Context, es *executableSchema, oc *graphql.Ope
 	return r.buf.Bytes(), true
 }
 
-func (r *planRun) root(ctx context.Context, oc *graphql.OperationContext, ob *objPlan) bool {
-	r.buf.WriteByte('{')
-	for i := range ob.fields {
-		f := &ob.fields[i]
-		r.buf.Write(f.key)
-		if f.literal != nil {
-			r.buf.Write(f.literal)
-			continue
-		}
-		inner := graphql.WithRootFieldContext(ctx, &graphql.RootFieldContext{Object: f.field.Name, Field: f.field})
-		ok := false
-		m := oc.RootResolverMiddleware(inner, func(ctx context.Context) graphql.Marshaler {
-			ok = r.field(ctx, f, nil)
-			return planWritten
-		})
-		if !ok || m != planWritten { // a root field middleware answered in its own way
-			return false
-		}
-	}
-	r.buf.WriteByte('}')
-	return true
+// rootField runs a root field as gqlgen does: with its RootFieldContext,
+// through the root field middlewares.
+func (r *planRun) rootField(ctx context.Context, f *fieldPlan) bool {
+	inner := graphql.WithRootFieldContext(ctx, &graphql.RootFieldContext{Object: f.field.Name, Field: f.field})
+	ok := false
+	m := r.ec.OperationContext.RootResolverMiddleware(inner, func(ctx context.Context) graphql.Marshaler {
+		ok = r.field(ctx, f, nil)
+		return planWritten
+	})
+	return ok && m == planWritten // else a root field middleware answered in its own way
 }
 
 func (r *planRun) object(ctx context.Context, ob *objPlan, obj any) bool {
@@ -338,7 +327,11 @@ func (r *planRun) object(ctx context.Context, ob *objPlan, obj any) bool {
 			r.buf.Write(f.literal)
 			continue
 		}
-		if !r.field(ctx, f, obj) {
+		if ob.ptr == nil { // Query
+			if !r.rootField(ctx, f) {
+				return false
+			}
+		} else if !r.field(ctx, f, obj) {
 			return false
 		}
 	}

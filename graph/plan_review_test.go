@@ -30,30 +30,38 @@ func (revQuery) NotificationTemplates(context.Context) ([]string, error) { retur
 // as on gqlgen; here it refuses the field, and both answer the error. The
 // plan had called the lifted resolver bodies directly (found by review).
 func TestPlanRunsFieldMiddlewareAroundResolvers(t *testing.T) {
-	answer := func(planned bool) string {
-		es := NewExecutableSchema(Config{Resolvers: revResolver{&Resolver{}}}).(*executableSchema)
-		var exec graphql.ExecutableSchema = es
-		if planned {
-			exec = plannedSchema{executableSchema: es, plans: newPlanner(&planStats{})}
-		}
-		srv := handler.New(exec)
-		srv.AddTransport(postTransport{})
+	gq, pl := answerBoth(func(srv *handler.Server) {
 		srv.AroundFields(func(ctx context.Context, next graphql.Resolver) (any, error) {
 			if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Name == "notificationTemplates" {
 				return nil, errors.New("refused by middleware")
 			}
 			return next(ctx)
 		})
+	})
+	if gq != pl {
+		t.Errorf("gqlgen: %s\nplanned: %s", gq, pl)
+	}
+}
+
+// answerBoth answers `{ notificationTemplates }` on gqlgen and by plan, on
+// a server that install sets up.
+func answerBoth(install func(*handler.Server)) (gqlgen, planned string) {
+	answer := func(plans bool) string {
+		es := NewExecutableSchema(Config{Resolvers: revResolver{&Resolver{}}}).(*executableSchema)
+		var exec graphql.ExecutableSchema = es
+		if plans {
+			exec = plannedSchema{executableSchema: es, plans: newPlanner(&planStats{})}
+		}
+		srv := handler.New(exec)
+		srv.AddTransport(postTransport{})
+		install(srv)
 		rec := httptest.NewRecorder()
 		req := httptest.NewRequest(http.MethodPost, "/query", strings.NewReader(`{"query":"{ notificationTemplates }"}`))
 		req.Header.Set("Content-Type", "application/json")
 		srv.ServeHTTP(rec, req)
 		return rec.Body.String()
 	}
-	gq, pl := answer(false), answer(true)
-	if gq != pl {
-		t.Errorf("gqlgen: %s\nplanned: %s", gq, pl)
-	}
+	return answer(false), answer(true)
 }
 
 // TestWriteResponseRefusesWhatJSONRefuses: data json.Marshal refuses
@@ -89,24 +97,11 @@ func TestWriteResponseRefusesWhatJSONRefuses(t *testing.T) {
 // it returns, and a plan falls back to gqlgen. The plan had ignored it and
 // written a key with no value (found by review).
 func TestPlanKeepsRootFieldMiddlewareAnswer(t *testing.T) {
-	answer := func(planned bool) string {
-		es := NewExecutableSchema(Config{Resolvers: revResolver{&Resolver{}}}).(*executableSchema)
-		var exec graphql.ExecutableSchema = es
-		if planned {
-			exec = plannedSchema{executableSchema: es, plans: newPlanner(&planStats{})}
-		}
-		srv := handler.New(exec)
-		srv.AddTransport(postTransport{})
+	gq, pl := answerBoth(func(srv *handler.Server) {
 		srv.AroundRootFields(func(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
 			return graphql.MarshalString("answered by middleware")
 		})
-		rec := httptest.NewRecorder()
-		req := httptest.NewRequest(http.MethodPost, "/query", strings.NewReader(`{"query":"{ notificationTemplates }"}`))
-		req.Header.Set("Content-Type", "application/json")
-		srv.ServeHTTP(rec, req)
-		return rec.Body.String()
-	}
-	gq, pl := answer(false), answer(true)
+	})
 	if gq != pl {
 		t.Errorf("gqlgen: %s\nplanned: %s (valid JSON: %v)", gq, pl, json.Valid([]byte(pl)))
 	}
