@@ -114,10 +114,7 @@ func queueChanges(broker events.Broker, v *atomic.Uint64) ent.Hook {
 // onCommit bumps v and publishes on topic once a mutation for which touches
 // is true commits (at once, outside a transaction).
 func onCommit(broker events.Broker, topic string, v *atomic.Uint64, touches func(ent.Mutation) bool) ent.Hook {
-	changed := func() {
-		v.Add(1)
-		broker.Publish(events.Event{Topic: topic})
-	}
+	changed := announce(broker, topic, v)
 	return func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
 			val, err := next.Mutate(ctx, m)
@@ -133,6 +130,15 @@ func onCommit(broker events.Broker, topic string, v *atomic.Uint64, touches func
 			changed() // outside a transaction: already written
 			return val, err
 		})
+	}
+}
+
+// announce returns what a committed change does: v moves on here, and the
+// other instances hear of it on topic.
+func announce(broker events.Broker, topic string, v *atomic.Uint64) func() {
+	return func() {
+		v.Add(1)
+		broker.Publish(events.Event{Topic: topic})
 	}
 }
 
@@ -157,10 +163,7 @@ func (s *Service) queuesWritten(tx *txn) {
 	if s.public == nil {
 		return // no broker: nothing caches public reads
 	}
-	afterCommit(tx.Tx, func() {
-		s.public.queues.Add(1)
-		s.broker.Publish(events.Event{Topic: QueuesTopic})
-	})
+	afterCommit(tx.Tx, announce(s.broker, QueuesTopic, &s.public.queues))
 }
 
 // touchesPublic reports whether m writes anything a public read shows.
