@@ -218,12 +218,12 @@ func compileObject(oc *graphql.OperationContext, schema *ast.Schema, def *ast.De
 		if len(ob.fields) > 0 {
 			key.WriteByte(',')
 		}
-		graphql.MarshalString(f.Alias).MarshalGQL(&key)
+		writeGQLString(&key, f.Alias)
 		key.WriteByte(':')
 		fp.key = key.Bytes()
 		if f.Name == "__typename" {
 			var lit bytes.Buffer
-			graphql.MarshalString(def.Name).MarshalGQL(&lit)
+			writeGQLString(&lit, def.Name)
 			fp.literal = lit.Bytes()
 			ob.fields = append(ob.fields, fp)
 			continue
