@@ -171,6 +171,7 @@ func runQuery(ctx context.Context, e *env) error {
 		intro: fmt.Sprintf("%d closed-loop clients; %s measured per row and side in %d alternating rounds after %s of warm-up each. "+
 			"Baseline: a plain `net/http` handler (a subprocess of the bench, its own pool of 16 with the server's driver settings) that runs the SQL a hand-written server would (sellers page + one `IN` query for the menus; session lookup + tickets + one `IN` query for their sellers) and writes the same JSON (GraphQL and baseline responses compared after decoding: %s). "+
 			"60 paid stalls with %d menu items each; queue rows read a stall with 10 and one with 50 active tickets. "+
+			"Both sides' load clients do the same work per request (a prepared request; the whole answer read; its status checked and, for GraphQL, that it holds no \"errors\" key), since they share the 2 cores with the servers; CPU ms per request (callme or baseline, MariaDB, load client) is printed per row. "+
 			"Statements per request are counted on the wire (a proxy in front of MariaDB, on a second server and baseline, %d sequential requests after warm-up); GraphQL requests for `queue` include the session lookup, as the baseline does. "+
 			"Rows without \"cached\" run callme with its public response cache off (`-public-cache 0`); the cached rows run a second callme on the same database with the default (`-public-cache 1s`: anonymous reads of stalls and menus answered from memory, cleared by any write to a stall; the baseline caches nothing).",
 			clients, dur, rounds, warm, map[bool]string{true: "identical", false: "**they differ**"}[same], menuPerStall, countedRequests),
@@ -188,22 +189,31 @@ func runQuery(ctx context.Context, e *env) error {
 			continue
 		}
 		var gq, rw loadResult
+		var gcpu, rcpu cpuSnap
 		for round := range rounds {
 			var prof <-chan string
 			if round == 0 && (i == 0 || i == 3) {
 				prof = e.startProfile(ctx, srv, warm, sub, fmt.Sprintf("query-%d", i))
 			}
+			spid := srv.pid
+			if k.cached {
+				spid = cachedSrv.pid
+			}
+			c0 := e.cpuNow(spid)
+			gb := body(k.gql, k.vars)
 			gq = gq.merge(runLoad(ctx, clients, warm, sub, func(ctx context.Context, _ int) error {
-				_, err := gqlFor(k).do(ctx, k.token, k.gql, k.vars, nil)
-				return err
+				return gqlFor(k).send(ctx, k.token, gb)
 			}))
+			gcpu = gcpu.add(e.cpuNow(spid).sub(c0))
 			if prof != nil {
 				fmt.Println(<-prof)
 			}
+			c0 = e.cpuNow(base.pid)
 			rw = rw.merge(runLoad(ctx, clients, warm, sub, func(ctx context.Context, _ int) error {
 				_, err := rawGet(ctx, k)
 				return err
 			}))
+			rcpu = rcpu.add(e.cpuNow(base.pid).sub(c0))
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -222,8 +232,8 @@ func runQuery(ctx context.Context, e *env) error {
 			fmt.Sprintf("%.0f", gq.rate()), fmt.Sprintf("%.0f", rw.rate()), ratio(gq.rate(), rw.rate()),
 			ms(gp[0]), ms(gp[1]), ms(rp[0]), ms(rp[1]), ratio(float64(gp[1]), float64(rp[1])),
 			c[0], c[1])
-		fmt.Printf("  %s %d: GraphQL %.0f/s p99 %s ms, raw %.0f/s p99 %s ms, statements %s vs %s\n",
-			k.name, k.page, gq.rate(), ms(gp[1]), rw.rate(), ms(rp[1]), c[0], c[1])
+		fmt.Printf("  %s %d: GraphQL %.0f/s p99 %s ms, raw %.0f/s p99 %s ms, statements %s vs %s\n    CPU ms per request: GraphQL %s; raw %s\n",
+			k.name, k.page, gq.rate(), ms(gp[1]), rw.rate(), ms(rp[1]), c[0], c[1], gcpu.perOp(gq.all), rcpu.perOp(rw.all))
 		if gq.rate() < 0.8*rw.rate() {
 			misses = append(misses, fmt.Sprintf("%s/%d throughput %s", k.name, k.page, ratio(gq.rate(), rw.rate())))
 		}

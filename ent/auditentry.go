@@ -31,19 +31,41 @@ type AuditEntry struct {
 	selectValues sql.SelectValues
 }
 
+// scanRowAuditEntry holds one row's scan targets and the slice that points
+// at them: one allocation per row instead of one per column.
+type scanRowAuditEntry struct {
+	values [6]any
+	id     sql.NullInt64
+	f0     pulid.ID
+	f1     sql.NullString
+	f2     pulid.ID
+	f3     sql.NullString
+	f4     sql.NullTime
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*AuditEntry) scanValues(columns []string) ([]any, error) {
-	values := make([]any, len(columns))
+	row := new(scanRowAuditEntry)
+	var values []any
+	if len(columns) <= len(row.values) {
+		values = row.values[:len(columns)]
+	} else {
+		values = make([]any, len(columns))
+	}
 	for i := range columns {
 		switch columns[i] {
-		case auditentry.FieldActorID, auditentry.FieldTargetID:
-			values[i] = new(pulid.ID)
 		case auditentry.FieldID:
-			values[i] = new(sql.NullInt64)
-		case auditentry.FieldAction, auditentry.FieldDetail:
-			values[i] = new(sql.NullString)
+			values[i] = &row.id
+		case auditentry.FieldActorID:
+			values[i] = &row.f0
+		case auditentry.FieldAction:
+			values[i] = &row.f1
+		case auditentry.FieldTargetID:
+			values[i] = &row.f2
+		case auditentry.FieldDetail:
+			values[i] = &row.f3
 		case auditentry.FieldCreatedAt:
-			values[i] = new(sql.NullTime)
+			values[i] = &row.f4
 		default:
 			values[i] = new(sql.UnknownType)
 		}

@@ -71,17 +71,41 @@ func (e CallEventEdges) TicketOrErr() (*Ticket, error) {
 	return nil, &NotLoadedError{edge: "ticket"}
 }
 
+// scanRowCallEvent holds one row's scan targets and the slice that points
+// at them: one allocation per row instead of one per column.
+type scanRowCallEvent struct {
+	values [6]any
+	id     sql.NullInt64
+	f0     pulid.ID
+	f1     sql.NullInt64
+	f2     sql.NullInt64
+	f3     pulid.ID
+	f4     sql.NullTime
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*CallEvent) scanValues(columns []string) ([]any, error) {
-	values := make([]any, len(columns))
+	row := new(scanRowCallEvent)
+	var values []any
+	if len(columns) <= len(row.values) {
+		values = row.values[:len(columns)]
+	} else {
+		values = make([]any, len(columns))
+	}
 	for i := range columns {
 		switch columns[i] {
-		case callevent.FieldSellerID, callevent.FieldTicketID:
-			values[i] = new(pulid.ID)
-		case callevent.FieldID, callevent.FieldBusinessDay, callevent.FieldSeq:
-			values[i] = new(sql.NullInt64)
+		case callevent.FieldID:
+			values[i] = &row.id
+		case callevent.FieldSellerID:
+			values[i] = &row.f0
+		case callevent.FieldBusinessDay:
+			values[i] = &row.f1
+		case callevent.FieldSeq:
+			values[i] = &row.f2
+		case callevent.FieldTicketID:
+			values[i] = &row.f3
 		case callevent.FieldCalledAt:
-			values[i] = new(sql.NullTime)
+			values[i] = &row.f4
 		default:
 			values[i] = new(sql.UnknownType)
 		}

@@ -35,19 +35,46 @@ type ConsoleChallenge struct {
 	selectValues sql.SelectValues
 }
 
+// scanRowConsoleChallenge holds one row's scan targets and the slice that points
+// at them: one allocation per row instead of one per column.
+type scanRowConsoleChallenge struct {
+	values [8]any
+	id     sql.NullInt64
+	f0     sql.NullString
+	f1     sql.NullString
+	f2     sql.NullTime
+	f3     sql.NullTime
+	f5     sql.NullTime
+	f6     sql.NullTime
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*ConsoleChallenge) scanValues(columns []string) ([]any, error) {
-	values := make([]any, len(columns))
+	row := new(scanRowConsoleChallenge)
+	var values []any
+	if len(columns) <= len(row.values) {
+		values = row.values[:len(columns)]
+	} else {
+		values = make([]any, len(columns))
+	}
 	for i := range columns {
 		switch columns[i] {
+		case consolechallenge.FieldID:
+			values[i] = &row.id
+		case consolechallenge.FieldChallengeHash:
+			values[i] = &row.f0
+		case consolechallenge.FieldSecretHash:
+			values[i] = &row.f1
+		case consolechallenge.FieldCreatedAt:
+			values[i] = &row.f2
+		case consolechallenge.FieldExpiresAt:
+			values[i] = &row.f3
 		case consolechallenge.FieldApprovedBy:
 			values[i] = &sql.NullScanner{S: new(pulid.ID)}
-		case consolechallenge.FieldID:
-			values[i] = new(sql.NullInt64)
-		case consolechallenge.FieldChallengeHash, consolechallenge.FieldSecretHash:
-			values[i] = new(sql.NullString)
-		case consolechallenge.FieldCreatedAt, consolechallenge.FieldExpiresAt, consolechallenge.FieldApprovedAt, consolechallenge.FieldUsedAt:
-			values[i] = new(sql.NullTime)
+		case consolechallenge.FieldApprovedAt:
+			values[i] = &row.f5
+		case consolechallenge.FieldUsedAt:
+			values[i] = &row.f6
 		default:
 			values[i] = new(sql.UnknownType)
 		}

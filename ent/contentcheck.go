@@ -55,19 +55,77 @@ type ContentCheck struct {
 	selectValues sql.SelectValues
 }
 
+// scanRowContentCheck holds one row's scan targets and the slice that points
+// at them: one allocation per row instead of one per column.
+type scanRowContentCheck struct {
+	values [18]any
+	id     sql.NullInt64
+	f0     sql.NullString
+	f1     pulid.ID
+	f2     pulid.ID
+	f3     pulid.ID
+	f4     sql.NullString
+	f5     sql.NullInt64
+	f6     sql.NullString
+	f7     sql.NullString
+	f8     sql.NullString
+	f9     sql.NullInt64
+	f10    sql.NullString
+	f11    sql.NullString
+	f12    sql.NullInt64
+	f13    sql.NullTime
+	f14    sql.NullTime
+	f15    sql.NullTime
+	f16    sql.NullTime
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*ContentCheck) scanValues(columns []string) ([]any, error) {
-	values := make([]any, len(columns))
+	row := new(scanRowContentCheck)
+	var values []any
+	if len(columns) <= len(row.values) {
+		values = row.values[:len(columns)]
+	} else {
+		values = make([]any, len(columns))
+	}
 	for i := range columns {
 		switch columns[i] {
-		case contentcheck.FieldSellerID, contentcheck.FieldTargetID, contentcheck.FieldUserID:
-			values[i] = new(pulid.ID)
-		case contentcheck.FieldID, contentcheck.FieldScene, contentcheck.FieldLabel, contentcheck.FieldAttempts:
-			values[i] = new(sql.NullInt64)
-		case contentcheck.FieldSubject, contentcheck.FieldApp, contentcheck.FieldContent, contentcheck.FieldPrevious, contentcheck.FieldState, contentcheck.FieldTraceID, contentcheck.FieldReason:
-			values[i] = new(sql.NullString)
-		case contentcheck.FieldNextAttemptAt, contentcheck.FieldLeaseUntil, contentcheck.FieldCreatedAt, contentcheck.FieldDecidedAt:
-			values[i] = new(sql.NullTime)
+		case contentcheck.FieldID:
+			values[i] = &row.id
+		case contentcheck.FieldSubject:
+			values[i] = &row.f0
+		case contentcheck.FieldSellerID:
+			values[i] = &row.f1
+		case contentcheck.FieldTargetID:
+			values[i] = &row.f2
+		case contentcheck.FieldUserID:
+			values[i] = &row.f3
+		case contentcheck.FieldApp:
+			values[i] = &row.f4
+		case contentcheck.FieldScene:
+			values[i] = &row.f5
+		case contentcheck.FieldContent:
+			values[i] = &row.f6
+		case contentcheck.FieldPrevious:
+			values[i] = &row.f7
+		case contentcheck.FieldState:
+			values[i] = &row.f8
+		case contentcheck.FieldLabel:
+			values[i] = &row.f9
+		case contentcheck.FieldTraceID:
+			values[i] = &row.f10
+		case contentcheck.FieldReason:
+			values[i] = &row.f11
+		case contentcheck.FieldAttempts:
+			values[i] = &row.f12
+		case contentcheck.FieldNextAttemptAt:
+			values[i] = &row.f13
+		case contentcheck.FieldLeaseUntil:
+			values[i] = &row.f14
+		case contentcheck.FieldCreatedAt:
+			values[i] = &row.f15
+		case contentcheck.FieldDecidedAt:
+			values[i] = &row.f16
 		default:
 			values[i] = new(sql.UnknownType)
 		}

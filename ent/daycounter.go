@@ -60,17 +60,47 @@ func (e DayCounterEdges) SellerOrErr() (*Seller, error) {
 	return nil, &NotLoadedError{edge: "seller"}
 }
 
+// scanRowDayCounter holds one row's scan targets and the slice that points
+// at them: one allocation per row instead of one per column.
+type scanRowDayCounter struct {
+	values [8]any
+	id     sql.NullInt64
+	f0     pulid.ID
+	f1     sql.NullInt64
+	f2     sql.NullInt64
+	f3     sql.NullInt64
+	f4     sql.NullInt64
+	f5     sql.NullString
+	f6     sql.NullInt64
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*DayCounter) scanValues(columns []string) ([]any, error) {
-	values := make([]any, len(columns))
+	row := new(scanRowDayCounter)
+	var values []any
+	if len(columns) <= len(row.values) {
+		values = row.values[:len(columns)]
+	} else {
+		values = make([]any, len(columns))
+	}
 	for i := range columns {
 		switch columns[i] {
+		case daycounter.FieldID:
+			values[i] = &row.id
 		case daycounter.FieldSellerID:
-			values[i] = new(pulid.ID)
-		case daycounter.FieldID, daycounter.FieldBusinessDay, daycounter.FieldLastNumber, daycounter.FieldIssued, daycounter.FieldMaxNumber, daycounter.FieldPurgedCalls:
-			values[i] = new(sql.NullInt64)
+			values[i] = &row.f0
+		case daycounter.FieldBusinessDay:
+			values[i] = &row.f1
+		case daycounter.FieldLastNumber:
+			values[i] = &row.f2
+		case daycounter.FieldIssued:
+			values[i] = &row.f3
+		case daycounter.FieldMaxNumber:
+			values[i] = &row.f4
 		case daycounter.FieldPrefix:
-			values[i] = new(sql.NullString)
+			values[i] = &row.f5
+		case daycounter.FieldPurgedCalls:
+			values[i] = &row.f6
 		default:
 			values[i] = new(sql.UnknownType)
 		}

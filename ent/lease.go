@@ -28,17 +28,38 @@ type Lease struct {
 	selectValues sql.SelectValues
 }
 
+// scanRowLease holds one row's scan targets and the slice that points
+// at them: one allocation per row instead of one per column.
+type scanRowLease struct {
+	values [5]any
+	id     sql.NullInt64
+	f0     sql.NullString
+	f1     sql.NullString
+	f2     sql.NullTime
+	f3     sql.NullInt64
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*Lease) scanValues(columns []string) ([]any, error) {
-	values := make([]any, len(columns))
+	row := new(scanRowLease)
+	var values []any
+	if len(columns) <= len(row.values) {
+		values = row.values[:len(columns)]
+	} else {
+		values = make([]any, len(columns))
+	}
 	for i := range columns {
 		switch columns[i] {
-		case lease.FieldID, lease.FieldMark:
-			values[i] = new(sql.NullInt64)
-		case lease.FieldName, lease.FieldHolder:
-			values[i] = new(sql.NullString)
+		case lease.FieldID:
+			values[i] = &row.id
+		case lease.FieldName:
+			values[i] = &row.f0
+		case lease.FieldHolder:
+			values[i] = &row.f1
 		case lease.FieldExpiresAt:
-			values[i] = new(sql.NullTime)
+			values[i] = &row.f2
+		case lease.FieldMark:
+			values[i] = &row.f3
 		default:
 			values[i] = new(sql.UnknownType)
 		}

@@ -56,19 +56,41 @@ func (e MenuItemEdges) SellerOrErr() (*Seller, error) {
 	return nil, &NotLoadedError{edge: "seller"}
 }
 
+// scanRowMenuItem holds one row's scan targets and the slice that points
+// at them: one allocation per row instead of one per column.
+type scanRowMenuItem struct {
+	values [6]any
+	id     pulid.ID
+	f0     pulid.ID
+	f1     sql.NullString
+	f2     sql.NullInt64
+	f3     sql.NullBool
+	f4     sql.NullInt64
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*MenuItem) scanValues(columns []string) ([]any, error) {
-	values := make([]any, len(columns))
+	row := new(scanRowMenuItem)
+	var values []any
+	if len(columns) <= len(row.values) {
+		values = row.values[:len(columns)]
+	} else {
+		values = make([]any, len(columns))
+	}
 	for i := range columns {
 		switch columns[i] {
-		case menuitem.FieldID, menuitem.FieldSellerID:
-			values[i] = new(pulid.ID)
-		case menuitem.FieldAvailable:
-			values[i] = new(sql.NullBool)
-		case menuitem.FieldPriceCents, menuitem.FieldPosition:
-			values[i] = new(sql.NullInt64)
+		case menuitem.FieldID:
+			values[i] = &row.id
+		case menuitem.FieldSellerID:
+			values[i] = &row.f0
 		case menuitem.FieldName:
-			values[i] = new(sql.NullString)
+			values[i] = &row.f1
+		case menuitem.FieldPriceCents:
+			values[i] = &row.f2
+		case menuitem.FieldAvailable:
+			values[i] = &row.f3
+		case menuitem.FieldPosition:
+			values[i] = &row.f4
 		default:
 			values[i] = new(sql.UnknownType)
 		}

@@ -45,19 +45,62 @@ type Notification struct {
 	selectValues sql.SelectValues
 }
 
+// scanRowNotification holds one row's scan targets and the slice that points
+// at them: one allocation per row instead of one per column.
+type scanRowNotification struct {
+	values [13]any
+	id     sql.NullInt64
+	f0     sql.NullInt64
+	f1     pulid.ID
+	f2     pulid.ID
+	f3     sql.NullString
+	f4     sql.NullString
+	f5     sql.NullString
+	f6     sql.NullInt64
+	f7     sql.NullTime
+	f8     sql.NullTime
+	f9     sql.NullString
+	f10    sql.NullTime
+	f11    sql.NullTime
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*Notification) scanValues(columns []string) ([]any, error) {
-	values := make([]any, len(columns))
+	row := new(scanRowNotification)
+	var values []any
+	if len(columns) <= len(row.values) {
+		values = row.values[:len(columns)]
+	} else {
+		values = make([]any, len(columns))
+	}
 	for i := range columns {
 		switch columns[i] {
-		case notification.FieldTicketID, notification.FieldUserID:
-			values[i] = new(pulid.ID)
-		case notification.FieldID, notification.FieldGrantID, notification.FieldAttempts:
-			values[i] = new(sql.NullInt64)
-		case notification.FieldTemplateID, notification.FieldData, notification.FieldState, notification.FieldLastError:
-			values[i] = new(sql.NullString)
-		case notification.FieldNextAttemptAt, notification.FieldLeaseUntil, notification.FieldCreatedAt, notification.FieldSentAt:
-			values[i] = new(sql.NullTime)
+		case notification.FieldID:
+			values[i] = &row.id
+		case notification.FieldGrantID:
+			values[i] = &row.f0
+		case notification.FieldTicketID:
+			values[i] = &row.f1
+		case notification.FieldUserID:
+			values[i] = &row.f2
+		case notification.FieldTemplateID:
+			values[i] = &row.f3
+		case notification.FieldData:
+			values[i] = &row.f4
+		case notification.FieldState:
+			values[i] = &row.f5
+		case notification.FieldAttempts:
+			values[i] = &row.f6
+		case notification.FieldNextAttemptAt:
+			values[i] = &row.f7
+		case notification.FieldLeaseUntil:
+			values[i] = &row.f8
+		case notification.FieldLastError:
+			values[i] = &row.f9
+		case notification.FieldCreatedAt:
+			values[i] = &row.f10
+		case notification.FieldSentAt:
+			values[i] = &row.f11
 		default:
 			values[i] = new(sql.UnknownType)
 		}

@@ -31,19 +31,41 @@ type NotifyGrant struct {
 	selectValues sql.SelectValues
 }
 
+// scanRowNotifyGrant holds one row's scan targets and the slice that points
+// at them: one allocation per row instead of one per column.
+type scanRowNotifyGrant struct {
+	values [6]any
+	id     sql.NullInt64
+	f0     pulid.ID
+	f1     pulid.ID
+	f2     sql.NullString
+	f3     sql.NullTime
+	f4     sql.NullTime
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*NotifyGrant) scanValues(columns []string) ([]any, error) {
-	values := make([]any, len(columns))
+	row := new(scanRowNotifyGrant)
+	var values []any
+	if len(columns) <= len(row.values) {
+		values = row.values[:len(columns)]
+	} else {
+		values = make([]any, len(columns))
+	}
 	for i := range columns {
 		switch columns[i] {
-		case notifygrant.FieldTicketID, notifygrant.FieldUserID:
-			values[i] = new(pulid.ID)
 		case notifygrant.FieldID:
-			values[i] = new(sql.NullInt64)
+			values[i] = &row.id
+		case notifygrant.FieldTicketID:
+			values[i] = &row.f0
+		case notifygrant.FieldUserID:
+			values[i] = &row.f1
 		case notifygrant.FieldTemplateID:
-			values[i] = new(sql.NullString)
-		case notifygrant.FieldCreatedAt, notifygrant.FieldUsedAt:
-			values[i] = new(sql.NullTime)
+			values[i] = &row.f2
+		case notifygrant.FieldCreatedAt:
+			values[i] = &row.f3
+		case notifygrant.FieldUsedAt:
+			values[i] = &row.f4
 		default:
 			values[i] = new(sql.UnknownType)
 		}

@@ -128,23 +128,73 @@ func (e SellerEdges) CountersOrErr() ([]*DayCounter, error) {
 	return nil, &NotLoadedError{edge: "counters"}
 }
 
+// scanRowSeller holds one row's scan targets and the slice that points
+// at them: one allocation per row instead of one per column.
+type scanRowSeller struct {
+	values [17]any
+	id     pulid.ID
+	f0     sql.NullString
+	f1     sql.NullString
+	f2     sql.NullString
+	f3     sql.NullString
+	f4     sql.NullString
+	f5     sql.NullString
+	f6     sql.NullInt64
+	f7     sql.NullBool
+	f8     sql.NullString
+	f9     sql.NullInt64
+	f10    sql.NullInt64
+	f11    sql.NullTime
+	f13    sql.NullString
+	f14    sql.NullInt64
+	f15    sql.NullTime
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*Seller) scanValues(columns []string) ([]any, error) {
-	values := make([]any, len(columns))
+	row := new(scanRowSeller)
+	var values []any
+	if len(columns) <= len(row.values) {
+		values = row.values[:len(columns)]
+	} else {
+		values = make([]any, len(columns))
+	}
 	for i := range columns {
 		switch columns[i] {
+		case seller.FieldID:
+			values[i] = &row.id
+		case seller.FieldName:
+			values[i] = &row.f0
+		case seller.FieldPersonName:
+			values[i] = &row.f1
+		case seller.FieldPhone:
+			values[i] = &row.f2
+		case seller.FieldPhoto:
+			values[i] = &row.f3
+		case seller.FieldPhotoStatus:
+			values[i] = &row.f4
+		case seller.FieldPrefix:
+			values[i] = &row.f5
+		case seller.FieldMaxNumber:
+			values[i] = &row.f6
+		case seller.FieldOpen:
+			values[i] = &row.f7
+		case seller.FieldPickupNote:
+			values[i] = &row.f8
+		case seller.FieldNoShowAfterCalls:
+			values[i] = &row.f9
+		case seller.FieldNoShowAfterMinutes:
+			values[i] = &row.f10
+		case seller.FieldPaidUntil:
+			values[i] = &row.f11
 		case seller.FieldOwnerID:
 			values[i] = &sql.NullScanner{S: new(pulid.ID)}
-		case seller.FieldID:
-			values[i] = new(pulid.ID)
-		case seller.FieldOpen:
-			values[i] = new(sql.NullBool)
-		case seller.FieldMaxNumber, seller.FieldNoShowAfterCalls, seller.FieldNoShowAfterMinutes, seller.FieldCallSeq:
-			values[i] = new(sql.NullInt64)
-		case seller.FieldName, seller.FieldPersonName, seller.FieldPhone, seller.FieldPhoto, seller.FieldPhotoStatus, seller.FieldPrefix, seller.FieldPickupNote, seller.FieldInviteHash:
-			values[i] = new(sql.NullString)
-		case seller.FieldPaidUntil, seller.FieldCreatedAt:
-			values[i] = new(sql.NullTime)
+		case seller.FieldInviteHash:
+			values[i] = &row.f13
+		case seller.FieldCallSeq:
+			values[i] = &row.f14
+		case seller.FieldCreatedAt:
+			values[i] = &row.f15
 		default:
 			values[i] = new(sql.UnknownType)
 		}

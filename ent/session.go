@@ -64,21 +64,50 @@ func (e SessionEdges) UserOrErr() (*User, error) {
 	return nil, &NotLoadedError{edge: "user"}
 }
 
+// scanRowSession holds one row's scan targets and the slice that points
+// at them: one allocation per row instead of one per column.
+type scanRowSession struct {
+	values [9]any
+	id     sql.NullInt64
+	f0     sql.NullString
+	f1     pulid.ID
+	f2     sql.NullString
+	f3     sql.NullString
+	f4     sql.NullTime
+	f5     sql.NullTime
+	f6     sql.NullTime
+	f7     sql.NullBool
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*Session) scanValues(columns []string) ([]any, error) {
-	values := make([]any, len(columns))
+	row := new(scanRowSession)
+	var values []any
+	if len(columns) <= len(row.values) {
+		values = row.values[:len(columns)]
+	} else {
+		values = make([]any, len(columns))
+	}
 	for i := range columns {
 		switch columns[i] {
-		case session.FieldUserID:
-			values[i] = new(pulid.ID)
-		case session.FieldConsole:
-			values[i] = new(sql.NullBool)
 		case session.FieldID:
-			values[i] = new(sql.NullInt64)
-		case session.FieldTokenHash, session.FieldApp, session.FieldSessionKey:
-			values[i] = new(sql.NullString)
-		case session.FieldCreatedAt, session.FieldLastSeenAt, session.FieldExpiresAt:
-			values[i] = new(sql.NullTime)
+			values[i] = &row.id
+		case session.FieldTokenHash:
+			values[i] = &row.f0
+		case session.FieldUserID:
+			values[i] = &row.f1
+		case session.FieldApp:
+			values[i] = &row.f2
+		case session.FieldSessionKey:
+			values[i] = &row.f3
+		case session.FieldCreatedAt:
+			values[i] = &row.f4
+		case session.FieldLastSeenAt:
+			values[i] = &row.f5
+		case session.FieldExpiresAt:
+			values[i] = &row.f6
+		case session.FieldConsole:
+			values[i] = &row.f7
 		default:
 			values[i] = new(sql.UnknownType)
 		}

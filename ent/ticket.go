@@ -106,21 +106,89 @@ func (e TicketEdges) OwnerOrErr() (*User, error) {
 	return nil, &NotLoadedError{edge: "owner"}
 }
 
+// scanRowTicket holds one row's scan targets and the slice that points
+// at them: one allocation per row instead of one per column.
+type scanRowTicket struct {
+	values [23]any
+	id     pulid.ID
+	f0     pulid.ID
+	f1     sql.NullInt64
+	f2     sql.NullInt64
+	f3     sql.NullString
+	f4     sql.NullInt64
+	f5     sql.NullInt64
+	f6     sql.NullString
+	f8     sql.NullString
+	f9     pulid.ID
+	f10    sql.NullString
+	f11    sql.NullString
+	f12    sql.NullString
+	f13    sql.NullInt64
+	f14    sql.NullInt64
+	f15    sql.NullTime
+	f16    sql.NullTime
+	f17    sql.NullTime
+	f18    sql.NullTime
+	f19    sql.NullTime
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*Ticket) scanValues(columns []string) ([]any, error) {
-	values := make([]any, len(columns))
+	row := new(scanRowTicket)
+	var values []any
+	if len(columns) <= len(row.values) {
+		values = row.values[:len(columns)]
+	} else {
+		values = make([]any, len(columns))
+	}
 	for i := range columns {
 		switch columns[i] {
-		case ticket.FieldOwnerID, ticket.FieldCalledBy, ticket.FieldDoneBy:
+		case ticket.FieldID:
+			values[i] = &row.id
+		case ticket.FieldSellerID:
+			values[i] = &row.f0
+		case ticket.FieldBusinessDay:
+			values[i] = &row.f1
+		case ticket.FieldNumber:
+			values[i] = &row.f2
+		case ticket.FieldCode:
+			values[i] = &row.f3
+		case ticket.FieldActiveNumber:
+			values[i] = &row.f4
+		case ticket.FieldIssueSeq:
+			values[i] = &row.f5
+		case ticket.FieldStatus:
+			values[i] = &row.f6
+		case ticket.FieldOwnerID:
 			values[i] = &sql.NullScanner{S: new(pulid.ID)}
-		case ticket.FieldID, ticket.FieldSellerID, ticket.FieldIssuedBy:
-			values[i] = new(pulid.ID)
-		case ticket.FieldBusinessDay, ticket.FieldNumber, ticket.FieldActiveNumber, ticket.FieldIssueSeq, ticket.FieldCallCount, ticket.FieldVersion:
-			values[i] = new(sql.NullInt64)
-		case ticket.FieldCode, ticket.FieldStatus, ticket.FieldNote, ticket.FieldIdempotencyKey, ticket.FieldClaimCode, ticket.FieldTrackToken:
-			values[i] = new(sql.NullString)
-		case ticket.FieldCreatedAt, ticket.FieldClaimedAt, ticket.FieldFirstCalledAt, ticket.FieldCalledAt, ticket.FieldDoneAt:
-			values[i] = new(sql.NullTime)
+		case ticket.FieldNote:
+			values[i] = &row.f8
+		case ticket.FieldIssuedBy:
+			values[i] = &row.f9
+		case ticket.FieldIdempotencyKey:
+			values[i] = &row.f10
+		case ticket.FieldClaimCode:
+			values[i] = &row.f11
+		case ticket.FieldTrackToken:
+			values[i] = &row.f12
+		case ticket.FieldCallCount:
+			values[i] = &row.f13
+		case ticket.FieldVersion:
+			values[i] = &row.f14
+		case ticket.FieldCreatedAt:
+			values[i] = &row.f15
+		case ticket.FieldClaimedAt:
+			values[i] = &row.f16
+		case ticket.FieldFirstCalledAt:
+			values[i] = &row.f17
+		case ticket.FieldCalledAt:
+			values[i] = &row.f18
+		case ticket.FieldDoneAt:
+			values[i] = &row.f19
+		case ticket.FieldCalledBy:
+			values[i] = &sql.NullScanner{S: new(pulid.ID)}
+		case ticket.FieldDoneBy:
+			values[i] = &sql.NullScanner{S: new(pulid.ID)}
 		default:
 			values[i] = new(sql.UnknownType)
 		}

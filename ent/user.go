@@ -81,17 +81,38 @@ func (e UserEdges) TicketsOrErr() ([]*Ticket, error) {
 	return nil, &NotLoadedError{edge: "tickets"}
 }
 
+// scanRowUser holds one row's scan targets and the slice that points
+// at them: one allocation per row instead of one per column.
+type scanRowUser struct {
+	values [5]any
+	id     pulid.ID
+	f0     sql.NullString
+	f1     sql.NullString
+	f2     sql.NullString
+	f3     sql.NullTime
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*User) scanValues(columns []string) ([]any, error) {
-	values := make([]any, len(columns))
+	row := new(scanRowUser)
+	var values []any
+	if len(columns) <= len(row.values) {
+		values = row.values[:len(columns)]
+	} else {
+		values = make([]any, len(columns))
+	}
 	for i := range columns {
 		switch columns[i] {
 		case user.FieldID:
-			values[i] = new(pulid.ID)
-		case user.FieldApp, user.FieldOpenid, user.FieldUnionid:
-			values[i] = new(sql.NullString)
+			values[i] = &row.id
+		case user.FieldApp:
+			values[i] = &row.f0
+		case user.FieldOpenid:
+			values[i] = &row.f1
+		case user.FieldUnionid:
+			values[i] = &row.f2
 		case user.FieldCreatedAt:
-			values[i] = new(sql.NullTime)
+			values[i] = &row.f3
 		default:
 			values[i] = new(sql.UnknownType)
 		}

@@ -108,11 +108,11 @@ func responseContentType(r *http.Request) string {
 func writeResponse(w io.Writer, resp *graphql.Response) {
 	if resp != nil && len(resp.Errors) == 0 && resp.Data != nil && resp.Label == "" && resp.Path == nil &&
 		resp.HasNext == nil && len(resp.Extensions) == 0 && compactAsIs(resp.Data) {
-		b := make([]byte, 0, len(resp.Data)+len(`{"data":}`))
-		b = append(b, `{"data":`...)
-		b = append(b, resp.Data...)
-		b = append(b, '}')
-		_, _ = w.Write(b)
+		// Three writes into the ResponseWriter's buffer, not a copy of the
+		// answer to write once.
+		_, _ = io.WriteString(w, `{"data":`)
+		_, _ = w.Write(resp.Data)
+		_, _ = io.WriteString(w, `}`)
 		return
 	}
 	b, err := json.Marshal(resp)
@@ -198,9 +198,25 @@ func (s *jsonCheck) container(depth int, end byte, keyed bool) bool {
 	}
 }
 
+// strPlain marks the bytes str may pass over without a second look: not a
+// quote, backslash, control character, <, > or &, nor 0xE2 (the first byte
+// of U+2028 and U+2029).
+var strPlain = func() (t [256]bool) {
+	for c := range t {
+		t[c] = c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' && c != 0xE2
+	}
+	return t
+}()
+
 func (s *jsonCheck) str() bool {
 	s.i++ // the opening quote
 	for s.i < len(s.b) {
+		for s.i < len(s.b) && strPlain[s.b[s.i]] {
+			s.i++
+		}
+		if s.i >= len(s.b) {
+			return false
+		}
 		c := s.b[s.i]
 		switch {
 		case c == '"':

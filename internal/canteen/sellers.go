@@ -393,8 +393,21 @@ func (s *Service) Menus(ctx context.Context, ids []pulid.ID) (map[pulid.ID][]*en
 	for _, id := range ids {
 		out[id] = []*ent.MenuItem{}
 	}
-	for _, it := range items {
-		out[it.SellerID] = append(out[it.SellerID], it)
+	// Ordered by stall: each stall's menu is a run of items, handed out as
+	// a slice of them (capped, so an append copies) rather than appended
+	// item by item.
+	for start := 0; start < len(items); {
+		end := start + 1
+		for end < len(items) && items[end].SellerID == items[start].SellerID {
+			end++
+		}
+		id := items[start].SellerID
+		if len(out[id]) == 0 {
+			out[id] = items[start:end:end]
+		} else { // a stall in two runs (a collation that orders ids otherwise)
+			out[id] = append(out[id], items[start:end]...)
+		}
+		start = end
 	}
 	return out, nil
 }
