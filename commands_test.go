@@ -277,3 +277,25 @@ func TestRetentionSettings(t *testing.T) {
 		}
 	}
 }
+
+func TestGCPercentSetting(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		args []string
+		want int // 0: refused
+	}{
+		{nil, nil, 400},
+		{map[string]string{"CALLME_GC_PERCENT": "150"}, nil, 150},
+		{nil, []string{"-gc-percent", "100"}, 100},
+		{nil, []string{"-gc-percent", "0"}, 0},
+		{map[string]string{"CALLME_GC_PERCENT": "-1"}, nil, 0},
+	} {
+		c, err := parseConfig(append([]string{"callme"}, tc.args...), func(k string) string { return tc.env[k] }, io.Discard)
+		switch {
+		case tc.want == 0 && err == nil:
+			t.Errorf("%v %v: accepted %d, want an error", tc.env, tc.args, c.GCPercent)
+		case tc.want != 0 && (err != nil || c.GCPercent != tc.want):
+			t.Errorf("%v %v: %d, %v; want %d", tc.env, tc.args, c.GCPercent, err, tc.want)
+		}
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -64,6 +65,7 @@ type config struct {
 	Addr             string
 	DB               string
 	DBMaxConns       int
+	GCPercent        int
 	Production       bool
 	Admins           string
 	TimeZone         string
@@ -169,6 +171,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	str(&c.MetricsAddr, "metrics-addr", "CALLME_METRICS_ADDR", "", "address serving /metrics alone (default "+defaultMetricsAddr+" with -production; otherwise /metrics is on -addr)")
 	str(&c.DB, "db", "CALLME_DB", "sqlite:callme.db", "database: sqlite:PATH or mysql://user:pass@tcp(host:3306)/callme")
 	str(&c.Redis, "redis", "CALLME_REDIS", "", "Redis URL (redis://host:6379/0) to fan events out across instances, or Sentinels (redis://sentinel1:26379/0?master_name=mymaster&addr=sentinel2:26379); empty: in-process")
+	num(&c.GCPercent, "gc-percent", "CALLME_GC_PERCENT", 400, "how far the heap grows, in percent of live memory, before the garbage collector runs (Go's default is 100; callme's answers are short-lived garbage, so more room costs memory and saves CPU); $GOGC, when set, wins")
 	num(&c.DBMaxConns, "db-max-conns", "CALLME_DB_MAX_CONNS", 16, "database pool size (MySQL: two pools of this size, transactions and plain statements; SQLite: readers, writes use one connection)")
 	str(&c.Admins, "admins", "CALLME_ADMINS", "", "comma-separated admin openids (default \"admin\" unless -production)")
 	str(&c.TimeZone, "timezone", "CALLME_TIMEZONE", "Asia/Shanghai", "time zone of business days")
@@ -284,6 +287,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	}
 	if c.DayStartHour < 0 || c.DayStartHour > 23 {
 		return c, fmt.Errorf("-day-start-hour must be 0..23, got %d", c.DayStartHour)
+	}
+	if c.GCPercent < 1 {
+		return c, fmt.Errorf("-gc-percent must be at least 1, got %d", c.GCPercent)
 	}
 	if c.RetentionDays < 2 || c.PersonalDataDays < 2 {
 		return c, fmt.Errorf("-retention-days and -personal-data-days must be at least 2 (today's and yesterday's calls are always kept), got %d and %d", c.RetentionDays, c.PersonalDataDays)
@@ -627,6 +633,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
+	gcPercent := cfg.GCPercent
+	if getenv("GOGC") == "" { // else the runtime took $GOGC, as Go programs do
+		debug.SetGCPercent(cfg.GCPercent)
+	} else {
+		gcPercent = debug.SetGCPercent(-1)
+		debug.SetGCPercent(gcPercent)
+	}
 	a, err := newApp(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -650,7 +663,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	defer cancelBase()
 	srv := cfg.HTTPTimeouts.server(a.handler)
 	srv.BaseContext = func(net.Listener) context.Context { return base }
-	log.Info("callme listening", "url", "http://"+ln.Addr().String()+"/", "db", dbKind(cfg.DB), "production", cfg.Production)
+	log.Info("callme listening", "url", "http://"+ln.Addr().String()+"/", "db", dbKind(cfg.DB), "production", cfg.Production, "gc_percent", gcPercent)
 	// Background work (the notification sender) ends with base and is
 	// joined before the deferred Close closes the database under it.
 	var background sync.WaitGroup
