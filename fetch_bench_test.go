@@ -41,18 +41,7 @@ func BenchmarkFetch(b *testing.B) {
 func benchFetch(b *testing.B, e storetest.Engine, customers bool, par int) {
 	s := startServer(b, e, noRateLimits, func(c *config) { c.RecallGap = 0 })
 	admin := s.login(b, "SELLER", "admin")
-	var created struct {
-		CreateSeller struct {
-			Seller     struct{ ID string }
-			InviteCode string
-		}
-	}
-	s.ok(b, admin, `mutation($n: String!, $p: String!) { createSeller(input: {name: $n, prefix: $p, maxNumber: 9999, paidUntil: "2030-01-01T00:00:00Z"}) { seller { id } inviteCode } }`,
-		map[string]any{"n": "Bench stall", "p": "B"}, &created)
-	stall := created.CreateSeller.Seller.ID
-	seller := s.login(b, "SELLER", "bench-seller")
-	s.ok(b, seller, `mutation($c: String!) { claimSeller(inviteCode: $c) { id } }`, map[string]any{"c": created.CreateSeller.InviteCode}, nil)
-	s.ok(b, seller, `mutation($s: ID!) { setOpen(sellerId: $s, open: true) { id } }`, map[string]any{"s": stall}, nil)
+	stall, seller := benchStall(b, s, admin, "Bench stall", "B", "bench-seller")
 
 	body, _ := json.Marshal(map[string]any{"query": benchFetchDoc, "variables": map[string]any{"s": stall}})
 	tokens := []string{seller}
@@ -62,25 +51,7 @@ func benchFetch(b *testing.B, e storetest.Engine, customers bool, par int) {
 			tokens[i] = s.login(b, "CUSTOMER", fmt.Sprintf("bench-customer-%d", i))
 		}
 	}
-	hc := &http.Client{Transport: &http.Transport{MaxIdleConns: 64, MaxIdleConnsPerHost: 64, IdleConnTimeout: time.Minute}}
-	post := func(token string) error {
-		req, _ := http.NewRequest(http.MethodPost, s.URL+"/query", bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := hc.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		out, err := io.ReadAll(resp.Body)
-		if err != nil {
-			return err
-		}
-		if resp.StatusCode != http.StatusOK || bytes.Contains(out, []byte(`"errors"`)) {
-			return fmt.Errorf("fetch: HTTP %d %s", resp.StatusCode, out)
-		}
-		return nil
-	}
+	post := benchPoster(s.URL, body)
 	// The counter row and every session cached, as in the bench's steady state.
 	if err := post(seller); err != nil {
 		b.Fatal(err)
@@ -130,6 +101,51 @@ func benchFetch(b *testing.B, e storetest.Engine, customers bool, par int) {
 	b.ReportMetric((processCPU(os.Getpid())-cpu0).Seconds()*1000/float64(b.N), "cpu-ms/op")
 	if db > 0 && e.Name == "mysql" {
 		b.ReportMetric((processCPU(db)-db0).Seconds()*1000/float64(b.N), "db-ms/op")
+	}
+}
+
+// benchStall creates an open, paid stall (seller token for an owner named
+// ownerName, who claimed it) for the benchmarks; admin creates it.
+func benchStall(b *testing.B, s *testServer, admin, name, prefix, ownerName string) (stall, seller string) {
+	var created struct {
+		CreateSeller struct {
+			Seller     struct{ ID string }
+			InviteCode string
+		}
+	}
+	s.ok(b, admin, `mutation($n: String!, $p: String!) { createSeller(input: {name: $n, prefix: $p, maxNumber: 9999, paidUntil: "2030-01-01T00:00:00Z"}) { seller { id } inviteCode } }`,
+		map[string]any{"n": name, "p": prefix}, &created)
+	stall = created.CreateSeller.Seller.ID
+	seller = s.login(b, "SELLER", ownerName)
+	s.ok(b, seller, `mutation($c: String!) { claimSeller(inviteCode: $c) { id } }`, map[string]any{"c": created.CreateSeller.InviteCode}, nil)
+	s.ok(b, seller, `mutation($s: ID!) { setOpen(sellerId: $s, open: true) { id } }`, map[string]any{"s": stall}, nil)
+	return stall, seller
+}
+
+// benchPoster returns a client that posts body to a callme at url as a
+// token's holder ("" for none) and checks the answer as the bench's load
+// clients do: status 200 and no "errors" key.
+func benchPoster(url string, body []byte) func(token string) error {
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConns: 64, MaxIdleConnsPerHost: 64, IdleConnTimeout: time.Minute}}
+	return func(token string) error {
+		req, _ := http.NewRequest(http.MethodPost, url+"/query", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		out, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return err
+		}
+		if resp.StatusCode != http.StatusOK || bytes.Contains(out, []byte(`"errors"`)) {
+			return fmt.Errorf("HTTP %d %.300s", resp.StatusCode, out)
+		}
+		return nil
 	}
 }
 
