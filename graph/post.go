@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -108,11 +109,17 @@ func responseContentType(r *http.Request) string {
 func writeResponse(w io.Writer, resp *graphql.Response) {
 	if resp != nil && len(resp.Errors) == 0 && resp.Data != nil && resp.Label == "" && resp.Path == nil &&
 		resp.HasNext == nil && len(resp.Extensions) == 0 && compactAsIs(resp.Data) {
-		// Three writes into the ResponseWriter's buffer, not a copy of the
-		// answer to write once.
-		_, _ = io.WriteString(w, `{"data":`)
-		_, _ = w.Write(resp.Data)
-		_, _ = io.WriteString(w, `}`)
+		// One write of a known length: net/http then sends the answer
+		// without chunking, in fewer socket writes than three pieces (which
+		// cost more than the copy).
+		b := make([]byte, 0, len(resp.Data)+len(`{"data":}`))
+		b = append(b, `{"data":`...)
+		b = append(b, resp.Data...)
+		b = append(b, '}')
+		if hw, ok := w.(http.ResponseWriter); ok {
+			hw.Header().Set("Content-Length", strconv.Itoa(len(b)))
+		}
+		_, _ = w.Write(b)
 		return
 	}
 	b, err := json.Marshal(resp)
