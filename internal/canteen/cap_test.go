@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
 	"callme/ent"
 	"callme/ent/daycounter"
+	"callme/ent/session"
 	"callme/internal/canteen"
 	"callme/internal/model"
 	"callme/internal/store/storetest"
@@ -166,4 +168,40 @@ func TestCapCountedAfterTheLock(t *testing.T) {
 	if active != 3 {
 		t.Fatalf("alice holds %d active tickets, cap 3", active)
 	}
+}
+
+// TestFetchByAGoneUserIssuesNothing: a customer whose user row is gone
+// (their session was already authenticated) gets no ticket, and the
+// stall's counter does not move: on MySQL the counter update checks the
+// row its batch locked exists, and the refusal says so.
+func TestFetchByAGoneUserIssuesNothing(t *testing.T) {
+	forEngine(t, func(t *testing.T, e storetest.Engine) {
+		ctx := context.Background()
+		f := newFixture(t, e)
+		_, st := f.stall(t, "Noodles", "A", 999)
+		bob := f.as(t, model.AppCustomer, "bob")
+		must[*ent.Ticket](t)(f.svc.Fetch(bob, canteen.FetchInput{SellerID: st.ID})) // the counter is known
+		ghost := f.as(t, model.AppCustomer, "ghost")
+		uid := canteen.ActorFrom(ghost).UserID
+		if _, err := f.db.Client.Session.Delete().Where(session.UserID(uid)).Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.db.Client.User.DeleteOneID(uid).Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		tk, err := f.svc.Fetch(ghost, canteen.FetchInput{SellerID: st.ID})
+		if err == nil {
+			t.Fatalf("a gone user got ticket %s", tk.Code)
+		}
+		if e.Name == "mysql" && !strings.Contains(err.Error(), "user row is gone") {
+			t.Errorf("fetch: %v, want the user row gone", err)
+		}
+		c, err := f.db.Client.DayCounter.Query().Where(daycounter.SellerID(st.ID)).Only(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Issued != 1 {
+			t.Errorf("counter issued %d after the refusal, want 1", c.Issued)
+		}
+	})
 }

@@ -312,9 +312,11 @@ const counterUpdate = "UPDATE `day_counters` SET `last_number` = LAST_INSERT_ID(
 //
 // The EXISTS on users refuses a caller whose user row is gone (the lock
 // found no row, and the batch's Exec discards the SELECT's result), as the
-// general path's lockUser does. The batch runs only on the transaction
-// pool, the one that allows multi statements (store); its values are
-// interpolated by the driver like any statement's.
+// general path's lockUser does. Locks are taken in the general path's
+// order: the user row, then the counter row. The batch runs only on the
+// transaction pool, the one that allows multi statements (store); its
+// values go through the driver's interpolation (InterpolateParams) like
+// any statement's, never into the text by concatenation.
 const customerCounterUpdate = "SELECT 1 FROM `users` WHERE `id` = ? FOR UPDATE; " + counterUpdate +
 	" AND EXISTS (SELECT 1 FROM `users` WHERE `id` = ?)" +
 	" AND (SELECT COUNT(*) FROM `tickets` WHERE `owner_id` = ? AND `business_day` = ? AND `active_number` IS NOT NULL) < ?"
