@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
+	"database/sql"
 	"errors"
 	"fmt"
 	"math/big"
@@ -208,15 +209,16 @@ const (
 )
 
 // fetchFast issues a number on MySQL in as few round trips as the rules
-// allow: for a customer, one statement that locks their user row and
-// counts their active tickets (a locking read, so it sees every commit
-// before the lock); one UPDATE of the counter that checks the stall is open
-// and paid, takes the next number and hands it back through
-// LAST_INSERT_ID; the INSERT; COMMIT. The transaction begins with its first
-// statement (store: no START TRANSACTION), so a walk-up number is 3 round
-// trips, a customer's 4 (the session is cached). Where the rules need more (numbers
-// that wrapped onto a held one, a refused stall, a retried key) it answers
-// a sentinel or a domain error and the caller takes the general path.
+// allow: one UPDATE of the counter that checks the stall is open and paid
+// (and, for a customer, that they are under the cap), takes the next number
+// and hands it back through LAST_INSERT_ID; the INSERT; COMMIT. A
+// customer's UPDATE goes in one batch behind the statement that locks their
+// user row (see customerCounterUpdate). The transaction begins with its
+// first statement (store: no START TRANSACTION), so a number is 3 round
+// trips, walk-up or customer (the session is cached). Where the rules need
+// more (numbers that wrapped onto a held one, a refused stall, a retried
+// key, a missing counter row) it answers a sentinel or a domain error and
+// the caller takes the general path.
 func (s *Service) fetchFast(ctx context.Context, a *Actor, sellerID pulid.ID, owned bool, note, key *string, c dayCounter, held []*textCheck) (*ent.Ticket, error) {
 	var t *ent.Ticket
 	err := s.inTx(ctx, func(tx *txn) error {
@@ -225,27 +227,34 @@ func (s *Service) fetchFast(ctx context.Context, a *Actor, sellerID pulid.ID, ow
 		if day != c.day {
 			return errNumberTaken // the day turned over since the counter was made
 		}
+		var (
+			res sql.Result
+			err error
+		)
 		if owned {
-			active, err := lockAndCountActive(ctx, tx, a.UserID, day)
-			if err != nil {
-				return err
-			}
-			if err := s.capError(active); err != nil {
-				return err
-			}
+			res, err = tx.ExecContext(ctx, customerCounterUpdate,
+				a.UserID, sellerID, day, sellerID, now, a.UserID, a.UserID, day, s.cfg.MaxActiveTickets)
+		} else {
+			res, err = tx.ExecContext(ctx, counterUpdate, sellerID, day, sellerID, now)
 		}
-		// The low 14 bits carry the number (at most 9999), the rest the
-		// day's issue sequence; assignments run left to right, so both read
-		// the row as it was.
-		res, err := tx.ExecContext(ctx, "UPDATE `day_counters` SET `last_number` = LAST_INSERT_ID(((`issued` + 1) << 14) | (`last_number` % `max_number` + 1)) & 16383, `issued` = `issued` + 1 "+
-			"WHERE `seller_id` = ? AND `business_day` = ? AND EXISTS (SELECT 1 FROM `sellers` WHERE `id` = ? AND `open` AND `paid_until` > ?)",
-			sellerID, day, sellerID, now)
 		if err != nil {
 			return err
 		}
 		if n, err := res.RowsAffected(); err != nil || n != 1 {
 			if err != nil {
 				return err
+			}
+			if owned {
+				// Under the user lock still: the count is the one the
+				// UPDATE saw, and the cap is refused before the stall, as
+				// when the count was a statement of its own.
+				active, err := countActive(ctx, tx, a.UserID, day)
+				if err != nil {
+					return err
+				}
+				if err := s.capError(active); err != nil {
+					return err
+				}
 			}
 			return s.whyNotIssued(ctx, tx, sellerID, now)
 		}
@@ -278,11 +287,45 @@ func (s *Service) fetchFast(ctx context.Context, a *Actor, sellerID pulid.ID, ow
 	return t.Unwrap(), nil
 }
 
-// lockAndCountActive locks a customer's row and counts their active tickets
-// of day in one statement. The count is a locking read too, so it sees what
-// the customer's other fetches committed before this one got the lock.
-func lockAndCountActive(ctx context.Context, tx *txn, uid pulid.ID, day int) (int, error) {
-	rows, err := tx.QueryContext(ctx, "SELECT (SELECT COUNT(*) FROM `tickets` WHERE `owner_id` = u.`id` AND `business_day` = ? AND `active_number` IS NOT NULL FOR UPDATE) FROM `users` u WHERE u.`id` = ? FOR UPDATE", day, uid)
+// counterUpdate takes a stall's next number in one statement, if the stall
+// is open and paid. The low 14 bits of LAST_INSERT_ID carry the number (at
+// most 9999), the rest the day's issue sequence; assignments run left to
+// right, so both read the row as it was. Arguments: seller, day, seller, now.
+const counterUpdate = "UPDATE `day_counters` SET `last_number` = LAST_INSERT_ID(((`issued` + 1) << 14) | (`last_number` % `max_number` + 1)) & 16383, `issued` = `issued` + 1 " +
+	"WHERE `seller_id` = ? AND `business_day` = ? AND EXISTS (SELECT 1 FROM `sellers` WHERE `id` = ? AND `open` AND `paid_until` > ?)"
+
+// customerCounterUpdate is a customer's counterUpdate, in one round trip
+// with the lock of their user row, and only while they hold fewer active
+// tickets of the day than the cap. Arguments: user, then counterUpdate's,
+// then user, user, day, cap.
+//
+// Why the count may be a plain read (no locks on tickets): the first
+// statement locks the user row, which serialises the transactions that add
+// to a customer's active tickets (fetch and claim, see lockUser); it waits
+// there until the one before it committed. The connection is READ
+// COMMITTED (store), where InnoDB runs the subquery of an UPDATE as a
+// consistent read (no locks) of a view made for that statement, i.e. after
+// the first statement got the lock: it sees every ticket the customer's
+// earlier fetches and claims committed. TestCapCountedAfterTheLock holds
+// the claim to the server. (Under REPEATABLE READ the subquery would take
+// shared next-key locks on tickets and deadlock, see BENCHMARKS.md.)
+//
+// The EXISTS on users refuses a caller whose user row is gone (the lock
+// found no row, and the batch's Exec discards the SELECT's result), as the
+// general path's lockUser does. Locks are taken in the general path's
+// order: the user row, then the counter row. The batch runs only on the
+// transaction pool, the one that allows multi statements (store); its
+// values go through the driver's interpolation (InterpolateParams) like
+// any statement's, never into the text by concatenation.
+const customerCounterUpdate = "SELECT 1 FROM `users` WHERE `id` = ? FOR UPDATE; " + counterUpdate +
+	" AND EXISTS (SELECT 1 FROM `users` WHERE `id` = ?)" +
+	" AND (SELECT COUNT(*) FROM `tickets` WHERE `owner_id` = ? AND `business_day` = ? AND `active_number` IS NOT NULL) < ?"
+
+// countActive counts a customer's active tickets of day, for the refusal
+// of a fetch whose counter update found them at the cap. The caller holds
+// their row lock, so this plain read sees what the UPDATE's subquery saw.
+func countActive(ctx context.Context, tx *txn, uid pulid.ID, day int) (int, error) {
+	rows, err := tx.QueryContext(ctx, "SELECT (SELECT COUNT(*) FROM `tickets` WHERE `owner_id` = u.`id` AND `business_day` = ? AND `active_number` IS NOT NULL) FROM `users` u WHERE u.`id` = ?", day, uid)
 	if err != nil {
 		return 0, err
 	}

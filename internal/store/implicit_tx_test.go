@@ -241,3 +241,49 @@ func TestTransactionEndsWithItsContext(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestTransactionsRunBatches: a transaction may send a batch of statements
+// in one Exec, which answers the last statement's RowsAffected and
+// LastInsertId (canteen's customer fetch reads its number so); a value
+// holding a semicolon stays a value; and a plain statement, outside a
+// transaction, still cannot chain a second one.
+func TestTransactionsRunBatches(t *testing.T) {
+	db, _, _ := implicitTxMySQL(t)
+	ctx := context.Background()
+	for _, name := range []string{"batched", "other"} {
+		if _, err := db.Client.Seller.Create().SetName(name).Save(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tx, err := db.Client.Tx(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := tx.ExecContext(ctx, "SELECT 1 FROM `sellers` WHERE `name` = ? FOR UPDATE; "+
+		"UPDATE `sellers` SET `call_seq` = LAST_INSERT_ID(`call_seq` + 41) WHERE `name` = ? OR `name` = ?",
+		"batched", "batched", "x'; DELETE FROM `sellers`; -- ")
+	if err != nil {
+		_ = tx.Rollback()
+		t.Fatalf("batch in a transaction: %v", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil || n != 1 {
+		t.Errorf("batch RowsAffected = %d, %v; want the UPDATE's 1", n, err)
+	}
+	id, err := res.LastInsertId()
+	if err != nil || id != 41 {
+		t.Errorf("batch LastInsertId = %d, %v; want the UPDATE's 41", id, err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if got := count(t, db, "other"); got != 1 {
+		t.Fatalf("a quoted value ran as a statement: %d sellers named other, want 1", got)
+	}
+	if _, err := db.Client.ExecContext(ctx, "SELECT 1; DELETE FROM `sellers`"); err == nil {
+		t.Error("a plain statement chained a second one; want it refused (multi statements off)")
+	}
+	if got := count(t, db, "batched"); got != 1 {
+		t.Fatalf("%d sellers named batched after the plain batch, want 1", got)
+	}
+}

@@ -180,6 +180,17 @@ func openMySQL(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	// connections with autocommit off (see implicitTxDriver).
 	tcfg := cfg.Clone()
 	tcfg.Params["autocommit"] = "0"
+	// Transactions may send a batch of statements in one round trip
+	// (canteen's customer fetch: lock the user row; update the counter).
+	// Only this pool allows it, as only the migrations' connection did: a
+	// plain statement, which is most of what a request runs, still cannot
+	// chain a second one after a stray semicolon. A batch's values go
+	// through the driver's interpolation (InterpolateParams, above) like
+	// any statement's, never into the SQL text by concatenation, so no
+	// value can end a statement and start another. An Exec of a batch
+	// answers the last statement's RowsAffected and LastInsertId (the
+	// driver discards a SELECT's rows).
+	tcfg.MultiStatements = true
 	var pools []*sql.DB
 	for _, c := range []*mysql.Config{tcfg, cfg} {
 		p, err := openMySQLDB(c)
