@@ -93,7 +93,7 @@ func runIssueOn(ctx context.Context, e *env, lite bool) error {
 			"Two kinds: walk-up (as the stall's seller: unowned tickets, no per-customer cap) and customer (owned tickets, cap 3 on, %d customers in turn). "+
 			"Baseline *raw*: callme's previous transaction (SELECT seller; for a customer SELECT user … FOR UPDATE and COUNT their active tickets; SELECT day_counters … FOR UPDATE; INSERT ticket; UPDATE day_counters; COMMIT, retried on deadlock) from a plain `database/sql` client in the bench process, with the same driver settings and pool size (16) as the server. "+
 			"Baseline *minimal*: the least a durable ticket takes (UPDATE day_counters SET last_number = LAST_INSERT_ID(…); INSERT ticket; COMMIT; no checks). "+
-			"The GraphQL load client posts each stall's fetch marshalled once and checks status and the absence of an \"errors\" key (the whole answer is checked before the load). "+
+			"The GraphQL load client posts each stall's fetch marshalled once and checks status and the absence of an \"errors\" key (every ticket is checked in SQL after the run, below). "+
 			"Duplicates: active tickets sharing (seller, business day, number), checked in SQL after every run; also rows in `tickets` = the counters' sum ≥ successful fetches. "+
 			"CPU ms/ticket: CPU time of server + MariaDB + bench process per ticket, warm-up included — on 2 cores this is what caps throughput.", dur, rounds, warm, len(customers)),
 		header: []string{"kind", "sellers", "clients", "GraphQL tickets/s", "raw tickets/s", "minimal tickets/s", "vs raw", "vs minimal", "GraphQL p50 ms", "GraphQL p99 ms", "raw p99 ms", "minimal p99 ms", "duplicates", "errors", "GraphQL CPU ms/ticket"},
