@@ -78,12 +78,14 @@ func (l *loaders) primeSellers(sellers []*ent.Seller) {
 		}
 	}
 	l.paidMu.Unlock()
-	for _, st := range sellers {
+	ids := make([]pulid.ID, len(sellers))
+	for i, st := range sellers {
 		l.seller.Set(st.ID, st)
-		l.menu.Prime(st.ID)
-		l.waiting.Prime(st.ID)
-		l.lastCalled.Prime(st.ID)
+		ids[i] = st.ID
 	}
+	l.menu.Prime(ids...)
+	l.waiting.Prime(ids...)
+	l.lastCalled.Prime(ids...)
 }
 
 // notePaidEnd adds the end of a paid period the answer depends on without

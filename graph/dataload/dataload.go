@@ -14,6 +14,7 @@ package dataload
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 )
 
@@ -33,10 +34,17 @@ type Loader[K comparable, V any] struct {
 }
 
 type result[V any] struct {
-	done  chan struct{} // closed when value and err are set
+	done  chan struct{} // closed when value and err are set (one per batch)
 	value V
 	err   error
 }
+
+// settled is the done channel of a value set at hand: closed already.
+var settled = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
 
 // New returns a Loader that fetches with f. Its maps are made on first
 // use: every response gets a set of loaders, most (a mutation's) use none.
@@ -45,9 +53,9 @@ func New[K comparable, V any](f Fetch[K, V]) *Loader[K, V] {
 }
 
 // store records r as k's result; l.mu is held.
-func (l *Loader[K, V]) store(k K, r *result[V]) {
+func (l *Loader[K, V]) store(k K, r *result[V], hint int) {
 	if l.results == nil {
-		l.results = map[K]*result[V]{}
+		l.results = make(map[K]*result[V], hint)
 	}
 	l.results[k] = r
 }
@@ -57,12 +65,13 @@ func (l *Loader[K, V]) store(k K, r *result[V]) {
 func (l *Loader[K, V]) Prime(keys ...K) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.pending = slices.Grow(l.pending, len(keys))
 	for _, k := range keys {
 		if l.primed[k] || l.results[k] != nil {
 			continue
 		}
 		if l.primed == nil {
-			l.primed = map[K]bool{}
+			l.primed = make(map[K]bool, len(keys))
 		}
 		l.primed[k] = true
 		l.pending = append(l.pending, k)
@@ -76,9 +85,7 @@ func (l *Loader[K, V]) Set(k K, v V) {
 	if l.results[k] != nil {
 		return
 	}
-	r := &result[V]{done: make(chan struct{}), value: v}
-	close(r.done)
-	l.store(k, r)
+	l.store(k, &result[V]{done: settled, value: v}, 0)
 	delete(l.primed, k) // it may stay in pending; fetching skips it
 }
 
@@ -104,10 +111,13 @@ func (l *Loader[K, V]) Load(ctx context.Context, k K) (V, error) {
 		}
 	}
 	l.pending, l.primed = nil, nil
-	batch := make([]*result[V], len(keys))
+	// One allocation and one channel for the whole batch: its keys are
+	// fetched, and settled, together.
+	batch := make([]result[V], len(keys))
+	done := make(chan struct{})
 	for i, key := range keys {
-		batch[i] = &result[V]{done: make(chan struct{})}
-		l.store(key, batch[i])
+		batch[i].done = done
+		l.store(key, &batch[i], len(keys))
 	}
 	l.mu.Unlock()
 
@@ -124,8 +134,8 @@ func (l *Loader[K, V]) Load(ctx context.Context, k K) (V, error) {
 			} else {
 				batch[i].value = values[key]
 			}
-			close(batch[i].done)
 		}
+		close(done)
 	}()
 	values, err = l.fetch(ctx, keys)
 	if err != nil {
