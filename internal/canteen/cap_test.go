@@ -205,3 +205,28 @@ func TestFetchByAGoneUserIssuesNothing(t *testing.T) {
 		}
 	})
 }
+
+// TestReopenMayExceedTheCap: the cap bounds what a customer takes, not what
+// a stall gives back. A seller reopening a customer's cancelled ticket
+// while she holds the cap's worth succeeds; her next fetch is refused.
+func TestReopenMayExceedTheCap(t *testing.T) {
+	forEngine(t, func(t *testing.T, e storetest.Engine) {
+		f := newFixture(t, e)
+		seller, st := f.stall(t, "Noodles", "A", 999)
+		alice := f.as(t, model.AppCustomer, "alice")
+		first := must[*ent.Ticket](t)(f.svc.Fetch(alice, canteen.FetchInput{SellerID: st.ID}))
+		must[*ent.Ticket](t)(f.svc.Cancel(alice, first.ID))
+		for range 3 {
+			must[*ent.Ticket](t)(f.svc.Fetch(alice, canteen.FetchInput{SellerID: st.ID}))
+		}
+		back, err := f.svc.Reopen(seller, first.ID)
+		if err != nil || back.Status != model.StatusWaiting {
+			t.Fatalf("reopen at the cap: %v, %v; want WAITING", back, err)
+		}
+		_, err = f.svc.Fetch(alice, canteen.FetchInput{SellerID: st.ID})
+		var de *canteen.Error
+		if !errors.As(err, &de) || de.Code != canteen.CodeRateLimited {
+			t.Fatalf("fetch over the cap after the reopen: %v, want RATE_LIMITED", err)
+		}
+	})
+}

@@ -44,7 +44,10 @@ func (s *Service) MarkNoShow(ctx context.Context, id pulid.ID) (*ent.Ticket, err
 }
 
 // Reopen brings a CANCELLED or NO_SHOW ticket of today back to WAITING, with
-// its number, if no other active ticket holds that number now.
+// its number, if no other active ticket holds that number now. It may put
+// the ticket's customer over the per-customer cap: the stall gives back a
+// ticket it took away (a late customer at the counter), which the cap on
+// what customers take does not bound.
 func (s *Service) Reopen(ctx context.Context, id pulid.ID) (*ent.Ticket, error) {
 	return s.transition(ctx, id, actReopen, func(tx *txn, cur *ent.Ticket, u *ent.TicketUpdateOne) error {
 		if cur.BusinessDay != s.today() {

@@ -476,7 +476,9 @@ func ticketByKey(ctx context.Context, q *ent.TicketClient, uid pulid.ID, key str
 }
 
 // lockUser serialises the transactions that add to a customer's active
-// tickets (fetch and claim), for checkActiveCap.
+// tickets by the customer's own doing (fetch and claim), for
+// checkActiveCap. A seller's Reopen does not take it: the cap bounds what a
+// customer takes, not what a stall gives back.
 func (s *Service) lockUser(ctx context.Context, tx *txn, uid pulid.ID) error {
 	if !s.forUpdate() {
 		return nil // SQLite: one writer at a time
