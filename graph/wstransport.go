@@ -311,7 +311,7 @@ func (s *wsSocket) init(payload json.RawMessage) bool {
 	if err != nil {
 		s.t.log.ErrorContext(s.ctx, "authenticating a WebSocket", "err", err)
 		if s.proto == protoGraphQLWS {
-			b, _ := json.Marshal(gqlerror.Errorf("internal error; it has been logged"))
+			b, _ := json.Marshal(&gqlerror.Error{Message: "internal error; it has been logged", Extensions: map[string]any{"code": string(canteen.CodeInternal)}})
 			s.write(s.frame("", "connection_error", b))
 		}
 		return s.refuseSocket(websocket.StatusInternalError, "internal error")
@@ -662,7 +662,9 @@ func (s *wsSocket) start(id string, payload json.RawMessage) {
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	dec.UseNumber() // variables keep integers as integers
 	if err := dec.Decode(params); err != nil {
-		s.sendError(id, &gqlerror.Error{Message: "invalid json"}) // error ends it: no complete
+		// As the same body over POST: bad input, with its code. The error
+		// ends the operation (no complete); the socket goes on.
+		s.sendError(id, &gqlerror.Error{Message: "invalid json: the payload is not a GraphQL request", Extensions: map[string]any{"code": string(canteen.CodeBadUserInput)}})
 		s.remove(id)
 		return
 	}
