@@ -25,7 +25,9 @@ func TestWebSocketUndecodablePayloadHasACode(t *testing.T) {
 				t.Errorf("%s, payload %s: code %q, want BAD_USER_INPUT", proto, payload, code)
 			}
 			ws.subscribe("ok", `query { __typename }`, nil)
-			var d struct{ Typename string `json:"__typename"` }
+			var d struct {
+				Typename string `json:"__typename"`
+			}
 			ws.next("ok", &d)
 			if d.Typename != "Query" {
 				t.Errorf("%s: after the refused payload, %q", proto, d.Typename)
