@@ -8,12 +8,11 @@ import (
 	"net/http"
 	"os"
 	"runtime/metrics"
-	"strconv"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"callme/internal/procstat"
 	"callme/internal/store/storetest"
 )
 
@@ -67,8 +66,8 @@ func benchFetch(b *testing.B, e storetest.Engine, customers bool, par int) {
 		return tokens[int(next.Add(1)-1)/3]
 	}
 	b.ReportAllocs()
-	db := mariadbPID()
-	cpu0, db0 := processCPU(os.Getpid()), processCPU(db)
+	db := procstat.DBPID()
+	cpu0, db0 := procstat.CPU(os.Getpid()), procstat.CPU(db)
 	sched0 := schedCounts()
 	b.ResetTimer()
 	if par == 0 {
@@ -98,9 +97,9 @@ func benchFetch(b *testing.B, e storetest.Engine, customers bool, par int) {
 	b.ReportMetric(float64(sched[1]-sched0[1])*8/float64(b.N), "schedules/op")
 	// CPU per fetch of this process (callme and the client) and of MariaDB
 	// (when it runs here): on 2 shared cores, what caps the bench's rate.
-	b.ReportMetric((processCPU(os.Getpid())-cpu0).Seconds()*1000/float64(b.N), "cpu-ms/op")
+	b.ReportMetric((procstat.CPU(os.Getpid())-cpu0).Seconds()*1000/float64(b.N), "cpu-ms/op")
 	if db > 0 && e.Name == "mysql" {
-		b.ReportMetric((processCPU(db)-db0).Seconds()*1000/float64(b.N), "db-ms/op")
+		b.ReportMetric((procstat.CPU(db)-db0).Seconds()*1000/float64(b.N), "db-ms/op")
 	}
 }
 
@@ -159,42 +158,6 @@ func schedCounts() [2]uint64 {
 		n += c
 	}
 	return [2]uint64{m[0].Value.Uint64(), n}
-}
-
-// processCPU is the user and system CPU time of pid from /proc (0 when
-// unreadable).
-func processCPU(pid int) time.Duration {
-	if pid <= 0 {
-		return 0
-	}
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// Fields after the command name (which may hold spaces) in parentheses.
-	f := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+1:]))
-	if len(f) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
-}
-
-// mariadbPID finds mariadbd (or mysqld) in /proc, or 0.
-func mariadbPID() int {
-	dirs, _ := os.ReadDir("/proc")
-	for _, d := range dirs {
-		pid, err := strconv.Atoi(d.Name())
-		if err != nil {
-			continue
-		}
-		b, _ := os.ReadFile("/proc/" + d.Name() + "/comm")
-		if c := strings.TrimSpace(string(b)); c == "mariadbd" || c == "mysqld" {
-			return pid
-		}
-	}
-	return 0
 }
 
 // benchFetchDoc is bench/gql.go's fetchMutation.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"testing"
 
+	"callme/internal/procstat"
 	"callme/internal/pulid"
 	"callme/internal/store/storetest"
 )
@@ -68,7 +69,7 @@ func benchQuery(b *testing.B, e storetest.Engine) {
 				b.Fatalf("%d stalls or tickets, want %d", n, k.want)
 			}
 			b.ReportAllocs()
-			cpu0 := processCPU(os.Getpid())
+			cpu0 := procstat.CPU(os.Getpid())
 			b.SetParallelism(8) // 16 clients on 2 cores, as the bench
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
@@ -80,7 +81,7 @@ func benchQuery(b *testing.B, e storetest.Engine) {
 				}
 			})
 			b.StopTimer()
-			b.ReportMetric((processCPU(os.Getpid())-cpu0).Seconds()*1000/float64(b.N), "cpu-ms/op")
+			b.ReportMetric((procstat.CPU(os.Getpid())-cpu0).Seconds()*1000/float64(b.N), "cpu-ms/op")
 		})
 	}
 }

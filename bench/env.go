@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"callme/internal/procstat"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -463,32 +464,8 @@ type procStat struct {
 }
 
 func readProc(pid int) (procStat, error) {
-	var p procStat
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return p, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmRSS:") {
-			f := strings.Fields(line)
-			if len(f) >= 2 {
-				p.RSSKB, _ = strconv.ParseInt(f[1], 10, 64)
-			}
-		}
-	}
-	b, err = os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return p, err
-	}
-	// Fields after the command name, which is in parentheses and may hold spaces.
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	if len(f) > 12 {
-		ut, _ := strconv.ParseFloat(f[11], 64)
-		st, _ := strconv.ParseFloat(f[12], 64)
-		p.CPU = (ut + st) / 100 // USER_HZ is 100 on Linux
-	}
-	return p, nil
+	p, err := procstat.Read(pid)
+	return procStat{RSSKB: p.RSSKB, CPU: p.CPU.Seconds()}, err
 }
 
 // machine describes where the figures come from.

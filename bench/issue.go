@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"callme/internal/procstat"
 	"callme/internal/pulid"
 
 	"github.com/go-sql-driver/mysql"
@@ -799,19 +800,6 @@ func (e *env) cpuNow(serverPID int) cpuSnap {
 
 // dbPID finds mariadbd (or mysqld) in /proc, once.
 func (e *env) dbPID() int {
-	e.dbPIDOnce.Do(func() {
-		dirs, _ := os.ReadDir("/proc")
-		for _, d := range dirs {
-			pid, err := strconv.Atoi(d.Name())
-			if err != nil {
-				continue
-			}
-			b, _ := os.ReadFile("/proc/" + d.Name() + "/comm")
-			if c := strings.TrimSpace(string(b)); c == "mariadbd" || c == "mysqld" {
-				e.dbPIDv = pid
-				return
-			}
-		}
-	})
+	e.dbPIDOnce.Do(func() { e.dbPIDv = procstat.DBPID() })
 	return e.dbPIDv
 }
