@@ -61,9 +61,22 @@ func body(query string, vars map[string]any) []byte {
 // loop's own CPU, which shares the box with the server, is the same on both
 // sides of a ratio. The full answer is checked once, before the load (do).
 func (g *gqlClient) send(ctx context.Context, token string, body []byte) error {
-	req, err := http.NewRequestWithContext(ctx, "POST", g.url, bytes.NewReader(body))
+	status, b, err := g.post(ctx, token, body)
 	if err != nil {
 		return err
+	}
+	if status != http.StatusOK || bytes.Contains(b, []byte(`"errors"`)) {
+		return fmt.Errorf("HTTP %d: %.200s", status, b)
+	}
+	return nil
+}
+
+// post posts a request body as token's holder ("" for none) and reads the
+// whole answer.
+func (g *gqlClient) post(ctx context.Context, token string, body []byte) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, "POST", g.url, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if token != "" {
@@ -71,36 +84,17 @@ func (g *gqlClient) send(ctx context.Context, token string, body []byte) error {
 	}
 	resp, err := g.hc.Do(req)
 	if err != nil {
-		return err
+		return 0, nil, err
 	}
 	b, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK || bytes.Contains(b, []byte(`"errors"`)) {
-		return fmt.Errorf("HTTP %d: %.200s", resp.StatusCode, b)
-	}
-	return nil
+	return resp.StatusCode, b, err
 }
 
 // do runs one operation; out receives data (may be nil). It returns the
 // response body too, for comparisons.
 func (g *gqlClient) do(ctx context.Context, token, query string, vars map[string]any, out any) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, "POST", g.url, bytes.NewReader(body(query, vars)))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := g.hc.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	b, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	status, b, err := g.post(ctx, token, body(query, vars))
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +103,7 @@ func (g *gqlClient) do(ctx context.Context, token, query string, vars map[string
 		Errors gqlErrors       `json:"errors"`
 	}
 	if err := json.Unmarshal(b, &r); err != nil {
-		return b, fmt.Errorf("HTTP %d: %.200s", resp.StatusCode, b)
+		return b, fmt.Errorf("HTTP %d: %.200s", status, b)
 	}
 	if len(r.Errors) > 0 {
 		return b, r.Errors
