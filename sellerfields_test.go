@@ -44,14 +44,15 @@ func TestSellerFieldsReadTheSameListedAndAlone(t *testing.T) {
 			}
 		}
 
-		seller := graph.NewExecutableSchema(graph.Config{}).Schema().Types["Seller"]
+		schema := graph.NewExecutableSchema(graph.Config{}).Schema()
+		seller := schema.Types["Seller"]
 		var sels []string
 		for _, f := range seller.Fields {
 			if strings.HasPrefix(f.Name, "__") {
 				continue
 			}
 			sel := f.Name
-			if def := graph.NewExecutableSchema(graph.Config{}).Schema().Types[f.Type.Name()]; def != nil && def.Kind == ast.Object {
+			if def := schema.Types[f.Type.Name()]; def != nil && def.Kind == ast.Object {
 				sel += " { id }"
 			}
 			sels = append(sels, sel)
