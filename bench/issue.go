@@ -16,6 +16,7 @@ import (
 
 	"callme/internal/procstat"
 	"callme/internal/pulid"
+	"callme/internal/sqlwire"
 
 	"github.com/go-sql-driver/mysql"
 	_ "modernc.org/sqlite" // issue-sqlite's baselines
@@ -659,18 +660,18 @@ func (e *env) coldStart(ctx context.Context, g *gqlClient, raw *rawFetcher, db *
 // countFetchStatements runs fetches through a second callme and a second raw
 // pool, both behind a counting proxy, and describes the statements per fetch.
 func (e *env) countFetchStatements(ctx context.Context, serverDSN, sqlDSN string, st stall) (string, error) {
-	p, err := startSQLProxy(mysqlAddr(e.o.mysql))
+	p, err := sqlwire.Start(mysqlAddr(e.o.mysql))
 	if err != nil {
 		return "", err
 	}
-	defer p.close()
-	srv, err := e.startServer(ctx, viaProxy(serverDSN, e.o.mysql, p.addr()), false)
+	defer p.Close()
+	srv, err := e.startServer(ctx, viaProxy(serverDSN, e.o.mysql, p.Addr()), false)
 	if err != nil {
 		return "", err
 	}
 	defer srv.stop()
 	g := newGQL(srv.url, 2)
-	db, err := sqlDB(viaProxy(sqlDSN, e.o.mysql, p.addr()), 16)
+	db, err := sqlDB(viaProxy(sqlDSN, e.o.mysql, p.Addr()), 16)
 	if err != nil {
 		return "", err
 	}
@@ -720,24 +721,24 @@ func (e *env) countFetchStatements(ctx context.Context, serverDSN, sqlDSN string
 			}
 		}
 		if e.o.verbose {
-			p.startRecording()
+			p.StartRecording()
 			_ = k.f()
-			fmt.Printf("SQL of one fetch (%s):\n%s\n", k.name, p.stopRecording())
+			fmt.Printf("SQL of one fetch (%s):\n%s\n", k.name, p.StopRecording())
 		}
-		before := p.snapshot()
+		before := p.Snapshot()
 		for range n {
 			if err := k.f(); err != nil {
 				return "", fmt.Errorf("%s: %w", k.name, err)
 			}
 		}
-		c := p.snapshot().sub(before)
-		parts = append(parts, fmt.Sprintf("%s %.1f", k.name, float64(c.statements())/n))
-		fmt.Printf("  statements per fetch, %s: %.1f (%.1f round trips)\n", k.name, float64(c.statements())/n, float64(c.roundTrips())/n)
+		c := p.Snapshot().Sub(before)
+		parts = append(parts, fmt.Sprintf("%s %.1f (%.1f)", k.name, float64(c.RoundTrips())/n, float64(c.Statements())/n))
+		fmt.Printf("  statements per fetch, %s: %.1f (%.1f round trips)\n", k.name, float64(c.Statements())/n, float64(c.RoundTrips())/n)
 	}
 	if err := resetTickets(ctx, db); err != nil {
 		return "", err
 	}
-	return "Round trips per fetch (statements, BEGIN and COMMIT included), counted on the wire by a proxy in front of MariaDB: " + strings.Join(parts, ", ") +
+	return "Round trips per fetch (and statements, BEGIN and COMMIT included; a batch is one round trip of several statements), counted on the wire by a proxy in front of MariaDB: " + strings.Join(parts, ", ") +
 		". A customer's session comes from the per-instance session cache (`-session-cache`, 5 minutes, cleared on logout through the broker); a request that misses it adds the session lookup.", nil
 }
 

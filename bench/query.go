@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"callme/internal/pulid"
+	"callme/internal/sqlwire"
 )
 
 const (
@@ -265,23 +266,23 @@ const countedRequests = 20
 // countQueryStatements returns, per kind, GraphQL and baseline statements
 // per request ("3.0 (5.0)": statements, round trips with prepares).
 func (e *env) countQueryStatements(ctx context.Context, serverDSN, sqlDSN string, kinds []queryKind) ([][2]string, error) {
-	p, err := startSQLProxy(mysqlAddr(e.o.mysql))
+	p, err := sqlwire.Start(mysqlAddr(e.o.mysql))
 	if err != nil {
 		return nil, err
 	}
-	defer p.close()
-	srv, err := e.startServer(ctx, viaProxy(serverDSN, e.o.mysql, p.addr()), false, "-public-cache", "0")
+	defer p.Close()
+	srv, err := e.startServer(ctx, viaProxy(serverDSN, e.o.mysql, p.Addr()), false, "-public-cache", "0")
 	if err != nil {
 		return nil, err
 	}
 	defer srv.stop()
-	cachedSrv, err := e.startServer(ctx, viaProxy(serverDSN, e.o.mysql, p.addr()), false)
+	cachedSrv, err := e.startServer(ctx, viaProxy(serverDSN, e.o.mysql, p.Addr()), false)
 	if err != nil {
 		return nil, err
 	}
 	defer cachedSrv.stop()
 	gc := newGQL(cachedSrv.url, 2)
-	base, err := e.startHelper(ctx, "_query-baseline", "-dsn", viaProxy(sqlDSN, e.o.mysql, p.addr()), "-conns", "16")
+	base, err := e.startHelper(ctx, "_query-baseline", "-dsn", viaProxy(sqlDSN, e.o.mysql, p.Addr()), "-conns", "16")
 	if err != nil {
 		return nil, err
 	}
@@ -322,18 +323,18 @@ func (e *env) countQueryStatements(ctx context.Context, serverDSN, sqlDSN string
 				}
 			}
 			if e.o.verbose {
-				p.startRecording()
+				p.StartRecording()
 				_ = f()
-				fmt.Printf("SQL of %s %d (%s):\n%s\n", k.name, k.page, []string{"GraphQL", "baseline"}[j], p.stopRecording())
+				fmt.Printf("SQL of %s %d (%s):\n%s\n", k.name, k.page, []string{"GraphQL", "baseline"}[j], p.StopRecording())
 			}
-			before := p.snapshot()
+			before := p.Snapshot()
 			for range countedRequests {
 				if err := f(); err != nil {
 					return nil, fmt.Errorf("%s: %w", k.name, err)
 				}
 			}
-			c := p.snapshot().sub(before)
-			out[i][j] = fmt.Sprintf("%.1f (%.1f)", float64(c.statements())/countedRequests, float64(c.roundTrips())/countedRequests)
+			c := p.Snapshot().Sub(before)
+			out[i][j] = fmt.Sprintf("%.1f (%.1f)", float64(c.Statements())/countedRequests, float64(c.RoundTrips())/countedRequests)
 		}
 	}
 	return out, nil
