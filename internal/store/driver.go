@@ -209,12 +209,18 @@ type implicitTx struct {
 	mu   sync.Mutex
 	c    *sql.Conn // nil once ended or abandoned
 	stop func() bool
+	// committed: a batch ended with COMMIT (ExecBatch); nothing is left
+	// for Commit to send.
+	committed bool
 }
 
 // Commit commits, unless the context has ended: then, as database/sql's
 // Tx, it rolls back and says why (the context's callback may not have run
 // yet).
 func (t *implicitTx) Commit() error {
+	if t.batchCommitted() {
+		return nil // even if the context has ended since: it is done
+	}
 	if err := t.ctx.Err(); err != nil {
 		t.stop()
 		t.abandon()
@@ -224,6 +230,28 @@ func (t *implicitTx) Commit() error {
 }
 
 func (t *implicitTx) Rollback() error { return t.end("ROLLBACK") }
+
+// committedByBatch ends the transaction that a batch's COMMIT committed:
+// its connection goes back to the pool, and later statements find it gone
+// (sql.ErrConnDone) rather than start a transaction no one would end.
+func (t *implicitTx) committedByBatch() {
+	t.stop()
+	t.mu.Lock()
+	c := t.c
+	t.c, t.committed = nil, true
+	t.mu.Unlock()
+	if c != nil {
+		if err := c.Close(); err != nil && !errors.Is(err, sql.ErrConnDone) {
+			discard(c)
+		}
+	}
+}
+
+func (t *implicitTx) batchCommitted() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.committed
+}
 
 // take hands the connection to whoever ends the transaction, once.
 func (t *implicitTx) take() *sql.Conn {
