@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
-	"database/sql"
 	"errors"
 	"fmt"
 	"math/big"
@@ -20,6 +19,7 @@ import (
 	"callme/internal/events"
 	"callme/internal/model"
 	"callme/internal/pulid"
+	"callme/internal/store"
 	"callme/internal/ticketcode"
 
 	"github.com/go-sql-driver/mysql"
@@ -208,18 +208,33 @@ const (
 	idempotencyIndex  = "ticket_issued_by_idempotency_key"
 )
 
-// fetchFast issues a number on MySQL in as few round trips as the rules
-// allow: one UPDATE of the counter that checks the stall is open and paid
-// (and, for a customer, that they are under the cap), takes the next number
-// and hands it back through LAST_INSERT_ID; the INSERT; COMMIT. A
-// customer's UPDATE goes in one batch behind the statement that locks their
-// user row (see customerCounterUpdate). The transaction begins with its
-// first statement (store: no START TRANSACTION), so a number is 3 round
-// trips, walk-up or customer (the session is cached). Where the rules need
-// more (numbers that wrapped onto a held one, a refused stall, a retried
-// key, a missing counter row) it answers a sentinel or a domain error and
-// the caller takes the general path.
+// fetchFast issues a number on MySQL in one round trip: a batch of the
+// counter UPDATE, which checks the stall is open and paid (and, for a
+// customer, that they are under the cap: customerCounterUpdate, behind the
+// lock of their user row), takes the next number and leaves it in
+// LAST_INSERT_ID; the ticket's INSERT, which reads the number from there
+// and inserts only if the UPDATE took one (ticketAfterCounter); and COMMIT.
+// The transaction begins with its first statement (store: no START
+// TRANSACTION). A note that must be recorded for review (content security)
+// adds its INSERT and the COMMIT after the batch. Where the rules need more
+// (numbers that wrapped onto a held one, a refused stall or customer, a
+// retried key, a missing counter row) it answers a sentinel or a domain
+// error and the caller takes the general path.
 func (s *Service) fetchFast(ctx context.Context, a *Actor, sellerID pulid.ID, owned bool, note, key *string, c dayCounter, held []*textCheck) (*ent.Ticket, error) {
+	for _, v := range []struct {
+		s     *string
+		check func(string) error
+	}{{note, ticket.NoteValidator}, {key, ticket.IdempotencyKeyValidator}} {
+		if v.s != nil {
+			if err := v.check(*v.s); err != nil {
+				return nil, err
+			}
+		}
+	}
+	record := false
+	for _, h := range held {
+		record = record || h.state != ""
+	}
 	var t *ent.Ticket
 	err := s.inTx(ctx, func(tx *txn) error {
 		now := s.now()
@@ -227,43 +242,16 @@ func (s *Service) fetchFast(ctx context.Context, a *Actor, sellerID pulid.ID, ow
 		if day != c.day {
 			return errNumberTaken // the day turned over since the counter was made
 		}
-		var (
-			res sql.Result
-			err error
-		)
+		row, err := newTicketRow(a, sellerID, day, c, owned, note, key, now)
+		if err != nil {
+			return err
+		}
+		batch, args := walkUpFetch, []any{sellerID, day, sellerID, now}
 		if owned {
-			res, err = tx.ExecContext(ctx, customerCounterUpdate,
-				a.UserID, sellerID, day, sellerID, now, a.UserID, a.UserID, day, s.cfg.MaxActiveTickets)
-		} else {
-			res, err = tx.ExecContext(ctx, counterUpdate, sellerID, day, sellerID, now)
+			batch, args = customerFetch, []any{a.UserID, sellerID, day, sellerID, now, a.UserID, a.UserID, day, s.cfg.MaxActiveTickets}
 		}
+		res, err := store.ExecBatch(ctx, tx, !record, batch, append(args, row.args...)...)
 		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil || n != 1 {
-			if err != nil {
-				return err
-			}
-			if owned {
-				// Under the user lock still: the count is the one the
-				// UPDATE saw, and the cap is refused before the stall, as
-				// when the count was a statement of its own.
-				active, err := countActive(ctx, tx, a.UserID, day)
-				if err != nil {
-					return err
-				}
-				if err := s.capError(active); err != nil {
-					return err
-				}
-			}
-			return s.whyNotIssued(ctx, tx, sellerID, now)
-		}
-		v, err := res.LastInsertId()
-		if err != nil {
-			return err
-		}
-		number, seq := int(v&16383), int(v>>14)
-		if t, err = s.insertTicketRow(ctx, tx, a, sellerID, day, number, seq, c, owned, note, key, now); err != nil {
 			var me *mysql.MySQLError
 			if errors.As(err, &me) && me.Number == 1062 {
 				switch {
@@ -275,16 +263,56 @@ func (s *Service) fetchFast(ctx context.Context, a *Actor, sellerID pulid.ID, ow
 			}
 			return err
 		}
-		if err := s.recordChecks(ctx, tx, a, sellerID, t.ID, held); err != nil {
-			return err
+		last := len(res.RowsAffected) - 1 // the INSERT; the UPDATE is before it
+		if last < 1 {
+			return fmt.Errorf("canteen: a fetch batch answered %d results", last+1)
 		}
+		if res.RowsAffected[last] != 1 {
+			return errRefused
+		}
+		v := res.LastInsertIDs[last-1]
+		t = tx.Ticket.Attach(row.issued(int(v&16383), int(v>>14), c))
+		if record {
+			if err := s.recordChecks(ctx, tx, a, sellerID, t.ID, held); err != nil {
+				return err
+			}
+		}
+		s.queuesWritten(tx)
 		tx.onCommit(func() { s.issued.Add(1) })
 		return nil
 	})
+	if errors.Is(err, errRefused) {
+		return nil, s.whyRefused(ctx, a, owned, sellerID)
+	}
 	if err != nil {
 		return nil, err
 	}
 	return t.Unwrap(), nil
+}
+
+// errRefused ends a fast fetch whose counter UPDATE issued nothing: the
+// stall is closed, unpaid or unknown, the customer is at the cap or gone,
+// or the stall has no counter row for the day.
+var errRefused = errors.New("canteen: the counter update issued no number")
+
+// whyRefused tells why a fast fetch's counter UPDATE issued nothing. Its
+// transaction has ended (the batch committed), so it reads what holds now,
+// cap first as the general path checks it: a refusal that no longer holds
+// (a ticket of the customer's finished meanwhile, the stall reopened, no
+// counter row yet) sends the fetch down the general path, which checks
+// every rule again under its locks.
+func (s *Service) whyRefused(ctx context.Context, a *Actor, owned bool, sellerID pulid.ID) error {
+	now := s.now()
+	if owned {
+		active, err := countActive(ctx, s.db, a.UserID, s.BusinessDay(now))
+		if err != nil {
+			return err
+		}
+		if err := s.capError(active); err != nil {
+			return err
+		}
+	}
+	return s.whyNotIssued(ctx, s.db.Seller, sellerID, now)
 }
 
 // counterUpdate takes a stall's next number in one statement, if the stall
@@ -322,10 +350,10 @@ const customerCounterUpdate = "SELECT 1 FROM `users` WHERE `id` = ? FOR UPDATE; 
 	" AND (SELECT COUNT(*) FROM `tickets` WHERE `owner_id` = ? AND `business_day` = ? AND `active_number` IS NOT NULL) < ?"
 
 // countActive counts a customer's active tickets of day, for the refusal
-// of a fetch whose counter update found them at the cap. The caller holds
-// their row lock, so this plain read sees what the UPDATE's subquery saw.
-func countActive(ctx context.Context, tx *txn, uid pulid.ID, day int) (int, error) {
-	rows, err := tx.QueryContext(ctx, "SELECT (SELECT COUNT(*) FROM `tickets` WHERE `owner_id` = u.`id` AND `business_day` = ? AND `active_number` IS NOT NULL) FROM `users` u WHERE u.`id` = ?", day, uid)
+// of a fetch whose counter update issued nothing (whyRefused); it tells a
+// user row that is gone apart from one with no tickets.
+func countActive(ctx context.Context, db *ent.Client, uid pulid.ID, day int) (int, error) {
+	rows, err := db.QueryContext(ctx, "SELECT (SELECT COUNT(*) FROM `tickets` WHERE `owner_id` = u.`id` AND `business_day` = ? AND `active_number` IS NOT NULL) FROM `users` u WHERE u.`id` = ?", day, uid)
 	if err != nil {
 		return 0, err
 	}
@@ -344,8 +372,8 @@ func countActive(ctx context.Context, tx *txn, uid pulid.ID, day int) (int, erro
 }
 
 // whyNotIssued tells why the counter update found no open, paid stall.
-func (s *Service) whyNotIssued(ctx context.Context, tx *txn, sellerID pulid.ID, now time.Time) error {
-	st, err := tx.Seller.Get(ctx, sellerID)
+func (s *Service) whyNotIssued(ctx context.Context, sellers *ent.SellerClient, sellerID pulid.ID, now time.Time) error {
+	st, err := sellers.Get(ctx, sellerID)
 	if ent.IsNotFound(err) {
 		return Errorf(CodeNotFound, "no such seller")
 	}
@@ -390,37 +418,41 @@ func (s *Service) insertTicket(ctx context.Context, tx *txn, a *Actor, sellerID 
 	return create.Save(ctx)
 }
 
-// insertTicketRow is insertTicket in one hand-written INSERT, for the MySQL
-// fast path: ent's builder cost ~120 allocations per fetch, over a quarter
-// of a fetch's, and ~8 % of callme's CPU per fetch in the in-process
-// benchmark (BenchmarkFetch). It writes the same columns with the same
-// values (ent's defaults for status, call_count and version included) and
-// does what the ticket hook (queueChanges) would; the ticket it answers is
-// bound to tx like one Create returns.
-func (s *Service) insertTicketRow(ctx context.Context, tx *txn, a *Actor, sellerID pulid.ID, day, number, seq int, c dayCounter, owned bool, note, key *string, now time.Time) (*ent.Ticket, error) {
-	for _, v := range []struct {
-		s     *string
-		check func(string) error
-	}{{note, ticket.NoteValidator}, {key, ticket.IdempotencyKeyValidator}} {
-		if v.s != nil {
-			if err := v.check(*v.s); err != nil {
-				return nil, err
-			}
-		}
-	}
+// ticketAfterCounter inserts the ticket whose number the counter UPDATE
+// before it took, if it took one (ROW_COUNT): the number and the day's
+// issue sequence come from LAST_INSERT_ID (see counterUpdate), and the code
+// is formatted from the number as ticketcode.Format does (LPAD to the
+// width of the day's highest number), so the row and the ticket fetchFast
+// answers (ticketRow.issued) are made of the same values. It is insertTicket
+// in one hand-written statement: ent's builder cost ~120 allocations per
+// fetch, and it cannot take its values from the statement before. It
+// writes the same columns with the same values (ent's defaults for status,
+// call_count and version included). Arguments: ticketRow.args.
+const ticketAfterCounter = "INSERT INTO `tickets` (`id`, `seller_id`, `business_day`, `number`, `code`, `active_number`, `issue_seq`, `status`, `issued_by`, `idempotency_key`, `note`, `track_token`, `call_count`, `version`, `created_at`, `owner_id`, `claimed_at`, `claim_code`) " +
+	"SELECT ?, ?, ?, LAST_INSERT_ID() & 16383, CONCAT(?, LPAD(LAST_INSERT_ID() & 16383, ?, '0')), LAST_INSERT_ID() & 16383, LAST_INSERT_ID() >> 14, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM DUAL WHERE ROW_COUNT() = 1"
+
+// walkUpFetch and customerFetch are fetchFast's batches. Arguments: the
+// counter UPDATE's, then ticketAfterCounter's.
+const (
+	walkUpFetch   = counterUpdate + "; " + ticketAfterCounter
+	customerFetch = customerCounterUpdate + "; " + ticketAfterCounter
+)
+
+// ticketRow is a ticket fetchFast is about to insert, all but its number.
+type ticketRow struct {
+	t    *ent.Ticket
+	args []any // ticketAfterCounter's
+}
+
+func newTicketRow(a *Actor, sellerID pulid.ID, day int, c dayCounter, owned bool, note, key *string, now time.Time) (ticketRow, error) {
 	tok, err := newTrackToken()
 	if err != nil {
-		return nil, err
+		return ticketRow{}, err
 	}
-	active := number
 	t := &ent.Ticket{
 		ID:             ticket.DefaultID(),
 		SellerID:       sellerID,
 		BusinessDay:    day,
-		Number:         number,
-		Code:           FormatCode(c.prefix, number, c.maxNumber),
-		ActiveNumber:   &active,
-		IssueSeq:       seq,
 		Status:         model.StatusWaiting,
 		IssuedBy:       a.UserID,
 		IdempotencyKey: key,
@@ -438,7 +470,7 @@ func (s *Service) insertTicketRow(ctx context.Context, tx *txn, a *Actor, seller
 	} else {
 		code, err := newClaimCode()
 		if err != nil {
-			return nil, err
+			return ticketRow{}, err
 		}
 		t.ClaimCode = &code
 		claimCode = code
@@ -449,15 +481,19 @@ func (s *Service) insertTicketRow(ctx context.Context, tx *txn, a *Actor, seller
 		}
 		return *p
 	}
-	_, err = tx.ExecContext(ctx, "INSERT INTO `tickets` (`id`, `seller_id`, `business_day`, `number`, `code`, `active_number`, `issue_seq`, `status`, `issued_by`, `idempotency_key`, `note`, `track_token`, `call_count`, `version`, `created_at`, `owner_id`, `claimed_at`, `claim_code`) "+
-		"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		string(t.ID), string(sellerID), day, number, t.Code, active, seq, string(t.Status), string(a.UserID), nullable(key), nullable(note), tok,
-		t.CallCount, t.Version, now, owner, claimedAt, claimCode)
-	if err != nil {
-		return nil, err
-	}
-	s.queuesWritten(tx)
-	return tx.Ticket.Attach(t), nil
+	return ticketRow{t: t, args: []any{
+		string(t.ID), string(sellerID), day, c.prefix, ticketcode.Width(c.maxNumber), string(t.Status), string(a.UserID),
+		nullable(key), nullable(note), tok, t.CallCount, t.Version, now, owner, claimedAt, claimCode,
+	}}, nil
+}
+
+// issued completes the ticket with the number and issue sequence the
+// counter UPDATE took, as ticketAfterCounter wrote them.
+func (r ticketRow) issued(number, seq int, c dayCounter) *ent.Ticket {
+	active := number
+	r.t.Number, r.t.ActiveNumber, r.t.IssueSeq = number, &active, seq
+	r.t.Code = FormatCode(c.prefix, number, c.maxNumber)
+	return r.t
 }
 
 // ticketByKey returns the caller's ticket of an idempotency key, or nil.

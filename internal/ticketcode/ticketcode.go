@@ -16,9 +16,12 @@ var ErrBadCode = errors.New("a ticket code is up to 4 letters and a number from 
 // Format renders a code: prefix + number padded to the width of maxNumber
 // (A + 7 with 999 → A007).
 func Format(prefix string, number, maxNumber int) string {
-	width := len(fmt.Sprint(maxNumber))
-	return fmt.Sprintf("%s%0*d", prefix, width, number)
+	return fmt.Sprintf("%s%0*d", prefix, Width(maxNumber), number)
 }
+
+// Width is how many digits a number takes in a code: as many as maxNumber
+// has. (canteen's fast fetch pads to it in SQL.)
+func Width(maxNumber int) int { return len(fmt.Sprint(maxNumber)) }
 
 // Parse splits a code as people type it ("a007", " A7 ") into its prefix and
 // number. Prefixes are letters only, so the split is at the first digit.
