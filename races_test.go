@@ -150,7 +150,7 @@ func TestRaceCustomerCap(t *testing.T) {
 			var batches atomic.Int64 // the fast path's user lock + counter update
 			s := racingInstances(t, func(c *config) {
 				c.sqlHook = func(q string) {
-					if strings.HasPrefix(q, "SELECT 1 FROM `users` WHERE `id` = ? FOR UPDATE; UPDATE `day_counters`") {
+					if strings.HasPrefix(q, "SELECT 1 FROM `users` WHERE `id` = ? FOR UPDATE;\nUPDATE `day_counters`") {
 						batches.Add(1)
 					}
 				}

@@ -1,6 +1,7 @@
 package canteen_test
 
 import (
+	"context"
 	"fmt"
 	"reflect"
 	"strings"
@@ -99,4 +100,50 @@ func show(v reflect.Value) string {
 		v = v.Elem()
 	}
 	return fmt.Sprintf("%v", v.Interface())
+}
+
+// TestFetchCancelledWhileWaitingAnswersWhatHappened: a fetch whose request
+// ends while it waits for the stall's counter row answers what the
+// database did: its ticket if it was issued, an error only if none was.
+// (The one-round-trip batch holds COMMIT: it answered the context's error
+// and committed the ticket once the lock was free.)
+func TestFetchCancelledWhileWaitingAnswersWhatHappened(t *testing.T) {
+	forEngine(t, func(t *testing.T, e storetest.Engine) {
+		if e.Name != "mysql" {
+			t.Skip("SQLite has one writer: a fetch waits for it before its transaction starts")
+		}
+		f := newFixture(t, e)
+		seller, st := f.stall(t, "Waiting", "W", 999)
+		must[*ent.Ticket](t)(f.svc.Fetch(seller, canteen.FetchInput{SellerID: st.ID})) // the day's counter row
+		for _, who := range []context.Context{seller, f.as(t, model.AppCustomer, "patient")} {
+			holder, err := f.db.Client.Tx(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := holder.ExecContext(context.Background(), "SELECT 1 FROM `day_counters` WHERE `seller_id` = ? FOR UPDATE", st.ID); err != nil {
+				t.Fatal(err)
+			}
+			before := f.db.Client.Ticket.Query().CountX(context.Background())
+			ctx, cancel := context.WithTimeout(who, 300*time.Millisecond)
+			type result struct {
+				t   *ent.Ticket
+				err error
+			}
+			done := make(chan result, 1)
+			go func() {
+				tk, err := f.svc.Fetch(ctx, canteen.FetchInput{SellerID: st.ID})
+				done <- result{tk, err}
+			}()
+			time.Sleep(time.Second) // past the request's end
+			if err := holder.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			r := <-done
+			cancel()
+			issued := f.db.Client.Ticket.Query().CountX(context.Background()) - before
+			if (r.err == nil) != (issued == 1) || issued > 1 {
+				t.Errorf("fetch answered %v; %d tickets issued", r.err, issued)
+			}
+		}
+	})
 }

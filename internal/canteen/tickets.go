@@ -246,9 +246,10 @@ func (s *Service) fetchFast(ctx context.Context, a *Actor, sellerID pulid.ID, ow
 		if err != nil {
 			return err
 		}
-		batch, args := walkUpFetch, []any{sellerID, day, sellerID, now}
+		batch, args := []string{counterUpdate, ticketAfterCounter}, []any{sellerID, day, sellerID, now}
 		if owned {
-			batch, args = customerFetch, []any{a.UserID, sellerID, day, sellerID, now, a.UserID, a.UserID, day, s.cfg.MaxActiveTickets}
+			batch = []string{lockUserRow, customerCounterUpdate, ticketAfterCounter}
+			args = []any{a.UserID, sellerID, day, sellerID, now, a.UserID, a.UserID, day, s.cfg.MaxActiveTickets}
 		}
 		res, err := store.ExecBatch(ctx, tx, !record, batch, append(args, row.args...)...)
 		if err != nil {
@@ -263,10 +264,7 @@ func (s *Service) fetchFast(ctx context.Context, a *Actor, sellerID pulid.ID, ow
 			}
 			return err
 		}
-		last := len(res.RowsAffected) - 1 // the INSERT; the UPDATE is before it
-		if last < 1 {
-			return fmt.Errorf("canteen: a fetch batch answered %d results", last+1)
-		}
+		last := len(batch) - 1 // the INSERT; the UPDATE is before it
 		if res.RowsAffected[last] != 1 {
 			return errRefused
 		}
@@ -322,13 +320,13 @@ func (s *Service) whyRefused(ctx context.Context, a *Actor, owned bool, sellerID
 const counterUpdate = "UPDATE `day_counters` SET `last_number` = LAST_INSERT_ID(((`issued` + 1) << 14) | (`last_number` % `max_number` + 1)) & 16383, `issued` = `issued` + 1 " +
 	"WHERE `seller_id` = ? AND `business_day` = ? AND EXISTS (SELECT 1 FROM `sellers` WHERE `id` = ? AND `open` AND `paid_until` > ?)"
 
-// customerCounterUpdate is a customer's counterUpdate, in one round trip
-// with the lock of their user row, and only while they hold fewer active
-// tickets of the day than the cap. Arguments: user, then counterUpdate's,
-// then user, user, day, cap.
+// lockUserRow and customerCounterUpdate are a customer's counterUpdate,
+// behind the lock of their user row in the same batch, and only while they
+// hold fewer active tickets of the day than the cap. Arguments: user, then
+// counterUpdate's, then user, user, day, cap.
 //
-// Why the count may be a plain read (no locks on tickets): the first
-// statement locks the user row, which serialises the transactions that add
+// Why the count may be a plain read (no locks on tickets): lockUserRow
+// locks the user row, which serialises the transactions that add
 // to a customer's active tickets (fetch and claim, see lockUser); it waits
 // there until the one before it committed. The connection is READ
 // COMMITTED (store), where InnoDB runs the subquery of an UPDATE as a
@@ -345,9 +343,12 @@ const counterUpdate = "UPDATE `day_counters` SET `last_number` = LAST_INSERT_ID(
 // transaction pool, the one that allows multi statements (store); its
 // values go through the driver's interpolation (InterpolateParams) like
 // any statement's, never into the text by concatenation.
-const customerCounterUpdate = "SELECT 1 FROM `users` WHERE `id` = ? FOR UPDATE; " + counterUpdate +
-	" AND EXISTS (SELECT 1 FROM `users` WHERE `id` = ?)" +
-	" AND (SELECT COUNT(*) FROM `tickets` WHERE `owner_id` = ? AND `business_day` = ? AND `active_number` IS NOT NULL) < ?"
+const (
+	lockUserRow           = "SELECT 1 FROM `users` WHERE `id` = ? FOR UPDATE"
+	customerCounterUpdate = counterUpdate +
+		" AND EXISTS (SELECT 1 FROM `users` WHERE `id` = ?)" +
+		" AND (SELECT COUNT(*) FROM `tickets` WHERE `owner_id` = ? AND `business_day` = ? AND `active_number` IS NOT NULL) < ?"
+)
 
 // countActive counts a customer's active tickets of day, for the refusal
 // of a fetch whose counter update issued nothing (whyRefused); it tells a
@@ -430,13 +431,6 @@ func (s *Service) insertTicket(ctx context.Context, tx *txn, a *Actor, sellerID 
 // call_count and version included). Arguments: ticketRow.args.
 const ticketAfterCounter = "INSERT INTO `tickets` (`id`, `seller_id`, `business_day`, `number`, `code`, `active_number`, `issue_seq`, `status`, `issued_by`, `idempotency_key`, `note`, `track_token`, `call_count`, `version`, `created_at`, `owner_id`, `claimed_at`, `claim_code`) " +
 	"SELECT ?, ?, ?, LAST_INSERT_ID() & 16383, CONCAT(?, LPAD(LAST_INSERT_ID() & 16383, ?, '0')), LAST_INSERT_ID() & 16383, LAST_INSERT_ID() >> 14, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM DUAL WHERE ROW_COUNT() = 1"
-
-// walkUpFetch and customerFetch are fetchFast's batches. Arguments: the
-// counter UPDATE's, then ticketAfterCounter's.
-const (
-	walkUpFetch   = counterUpdate + "; " + ticketAfterCounter
-	customerFetch = customerCounterUpdate + "; " + ticketAfterCounter
-)
 
 // ticketRow is a ticket fetchFast is about to insert, all but its number.
 type ticketRow struct {

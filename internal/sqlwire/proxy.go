@@ -31,12 +31,13 @@ type Proxy struct {
 
 // MySQL client commands.
 const (
-	comQuery       = 0x03
-	comStmtPrepare = 0x16
-	comStmtExecute = 0x17
-	comStmtClose   = 0x19
-	comStmtReset   = 0x1a
-	comPing        = 0x0e
+	comQuit         = 0x01
+	comQuery        = 0x03
+	comStmtPrepare  = 0x16
+	comStmtExecute  = 0x17
+	comStmtLongData = 0x18
+	comStmtClose    = 0x19
+	comPing         = 0x0e
 )
 
 // Start listens on a free local port and forwards to target (host:port).
@@ -107,7 +108,7 @@ func (p *Proxy) count(payload []byte) {
 	case comStmtPrepare:
 		p.prepare.Add(1)
 		p.note("P " + string(payload[1:]))
-	case comStmtClose, comStmtReset:
+	case comQuit, comStmtLongData, comStmtClose:
 		// No response: not a round trip.
 	default:
 		p.other.Add(1)

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"fmt"
+	"strings"
 
 	"github.com/go-sql-driver/mysql"
 )
@@ -23,30 +25,36 @@ type Execer interface {
 // errNoBatches: the transaction is not one of a MySQL DB's transaction pool.
 var errNoBatches = errors.New("store: batches run only in a MySQL transaction")
 
-// ExecBatch runs batch, statements separated by semicolons, in one round
-// trip in tx, a transaction of a MySQL DB (only its transaction pool allows
-// batches, see openMySQL), and answers every statement's result: a plain
-// Exec answers only the last one's.
+// ExecBatch runs statements in one round trip in tx, a transaction of a
+// MySQL DB (only its transaction pool allows batches, see openMySQL), and
+// answers every statement's result: a plain Exec answers only the last
+// one's. args are the statements' arguments, in order.
 //
-// With commit, COMMIT goes in the same round trip after the batch. When
-// ExecBatch then returns no error, the transaction has committed and its
-// connection is back in the pool: tx.Commit costs no round trip (ent's
+// With commit, COMMIT goes in the same round trip after the statements.
+// When ExecBatch then returns no error, the transaction has committed and
+// its connection is back in the pool: tx.Commit costs no round trip (ent's
 // commit hooks still run), tx.Rollback answers sql.ErrTxDone, and nothing
-// else may run in tx. On an error the server ran no statement after the
-// failing one (COMMIT comes last), so the transaction is as it was after
-// the statement before (unless the server rolled it back, as on a
-// deadlock): roll it back as usual.
+// else may run in tx. Such a batch runs to its end even if ctx ends
+// meanwhile: once the server holds a COMMIT, closing the connection would
+// no longer stop it, only hide whether it committed. Lock waits end on the
+// server instead (lockWaitTimeout).
+//
+// On an error from the server, it ran no statement after the failing one
+// (COMMIT comes last), so the transaction is as it was after the statement
+// before, unless the server rolled it back (a deadlock): roll it back as
+// usual. On an error on the connection (it broke), the outcome is unknown,
+// as for any COMMIT whose answer was lost.
 //
 // The values go through the driver's interpolation like any statement's
 // (InterpolateParams), never into the text by concatenation.
-func ExecBatch(ctx context.Context, tx Execer, commit bool, batch string, args ...any) (BatchResult, error) {
-	m := &batchRun{ctx: ctx, commit: commit}
+func ExecBatch(ctx context.Context, tx Execer, commit bool, statements []string, args ...any) (BatchResult, error) {
+	m := &batchRun{ctx: ctx, commit: commit, statements: len(statements)}
 	// implicitTx runs the batch with ctx. Any other transaction gets a
 	// context that has ended, so it runs nothing (SQLite's driver would run
 	// every statement of a batch as a plain Exec).
 	mctx, cancel := context.WithCancel(context.WithValue(ctx, batchKey{}, m))
 	cancel()
-	_, err := tx.ExecContext(mctx, batch, args...)
+	_, err := tx.ExecContext(mctx, strings.Join(statements, ";\n"), args...)
 	if !m.claimed {
 		return BatchResult{}, errNoBatches
 	}
@@ -63,10 +71,11 @@ func ExecBatch(ctx context.Context, tx Execer, commit bool, batch string, args .
 type batchKey struct{}
 
 type batchRun struct {
-	ctx     context.Context // the caller's, to run the batch with
-	commit  bool
-	claimed bool // an implicitTx took the batch
-	res     BatchResult
+	ctx        context.Context // the caller's, to run the batch with
+	commit     bool
+	statements int
+	claimed    bool // an implicitTx took the batch
+	res        BatchResult
 }
 
 // execBatch runs m's batch on the transaction's connection, through the
@@ -76,14 +85,15 @@ type batchRun struct {
 func (t *implicitTx) execBatch(m *batchRun, query string, args []any) error {
 	m.claimed = true
 	ctx := m.ctx
+	if m.commit {
+		query += ";\nCOMMIT"
+		ctx = context.WithoutCancel(ctx) // see ExecBatch
+	}
 	t.mu.Lock()
 	c := t.c
 	t.mu.Unlock()
 	if c == nil {
 		return sql.ErrTxDone
-	}
-	if m.commit {
-		query += "; COMMIT"
 	}
 	var all mysql.Result
 	err := c.Raw(func(dc any) error {
@@ -112,9 +122,19 @@ func (t *implicitTx) execBatch(m *batchRun, query string, args []any) error {
 		return err
 	}
 	m.res = BatchResult{RowsAffected: all.AllRowsAffected(), LastInsertIDs: all.AllLastInsertIds()}
+	want := m.statements
 	if m.commit {
-		n := len(m.res.RowsAffected) - 1 // COMMIT's
-		m.res.RowsAffected, m.res.LastInsertIDs = m.res.RowsAffected[:n], m.res.LastInsertIDs[:n]
+		want++
+	}
+	if n := len(m.res.RowsAffected); n != want {
+		// A statement swallowed the next (a comment, a quote left open):
+		// whether COMMIT ran is unknown, so the connection goes, and the
+		// server rolls back whatever is still open.
+		t.abandon()
+		return fmt.Errorf("store: a batch of %d statements answered %d results", want, n)
+	}
+	if m.commit {
+		m.res.RowsAffected, m.res.LastInsertIDs = m.res.RowsAffected[:m.statements], m.res.LastInsertIDs[:m.statements]
 		t.committedByBatch()
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"testing"
+	"time"
 
 	"callme/internal/store"
 	"callme/internal/store/storetest"
@@ -39,11 +40,11 @@ func TestExecBatchCommits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := store.ExecBatch(ctx, tx, true,
-		"UPDATE `sellers` SET `call_seq` = LAST_INSERT_ID(`call_seq` + 7) WHERE `name` = ?; "+
-			"UPDATE `sellers` SET `call_seq` = `call_seq` + 1 WHERE `name` = ? OR `name` = ?; "+
-			"UPDATE `sellers` SET `call_seq` = 99 WHERE `name` = ?",
-		"a", "b", "x'; DELETE FROM `sellers`; -- ", "nobody")
+	res, err := store.ExecBatch(ctx, tx, true, []string{
+		"UPDATE `sellers` SET `call_seq` = LAST_INSERT_ID(`call_seq` + 7) WHERE `name` = ?",
+		"UPDATE `sellers` SET `call_seq` = `call_seq` + 1 WHERE `name` = ? OR `name` = ?",
+		"UPDATE `sellers` SET `call_seq` = 99 WHERE `name` = ?",
+	}, "a", "b", "x'; DELETE FROM `sellers`; -- ", "nobody")
 	if err != nil {
 		_ = tx.Rollback()
 		t.Fatal(err)
@@ -107,10 +108,11 @@ func TestExecBatchStopsAtAnError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = store.ExecBatch(ctx, tx, true,
-		"UPDATE `sellers` SET `call_seq` = 5 WHERE `name` = 'a'; "+
-			"INSERT INTO `sellers` (`id`, `name`) SELECT `id`, 'twin' FROM `sellers` WHERE `id` = ?; "+
-			"UPDATE `sellers` SET `call_seq` = 6 WHERE `name` = 'a'", string(st.ID))
+	_, err = store.ExecBatch(ctx, tx, true, []string{
+		"UPDATE `sellers` SET `call_seq` = 5 WHERE `name` = 'a'",
+		"INSERT INTO `sellers` (`id`, `name`) SELECT `id`, 'twin' FROM `sellers` WHERE `id` = ?",
+		"UPDATE `sellers` SET `call_seq` = 6 WHERE `name` = 'a'",
+	}, string(st.ID))
 	if err == nil {
 		t.Fatal("a batch with a duplicate key answered no error")
 	}
@@ -122,6 +124,93 @@ func TestExecBatchStopsAtAnError(t *testing.T) {
 	}
 	if got := callSeq(t, admin, name, "a"); got != 0 {
 		t.Errorf("call_seq %d after the rollback, want 0", got)
+	}
+}
+
+// TestExecBatchAnswersWhatItDid: a batch that commits runs to its end even
+// when its context ends while it waits for a lock, and answers what the
+// server did. (It answered the context's error while the server, which
+// held the whole batch, went on to commit it once the lock was free.)
+func TestExecBatchAnswersWhatItDid(t *testing.T) {
+	db, admin, name := implicitTxMySQL(t)
+	ctx := context.Background()
+	if _, err := db.Client.Seller.Create().SetName("a").Save(ctx); err != nil {
+		t.Fatal(err)
+	}
+	holder, err := admin.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var x string
+	if err := holder.QueryRow("SELECT `name` FROM `" + name + "`.`sellers` WHERE `name` = 'a' FOR UPDATE").Scan(&x); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := db.Client.Tx(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := store.ExecBatch(short, tx, true, []string{"UPDATE `sellers` SET `call_seq` = 8 WHERE `name` = 'a'"})
+		done <- err
+	}()
+	time.Sleep(time.Second) // past the context's end, the batch waiting for the lock
+	if err := holder.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	err = <-done
+	committed := callSeq(t, admin, name, "a") == 8
+	if (err == nil) != committed {
+		t.Fatalf("ExecBatch answered %v, and the batch committed: %v", err, committed)
+	}
+	if err != nil {
+		t.Fatalf("a batch that got its lock within the lock wait timeout answered %v; want it committed", err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Errorf("Commit after the batch's COMMIT: %v", err)
+	}
+}
+
+// TestExecBatchCountsItsResults: a statement that hides another (its own
+// semicolon) makes the results misaligned with the statements: an error,
+// never answered as the statements' results, and the connection, whose
+// transaction holds the hidden statement's write, is not pooled again.
+func TestExecBatchCountsItsResults(t *testing.T) {
+	db, admin, name := implicitTxMySQL(t)
+	ctx := context.Background()
+	if _, err := db.Client.Seller.Create().SetName("a").Save(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := db.Client.Tx(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := store.ExecBatch(ctx, tx, false, []string{"UPDATE `sellers` SET `call_seq` = 9 WHERE `name` = 'a'; UPDATE `sellers` SET `call_seq` = 10 WHERE `name` = 'a'"})
+	_ = tx.Rollback() // whatever happened: an open transaction would hold the test's cleanup
+	if err == nil {
+		t.Fatalf("a batch of 1 statement that ran 2 answered %v, no error", res)
+	}
+	if got := callSeq(t, admin, name, "a"); got != 0 {
+		t.Errorf("call_seq %d, want 0: the hidden statement committed", got)
+	}
+	// The pool's one connection was replaced: the next transaction works,
+	// and its row lock is free (the old transaction's is gone).
+	tx2, err := db.Client.Tx(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if _, err := tx2.ExecContext(lctx, "UPDATE `sellers` SET `call_seq` = 3 WHERE `name` = 'a'"); err != nil {
+		t.Fatalf("the next transaction: %v", err)
+	}
+	if err := tx2.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if got := callSeq(t, admin, name, "a"); got != 3 {
+		t.Errorf("call_seq %d, want 3", got)
 	}
 }
 
@@ -144,7 +233,7 @@ func TestExecBatchNeedsAMySQLTransaction(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := store.ExecBatch(ctx, tx, false, "UPDATE `sellers` SET `call_seq` = 1; UPDATE `sellers` SET `call_seq` = 2"); err == nil {
+			if _, err := store.ExecBatch(ctx, tx, false, []string{"UPDATE `sellers` SET `call_seq` = 1", "UPDATE `sellers` SET `call_seq` = 2"}); err == nil {
 				t.Error("ExecBatch ran outside the transaction pool; want an error")
 			}
 			if err := tx.Commit(); err != nil {

@@ -166,9 +166,9 @@ func (t *hookTx) QueryContext(ctx context.Context, query string, args ...any) (*
 // implicitTxDriver is MySQL's driver: plain statements run on the embedded
 // driver's pool, whose connections autocommit; transactions run on tx, a
 // pool whose connections have autocommit off. There a transaction begins
-// with its first statement, so Tx costs no START TRANSACTION round trip:
-// a walk-up fetch is the counter UPDATE, the INSERT and COMMIT (3 round
-// trips instead of 4), and every other transaction saves one too. Isolation
+// with its first statement, so Tx costs no START TRANSACTION round trip,
+// and a batch can carry a whole transaction, COMMIT included (ExecBatch:
+// canteen's fetch is one round trip). Isolation
 // (READ COMMITTED, a connection parameter) and locking are the same as
 // under START TRANSACTION, which also takes its snapshot and locks only at
 // the first statement.

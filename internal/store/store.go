@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -36,6 +37,15 @@ type DB struct {
 	pingers []*sql.DB
 	closers []func() error
 }
+
+// lockWaitTimeout (seconds) bounds how long a statement of a MySQL
+// transaction waits for a row lock (InnoDB's default is 50). A request's
+// statements end with its context anyway, but a batch that commits runs to
+// its end (ExecBatch), so the server must end its waits: a fetch waiting
+// longer than this for a stall's counter row fails with a lock wait timeout
+// and is retried while the request has time left (canteen.inTx). Two waits
+// (a customer's row, then the counter) stay within the request timeout.
+const lockWaitTimeout = 5
 
 // Options tune the connection pools.
 type Options struct {
@@ -180,8 +190,10 @@ func openMySQL(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	// connections with autocommit off (see implicitTxDriver).
 	tcfg := cfg.Clone()
 	tcfg.Params["autocommit"] = "0"
+	tcfg.Params["innodb_lock_wait_timeout"] = strconv.Itoa(lockWaitTimeout)
 	// Transactions may send a batch of statements in one round trip
-	// (canteen's customer fetch: lock the user row; update the counter).
+	// (canteen's fetch: a customer's row lock, the counter update, the
+	// ticket's insert and COMMIT; see ExecBatch).
 	// Only this pool allows it, as only the migrations' connection did: a
 	// plain statement, which is most of what a request runs, still cannot
 	// chain a second one after a stray semicolon. A batch's values go
@@ -189,7 +201,7 @@ func openMySQL(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	// any statement's, never into the SQL text by concatenation, so no
 	// value can end a statement and start another. An Exec of a batch
 	// answers the last statement's RowsAffected and LastInsertId (the
-	// driver discards a SELECT's rows).
+	// driver discards a SELECT's rows); ExecBatch answers every one's.
 	tcfg.MultiStatements = true
 	var pools []*sql.DB
 	for _, c := range []*mysql.Config{tcfg, cfg} {
