@@ -73,6 +73,7 @@ type planner struct {
 	mu    sync.Mutex
 	plans map[*ast.OperationDefinition]*opPlan // nil: the operation cannot be planned
 	stats *planStats
+	bufs  answerPool
 }
 
 func newPlanner(stats *planStats) *planner {
@@ -275,7 +276,71 @@ func (*writtenMarker) MarshalGQL(io.Writer) {}
 // planRun is one execution of a plan.
 type planRun struct {
 	ec  *executionContext
-	buf bytes.Buffer
+	buf *bytes.Buffer
+}
+
+// answerPrefix is what an answer with only data starts with on the wire
+// (writeResponse); a run with a loan writes it ahead of the data, so that
+// the answer goes out without being copied behind it.
+const answerPrefix = `{"data":`
+
+// answerLoan lets the transport that writes an answer lend a planned run a
+// pooled buffer, and take it back once the answer is written. Only
+// postTransport lends: it knows when the last reader of resp.Data is done
+// (writeResponse writes it and returns; the response cache keeps a copy;
+// the metrics and logging middlewares read no data). Without a loan (the
+// WebSocket transport, GET) a run writes into a buffer of its own that the
+// answer keeps, as before.
+type answerLoan struct {
+	bufs *answerPool   // set by the run that borrowed
+	buf  *bytes.Buffer // answerPrefix, then resp.Data
+}
+
+type answerLoanKey struct{}
+
+func withAnswerLoan(ctx context.Context, l *answerLoan) context.Context {
+	return context.WithValue(ctx, answerLoanKey{}, l)
+}
+
+// answer reports whether data is the answer written into the loaned
+// buffer, right behind answerPrefix.
+func (l *answerLoan) answer(data []byte) bool {
+	if l == nil || l.buf == nil || len(data) == 0 {
+		return false
+	}
+	b := l.buf.Bytes()
+	return len(b) == len(answerPrefix)+len(data) && &b[len(answerPrefix)] == &data[0]
+}
+
+// giveBack returns the buffer to its pool; the answer in it is gone.
+func (l *answerLoan) giveBack() {
+	if l.buf != nil {
+		l.bufs.put(l.buf)
+		l.bufs, l.buf = nil, nil
+	}
+}
+
+// maxPooledAnswer bounds the buffers kept for reuse: one huge answer (an
+// admin's long list) must not pin its memory for every later request. A
+// page of 100 stalls with their menus fits.
+const maxPooledAnswer = 256 << 10
+
+// answerPool holds answer buffers for reuse: most of a planned read's
+// allocated bytes were its answer, written once and dropped.
+type answerPool struct{ p sync.Pool }
+
+func (a *answerPool) get() *bytes.Buffer {
+	if b, ok := a.p.Get().(*bytes.Buffer); ok {
+		b.Reset()
+		return b
+	}
+	return new(bytes.Buffer)
+}
+
+func (a *answerPool) put(b *bytes.Buffer) {
+	if b.Cap() <= maxPooledAnswer {
+		a.p.Put(b)
+	}
 }
 
 // run executes pl; false means "run it on gqlgen" and nothing of this run
@@ -285,11 +350,26 @@ func (p *planner) run(ctx context.Context, es *executableSchema, oc *graphql.Ope
 	// response: any of them sends the operation to gqlgen.
 	ctx = graphql.WithFreshResponseContext(ctx)
 	r := &planRun{ec: newExecutionContext(oc, es, nil)}
+	start := 0
+	loan, _ := ctx.Value(answerLoanKey{}).(*answerLoan)
+	if loan != nil && loan.buf == nil {
+		r.buf = p.bufs.get()
+		r.buf.WriteString(answerPrefix)
+		start = len(answerPrefix)
+	} else {
+		loan, r.buf = nil, new(bytes.Buffer)
+	}
 	r.buf.Grow(int(pl.size.Load()) + 64)
 	defer func() {
 		if v := recover(); v != nil {
 			oc.Recover(ctx, v) // logs it; gqlgen runs the operation again and answers
 			ok = false
+		}
+		switch {
+		case !ok && loan != nil:
+			p.bufs.put(r.buf) // nothing of this run is used
+		case ok && loan != nil:
+			loan.bufs, loan.buf = &p.bufs, r.buf
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{Object: "Query"})
@@ -299,8 +379,8 @@ func (p *planner) run(ctx context.Context, es *executableSchema, oc *graphql.Ope
 	if len(graphql.GetErrors(ctx)) > 0 || len(graphql.GetExtensions(ctx)) > 0 {
 		return nil, false
 	}
-	pl.size.Store(int64(r.buf.Len()))
-	return r.buf.Bytes(), true
+	pl.size.Store(int64(r.buf.Len() - start))
+	return r.buf.Bytes()[start:], true
 }
 
 // rootField runs a root field as gqlgen does: with its RootFieldContext,
@@ -341,7 +421,7 @@ func (r *planRun) object(ctx context.Context, ob *objPlan, obj any) bool {
 
 func (r *planRun) field(ctx context.Context, f *fieldPlan, obj any) bool {
 	if f.def.write != nil {
-		return f.def.write(obj, &r.buf)
+		return f.def.write(obj, r.buf)
 	}
 	var v any
 	if f.def.plain {
@@ -378,7 +458,7 @@ func (r *planRun) field(ctx context.Context, f *fieldPlan, obj any) bool {
 		if m == nil || (m == graphql.Null && f.nonNull) {
 			return false
 		}
-		m.MarshalGQL(&r.buf)
+		m.MarshalGQL(r.buf)
 		return true
 	}
 	if !f.list {
