@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"callme/internal/model"
 	"callme/internal/pulid"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -54,6 +55,18 @@ type planField struct {
 	// write, for plain fields of common scalar types, writes the value
 	// as the marshaller would (false: obj is not of the field's type).
 	write func(obj any, b *bytes.Buffer) bool
+	// writeValue, for resolver fields of those types, writes the value the
+	// resolver returned as the marshaller would (false: a value of another
+	// type, or one the marshaller refuses).
+	writeValue func(v any, b *bytes.Buffer) bool
+}
+
+// valueWriter makes a writeValue of a leaf writer.
+func valueWriter[T any](write func(*bytes.Buffer, T) bool) func(any, *bytes.Buffer) bool {
+	return func(v any, b *bytes.Buffer) bool {
+		t, ok := v.(T)
+		return ok && write(b, t)
+	}
 }
 
 // maxPlans bounds the plan cache. A plan keeps its parsed document alive
@@ -453,6 +466,9 @@ func (r *planRun) field(ctx context.Context, f *fieldPlan, obj any) bool {
 		r.buf.WriteString("null")
 		return true
 	}
+	if f.def.writeValue != nil {
+		return f.def.writeValue(v, r.buf)
+	}
 	if f.child == nil {
 		m := f.def.marshal(ctx, r.ec, f.field.Selections, v)
 		if m == nil || (m == graphql.Null && f.nonNull) {
@@ -584,13 +600,32 @@ func writeQuote(b *bytes.Buffer, s string) {
 	b.WriteByte('"')
 }
 
+// writeTicketStatus writes what model.TicketStatus.MarshalGQL writes
+// (strconv.Quote), which marshalNTicketStatus returns as it is.
+func writeTicketStatus(b *bytes.Buffer, s model.TicketStatus) bool {
+	writeQuote(b, string(s))
+	return true
+}
+
 // writeTime is graphql.MarshalTime: a zero time is null, which a Time!
-// field may not be.
+// field may not be. The time is formatted into the answer, not into a
+// string of its own; RFC 3339 is ASCII that strconv.Quote leaves as it is,
+// checked all the same.
 func writeTime(b *bytes.Buffer, t time.Time) bool {
 	if t.IsZero() {
 		return false
 	}
-	writeQuote(b, t.Format(time.RFC3339Nano))
+	b.WriteByte('"')
+	start := b.Len()
+	b.Write(t.AppendFormat(b.AvailableBuffer(), time.RFC3339Nano))
+	for _, c := range b.Bytes()[start:] {
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			b.Truncate(start - 1)
+			writeQuote(b, t.Format(time.RFC3339Nano))
+			return true
+		}
+	}
+	b.WriteByte('"')
 	return true
 }
 
