@@ -94,8 +94,9 @@ func newPlanner(stats *planStats) *planner {
 }
 
 type opPlan struct {
-	root *objPlan
-	size atomic.Int64 // the last answer's length, to size the next buffer
+	root  *objPlan
+	size  atomic.Int64 // the last answer's length, to size the next buffer
+	slots int          // resolver fields, numbered by fieldPlan.slot
 }
 
 type objPlan struct {
@@ -112,6 +113,22 @@ type fieldPlan struct {
 	list     bool     // a list of objects (one level)
 	elemNull bool     // its elements may be null
 	child    *objPlan // object fields; nil for leaves
+	slot     int      // a resolver field's index in planRun.fields
+	args     bool     // the field takes arguments
+}
+
+// number gives each resolver field of ob and below its slot.
+func (pl *opPlan) number(ob *objPlan) {
+	for i := range ob.fields {
+		f := &ob.fields[i]
+		if f.literal == nil && !f.def.plain {
+			f.slot = pl.slots
+			pl.slots++
+		}
+		if f.child != nil {
+			pl.number(f.child)
+		}
+	}
 }
 
 // plan returns the operation's plan, compiling it the first time; nil when
@@ -155,7 +172,9 @@ func compile(oc *graphql.OperationContext) *opPlan {
 			return nil
 		}
 	}
-	return &opPlan{root: root}
+	pl := &opPlan{root: root}
+	pl.number(root)
+	return pl
 }
 
 // plannableRoots are the root query fields a plan may run: reads of the
@@ -227,7 +246,7 @@ func compileObject(oc *graphql.OperationContext, schema *ast.Schema, def *ast.De
 			continue // gqlgen writes a response key once
 		}
 		seen[f.Alias] = true
-		fp := fieldPlan{field: f}
+		fp := fieldPlan{field: f, args: len(f.Arguments) > 0}
 		var key bytes.Buffer
 		if len(ob.fields) > 0 {
 			key.WriteByte(',')
@@ -290,6 +309,32 @@ func (*writtenMarker) MarshalGQL(io.Writer) {}
 type planRun struct {
 	ec  *executionContext
 	buf *bytes.Buffer
+	// fields holds, per resolver field (fieldPlan.slot), the context of
+	// its last call, which its next call reuses when it comes from the
+	// same parent context: a field's siblings in a list (the menus of 50
+	// stalls) share its FieldContext, as they share everything in it but
+	// the Parent gqlgen sets and the Result it records, which a plan does
+	// not (its paths have no list indices: errors go to gqlgen). Fields
+	// with arguments get theirs anew each time.
+	fields []fieldRun
+	inline [8]fieldRun // fields, for plans with as few resolver fields
+	next   graphql.Resolver
+	cur    *fieldPlan // the field next resolves, on curObj
+	curObj any
+}
+
+type fieldRun struct{ parent, ctx context.Context }
+
+// resolveCurrent is the resolver the field middlewares call: the current
+// field's, on its object. One method value per run, where a closure per
+// call would capture the field and the object.
+func (r *planRun) resolveCurrent(ctx context.Context) (any, error) {
+	f, obj := r.cur, r.curObj
+	if f == nil {
+		return nil, errPlanValue // a middleware called its next twice: gqlgen answers
+	}
+	r.cur, r.curObj = nil, nil
+	return f.def.resolve(ctx, r.ec, obj)
 }
 
 // answerPrefix is what an answer with only data starts with on the wire
@@ -363,6 +408,12 @@ func (p *planner) run(ctx context.Context, es *executableSchema, oc *graphql.Ope
 	// response: any of them sends the operation to gqlgen.
 	ctx = graphql.WithFreshResponseContext(ctx)
 	r := &planRun{ec: newExecutionContext(oc, es, nil)}
+	if pl.slots <= len(r.inline) {
+		r.fields = r.inline[:pl.slots]
+	} else {
+		r.fields = make([]fieldRun, pl.slots)
+	}
+	r.next = r.resolveCurrent
 	start := 0
 	loan, _ := ctx.Value(answerLoanKey{}).(*answerLoan)
 	if loan != nil && loan.buf == nil {
@@ -447,15 +498,19 @@ func (r *planRun) field(ctx context.Context, f *fieldPlan, obj any) bool {
 		// middlewares (markInternal stops at the deadline) around the
 		// resolver. Plain struct reads skip both: that is the saving, and
 		// the field middlewares look at resolvers only (handler.go).
-		fc, err := f.def.fieldContext(r.ec, ctx, f.field)
-		if err != nil {
-			return false
+		fr := &r.fields[f.slot]
+		if fr.ctx == nil || fr.parent != ctx || f.args {
+			fc, err := f.def.fieldContext(r.ec, ctx, f.field)
+			if err != nil {
+				return false
+			}
+			fr.parent, fr.ctx = ctx, graphql.WithFieldContext(ctx, fc)
 		}
-		ctx = graphql.WithFieldContext(ctx, fc)
-		v, err = r.ec.OperationContext.ResolverMiddleware(ctx, func(ctx context.Context) (any, error) {
-			return f.def.resolve(ctx, r.ec, obj)
-		})
-		if err != nil {
+		ctx = fr.ctx
+		r.cur, r.curObj = f, obj
+		var err error
+		v, err = r.ec.OperationContext.ResolverMiddleware(ctx, r.next)
+		if err != nil || r.cur != nil { // an error, or a middleware that did not call the resolver
 			return false
 		}
 	}
