@@ -44,6 +44,8 @@ type scanRowConsoleChallenge struct {
 	f1     sql.NullString
 	f2     sql.NullTime
 	f3     sql.NullTime
+	f4     sql.NullScanner
+	f4v    pulid.ID
 	f5     sql.NullTime
 	f6     sql.NullTime
 }
@@ -70,7 +72,8 @@ func (*ConsoleChallenge) scanValues(columns []string) ([]any, error) {
 		case consolechallenge.FieldExpiresAt:
 			values[i] = &row.f3
 		case consolechallenge.FieldApprovedBy:
-			values[i] = &sql.NullScanner{S: new(pulid.ID)}
+			row.f4.S = &row.f4v
+			values[i] = &row.f4
 		case consolechallenge.FieldApprovedAt:
 			values[i] = &row.f5
 		case consolechallenge.FieldUsedAt:

@@ -145,6 +145,8 @@ type scanRowSeller struct {
 	f9     sql.NullInt64
 	f10    sql.NullInt64
 	f11    sql.NullTime
+	f12    sql.NullScanner
+	f12v   pulid.ID
 	f13    sql.NullString
 	f14    sql.NullInt64
 	f15    sql.NullTime
@@ -188,7 +190,8 @@ func (*Seller) scanValues(columns []string) ([]any, error) {
 		case seller.FieldPaidUntil:
 			values[i] = &row.f11
 		case seller.FieldOwnerID:
-			values[i] = &sql.NullScanner{S: new(pulid.ID)}
+			row.f12.S = &row.f12v
+			values[i] = &row.f12
 		case seller.FieldInviteHash:
 			values[i] = &row.f13
 		case seller.FieldCallSeq:

@@ -118,6 +118,8 @@ type scanRowTicket struct {
 	f4     sql.NullInt64
 	f5     sql.NullInt64
 	f6     sql.NullString
+	f7     sql.NullScanner
+	f7v    pulid.ID
 	f8     sql.NullString
 	f9     pulid.ID
 	f10    sql.NullString
@@ -130,6 +132,10 @@ type scanRowTicket struct {
 	f17    sql.NullTime
 	f18    sql.NullTime
 	f19    sql.NullTime
+	f20    sql.NullScanner
+	f20v   pulid.ID
+	f21    sql.NullScanner
+	f21v   pulid.ID
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -160,7 +166,8 @@ func (*Ticket) scanValues(columns []string) ([]any, error) {
 		case ticket.FieldStatus:
 			values[i] = &row.f6
 		case ticket.FieldOwnerID:
-			values[i] = &sql.NullScanner{S: new(pulid.ID)}
+			row.f7.S = &row.f7v
+			values[i] = &row.f7
 		case ticket.FieldNote:
 			values[i] = &row.f8
 		case ticket.FieldIssuedBy:
@@ -186,9 +193,11 @@ func (*Ticket) scanValues(columns []string) ([]any, error) {
 		case ticket.FieldDoneAt:
 			values[i] = &row.f19
 		case ticket.FieldCalledBy:
-			values[i] = &sql.NullScanner{S: new(pulid.ID)}
+			row.f20.S = &row.f20v
+			values[i] = &row.f20
 		case ticket.FieldDoneBy:
-			values[i] = &sql.NullScanner{S: new(pulid.ID)}
+			row.f21.S = &row.f21v
+			values[i] = &row.f21
 		default:
 			values[i] = new(sql.UnknownType)
 		}

@@ -42,8 +42,10 @@ func sellerConnection(page *canteen.SellerPage, after bool) *ent.SellerConnectio
 	conn.PageInfo.HasNextPage = page.HasNext
 	conn.PageInfo.HasPreviousPage = after
 	conn.Edges = make([]*ent.SellerEdge, len(page.Sellers))
+	edges := make([]ent.SellerEdge, len(page.Sellers)) // one allocation for the page, not one per stall
 	for i, st := range page.Sellers {
-		conn.Edges[i] = &ent.SellerEdge{Node: st, Cursor: ent.Cursor{ID: st.ID, Value: st.CreatedAt}}
+		edges[i] = ent.SellerEdge{Node: st, Cursor: ent.Cursor{ID: st.ID, Value: st.CreatedAt}}
+		conn.Edges[i] = &edges[i]
 	}
 	if n := len(conn.Edges); n > 0 {
 		conn.PageInfo.StartCursor = &conn.Edges[0].Cursor

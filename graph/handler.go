@@ -78,7 +78,7 @@ func NewHandler(svc *canteen.Service, opts Options) http.Handler {
 	lim := opts.Limits
 	counts := newSocketCounts(opts.SocketLimits, lim.TrustForwardedFor)
 	present := presentErrors(opts.Logger)
-	var es graphql.ExecutableSchema = NewExecutableSchema(Config{Resolvers: &Resolver{Svc: svc}})
+	var es graphql.ExecutableSchema = NewExecutableSchema(Config{Resolvers: newResolverRoot(&Resolver{Svc: svc})})
 	if !opts.NoQueryPlans {
 		stats := &planStats{}
 		if opts.Metrics != nil {

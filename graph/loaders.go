@@ -72,6 +72,7 @@ func (r *Resolver) loadersFrom(ctx context.Context) *loaders {
 // primeSellers announces the stalls of a list to every per-stall loader.
 func (l *loaders) primeSellers(sellers []*ent.Seller) {
 	l.paidMu.Lock()
+	l.paid = slices.Grow(l.paid, len(sellers))
 	for _, st := range sellers {
 		if st.PaidUntil != nil {
 			l.paid = append(l.paid, *st.PaidUntil)
@@ -80,9 +81,9 @@ func (l *loaders) primeSellers(sellers []*ent.Seller) {
 	l.paidMu.Unlock()
 	ids := make([]pulid.ID, len(sellers))
 	for i, st := range sellers {
-		l.seller.Set(st.ID, st)
 		ids[i] = st.ID
 	}
+	l.seller.SetMany(ids, sellers)
 	l.menu.Prime(ids...)
 	l.waiting.Prime(ids...)
 	l.lastCalled.Prime(ids...)

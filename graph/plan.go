@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"callme/internal/model"
 	"callme/internal/pulid"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -54,6 +55,18 @@ type planField struct {
 	// write, for plain fields of common scalar types, writes the value
 	// as the marshaller would (false: obj is not of the field's type).
 	write func(obj any, b *bytes.Buffer) bool
+	// writeValue, for resolver fields of those types, writes the value the
+	// resolver returned as the marshaller would (false: a value of another
+	// type, or one the marshaller refuses).
+	writeValue func(v any, b *bytes.Buffer) bool
+}
+
+// valueWriter makes a writeValue of a leaf writer.
+func valueWriter[T any](write func(*bytes.Buffer, T) bool) func(any, *bytes.Buffer) bool {
+	return func(v any, b *bytes.Buffer) bool {
+		t, ok := v.(T)
+		return ok && write(b, t)
+	}
 }
 
 // maxPlans bounds the plan cache. A plan keeps its parsed document alive
@@ -73,6 +86,7 @@ type planner struct {
 	mu    sync.Mutex
 	plans map[*ast.OperationDefinition]*opPlan // nil: the operation cannot be planned
 	stats *planStats
+	bufs  answerPool
 }
 
 func newPlanner(stats *planStats) *planner {
@@ -80,8 +94,9 @@ func newPlanner(stats *planStats) *planner {
 }
 
 type opPlan struct {
-	root *objPlan
-	size atomic.Int64 // the last answer's length, to size the next buffer
+	root  *objPlan
+	size  atomic.Int64 // the last answer's length, to size the next buffer
+	slots int          // resolver fields, numbered by fieldPlan.slot
 }
 
 type objPlan struct {
@@ -98,6 +113,22 @@ type fieldPlan struct {
 	list     bool     // a list of objects (one level)
 	elemNull bool     // its elements may be null
 	child    *objPlan // object fields; nil for leaves
+	slot     int      // a resolver field's index in planRun.fields
+	args     bool     // the field takes arguments
+}
+
+// number gives each resolver field of ob and below its slot.
+func (pl *opPlan) number(ob *objPlan) {
+	for i := range ob.fields {
+		f := &ob.fields[i]
+		if f.literal == nil && !f.def.plain {
+			f.slot = pl.slots
+			pl.slots++
+		}
+		if f.child != nil {
+			pl.number(f.child)
+		}
+	}
 }
 
 // plan returns the operation's plan, compiling it the first time; nil when
@@ -141,7 +172,9 @@ func compile(oc *graphql.OperationContext) *opPlan {
 			return nil
 		}
 	}
-	return &opPlan{root: root}
+	pl := &opPlan{root: root}
+	pl.number(root)
+	return pl
 }
 
 // plannableRoots are the root query fields a plan may run: reads of the
@@ -213,7 +246,7 @@ func compileObject(oc *graphql.OperationContext, schema *ast.Schema, def *ast.De
 			continue // gqlgen writes a response key once
 		}
 		seen[f.Alias] = true
-		fp := fieldPlan{field: f}
+		fp := fieldPlan{field: f, args: len(f.Arguments) > 0}
 		var key bytes.Buffer
 		if len(ob.fields) > 0 {
 			key.WriteByte(',')
@@ -275,7 +308,97 @@ func (*writtenMarker) MarshalGQL(io.Writer) {}
 // planRun is one execution of a plan.
 type planRun struct {
 	ec  *executionContext
-	buf bytes.Buffer
+	buf *bytes.Buffer
+	// fields holds, per resolver field (fieldPlan.slot), the context of
+	// its last call, which its next call reuses when it comes from the
+	// same parent context: a field's siblings in a list (the menus of 50
+	// stalls) share its FieldContext, as they share everything in it but
+	// the Parent gqlgen sets and the Result it records, which a plan does
+	// not (its paths have no list indices: errors go to gqlgen). Fields
+	// with arguments get theirs anew each time.
+	fields []fieldRun
+	inline [8]fieldRun // fields, for plans with as few resolver fields
+	next   graphql.Resolver
+	cur    *fieldPlan // the field next resolves, on curObj
+	curObj any
+}
+
+type fieldRun struct{ parent, ctx context.Context }
+
+// resolveCurrent is the resolver the field middlewares call: the current
+// field's, on its object. One method value per run, where a closure per
+// call would capture the field and the object.
+func (r *planRun) resolveCurrent(ctx context.Context) (any, error) {
+	f, obj := r.cur, r.curObj
+	if f == nil {
+		return nil, errPlanValue // a middleware called its next twice: gqlgen answers
+	}
+	r.cur, r.curObj = nil, nil
+	return f.def.resolve(ctx, r.ec, obj)
+}
+
+// answerPrefix is what an answer with only data starts with on the wire
+// (writeResponse); a run with a loan writes it ahead of the data, so that
+// the answer goes out without being copied behind it.
+const answerPrefix = `{"data":`
+
+// answerLoan lets the transport that writes an answer lend a planned run a
+// pooled buffer, and take it back once the answer is written. Only
+// postTransport lends: it knows when the last reader of resp.Data is done
+// (writeResponse writes it and returns; the response cache keeps a copy;
+// the metrics and logging middlewares read no data). Without a loan (the
+// WebSocket transport, GET) a run writes into a buffer of its own that the
+// answer keeps, as before.
+type answerLoan struct {
+	bufs *answerPool   // set by the run that borrowed
+	buf  *bytes.Buffer // answerPrefix, then resp.Data
+}
+
+type answerLoanKey struct{}
+
+func withAnswerLoan(ctx context.Context, l *answerLoan) context.Context {
+	return context.WithValue(ctx, answerLoanKey{}, l)
+}
+
+// answer reports whether data is the answer written into the loaned
+// buffer, right behind answerPrefix.
+func (l *answerLoan) answer(data []byte) bool {
+	if l == nil || l.buf == nil || len(data) == 0 {
+		return false
+	}
+	b := l.buf.Bytes()
+	return len(b) == len(answerPrefix)+len(data) && &b[len(answerPrefix)] == &data[0]
+}
+
+// giveBack returns the buffer to its pool; the answer in it is gone.
+func (l *answerLoan) giveBack() {
+	if l.buf != nil {
+		l.bufs.put(l.buf)
+		l.bufs, l.buf = nil, nil
+	}
+}
+
+// maxPooledAnswer bounds the buffers kept for reuse: one huge answer (an
+// admin's long list) must not pin its memory for every later request. A
+// page of 100 stalls with their menus fits.
+const maxPooledAnswer = 256 << 10
+
+// answerPool holds answer buffers for reuse: most of a planned read's
+// allocated bytes were its answer, written once and dropped.
+type answerPool struct{ p sync.Pool }
+
+func (a *answerPool) get() *bytes.Buffer {
+	if b, ok := a.p.Get().(*bytes.Buffer); ok {
+		b.Reset()
+		return b
+	}
+	return new(bytes.Buffer)
+}
+
+func (a *answerPool) put(b *bytes.Buffer) {
+	if b.Cap() <= maxPooledAnswer {
+		a.p.Put(b)
+	}
 }
 
 // run executes pl; false means "run it on gqlgen" and nothing of this run
@@ -285,11 +408,32 @@ func (p *planner) run(ctx context.Context, es *executableSchema, oc *graphql.Ope
 	// response: any of them sends the operation to gqlgen.
 	ctx = graphql.WithFreshResponseContext(ctx)
 	r := &planRun{ec: newExecutionContext(oc, es, nil)}
+	if pl.slots <= len(r.inline) {
+		r.fields = r.inline[:pl.slots]
+	} else {
+		r.fields = make([]fieldRun, pl.slots)
+	}
+	r.next = r.resolveCurrent
+	start := 0
+	loan, _ := ctx.Value(answerLoanKey{}).(*answerLoan)
+	if loan != nil && loan.buf == nil {
+		r.buf = p.bufs.get()
+		r.buf.WriteString(answerPrefix)
+		start = len(answerPrefix)
+	} else {
+		loan, r.buf = nil, new(bytes.Buffer)
+	}
 	r.buf.Grow(int(pl.size.Load()) + 64)
 	defer func() {
 		if v := recover(); v != nil {
 			oc.Recover(ctx, v) // logs it; gqlgen runs the operation again and answers
 			ok = false
+		}
+		switch {
+		case !ok && loan != nil:
+			p.bufs.put(r.buf) // nothing of this run is used
+		case ok && loan != nil:
+			loan.bufs, loan.buf = &p.bufs, r.buf
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{Object: "Query"})
@@ -299,8 +443,8 @@ func (p *planner) run(ctx context.Context, es *executableSchema, oc *graphql.Ope
 	if len(graphql.GetErrors(ctx)) > 0 || len(graphql.GetExtensions(ctx)) > 0 {
 		return nil, false
 	}
-	pl.size.Store(int64(r.buf.Len()))
-	return r.buf.Bytes(), true
+	pl.size.Store(int64(r.buf.Len() - start))
+	return r.buf.Bytes()[start:], true
 }
 
 // rootField runs a root field as gqlgen does: with its RootFieldContext,
@@ -341,7 +485,7 @@ func (r *planRun) object(ctx context.Context, ob *objPlan, obj any) bool {
 
 func (r *planRun) field(ctx context.Context, f *fieldPlan, obj any) bool {
 	if f.def.write != nil {
-		return f.def.write(obj, &r.buf)
+		return f.def.write(obj, r.buf)
 	}
 	var v any
 	if f.def.plain {
@@ -354,15 +498,19 @@ func (r *planRun) field(ctx context.Context, f *fieldPlan, obj any) bool {
 		// middlewares (markInternal stops at the deadline) around the
 		// resolver. Plain struct reads skip both: that is the saving, and
 		// the field middlewares look at resolvers only (handler.go).
-		fc, err := f.def.fieldContext(r.ec, ctx, f.field)
-		if err != nil {
-			return false
+		fr := &r.fields[f.slot]
+		if fr.ctx == nil || fr.parent != ctx || f.args {
+			fc, err := f.def.fieldContext(r.ec, ctx, f.field)
+			if err != nil {
+				return false
+			}
+			fr.parent, fr.ctx = ctx, graphql.WithFieldContext(ctx, fc)
 		}
-		ctx = graphql.WithFieldContext(ctx, fc)
-		v, err = r.ec.OperationContext.ResolverMiddleware(ctx, func(ctx context.Context) (any, error) {
-			return f.def.resolve(ctx, r.ec, obj)
-		})
-		if err != nil {
+		ctx = fr.ctx
+		r.cur, r.curObj = f, obj
+		var err error
+		v, err = r.ec.OperationContext.ResolverMiddleware(ctx, r.next)
+		if err != nil || r.cur != nil { // an error, or a middleware that did not call the resolver
 			return false
 		}
 	}
@@ -373,12 +521,15 @@ func (r *planRun) field(ctx context.Context, f *fieldPlan, obj any) bool {
 		r.buf.WriteString("null")
 		return true
 	}
+	if f.def.writeValue != nil {
+		return f.def.writeValue(v, r.buf)
+	}
 	if f.child == nil {
 		m := f.def.marshal(ctx, r.ec, f.field.Selections, v)
 		if m == nil || (m == graphql.Null && f.nonNull) {
 			return false
 		}
-		m.MarshalGQL(&r.buf)
+		m.MarshalGQL(r.buf)
 		return true
 	}
 	if !f.list {
@@ -504,13 +655,32 @@ func writeQuote(b *bytes.Buffer, s string) {
 	b.WriteByte('"')
 }
 
+// writeTicketStatus writes what model.TicketStatus.MarshalGQL writes
+// (strconv.Quote), which marshalNTicketStatus returns as it is.
+func writeTicketStatus(b *bytes.Buffer, s model.TicketStatus) bool {
+	writeQuote(b, string(s))
+	return true
+}
+
 // writeTime is graphql.MarshalTime: a zero time is null, which a Time!
-// field may not be.
+// field may not be. The time is formatted into the answer, not into a
+// string of its own; RFC 3339 is ASCII that strconv.Quote leaves as it is,
+// checked all the same.
 func writeTime(b *bytes.Buffer, t time.Time) bool {
 	if t.IsZero() {
 		return false
 	}
-	writeQuote(b, t.Format(time.RFC3339Nano))
+	b.WriteByte('"')
+	start := b.Len()
+	b.Write(t.AppendFormat(b.AvailableBuffer(), time.RFC3339Nano))
+	for _, c := range b.Bytes()[start:] {
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			b.Truncate(start - 1)
+			writeQuote(b, t.Format(time.RFC3339Nano))
+			return true
+		}
+	}
+	b.WriteByte('"')
 	return true
 }
 

@@ -83,7 +83,7 @@ func TestWriteResponseRefusesWhatJSONRefuses(t *testing.T) {
 		var got bytes.Buffer
 		panicked := func() (p bool) {
 			defer func() { p = recover() != nil }()
-			writeResponse(&got, resp)
+			writeResponse(&got, resp, nil)
 			return false
 		}()
 		if merr != nil && !panicked {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"callme/internal/model"
 	"callme/internal/pulid"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -76,6 +77,20 @@ func FuzzLeafWriters(f *testing.F) {
 			b.Reset()
 			ok = writeTime(&b, tm)
 			check("Time!", ok, &b, ec.marshalNTime2timeᚐTime(nil, nil, tm), true)
+		}
+		st := model.TicketStatus(s)
+		b.Reset()
+		ok = writeTicketStatus(&b, st)
+		check("TicketStatus!", ok, &b, ec.marshalNTicketStatus2callmeᚋinternalᚋmodelᚐTicketStatus(nil, nil, st), true)
+		// Resolver fields: the same writers, from the value as returned.
+		b.Reset()
+		ok = valueWriter(writeOptString)(&s, &b)
+		check("String from a resolver", ok, &b, ec.marshalOString2ᚖstring(nil, nil, &s), false)
+		b.Reset()
+		ok = valueWriter(writeBool)(any(n%2 == 0), &b)
+		check("Boolean! from a resolver", ok, &b, ec.marshalNBoolean2bool(nil, nil, n%2 == 0), true)
+		if valueWriter(writeBool)(s, &b) || valueWriter(writeOptString)(s, &b) || valueWriter(writeInt)(&i, &b) {
+			t.Fatal("a value writer took a value of another type")
 		}
 		var nilS *string
 		var nilI *int

@@ -26,7 +26,7 @@ func FuzzWriteResponse(f *testing.F) {
 		var got bytes.Buffer
 		panicked := func() (p bool) {
 			defer func() { p = recover() != nil }()
-			writeResponse(&got, resp)
+			writeResponse(&got, resp, nil)
 			return false
 		}()
 		if err != nil {
@@ -38,6 +38,17 @@ func FuzzWriteResponse(f *testing.F) {
 		}
 		if panicked || !bytes.Equal(got.Bytes(), want) {
 			t.Fatalf("data %q: wrote %q (panicked %v), json.Marshal %q", data, got.Bytes(), panicked, want)
+		}
+		// The same data as a planned run's answer, in a loaned buffer
+		// behind `{"data":`: the same bytes again.
+		if len(data) > 0 {
+			loan := &answerLoan{bufs: &answerPool{}, buf: bytes.NewBufferString(answerPrefix)}
+			loan.buf.Write(data)
+			var fromLoan bytes.Buffer
+			writeResponse(&fromLoan, &graphql.Response{Data: loan.buf.Bytes()[len(answerPrefix):]}, loan)
+			if !bytes.Equal(fromLoan.Bytes(), want) {
+				t.Fatalf("data %q in a loaned buffer: wrote %q, json.Marshal %q", data, fromLoan.Bytes(), want)
+			}
 		}
 	})
 }

@@ -190,6 +190,8 @@ func (c *responseCache) intercept(ctx context.Context, next graphql.ResponseHand
 	if after := c.versions(); after.Stalls != read.Stalls || (queues && after.Queues != read.Queues) {
 		return resp // something changed while it was read
 	}
+	// A copy: a planned answer's buffer is reused once it is written
+	// (answerLoan).
 	c.put(&cachedResponse{key: key, data: append([]byte(nil), resp.Data...), until: until, queues: queues, read: read}, read, now)
 	return resp
 }

@@ -89,6 +89,23 @@ func (l *Loader[K, V]) Set(k K, v V) {
 	delete(l.primed, k) // it may stay in pending; fetching skips it
 }
 
+// SetMany stores values already at hand as Set does each (keys[i] gets
+// values[i]; the first value of a key stays), with one allocation for all
+// of them: a list announces its rows at once.
+func (l *Loader[K, V]) SetMany(keys []K, values []V) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	batch := make([]result[V], len(keys))
+	for i, k := range keys {
+		if l.results[k] != nil {
+			continue
+		}
+		batch[i] = result[V]{done: settled, value: values[i]}
+		l.store(k, &batch[i], len(keys))
+		delete(l.primed, k)
+	}
+}
+
 var errPanicked = errors.New("dataload: fetch panicked")
 
 // Load returns the value of k, fetching it with every primed key on first use.

@@ -45,30 +45,40 @@ func TestLoaderBatches(t *testing.T) {
 		{"an unprimed key takes the primed ones along", []int{1, 2}, nil, []int{9, 1}, "[[1 2 9]]", "[v9 v1]"},
 		{"nothing primed: one batch per key", nil, nil, []int{1, 2, 1}, "[[1] [2]]", "[v1 v2 v1]"},
 		{"set values need no fetch", []int{1, 2}, []int{2}, []int{2, 1}, "[[1]]", "[set2 v1]"},
+		{"several set values, the first of a key stays", []int{1, 2, 3}, []int{3, 2, 3}, []int{2, 1, 3}, "[[1]]", "[set2 v1 set3]"},
 		{"missing key reads zero", []int{-1, 1}, nil, []int{-1, 1}, "[[-1 1]]", "[ v1]"},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			var r recorder
-			l := New(r.fetch)
-			l.Prime(tc.prime...)
-			for _, k := range tc.set {
-				l.Set(k, fmt.Sprint("set", k))
-			}
-			var got []string
-			for _, k := range tc.loads {
-				v, err := l.Load(ctx, k)
-				if err != nil {
-					t.Fatal(err)
+		for _, many := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/SetMany=%v", tc.name, many), func(t *testing.T) {
+				var r recorder
+				l := New(r.fetch)
+				l.Prime(tc.prime...)
+				var values []string
+				for i, k := range tc.set {
+					values = append(values, fmt.Sprint("set", k))
+					if !many {
+						l.Set(k, values[i])
+					}
 				}
-				got = append(got, v)
-			}
-			if b := fmt.Sprint(r.batches); b != tc.wantBatches {
-				t.Errorf("batches %s, want %s", b, tc.wantBatches)
-			}
-			if v := fmt.Sprint(got); v != tc.wantValues {
-				t.Errorf("values %s, want %s", v, tc.wantValues)
-			}
-		})
+				if many {
+					l.SetMany(tc.set, values)
+				}
+				var got []string
+				for _, k := range tc.loads {
+					v, err := l.Load(ctx, k)
+					if err != nil {
+						t.Fatal(err)
+					}
+					got = append(got, v)
+				}
+				if b := fmt.Sprint(r.batches); b != tc.wantBatches {
+					t.Errorf("batches %s, want %s", b, tc.wantBatches)
+				}
+				if v := fmt.Sprint(got); v != tc.wantValues {
+					t.Errorf("values %s, want %s", v, tc.wantValues)
+				}
+			})
+		}
 	}
 }
 

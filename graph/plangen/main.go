@@ -115,12 +115,16 @@ func run() error {
 
 	b.WriteString("\n\n// planFields holds every field the planner can run, by \"Type.field\".\nvar planFields = map[string]planField{\n")
 	for _, fl := range fields {
-		write := "nil"
-		if _, ok := leafWriters[fl.marshaller]; ok && fl.plain && fl.objType != "" {
-			write = "planWrite_" + fl.typ + "_" + fl.name
+		write, writeValue := "nil", "nil"
+		if w, ok := leafWriters[fl.marshaller]; ok {
+			if fl.plain && fl.objType != "" {
+				write = "planWrite_" + fl.typ + "_" + fl.name
+			} else {
+				writeValue = "valueWriter(" + w + ")"
+			}
 		}
-		fmt.Fprintf(&b, "\t%q: {resolve: planResolve_%s_%s, marshal: planMarshal_%s_%s, fieldContext: (*executionContext).fieldContext_%s_%s, plain: %v, write: %s},\n",
-			fl.typ+"."+fl.name, fl.typ, fl.name, fl.typ, fl.name, fl.typ, fl.name, fl.plain, write)
+		fmt.Fprintf(&b, "\t%q: {resolve: planResolve_%s_%s, marshal: planMarshal_%s_%s, fieldContext: (*executionContext).fieldContext_%s_%s, plain: %v, write: %s, writeValue: %s},\n",
+			fl.typ+"."+fl.name, fl.typ, fl.name, fl.typ, fl.name, fl.typ, fl.name, fl.plain, write, writeValue)
 	}
 	b.WriteString("}\n\n// planObjects turns a value of each object type into the pointer its fields' resolvers take (false for nil).\nvar planObjects = map[string]func(any) (any, bool){\n")
 	for _, o := range objects {
@@ -153,9 +157,10 @@ func run() error {
 }
 
 // leafWriters name, by marshaller, the function (graph/plan.go) that writes
-// a plain field's value straight into the answer as that marshaller writes
-// it, without boxing the value or allocating a Marshaler. Fields with other
-// marshallers go through their marshaller.
+// a field's value straight into the answer as that marshaller writes it,
+// without allocating a Marshaler: a plain field's from its object, without
+// boxing the value either; a resolver's from the value it returned. Fields
+// with other marshallers go through their marshaller.
 var leafWriters = map[string]string{
 	"marshalNString2string":               "writeGQLString",
 	"marshalOString2ᚖstring":              "writeOptString",
@@ -165,6 +170,7 @@ var leafWriters = map[string]string{
 	"marshalNID2callmeᚋinternalᚋpulidᚐID": "writeID",
 	"marshalNTime2timeᚐTime":              "writeTime",
 	"marshalOTime2ᚖtimeᚐTime":             "writeOptTime",
+	"marshalNTicketStatus2callmeᚋinternalᚋmodelᚐTicketStatus": "writeTicketStatus",
 }
 
 // objectMarshaller recognises `func (ec) _T(ctx, sel ast.SelectionSet, obj *X) graphql.Marshaler`.
