@@ -372,7 +372,7 @@ func (l *answerLoan) answer(data []byte) bool {
 
 // giveBack returns the buffer to its pool; the answer in it is gone.
 func (l *answerLoan) giveBack() {
-	if l.buf != nil {
+	if l != nil && l.buf != nil {
 		l.bufs.put(l.buf)
 		l.bufs, l.buf = nil, nil
 	}

@@ -76,8 +76,17 @@ func (postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 		writeResponse(w, exec.DispatchError(graphql.WithOperationContext(ctx, rc), opErr), nil)
 		return
 	}
-	loan := &answerLoan{}
-	responses, ctx := exec.DispatchOperation(withAnswerLoan(ctx, loan), rc)
+	// A planned answer may be written from a pooled buffer, handed back once
+	// Write returns. Only HTTP/1 has written it to the connection by then;
+	// an HTTP/2 stream reset may leave its frame writer still copying (the
+	// server speaks HTTP/1 only today; this keeps a future TLS listener
+	// from mixing answers).
+	var loan *answerLoan
+	if r.ProtoMajor == 1 {
+		loan = &answerLoan{}
+		ctx = withAnswerLoan(ctx, loan)
+	}
+	responses, ctx := exec.DispatchOperation(ctx, rc)
 	writeResponse(w, responses(ctx), loan)
 	loan.giveBack() // written: no one reads the answer any more
 }
