@@ -96,7 +96,7 @@ func runIssueOn(ctx context.Context, e *env, lite bool) error {
 			"Baseline *raw*: callme's previous transaction (SELECT seller; for a customer SELECT user … FOR UPDATE and COUNT their active tickets; SELECT day_counters … FOR UPDATE; INSERT ticket; UPDATE day_counters; COMMIT, retried on deadlock) from a plain `database/sql` client in the bench process, with the same driver settings and pool size (16) as the server. "+
 			"Baseline *minimal*: the least a durable ticket takes (UPDATE day_counters SET last_number = LAST_INSERT_ID(…); INSERT ticket; COMMIT; no checks). "+
 			"The GraphQL load client posts each stall's fetch marshalled once and checks status and the absence of an \"errors\" key (every ticket is checked in SQL after the run, below). "+
-			"Duplicates: active tickets sharing (seller, business day, number), checked in SQL after every run; also rows in `tickets` = the counters' sum ≥ successful fetches. "+
+			"Duplicates: active tickets sharing (seller, business day, number), checked in SQL after every run; also rows in `tickets` = the counters' sum ≥ successful fetches. Each side starts on an emptied `tickets` table once InnoDB has purged what the side before left (history list below 50), so no side pays for another's deletes. "+
 			"CPU ms/ticket: CPU time of server + MariaDB + bench process per ticket, warm-up included — on 2 cores this is what caps throughput.", dur, rounds, warm, len(customers)),
 		header: []string{"kind", "sellers", "clients", "GraphQL tickets/s", "raw tickets/s", "minimal tickets/s", "vs raw", "vs minimal", "GraphQL p50 ms", "GraphQL p99 ms", "raw p99 ms", "minimal p99 ms", "duplicates", "errors", "GraphQL CPU ms/ticket"},
 	}
@@ -161,6 +161,9 @@ func runIssueOn(ctx context.Context, e *env, lite bool) error {
 						}
 						if err := raw.primeCounters(ctx, use); err != nil {
 							return err
+						}
+						if !lite {
+							waitPurge(ctx, db)
 						}
 						var prof <-chan string
 						if i == 0 && round == 0 && c == 32 && topo.n > 1 {
@@ -277,6 +280,29 @@ func resetTickets(ctx context.Context, db *sql.DB) error {
 		}
 	}
 	return nil
+}
+
+// waitPurge waits (at most 30 s) until InnoDB has purged what the
+// transactions before it left behind: the reset's DELETEs of the last
+// side's tickets and that side's own undo logs. Otherwise the purge of one
+// side's thousands of tickets runs during the next side's measurement and
+// is charged to it (MariaDB's CPU per ticket of whichever side came after
+// the busiest one rose by a third).
+func waitPurge(ctx context.Context, db *sql.DB) {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		var n int64
+		err := db.QueryRowContext(ctx, "SELECT `COUNT` FROM information_schema.INNODB_METRICS WHERE NAME = 'trx_rseg_history_len'").Scan(&n)
+		if err != nil || n < 50 {
+			return // no such metric (MySQL names it the same; other servers may not): no wait
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	fmt.Println("    (InnoDB purge still behind after 30 s; measuring anyway)")
 }
 
 // checkTickets counts active tickets sharing a number and checks that the
