@@ -127,7 +127,8 @@ func (t *implicitTx) execBatch(m *batchRun, query string, args []any) error {
 		want++
 	}
 	if n := len(m.res.RowsAffected); n != want {
-		// A statement swallowed the next (a comment, a quote left open):
+		// A statement hid another (a semicolon of its own) or swallowed
+		// the next: the results do not line up with the statements, and
 		// whether COMMIT ran is unknown, so the connection goes, and the
 		// server rolls back whatever is still open.
 		t.abandon()

@@ -236,14 +236,12 @@ func (t *implicitTx) Rollback() error { return t.end("ROLLBACK") }
 // (sql.ErrConnDone) rather than start a transaction no one would end.
 func (t *implicitTx) committedByBatch() {
 	t.stop()
+	c := t.take()
 	t.mu.Lock()
-	c := t.c
-	t.c, t.committed = nil, true
+	t.committed = true
 	t.mu.Unlock()
 	if c != nil {
-		if err := c.Close(); err != nil && !errors.Is(err, sql.ErrConnDone) {
-			discard(c)
-		}
+		_ = c.Close() // back to the pool; sql.Conn.Close fails only if already closed
 	}
 }
 
