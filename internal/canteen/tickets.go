@@ -269,7 +269,7 @@ func (s *Service) fetchFast(ctx context.Context, a *Actor, sellerID pulid.ID, ow
 			return errRefused
 		}
 		v := res.LastInsertIDs[last-1]
-		t = tx.Ticket.Attach(row.issued(int(v&16383), int(v>>14), c))
+		t = tx.Ticket.Attach(row.issued(int(v&16383), int(v>>14)))
 		if record {
 			if err := s.recordChecks(ctx, tx, a, sellerID, t.ID, held); err != nil {
 				return err
@@ -435,7 +435,8 @@ const ticketAfterCounter = "INSERT INTO `tickets` (`id`, `seller_id`, `business_
 // ticketRow is a ticket fetchFast is about to insert, all but its number.
 type ticketRow struct {
 	t    *ent.Ticket
-	args []any // ticketAfterCounter's
+	c    dayCounter // its code's prefix and width
+	args []any      // ticketAfterCounter's
 }
 
 func newTicketRow(a *Actor, sellerID pulid.ID, day int, c dayCounter, owned bool, note, key *string, now time.Time) (ticketRow, error) {
@@ -475,7 +476,7 @@ func newTicketRow(a *Actor, sellerID pulid.ID, day int, c dayCounter, owned bool
 		}
 		return *p
 	}
-	return ticketRow{t: t, args: []any{
+	return ticketRow{t: t, c: c, args: []any{
 		string(t.ID), string(sellerID), day, c.prefix, ticketcode.Width(c.maxNumber), string(t.Status), string(a.UserID),
 		nullable(key), nullable(note), tok, t.CallCount, t.Version, now, owner, claimedAt, claimCode,
 	}}, nil
@@ -483,10 +484,10 @@ func newTicketRow(a *Actor, sellerID pulid.ID, day int, c dayCounter, owned bool
 
 // issued completes the ticket with the number and issue sequence the
 // counter UPDATE took, as ticketAfterCounter wrote them.
-func (r ticketRow) issued(number, seq int, c dayCounter) *ent.Ticket {
+func (r ticketRow) issued(number, seq int) *ent.Ticket {
 	active := number
 	r.t.Number, r.t.ActiveNumber, r.t.IssueSeq = number, &active, seq
-	r.t.Code = FormatCode(c.prefix, number, c.maxNumber)
+	r.t.Code = FormatCode(r.c.prefix, number, r.c.maxNumber)
 	return r.t
 }
 
