@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"reflect"
 	"strings"
 	"testing"
@@ -86,6 +87,57 @@ func TestSellerFieldsReadTheSameListedAndAlone(t *testing.T) {
 			}
 		}
 
+		// The list reads only the columns its node fields need; these ways
+		// of selecting a field must still reach them. list is what the
+		// sellers field selects, alone what the stall read whole selects.
+		for _, c := range []struct {
+			name, list, alone, frags string
+			vars                     map[string]any
+		}{
+			{"fragment spread", `edges { node { id ...F } }`, `personName pickupNote`, `fragment F on Seller { personName pickupNote }`, nil},
+			{"nested inline fragments", `edges { node { id ... on Node { ... on Seller { maxNumber } } } }`, `maxNumber`, ``, nil},
+			{"aliases", `edges { node { id a: noShowAfterMinutes b: name c: name } }`, `a: noShowAfterMinutes b: name c: name`, ``, nil},
+			{"@include true", `edges { node { id personName @include(if: $x) pickupNote @skip(if: $x) } }`, `personName @include(if: $x) pickupNote @skip(if: $x)`, ``, map[string]any{"x": true}},
+			{"@include false", `edges { node { id personName @include(if: $x) pickupNote @skip(if: $x) } }`, `personName @include(if: $x) pickupNote @skip(if: $x)`, ``, map[string]any{"x": false}},
+			{"edge fragment", `edges { ...E }`, `noShowAfterCalls`, `fragment E on SellerEdge { node { id noShowAfterCalls } }`, nil},
+			{"two edges selections", `edges { node { id name } } more: edges { again: node { id personName open } }`, `name personName open`, ``, nil},
+		} {
+			decl, aloneDecl := "", "($id: ID!)"
+			if c.vars != nil {
+				decl, aloneDecl = "($x: Boolean!)", "($id: ID!, $x: Boolean!)"
+			}
+			var list struct{ Sellers map[string]json.RawMessage }
+			s.ok(t, admin, `query`+decl+` { sellers(first: 50) { `+c.list+` } } `+c.frags, c.vars, &list)
+			listed := map[string]map[string]any{} // stall id: every field any of its nodes answered
+			for _, edges := range list.Sellers {
+				var es []map[string]map[string]json.RawMessage
+				if err := json.Unmarshal(edges, &es); err != nil {
+					t.Fatal(err)
+				}
+				for _, edge := range es {
+					for _, node := range edge {
+						fields := decodeFields(t, node)
+						id, _ := fields["id"].(string)
+						if listed[id] == nil {
+							listed[id] = map[string]any{}
+						}
+						maps.Copy(listed[id], fields)
+					}
+				}
+			}
+			if len(listed) < 2 {
+				t.Fatalf("%s: %d stalls listed", c.name, len(listed))
+			}
+			for id, got := range listed {
+				vars := map[string]any{"id": id}
+				maps.Copy(vars, c.vars)
+				var one struct{ Seller map[string]json.RawMessage }
+				s.ok(t, admin, `query`+aloneDecl+` { seller(id: $id) { id `+c.alone+` } }`, vars, &one)
+				if want := decodeFields(t, one.Seller); !reflect.DeepEqual(got, want) {
+					t.Errorf("%s: the list answers %v, the stall read whole %v", c.name, got, want)
+				}
+			}
+		}
 	})
 }
 

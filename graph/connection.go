@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"callme/ent"
+	"callme/ent/seller"
 	"callme/internal/canteen"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -33,7 +34,61 @@ func sellerQuery(ctx context.Context, first *int, after *string, openOnly *bool)
 			q.Count = true
 		}
 	}
+	q.Columns = nodeColumns(ctx)
 	return q, nil
+}
+
+// sellerFieldColumns are the stall columns each Seller field reads, through
+// its resolver or the struct (canteen.IsOpen reads open and paid_until;
+// PhotoURL and PhotoStatus the photo and its status). Fields loaded by id
+// read none. A field missing here reads every column: a new field is safe
+// before it is listed, and TestSellerFieldsReadTheSameListedAndAlone holds
+// every field of the schema, alone, to the stall read whole.
+var sellerFieldColumns = map[string][]string{
+	"__typename":         nil,
+	"id":                 nil,
+	"name":               {seller.FieldName},
+	"personName":         {seller.FieldPersonName},
+	"photoURL":           {seller.FieldPhoto, seller.FieldPhotoStatus},
+	"photoStatus":        {seller.FieldPhoto, seller.FieldPhotoStatus},
+	"prefix":             {seller.FieldPrefix},
+	"maxNumber":          {seller.FieldMaxNumber},
+	"open":               {seller.FieldOpen, seller.FieldPaidUntil},
+	"paidUntil":          {seller.FieldPaidUntil},
+	"pickupNote":         {seller.FieldPickupNote},
+	"noShowAfterCalls":   {seller.FieldNoShowAfterCalls},
+	"noShowAfterMinutes": {seller.FieldNoShowAfterMinutes},
+	"menu":               nil,
+	"waitingCount":       nil,
+	"lastCalled":         nil,
+	"averageWaitSeconds": nil,
+}
+
+// nodeColumns returns the stall columns the fields under edges.node read
+// (fragments, aliases and @skip/@include taken as gqlgen takes them), or
+// nil for all of them. A page of stalls is the most read answer, and a
+// stall has 17 columns where the mini-program's list shows four.
+func nodeColumns(ctx context.Context) []string {
+	oc := graphql.GetOperationContext(ctx)
+	cols := []string{}
+	for _, f := range graphql.CollectFieldsCtx(ctx, sellerConnectionImplementors) {
+		if f.Name != "edges" {
+			continue
+		}
+		for _, e := range graphql.CollectFields(oc, f.Selections, sellerEdgeImplementors) {
+			if e.Name != "node" {
+				continue
+			}
+			for _, n := range graphql.CollectFields(oc, e.Selections, sellerImplementors) {
+				c, ok := sellerFieldColumns[n.Name]
+				if !ok {
+					return nil
+				}
+				cols = append(cols, c...)
+			}
+		}
+	}
+	return cols
 }
 
 // sellerConnection builds the connection of a page.

@@ -70,7 +70,9 @@ func (r *Resolver) loadersFrom(ctx context.Context) *loaders {
 }
 
 // primeSellers announces the stalls of a list to every per-stall loader.
-func (l *loaders) primeSellers(sellers []*ent.Seller) {
+// Stalls read whole also answer later loads of the stall by id; partial
+// ones (canteen.SellerQuery.Columns) do not, as those may read any column.
+func (l *loaders) primeSellers(sellers []*ent.Seller, whole bool) {
 	l.paidMu.Lock()
 	l.paid = slices.Grow(l.paid, len(sellers))
 	for _, st := range sellers {
@@ -83,7 +85,9 @@ func (l *loaders) primeSellers(sellers []*ent.Seller) {
 	for i, st := range sellers {
 		ids[i] = st.ID
 	}
-	l.seller.SetMany(ids, sellers)
+	if whole {
+		l.seller.SetMany(ids, sellers)
+	}
 	l.menu.Prime(ids...)
 	l.waiting.Prime(ids...)
 	l.lastCalled.Prime(ids...)

@@ -76,7 +76,7 @@ func (r *queryResolver) Sellers(ctx context.Context, first *int, after *string, 
 		return nil, err
 	}
 	l := r.loadersFrom(ctx)
-	l.primeSellers(page.Sellers)
+	l.primeSellers(page.Sellers, q.Columns == nil)
 	if !page.Lapses.IsZero() {
 		l.notePaidEnd(page.Lapses) // totalCount and hasNextPage change then
 	}
@@ -87,7 +87,7 @@ func (r *queryResolver) Sellers(ctx context.Context, first *int, after *string, 
 func (r *queryResolver) Seller(ctx context.Context, id pulid.ID) (*ent.Seller, error) {
 	st, err := r.Svc.Seller(ctx, id)
 	if st != nil {
-		r.loadersFrom(ctx).primeSellers([]*ent.Seller{st})
+		r.loadersFrom(ctx).primeSellers([]*ent.Seller{st}, true)
 	}
 	return st, err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -261,6 +262,11 @@ type SellerQuery struct {
 	OpenOnly bool
 	// Count asks for Total as well, which costs a COUNT.
 	Count bool
+	// Columns, when not nil, are the only stall columns (ent field names)
+	// the caller will read: the page reads those and the ones it needs
+	// itself (id, created_at, paid_until) instead of all 17. The stalls are
+	// then partial, and must not reach code that reads other columns.
+	Columns []string
 }
 
 // SellerCursor is a position in the stall list: its order is (CreatedAt, ID).
@@ -326,6 +332,9 @@ func (s *Service) Sellers(ctx context.Context, q SellerQuery) (*SellerPage, erro
 			seller.And(seller.CreatedAt(c.CreatedAt), seller.IDGT(c.ID)),
 		))
 	}
+	if q.Columns != nil {
+		list.Select(pageColumns(q.Columns)...)
+	}
 	rows, err := list.Order(ent.Asc(seller.FieldCreatedAt), ent.Asc(seller.FieldID)).Limit(n + 1).All(ctx)
 	if err != nil {
 		return nil, err
@@ -338,6 +347,19 @@ func (s *Service) Sellers(ctx context.Context, q SellerQuery) (*SellerPage, erro
 	}
 	page.Sellers = rows
 	return page, nil
+}
+
+// pageColumns adds what a page reads itself to the caller's columns: the
+// cursor (id, created_at) and paid_until (the lapse above). ent adds id.
+func pageColumns(cols []string) []string {
+	out := make([]string, 0, len(cols)+2)
+	out = append(out, seller.FieldCreatedAt, seller.FieldPaidUntil)
+	for _, c := range cols {
+		if !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 func pageSize(first *int) (int, error) {
