@@ -404,9 +404,11 @@ func (s *Service) SellersByID(ctx context.Context, ids []pulid.ID) (map[pulid.ID
 	return out, nil
 }
 
-// Menus returns the menus of stalls, each in the seller's order.
+// Menus returns the menus of stalls, each in the seller's order. The items'
+// Position is left zero: it gives the order, and no field shows it.
 func (s *Service) Menus(ctx context.Context, ids []pulid.ID) (map[pulid.ID][]*ent.MenuItem, error) {
 	items, err := s.db.MenuItem.Query().Where(menuitem.SellerIDIn(ids...)).
+		Select(menuitem.FieldSellerID, menuitem.FieldName, menuitem.FieldPriceCents, menuitem.FieldAvailable).
 		Order(ent.Asc(menuitem.FieldSellerID), ent.Asc(menuitem.FieldPosition)).All(ctx)
 	if err != nil {
 		return nil, err
