@@ -428,6 +428,13 @@ func (_q *CallEventQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Ca
 	if len(_q.modifiers) > 0 {
 		_spec.Modifiers = _q.modifiers
 	}
+	var row *scanRowCallEvent
+	_spec.ScanValues = func(columns []string) ([]any, error) {
+		if row == nil {
+			row = new(scanRowCallEvent)
+		}
+		return row.targets(columns)
+	}
 	for i := range hooks {
 		hooks[i](ctx, _spec)
 	}
@@ -520,6 +527,13 @@ func (_q *CallEventQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
 	if len(_q.modifiers) > 0 {
 		_spec.Modifiers = _q.modifiers
+	}
+	var row *scanRowCallEvent
+	_spec.ScanValues = func(columns []string) ([]any, error) {
+		if row == nil {
+			row = new(scanRowCallEvent)
+		}
+		return row.targets(columns)
 	}
 	_spec.Node.Columns = _q.ctx.Fields
 	if len(_q.ctx.Fields) > 0 {

@@ -76,7 +76,13 @@ type scanRowDayCounter struct {
 
 // scanValues returns the types for scanning values from sql.Rows.
 func (*DayCounter) scanValues(columns []string) ([]any, error) {
-	row := new(scanRowDayCounter)
+	return new(scanRowDayCounter).targets(columns)
+}
+
+// targets points the row's slice at its targets for columns. A query may
+// call it again on the same row for the next row of its result once the
+// last one is assigned (see scanrow.tmpl): every target is scanned anew.
+func (row *scanRowDayCounter) targets(columns []string) ([]any, error) {
 	var values []any
 	if len(columns) <= len(row.values) {
 		values = row.values[:len(columns)]

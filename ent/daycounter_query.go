@@ -391,6 +391,13 @@ func (_q *DayCounterQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*D
 	if len(_q.modifiers) > 0 {
 		_spec.Modifiers = _q.modifiers
 	}
+	var row *scanRowDayCounter
+	_spec.ScanValues = func(columns []string) ([]any, error) {
+		if row == nil {
+			row = new(scanRowDayCounter)
+		}
+		return row.targets(columns)
+	}
 	for i := range hooks {
 		hooks[i](ctx, _spec)
 	}
@@ -448,6 +455,13 @@ func (_q *DayCounterQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
 	if len(_q.modifiers) > 0 {
 		_spec.Modifiers = _q.modifiers
+	}
+	var row *scanRowDayCounter
+	_spec.ScanValues = func(columns []string) ([]any, error) {
+		if row == nil {
+			row = new(scanRowDayCounter)
+		}
+		return row.targets(columns)
 	}
 	_spec.Node.Columns = _q.ctx.Fields
 	if len(_q.ctx.Fields) > 0 {

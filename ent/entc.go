@@ -32,7 +32,7 @@ func main() {
 			gen.FeatureModifier,
 		},
 	}
-	if err := entc.Generate("./ent/schema", cfg, entc.Extensions(ex), entc.TemplateFiles("./ent/template/attach.tmpl", "./ent/template/decode.tmpl")); err != nil {
+	if err := entc.Generate("./ent/schema", cfg, entc.Extensions(ex), entc.TemplateFiles("./ent/template/attach.tmpl", "./ent/template/decode.tmpl", "./ent/template/scanrow.tmpl")); err != nil {
 		log.Fatalf("running ent codegen: %v", err)
 	}
 }

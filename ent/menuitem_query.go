@@ -391,6 +391,13 @@ func (_q *MenuItemQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Men
 	if len(_q.modifiers) > 0 {
 		_spec.Modifiers = _q.modifiers
 	}
+	var row *scanRowMenuItem
+	_spec.ScanValues = func(columns []string) ([]any, error) {
+		if row == nil {
+			row = new(scanRowMenuItem)
+		}
+		return row.targets(columns)
+	}
 	for i := range hooks {
 		hooks[i](ctx, _spec)
 	}
@@ -448,6 +455,13 @@ func (_q *MenuItemQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
 	if len(_q.modifiers) > 0 {
 		_spec.Modifiers = _q.modifiers
+	}
+	var row *scanRowMenuItem
+	_spec.ScanValues = func(columns []string) ([]any, error) {
+		if row == nil {
+			row = new(scanRowMenuItem)
+		}
+		return row.targets(columns)
 	}
 	_spec.Node.Columns = _q.ctx.Fields
 	if len(_q.ctx.Fields) > 0 {

@@ -154,7 +154,13 @@ type scanRowSeller struct {
 
 // scanValues returns the types for scanning values from sql.Rows.
 func (*Seller) scanValues(columns []string) ([]any, error) {
-	row := new(scanRowSeller)
+	return new(scanRowSeller).targets(columns)
+}
+
+// targets points the row's slice at its targets for columns. A query may
+// call it again on the same row for the next row of its result once the
+// last one is assigned (see scanrow.tmpl): every target is scanned anew.
+func (row *scanRowSeller) targets(columns []string) ([]any, error) {
 	var values []any
 	if len(columns) <= len(row.values) {
 		values = row.values[:len(columns)]

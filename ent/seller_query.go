@@ -544,6 +544,13 @@ func (_q *SellerQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Selle
 	if len(_q.modifiers) > 0 {
 		_spec.Modifiers = _q.modifiers
 	}
+	var row *scanRowSeller
+	_spec.ScanValues = func(columns []string) ([]any, error) {
+		if row == nil {
+			row = new(scanRowSeller)
+		}
+		return row.targets(columns)
+	}
 	for i := range hooks {
 		hooks[i](ctx, _spec)
 	}
@@ -780,6 +787,13 @@ func (_q *SellerQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
 	if len(_q.modifiers) > 0 {
 		_spec.Modifiers = _q.modifiers
+	}
+	var row *scanRowSeller
+	_spec.ScanValues = func(columns []string) ([]any, error) {
+		if row == nil {
+			row = new(scanRowSeller)
+		}
+		return row.targets(columns)
 	}
 	_spec.Node.Columns = _q.ctx.Fields
 	if len(_q.ctx.Fields) > 0 {

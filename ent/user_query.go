@@ -468,6 +468,13 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 	if len(_q.modifiers) > 0 {
 		_spec.Modifiers = _q.modifiers
 	}
+	var row *scanRowUser
+	_spec.ScanValues = func(columns []string) ([]any, error) {
+		if row == nil {
+			row = new(scanRowUser)
+		}
+		return row.targets(columns)
+	}
 	for i := range hooks {
 		hooks[i](ctx, _spec)
 	}
@@ -617,6 +624,13 @@ func (_q *UserQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
 	if len(_q.modifiers) > 0 {
 		_spec.Modifiers = _q.modifiers
+	}
+	var row *scanRowUser
+	_spec.ScanValues = func(columns []string) ([]any, error) {
+		if row == nil {
+			row = new(scanRowUser)
+		}
+		return row.targets(columns)
 	}
 	_spec.Node.Columns = _q.ctx.Fields
 	if len(_q.ctx.Fields) > 0 {
