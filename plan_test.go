@@ -71,6 +71,10 @@ func TestQueryPlansAnswerAsGqlgen(t *testing.T) {
 			doc{"nulls", `{ a: seller(id: ` + stall + `) { id lastCalled { id code seller { id name } } photoURL pickupNote } }`},
 			doc{"directives", `query($y: Boolean = true) { sellers { edges { node { id name @include(if: $y) menu @skip(if: $y) { id } } } } }`},
 			doc{"node", `{ node(id: ` + stall + `) { id ... on Seller { name } } }`},
+			// Text json.Marshal escapes, apart: <, > and & in names and
+			// notes, U+2028 and U+2029 in a person's name (newWalkWorld).
+			doc{"html", `{ sellers { edges { node { name pickupNote } } } }`},
+			doc{"line separators", `{ sellers { edges { node { personName } } } }`},
 		)
 		for _, root := range sc.Query.Fields {
 			if sel := planDocSelection(sc, root.Type.Name(), 3); sel != "" && !strings.HasPrefix(root.Name, "__") {

@@ -321,6 +321,9 @@ type planRun struct {
 	next   graphql.Resolver
 	cur    *fieldPlan // the field next resolves, on curObj
 	curObj any
+	// marshalled: a gqlgen marshaller wrote into buf, whose bytes may be
+	// anything JSON allows (answerLoan.own).
+	marshalled bool
 }
 
 type fieldRun struct{ parent, ctx context.Context }
@@ -352,6 +355,9 @@ const answerPrefix = `{"data":`
 type answerLoan struct {
 	bufs *answerPool   // set by the run that borrowed
 	buf  *bytes.Buffer // answerPrefix, then resp.Data
+	// own: the run wrote every byte of the answer itself (no gqlgen
+	// marshaller), so writeResponse knows its shape (ownAnswerAsIs).
+	own bool
 }
 
 type answerLoanKey struct{}
@@ -374,7 +380,7 @@ func (l *answerLoan) answer(data []byte) bool {
 func (l *answerLoan) giveBack() {
 	if l != nil && l.buf != nil {
 		l.bufs.put(l.buf)
-		l.bufs, l.buf = nil, nil
+		l.bufs, l.buf, l.own = nil, nil, false
 	}
 }
 
@@ -433,7 +439,7 @@ func (p *planner) run(ctx context.Context, es *executableSchema, oc *graphql.Ope
 		case !ok && loan != nil:
 			p.bufs.put(r.buf) // nothing of this run is used
 		case ok && loan != nil:
-			loan.bufs, loan.buf = &p.bufs, r.buf
+			loan.bufs, loan.buf, loan.own = &p.bufs, r.buf, !r.marshalled
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{Object: "Query"})
@@ -451,12 +457,17 @@ func (p *planner) run(ctx context.Context, es *executableSchema, oc *graphql.Ope
 // through the root field middlewares.
 func (r *planRun) rootField(ctx context.Context, f *fieldPlan) bool {
 	inner := graphql.WithRootFieldContext(ctx, &graphql.RootFieldContext{Object: f.field.Name, Field: f.field})
-	ok := false
+	var run struct{ called, ok bool } // one variable for the closure, one allocation
 	m := r.ec.OperationContext.RootResolverMiddleware(inner, func(ctx context.Context) graphql.Marshaler {
-		ok = r.field(ctx, f, nil)
+		if run.called { // a middleware called its next twice: the field would be written twice
+			run.ok = false
+			return planWritten
+		}
+		run.called = true
+		run.ok = r.field(ctx, f, nil)
 		return planWritten
 	})
-	return ok && m == planWritten // else a root field middleware answered in its own way
+	return run.ok && m == planWritten // else a root field middleware answered in its own way
 }
 
 func (r *planRun) object(ctx context.Context, ob *objPlan, obj any) bool {
@@ -529,6 +540,7 @@ func (r *planRun) field(ctx context.Context, f *fieldPlan, obj any) bool {
 		if m == nil || (m == graphql.Null && f.nonNull) {
 			return false
 		}
+		r.marshalled = true
 		m.MarshalGQL(r.buf)
 		return true
 	}
@@ -575,7 +587,8 @@ func (r *planRun) field(ctx context.Context, f *fieldPlan, obj any) bool {
 // Leaf writers: each writes a value as the marshaller named in
 // graph/plangen's leafWriters writes it, and reports false where that
 // marshaller would record an error (the plan then falls back).
-// FuzzLeafWriters holds each to its marshaller.
+// FuzzLeafWriters holds each to its marshaller, and to what ownAnswerAsIs
+// takes for granted: one compact JSON value, or text with a backslash.
 
 // writeGQLString is gqlgen's writeQuotedString (graphql/string.go, MIT),
 // which graphql.MarshalString uses.

@@ -17,7 +17,8 @@ import (
 // FuzzLeafWriters holds the planner's leaf writers to the marshallers they
 // stand in for: every value a plain field holds must come out as gqlgen's
 // generated marshaller writes it, and a writer reports false exactly where
-// the marshaller answers null for a non-null type.
+// the marshaller answers null for a non-null type. What they write must
+// also be judged by ownAnswerAsIs as compactAsIs judges it.
 func FuzzLeafWriters(f *testing.F) {
 	for _, s := range []string{
 		"", "兰州拉面🍜", "a\"b\\c", "\t\r\n\x00\x1f\x7f", "<script>&amp;</script>", "\u2028\u2029",
@@ -40,6 +41,11 @@ func FuzzLeafWriters(f *testing.F) {
 			}
 			if !ok || !bytes.Equal(got.Bytes(), w.Bytes()) {
 				t.Fatalf("%s: writer %v %q, marshaller %q", what, ok, got.Bytes(), w.Bytes())
+			}
+			// A planned answer made of such values is judged by scans
+			// alone; they must see what the parser sees.
+			if fast, parsed := ownAnswerAsIs(got.Bytes()), compactAsIs(got.Bytes()); fast != parsed {
+				t.Fatalf("%s: %q: ownAnswerAsIs %v, compactAsIs %v", what, got.Bytes(), fast, parsed)
 			}
 		}
 		var b bytes.Buffer
