@@ -14,6 +14,7 @@ import (
 	"callme/internal/model"
 	"callme/internal/pulid"
 
+	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 )
@@ -704,6 +705,18 @@ func writeOptTime(b *bytes.Buffer, t *time.Time) bool {
 		t = nil
 	}
 	return writeOpt(b, t, writeTime)
+}
+
+// writeCursor writes a connection cursor as its marshaller does (it is the
+// marshaller): a quoted unpadded standard base64, which holds nothing JSON
+// escapes, so an answer with cursors is still all the run's own.
+func writeCursor(b *bytes.Buffer, c entgql.Cursor[pulid.ID]) bool {
+	c.MarshalGQL(b)
+	return true
+}
+
+func writeOptCursor(b *bytes.Buffer, c *entgql.Cursor[pulid.ID]) bool {
+	return writeOpt(b, c, writeCursor)
 }
 
 // plannedSchema runs queries by plan where it can and on gqlgen otherwise.

@@ -78,10 +78,10 @@ var planFields = map[string]planField{
 	"Mutation.startConsoleLogin":    {resolve: planResolve_Mutation_startConsoleLogin, marshal: planMarshal_Mutation_startConsoleLogin, fieldContext: (*executionContext).fieldContext_Mutation_startConsoleLogin, plain: false, write: nil, writeValue: nil},
 	"Mutation.updateSeller":         {resolve: planResolve_Mutation_updateSeller, marshal: planMarshal_Mutation_updateSeller, fieldContext: (*executionContext).fieldContext_Mutation_updateSeller, plain: false, write: nil, writeValue: nil},
 	"Mutation.uploadSellerPhoto":    {resolve: planResolve_Mutation_uploadSellerPhoto, marshal: planMarshal_Mutation_uploadSellerPhoto, fieldContext: (*executionContext).fieldContext_Mutation_uploadSellerPhoto, plain: false, write: nil, writeValue: nil},
-	"PageInfo.endCursor":            {resolve: planResolve_PageInfo_endCursor, marshal: planMarshal_PageInfo_endCursor, fieldContext: (*executionContext).fieldContext_PageInfo_endCursor, plain: true, write: nil, writeValue: nil},
+	"PageInfo.endCursor":            {resolve: planResolve_PageInfo_endCursor, marshal: planMarshal_PageInfo_endCursor, fieldContext: (*executionContext).fieldContext_PageInfo_endCursor, plain: true, write: planWrite_PageInfo_endCursor, writeValue: nil},
 	"PageInfo.hasNextPage":          {resolve: planResolve_PageInfo_hasNextPage, marshal: planMarshal_PageInfo_hasNextPage, fieldContext: (*executionContext).fieldContext_PageInfo_hasNextPage, plain: true, write: planWrite_PageInfo_hasNextPage, writeValue: nil},
 	"PageInfo.hasPreviousPage":      {resolve: planResolve_PageInfo_hasPreviousPage, marshal: planMarshal_PageInfo_hasPreviousPage, fieldContext: (*executionContext).fieldContext_PageInfo_hasPreviousPage, plain: true, write: planWrite_PageInfo_hasPreviousPage, writeValue: nil},
-	"PageInfo.startCursor":          {resolve: planResolve_PageInfo_startCursor, marshal: planMarshal_PageInfo_startCursor, fieldContext: (*executionContext).fieldContext_PageInfo_startCursor, plain: true, write: nil, writeValue: nil},
+	"PageInfo.startCursor":          {resolve: planResolve_PageInfo_startCursor, marshal: planMarshal_PageInfo_startCursor, fieldContext: (*executionContext).fieldContext_PageInfo_startCursor, plain: true, write: planWrite_PageInfo_startCursor, writeValue: nil},
 	"QRCode.dataURL":                {resolve: planResolve_QRCode_dataURL, marshal: planMarshal_QRCode_dataURL, fieldContext: (*executionContext).fieldContext_QRCode_dataURL, plain: true, write: planWrite_QRCode_dataURL, writeValue: nil},
 	"QRCode.target":                 {resolve: planResolve_QRCode_target, marshal: planMarshal_QRCode_target, fieldContext: (*executionContext).fieldContext_QRCode_target, plain: true, write: planWrite_QRCode_target, writeValue: nil},
 	"Query.auditLog":                {resolve: planResolve_Query_auditLog, marshal: planMarshal_Query_auditLog, fieldContext: (*executionContext).fieldContext_Query_auditLog, plain: false, write: nil, writeValue: nil},
@@ -116,7 +116,7 @@ var planFields = map[string]planField{
 	"SellerConnection.edges":        {resolve: planResolve_SellerConnection_edges, marshal: planMarshal_SellerConnection_edges, fieldContext: (*executionContext).fieldContext_SellerConnection_edges, plain: true, write: nil, writeValue: nil},
 	"SellerConnection.pageInfo":     {resolve: planResolve_SellerConnection_pageInfo, marshal: planMarshal_SellerConnection_pageInfo, fieldContext: (*executionContext).fieldContext_SellerConnection_pageInfo, plain: true, write: nil, writeValue: nil},
 	"SellerConnection.totalCount":   {resolve: planResolve_SellerConnection_totalCount, marshal: planMarshal_SellerConnection_totalCount, fieldContext: (*executionContext).fieldContext_SellerConnection_totalCount, plain: true, write: planWrite_SellerConnection_totalCount, writeValue: nil},
-	"SellerEdge.cursor":             {resolve: planResolve_SellerEdge_cursor, marshal: planMarshal_SellerEdge_cursor, fieldContext: (*executionContext).fieldContext_SellerEdge_cursor, plain: true, write: nil, writeValue: nil},
+	"SellerEdge.cursor":             {resolve: planResolve_SellerEdge_cursor, marshal: planMarshal_SellerEdge_cursor, fieldContext: (*executionContext).fieldContext_SellerEdge_cursor, plain: true, write: planWrite_SellerEdge_cursor, writeValue: nil},
 	"SellerEdge.node":               {resolve: planResolve_SellerEdge_node, marshal: planMarshal_SellerEdge_node, fieldContext: (*executionContext).fieldContext_SellerEdge_node, plain: true, write: nil, writeValue: nil},
 	"SellerInvite.inviteCode":       {resolve: planResolve_SellerInvite_inviteCode, marshal: planMarshal_SellerInvite_inviteCode, fieldContext: (*executionContext).fieldContext_SellerInvite_inviteCode, plain: true, write: planWrite_SellerInvite_inviteCode, writeValue: nil},
 	"SellerInvite.seller":           {resolve: planResolve_SellerInvite_seller, marshal: planMarshal_SellerInvite_seller, fieldContext: (*executionContext).fieldContext_SellerInvite_seller, plain: true, write: nil, writeValue: nil},
@@ -1514,6 +1514,14 @@ func planResolve_PageInfo_endCursor(ctx context.Context, ec *executionContext, o
 
 }
 
+func planWrite_PageInfo_endCursor(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*entgql.PageInfo[pulid.ID])
+	if !ok || obj == nil {
+		return false
+	}
+	return writeOptCursor(b, obj.EndCursor)
+}
+
 func planMarshal_PageInfo_endCursor(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
 	t, ok := v.(*entgql.Cursor[pulid.ID])
 	if !ok {
@@ -1579,6 +1587,14 @@ func planResolve_PageInfo_startCursor(ctx context.Context, ec *executionContext,
 	}
 	return obj.StartCursor, nil
 
+}
+
+func planWrite_PageInfo_startCursor(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*entgql.PageInfo[pulid.ID])
+	if !ok || obj == nil {
+		return false
+	}
+	return writeOptCursor(b, obj.StartCursor)
 }
 
 func planMarshal_PageInfo_startCursor(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {
@@ -2228,6 +2244,14 @@ func planResolve_SellerEdge_cursor(ctx context.Context, ec *executionContext, o 
 	}
 	return obj.Cursor, nil
 
+}
+
+func planWrite_SellerEdge_cursor(o any, b *bytes.Buffer) bool {
+	obj, ok := o.(*ent.SellerEdge)
+	if !ok || obj == nil {
+		return false
+	}
+	return writeCursor(b, obj.Cursor)
 }
 
 func planMarshal_SellerEdge_cursor(ctx context.Context, ec *executionContext, sel ast.SelectionSet, v any) graphql.Marshaler {

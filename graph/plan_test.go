@@ -10,6 +10,7 @@ import (
 	"callme/internal/model"
 	"callme/internal/pulid"
 
+	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2"
 )
@@ -88,6 +89,17 @@ func FuzzLeafWriters(f *testing.F) {
 		b.Reset()
 		ok = writeTicketStatus(&b, st)
 		check("TicketStatus!", ok, &b, ec.marshalNTicketStatus2callmeᚋinternalᚋmodelᚐTicketStatus(nil, nil, st), true)
+		for _, c := range []entgql.Cursor[pulid.ID]{{}, {ID: pulid.ID(s), Value: time.Unix(0, nanos).UTC()}, {ID: pulid.ID(s), Value: s}} {
+			b.Reset()
+			ok = writeCursor(&b, c)
+			check("Cursor!", ok, &b, ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(nil, nil, c), true)
+			b.Reset()
+			ok = writeOptCursor(&b, &c)
+			check("Cursor", ok, &b, ec.marshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(nil, nil, &c), false)
+		}
+		b.Reset()
+		ok = writeOptCursor(&b, nil)
+		check("Cursor null", ok, &b, ec.marshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(nil, nil, nil), false)
 		// Resolver fields: the same writers, from the value as returned.
 		b.Reset()
 		ok = valueWriter(writeOptString)(&s, &b)

@@ -171,6 +171,8 @@ var leafWriters = map[string]string{
 	"marshalNTime2timeᚐTime":              "writeTime",
 	"marshalOTime2ᚖtimeᚐTime":             "writeOptTime",
 	"marshalNTicketStatus2callmeᚋinternalᚋmodelᚐTicketStatus": "writeTicketStatus",
+	"marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor":           "writeCursor",
+	"marshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor":          "writeOptCursor",
 }
 
 // objectMarshaller recognises `func (ec) _T(ctx, sel ast.SelectionSet, obj *X) graphql.Marshaler`.
