@@ -159,8 +159,11 @@ func (*Seller) scanValues(columns []string) ([]any, error) {
 
 // targets points the row's slice at its targets for columns. A query may
 // call it again on the same row for the next row of its result once the
-// last one is assigned (see scanrow.tmpl): every target is scanned anew.
+// last one is assigned (see scanrow.tmpl); the row starts zeroed each time,
+// as a fresh one would, so a Scan that merges into its target or skips a
+// NULL cannot carry the last row's value over.
 func (row *scanRowSeller) targets(columns []string) ([]any, error) {
+	*row = scanRowSeller{}
 	var values []any
 	if len(columns) <= len(row.values) {
 		values = row.values[:len(columns)]
