@@ -96,7 +96,7 @@ func runIssueOn(ctx context.Context, e *env, lite bool) error {
 			"Baseline *raw*: callme's previous transaction (SELECT seller; for a customer SELECT user … FOR UPDATE and COUNT their active tickets; SELECT day_counters … FOR UPDATE; INSERT ticket; UPDATE day_counters; COMMIT, retried on deadlock) from a plain `database/sql` client in the bench process, with the same driver settings and pool size (16) as the server. "+
 			"Baseline *minimal*: the least a durable ticket takes (UPDATE day_counters SET last_number = LAST_INSERT_ID(…); INSERT ticket; COMMIT; no checks). "+
 			"The GraphQL load client posts each stall's fetch marshalled once and checks status and the absence of an \"errors\" key (every ticket is checked in SQL after the run, below). "+
-			"Duplicates: active tickets sharing (seller, business day, number), checked in SQL after every run; also rows in `tickets` = the counters' sum ≥ successful fetches. Each side starts on an emptied `tickets` table once InnoDB has purged what the side before left (history list below 50), so no side pays for another's deletes. "+
+			"Duplicates: active tickets sharing (seller, business day, number), checked in SQL after every run; also rows in `tickets` = the counters' sum ≥ successful fetches. Each side starts on an emptied `tickets` table, with no customer having taken a ticket yet (`users.took` reset: a customer's first three fetches of a day skip counting their active tickets), once InnoDB has purged what the side before left (history list below 50), so no side pays for another's deletes. "+
 			"CPU ms/ticket: CPU time of server + MariaDB + bench process per ticket, warm-up included — on 2 cores this is what caps throughput.", dur, rounds, warm, len(customers)),
 		header: []string{"kind", "sellers", "clients", "GraphQL tickets/s", "raw tickets/s", "minimal tickets/s", "vs raw", "vs minimal", "GraphQL p50 ms", "GraphQL p99 ms", "raw p99 ms", "minimal p99 ms", "duplicates", "errors", "GraphQL CPU ms/ticket"},
 	}
@@ -273,8 +273,12 @@ func intList(s string) ([]int, error) {
 	return out, nil
 }
 
+// resetTickets starts a side as a day starts: no tickets, no counters, no
+// calls, and no customer has taken a ticket yet (users.took goes with the
+// tickets it bounds; left as it was, it would only grow from side to side,
+// and a day of customers who each took dozens of tickets is not a day).
 func resetTickets(ctx context.Context, db *sql.DB) error {
-	for _, q := range []string{"DELETE FROM call_events", "DELETE FROM tickets", "DELETE FROM day_counters", "UPDATE sellers SET call_seq = 0"} {
+	for _, q := range []string{"DELETE FROM call_events", "DELETE FROM tickets", "DELETE FROM day_counters", "UPDATE sellers SET call_seq = 0", "UPDATE users SET took = 0, took_day = NULL"} {
 		if _, err := db.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("%s: %w", q, err)
 		}

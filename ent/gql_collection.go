@@ -535,6 +535,16 @@ func (_q *UserQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 				selectedFields = append(selectedFields, user.FieldCreatedAt)
 				fieldSeen[user.FieldCreatedAt] = struct{}{}
 			}
+		case "took":
+			if _, ok := fieldSeen[user.FieldTook]; !ok {
+				selectedFields = append(selectedFields, user.FieldTook)
+				fieldSeen[user.FieldTook] = struct{}{}
+			}
+		case "tookDay":
+			if _, ok := fieldSeen[user.FieldTookDay]; !ok {
+				selectedFields = append(selectedFields, user.FieldTookDay)
+				fieldSeen[user.FieldTookDay] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:

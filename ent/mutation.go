@@ -11661,6 +11661,10 @@ type UserMutation struct {
 	openid          *string
 	unionid         *string
 	created_at      *time.Time
+	took            *int
+	addtook         *int
+	took_day        *int
+	addtook_day     *int
 	clearedFields   map[string]struct{}
 	stall           *pulid.ID
 	clearedstall    bool
@@ -11936,6 +11940,132 @@ func (m *UserMutation) ResetCreatedAt() {
 	m.created_at = nil
 }
 
+// SetTook sets the "took" field.
+func (m *UserMutation) SetTook(i int) {
+	m.took = &i
+	m.addtook = nil
+}
+
+// Took returns the value of the "took" field in the mutation.
+func (m *UserMutation) Took() (r int, exists bool) {
+	v := m.took
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTook returns the old "took" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldTook(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTook is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTook requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTook: %w", err)
+	}
+	return oldValue.Took, nil
+}
+
+// AddTook adds i to the "took" field.
+func (m *UserMutation) AddTook(i int) {
+	if m.addtook != nil {
+		*m.addtook += i
+	} else {
+		m.addtook = &i
+	}
+}
+
+// AddedTook returns the value that was added to the "took" field in this mutation.
+func (m *UserMutation) AddedTook() (r int, exists bool) {
+	v := m.addtook
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetTook resets all changes to the "took" field.
+func (m *UserMutation) ResetTook() {
+	m.took = nil
+	m.addtook = nil
+}
+
+// SetTookDay sets the "took_day" field.
+func (m *UserMutation) SetTookDay(i int) {
+	m.took_day = &i
+	m.addtook_day = nil
+}
+
+// TookDay returns the value of the "took_day" field in the mutation.
+func (m *UserMutation) TookDay() (r int, exists bool) {
+	v := m.took_day
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTookDay returns the old "took_day" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldTookDay(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTookDay is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTookDay requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTookDay: %w", err)
+	}
+	return oldValue.TookDay, nil
+}
+
+// AddTookDay adds i to the "took_day" field.
+func (m *UserMutation) AddTookDay(i int) {
+	if m.addtook_day != nil {
+		*m.addtook_day += i
+	} else {
+		m.addtook_day = &i
+	}
+}
+
+// AddedTookDay returns the value that was added to the "took_day" field in this mutation.
+func (m *UserMutation) AddedTookDay() (r int, exists bool) {
+	v := m.addtook_day
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearTookDay clears the value of the "took_day" field.
+func (m *UserMutation) ClearTookDay() {
+	m.took_day = nil
+	m.addtook_day = nil
+	m.clearedFields[user.FieldTookDay] = struct{}{}
+}
+
+// TookDayCleared returns if the "took_day" field was cleared in this mutation.
+func (m *UserMutation) TookDayCleared() bool {
+	_, ok := m.clearedFields[user.FieldTookDay]
+	return ok
+}
+
+// ResetTookDay resets all changes to the "took_day" field.
+func (m *UserMutation) ResetTookDay() {
+	m.took_day = nil
+	m.addtook_day = nil
+	delete(m.clearedFields, user.FieldTookDay)
+}
+
 // SetStallID sets the "stall" edge to the Seller entity by id.
 func (m *UserMutation) SetStallID(id pulid.ID) {
 	m.stall = &id
@@ -12117,7 +12247,7 @@ func (m *UserMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *UserMutation) Fields() []string {
-	fields := make([]string, 0, 4)
+	fields := make([]string, 0, 6)
 	if m.app != nil {
 		fields = append(fields, user.FieldApp)
 	}
@@ -12129,6 +12259,12 @@ func (m *UserMutation) Fields() []string {
 	}
 	if m.created_at != nil {
 		fields = append(fields, user.FieldCreatedAt)
+	}
+	if m.took != nil {
+		fields = append(fields, user.FieldTook)
+	}
+	if m.took_day != nil {
+		fields = append(fields, user.FieldTookDay)
 	}
 	return fields
 }
@@ -12146,6 +12282,10 @@ func (m *UserMutation) Field(name string) (ent.Value, bool) {
 		return m.Unionid()
 	case user.FieldCreatedAt:
 		return m.CreatedAt()
+	case user.FieldTook:
+		return m.Took()
+	case user.FieldTookDay:
+		return m.TookDay()
 	}
 	return nil, false
 }
@@ -12163,6 +12303,10 @@ func (m *UserMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldUnionid(ctx)
 	case user.FieldCreatedAt:
 		return m.OldCreatedAt(ctx)
+	case user.FieldTook:
+		return m.OldTook(ctx)
+	case user.FieldTookDay:
+		return m.OldTookDay(ctx)
 	}
 	return nil, fmt.Errorf("unknown User field %s", name)
 }
@@ -12200,6 +12344,20 @@ func (m *UserMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetCreatedAt(v)
 		return nil
+	case user.FieldTook:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTook(v)
+		return nil
+	case user.FieldTookDay:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTookDay(v)
+		return nil
 	}
 	return fmt.Errorf("unknown User field %s", name)
 }
@@ -12207,13 +12365,26 @@ func (m *UserMutation) SetField(name string, value ent.Value) error {
 // AddedFields returns all numeric fields that were incremented/decremented during
 // this mutation.
 func (m *UserMutation) AddedFields() []string {
-	return nil
+	var fields []string
+	if m.addtook != nil {
+		fields = append(fields, user.FieldTook)
+	}
+	if m.addtook_day != nil {
+		fields = append(fields, user.FieldTookDay)
+	}
+	return fields
 }
 
 // AddedField returns the numeric value that was incremented/decremented on a field
 // with the given name. The second boolean return value indicates that this field
 // was not set, or was not defined in the schema.
 func (m *UserMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case user.FieldTook:
+		return m.AddedTook()
+	case user.FieldTookDay:
+		return m.AddedTookDay()
+	}
 	return nil, false
 }
 
@@ -12222,6 +12393,20 @@ func (m *UserMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *UserMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case user.FieldTook:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddTook(v)
+		return nil
+	case user.FieldTookDay:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddTookDay(v)
+		return nil
 	}
 	return fmt.Errorf("unknown User numeric field %s", name)
 }
@@ -12232,6 +12417,9 @@ func (m *UserMutation) ClearedFields() []string {
 	var fields []string
 	if m.FieldCleared(user.FieldUnionid) {
 		fields = append(fields, user.FieldUnionid)
+	}
+	if m.FieldCleared(user.FieldTookDay) {
+		fields = append(fields, user.FieldTookDay)
 	}
 	return fields
 }
@@ -12249,6 +12437,9 @@ func (m *UserMutation) ClearField(name string) error {
 	switch name {
 	case user.FieldUnionid:
 		m.ClearUnionid()
+		return nil
+	case user.FieldTookDay:
+		m.ClearTookDay()
 		return nil
 	}
 	return fmt.Errorf("unknown User nullable field %s", name)
@@ -12269,6 +12460,12 @@ func (m *UserMutation) ResetField(name string) error {
 		return nil
 	case user.FieldCreatedAt:
 		m.ResetCreatedAt()
+		return nil
+	case user.FieldTook:
+		m.ResetTook()
+		return nil
+	case user.FieldTookDay:
+		m.ResetTookDay()
 		return nil
 	}
 	return fmt.Errorf("unknown User field %s", name)

@@ -549,6 +549,12 @@ func init() {
 	userDescCreatedAt := userFields[3].Descriptor()
 	// user.DefaultCreatedAt holds the default value on creation for the created_at field.
 	user.DefaultCreatedAt = userDescCreatedAt.Default.(func() time.Time)
+	// userDescTook is the schema descriptor for took field.
+	userDescTook := userFields[4].Descriptor()
+	// user.DefaultTook holds the default value on creation for the took field.
+	user.DefaultTook = userDescTook.Default.(int)
+	// user.TookValidator is a validator for the "took" field. It is called by the builders before save.
+	user.TookValidator = userDescTook.Validators[0].(func(int) error)
 	// userDescID is the schema descriptor for id field.
 	userDescID := userMixinFields0[0].Descriptor()
 	// user.DefaultID holds the default value on creation for the id field.

@@ -28,6 +28,10 @@ type User struct {
 	Unionid *string `json:"-"`
 	// CreatedAt holds the value of the "created_at" field.
 	CreatedAt time.Time `json:"created_at,omitempty"`
+	// Took holds the value of the "took" field.
+	Took int `json:"took,omitempty"`
+	// TookDay holds the value of the "took_day" field.
+	TookDay *int `json:"took_day,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the UserQuery when eager-loading is set.
 	Edges        UserEdges `json:"edges"`
@@ -84,12 +88,14 @@ func (e UserEdges) TicketsOrErr() ([]*Ticket, error) {
 // scanRowUser holds one row's scan targets and the slice that points
 // at them: one allocation per row instead of one per column.
 type scanRowUser struct {
-	values [5]any
+	values [7]any
 	id     pulid.ID
 	f0     sql.NullString
 	f1     sql.NullString
 	f2     sql.NullString
 	f3     sql.NullTime
+	f4     sql.NullInt64
+	f5     sql.NullInt64
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -122,6 +128,10 @@ func (row *scanRowUser) targets(columns []string) ([]any, error) {
 			values[i] = &row.f2
 		case user.FieldCreatedAt:
 			values[i] = &row.f3
+		case user.FieldTook:
+			values[i] = &row.f4
+		case user.FieldTookDay:
+			values[i] = &row.f5
 		default:
 			values[i] = new(sql.UnknownType)
 		}
@@ -167,6 +177,19 @@ func (_m *User) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field created_at", values[i])
 			} else if value.Valid {
 				_m.CreatedAt = value.Time
+			}
+		case user.FieldTook:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field took", values[i])
+			} else if value.Valid {
+				_m.Took = int(value.Int64)
+			}
+		case user.FieldTookDay:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field took_day", values[i])
+			} else if value.Valid {
+				_m.TookDay = new(int)
+				*_m.TookDay = int(value.Int64)
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -228,6 +251,14 @@ func (_m *User) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("created_at=")
 	builder.WriteString(_m.CreatedAt.Format(time.ANSIC))
+	builder.WriteString(", ")
+	builder.WriteString("took=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Took))
+	builder.WriteString(", ")
+	if v := _m.TookDay; v != nil {
+		builder.WriteString("took_day=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }

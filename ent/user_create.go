@@ -68,6 +68,34 @@ func (_c *UserCreate) SetNillableCreatedAt(v *time.Time) *UserCreate {
 	return _c
 }
 
+// SetTook sets the "took" field.
+func (_c *UserCreate) SetTook(v int) *UserCreate {
+	_c.mutation.SetTook(v)
+	return _c
+}
+
+// SetNillableTook sets the "took" field if the given value is not nil.
+func (_c *UserCreate) SetNillableTook(v *int) *UserCreate {
+	if v != nil {
+		_c.SetTook(*v)
+	}
+	return _c
+}
+
+// SetTookDay sets the "took_day" field.
+func (_c *UserCreate) SetTookDay(v int) *UserCreate {
+	_c.mutation.SetTookDay(v)
+	return _c
+}
+
+// SetNillableTookDay sets the "took_day" field if the given value is not nil.
+func (_c *UserCreate) SetNillableTookDay(v *int) *UserCreate {
+	if v != nil {
+		_c.SetTookDay(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *UserCreate) SetID(v pulid.ID) *UserCreate {
 	_c.mutation.SetID(v)
@@ -170,6 +198,10 @@ func (_c *UserCreate) defaults() {
 		v := user.DefaultCreatedAt()
 		_c.mutation.SetCreatedAt(v)
 	}
+	if _, ok := _c.mutation.Took(); !ok {
+		v := user.DefaultTook
+		_c.mutation.SetTook(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		v := user.DefaultID()
 		_c.mutation.SetID(v)
@@ -201,6 +233,14 @@ func (_c *UserCreate) check() error {
 	}
 	if _, ok := _c.mutation.CreatedAt(); !ok {
 		return &ValidationError{Name: "created_at", err: errors.New(`ent: missing required field "User.created_at"`)}
+	}
+	if _, ok := _c.mutation.Took(); !ok {
+		return &ValidationError{Name: "took", err: errors.New(`ent: missing required field "User.took"`)}
+	}
+	if v, ok := _c.mutation.Took(); ok {
+		if err := user.TookValidator(v); err != nil {
+			return &ValidationError{Name: "took", err: fmt.Errorf(`ent: validator failed for field "User.took": %w`, err)}
+		}
 	}
 	if v, ok := _c.mutation.ID(); ok {
 		if err := user.IDValidator(string(v)); err != nil {
@@ -258,6 +298,14 @@ func (_c *UserCreate) createSpec() (*User, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.CreatedAt(); ok {
 		_spec.SetField(user.FieldCreatedAt, field.TypeTime, value)
 		_node.CreatedAt = value
+	}
+	if value, ok := _c.mutation.Took(); ok {
+		_spec.SetField(user.FieldTook, field.TypeInt, value)
+		_node.Took = value
+	}
+	if value, ok := _c.mutation.TookDay(); ok {
+		_spec.SetField(user.FieldTookDay, field.TypeInt, value)
+		_node.TookDay = &value
 	}
 	if nodes := _c.mutation.StallIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -401,6 +449,48 @@ func (u *UserUpsert) ClearUnionid() *UserUpsert {
 	return u
 }
 
+// SetTook sets the "took" field.
+func (u *UserUpsert) SetTook(v int) *UserUpsert {
+	u.Set(user.FieldTook, v)
+	return u
+}
+
+// UpdateTook sets the "took" field to the value that was provided on create.
+func (u *UserUpsert) UpdateTook() *UserUpsert {
+	u.SetExcluded(user.FieldTook)
+	return u
+}
+
+// AddTook adds v to the "took" field.
+func (u *UserUpsert) AddTook(v int) *UserUpsert {
+	u.Add(user.FieldTook, v)
+	return u
+}
+
+// SetTookDay sets the "took_day" field.
+func (u *UserUpsert) SetTookDay(v int) *UserUpsert {
+	u.Set(user.FieldTookDay, v)
+	return u
+}
+
+// UpdateTookDay sets the "took_day" field to the value that was provided on create.
+func (u *UserUpsert) UpdateTookDay() *UserUpsert {
+	u.SetExcluded(user.FieldTookDay)
+	return u
+}
+
+// AddTookDay adds v to the "took_day" field.
+func (u *UserUpsert) AddTookDay(v int) *UserUpsert {
+	u.Add(user.FieldTookDay, v)
+	return u
+}
+
+// ClearTookDay clears the value of the "took_day" field.
+func (u *UserUpsert) ClearTookDay() *UserUpsert {
+	u.SetNull(user.FieldTookDay)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -498,6 +588,55 @@ func (u *UserUpsertOne) UpdateUnionid() *UserUpsertOne {
 func (u *UserUpsertOne) ClearUnionid() *UserUpsertOne {
 	return u.Update(func(s *UserUpsert) {
 		s.ClearUnionid()
+	})
+}
+
+// SetTook sets the "took" field.
+func (u *UserUpsertOne) SetTook(v int) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.SetTook(v)
+	})
+}
+
+// AddTook adds v to the "took" field.
+func (u *UserUpsertOne) AddTook(v int) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.AddTook(v)
+	})
+}
+
+// UpdateTook sets the "took" field to the value that was provided on create.
+func (u *UserUpsertOne) UpdateTook() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateTook()
+	})
+}
+
+// SetTookDay sets the "took_day" field.
+func (u *UserUpsertOne) SetTookDay(v int) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.SetTookDay(v)
+	})
+}
+
+// AddTookDay adds v to the "took_day" field.
+func (u *UserUpsertOne) AddTookDay(v int) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.AddTookDay(v)
+	})
+}
+
+// UpdateTookDay sets the "took_day" field to the value that was provided on create.
+func (u *UserUpsertOne) UpdateTookDay() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateTookDay()
+	})
+}
+
+// ClearTookDay clears the value of the "took_day" field.
+func (u *UserUpsertOne) ClearTookDay() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearTookDay()
 	})
 }
 
@@ -765,6 +904,55 @@ func (u *UserUpsertBulk) UpdateUnionid() *UserUpsertBulk {
 func (u *UserUpsertBulk) ClearUnionid() *UserUpsertBulk {
 	return u.Update(func(s *UserUpsert) {
 		s.ClearUnionid()
+	})
+}
+
+// SetTook sets the "took" field.
+func (u *UserUpsertBulk) SetTook(v int) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.SetTook(v)
+	})
+}
+
+// AddTook adds v to the "took" field.
+func (u *UserUpsertBulk) AddTook(v int) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.AddTook(v)
+	})
+}
+
+// UpdateTook sets the "took" field to the value that was provided on create.
+func (u *UserUpsertBulk) UpdateTook() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateTook()
+	})
+}
+
+// SetTookDay sets the "took_day" field.
+func (u *UserUpsertBulk) SetTookDay(v int) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.SetTookDay(v)
+	})
+}
+
+// AddTookDay adds v to the "took_day" field.
+func (u *UserUpsertBulk) AddTookDay(v int) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.AddTookDay(v)
+	})
+}
+
+// UpdateTookDay sets the "took_day" field to the value that was provided on create.
+func (u *UserUpsertBulk) UpdateTookDay() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateTookDay()
+	})
+}
+
+// ClearTookDay clears the value of the "took_day" field.
+func (u *UserUpsertBulk) ClearTookDay() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearTookDay()
 	})
 }
 

@@ -81,6 +81,54 @@ func (_u *UserUpdate) ClearUnionid() *UserUpdate {
 	return _u
 }
 
+// SetTook sets the "took" field.
+func (_u *UserUpdate) SetTook(v int) *UserUpdate {
+	_u.mutation.ResetTook()
+	_u.mutation.SetTook(v)
+	return _u
+}
+
+// SetNillableTook sets the "took" field if the given value is not nil.
+func (_u *UserUpdate) SetNillableTook(v *int) *UserUpdate {
+	if v != nil {
+		_u.SetTook(*v)
+	}
+	return _u
+}
+
+// AddTook adds value to the "took" field.
+func (_u *UserUpdate) AddTook(v int) *UserUpdate {
+	_u.mutation.AddTook(v)
+	return _u
+}
+
+// SetTookDay sets the "took_day" field.
+func (_u *UserUpdate) SetTookDay(v int) *UserUpdate {
+	_u.mutation.ResetTookDay()
+	_u.mutation.SetTookDay(v)
+	return _u
+}
+
+// SetNillableTookDay sets the "took_day" field if the given value is not nil.
+func (_u *UserUpdate) SetNillableTookDay(v *int) *UserUpdate {
+	if v != nil {
+		_u.SetTookDay(*v)
+	}
+	return _u
+}
+
+// AddTookDay adds value to the "took_day" field.
+func (_u *UserUpdate) AddTookDay(v int) *UserUpdate {
+	_u.mutation.AddTookDay(v)
+	return _u
+}
+
+// ClearTookDay clears the value of the "took_day" field.
+func (_u *UserUpdate) ClearTookDay() *UserUpdate {
+	_u.mutation.ClearTookDay()
+	return _u
+}
+
 // SetStallID sets the "stall" edge to the Seller entity by ID.
 func (_u *UserUpdate) SetStallID(id pulid.ID) *UserUpdate {
 	_u.mutation.SetStallID(id)
@@ -227,6 +275,11 @@ func (_u *UserUpdate) check() error {
 			return &ValidationError{Name: "unionid", err: fmt.Errorf(`ent: validator failed for field "User.unionid": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.Took(); ok {
+		if err := user.TookValidator(v); err != nil {
+			return &ValidationError{Name: "took", err: fmt.Errorf(`ent: validator failed for field "User.took": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -259,6 +312,21 @@ func (_u *UserUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.UnionidCleared() {
 		_spec.ClearField(user.FieldUnionid, field.TypeString)
+	}
+	if value, ok := _u.mutation.Took(); ok {
+		_spec.SetField(user.FieldTook, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedTook(); ok {
+		_spec.AddField(user.FieldTook, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.TookDay(); ok {
+		_spec.SetField(user.FieldTookDay, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedTookDay(); ok {
+		_spec.AddField(user.FieldTookDay, field.TypeInt, value)
+	}
+	if _u.mutation.TookDayCleared() {
+		_spec.ClearField(user.FieldTookDay, field.TypeInt)
 	}
 	if _u.mutation.StallCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -449,6 +517,54 @@ func (_u *UserUpdateOne) ClearUnionid() *UserUpdateOne {
 	return _u
 }
 
+// SetTook sets the "took" field.
+func (_u *UserUpdateOne) SetTook(v int) *UserUpdateOne {
+	_u.mutation.ResetTook()
+	_u.mutation.SetTook(v)
+	return _u
+}
+
+// SetNillableTook sets the "took" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillableTook(v *int) *UserUpdateOne {
+	if v != nil {
+		_u.SetTook(*v)
+	}
+	return _u
+}
+
+// AddTook adds value to the "took" field.
+func (_u *UserUpdateOne) AddTook(v int) *UserUpdateOne {
+	_u.mutation.AddTook(v)
+	return _u
+}
+
+// SetTookDay sets the "took_day" field.
+func (_u *UserUpdateOne) SetTookDay(v int) *UserUpdateOne {
+	_u.mutation.ResetTookDay()
+	_u.mutation.SetTookDay(v)
+	return _u
+}
+
+// SetNillableTookDay sets the "took_day" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillableTookDay(v *int) *UserUpdateOne {
+	if v != nil {
+		_u.SetTookDay(*v)
+	}
+	return _u
+}
+
+// AddTookDay adds value to the "took_day" field.
+func (_u *UserUpdateOne) AddTookDay(v int) *UserUpdateOne {
+	_u.mutation.AddTookDay(v)
+	return _u
+}
+
+// ClearTookDay clears the value of the "took_day" field.
+func (_u *UserUpdateOne) ClearTookDay() *UserUpdateOne {
+	_u.mutation.ClearTookDay()
+	return _u
+}
+
 // SetStallID sets the "stall" edge to the Seller entity by ID.
 func (_u *UserUpdateOne) SetStallID(id pulid.ID) *UserUpdateOne {
 	_u.mutation.SetStallID(id)
@@ -608,6 +724,11 @@ func (_u *UserUpdateOne) check() error {
 			return &ValidationError{Name: "unionid", err: fmt.Errorf(`ent: validator failed for field "User.unionid": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.Took(); ok {
+		if err := user.TookValidator(v); err != nil {
+			return &ValidationError{Name: "took", err: fmt.Errorf(`ent: validator failed for field "User.took": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -657,6 +778,21 @@ func (_u *UserUpdateOne) sqlSave(ctx context.Context) (_node *User, err error) {
 	}
 	if _u.mutation.UnionidCleared() {
 		_spec.ClearField(user.FieldUnionid, field.TypeString)
+	}
+	if value, ok := _u.mutation.Took(); ok {
+		_spec.SetField(user.FieldTook, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedTook(); ok {
+		_spec.AddField(user.FieldTook, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.TookDay(); ok {
+		_spec.SetField(user.FieldTookDay, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedTookDay(); ok {
+		_spec.AddField(user.FieldTookDay, field.TypeInt, value)
+	}
+	if _u.mutation.TookDayCleared() {
+		_spec.ClearField(user.FieldTookDay, field.TypeInt)
 	}
 	if _u.mutation.StallCleared() {
 		edge := &sqlgraph.EdgeSpec{

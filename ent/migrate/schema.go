@@ -428,6 +428,8 @@ var (
 		{Name: "openid", Type: field.TypeString, Size: 64},
 		{Name: "unionid", Type: field.TypeString, Nullable: true, Size: 64},
 		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "took", Type: field.TypeInt, Default: 0},
+		{Name: "took_day", Type: field.TypeInt, Nullable: true},
 	}
 	// UsersTable holds the schema information for the "users" table.
 	UsersTable = &schema.Table{

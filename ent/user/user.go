@@ -26,6 +26,10 @@ const (
 	FieldUnionid = "unionid"
 	// FieldCreatedAt holds the string denoting the created_at field in the database.
 	FieldCreatedAt = "created_at"
+	// FieldTook holds the string denoting the took field in the database.
+	FieldTook = "took"
+	// FieldTookDay holds the string denoting the took_day field in the database.
+	FieldTookDay = "took_day"
 	// EdgeStall holds the string denoting the stall edge name in mutations.
 	EdgeStall = "stall"
 	// EdgeSessions holds the string denoting the sessions edge name in mutations.
@@ -64,6 +68,8 @@ var Columns = []string{
 	FieldOpenid,
 	FieldUnionid,
 	FieldCreatedAt,
+	FieldTook,
+	FieldTookDay,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -83,6 +89,10 @@ var (
 	UnionidValidator func(string) error
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time
+	// DefaultTook holds the default value on creation for the "took" field.
+	DefaultTook int
+	// TookValidator is a validator for the "took" field. It is called by the builders before save.
+	TookValidator func(int) error
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() pulid.ID
 	// IDValidator is a validator for the "id" field. It is called by the builders before save.
@@ -125,6 +135,16 @@ func ByUnionid(opts ...sql.OrderTermOption) OrderOption {
 // ByCreatedAt orders the results by the created_at field.
 func ByCreatedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldCreatedAt, opts...).ToFunc()
+}
+
+// ByTook orders the results by the took field.
+func ByTook(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldTook, opts...).ToFunc()
+}
+
+// ByTookDay orders the results by the took_day field.
+func ByTookDay(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldTookDay, opts...).ToFunc()
 }
 
 // ByStallField orders the results by stall field.

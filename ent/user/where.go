@@ -72,6 +72,16 @@ func CreatedAt(v time.Time) predicate.User {
 	return predicate.User(sql.FieldEQ(FieldCreatedAt, v))
 }
 
+// Took applies equality check predicate on the "took" field. It's identical to TookEQ.
+func Took(v int) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldTook, v))
+}
+
+// TookDay applies equality check predicate on the "took_day" field. It's identical to TookDayEQ.
+func TookDay(v int) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldTookDay, v))
+}
+
 // AppEQ applies the EQ predicate on the "app" field.
 func AppEQ(v model.App) predicate.User {
 	vc := v
@@ -280,6 +290,96 @@ func CreatedAtLT(v time.Time) predicate.User {
 // CreatedAtLTE applies the LTE predicate on the "created_at" field.
 func CreatedAtLTE(v time.Time) predicate.User {
 	return predicate.User(sql.FieldLTE(FieldCreatedAt, v))
+}
+
+// TookEQ applies the EQ predicate on the "took" field.
+func TookEQ(v int) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldTook, v))
+}
+
+// TookNEQ applies the NEQ predicate on the "took" field.
+func TookNEQ(v int) predicate.User {
+	return predicate.User(sql.FieldNEQ(FieldTook, v))
+}
+
+// TookIn applies the In predicate on the "took" field.
+func TookIn(vs ...int) predicate.User {
+	return predicate.User(sql.FieldIn(FieldTook, vs...))
+}
+
+// TookNotIn applies the NotIn predicate on the "took" field.
+func TookNotIn(vs ...int) predicate.User {
+	return predicate.User(sql.FieldNotIn(FieldTook, vs...))
+}
+
+// TookGT applies the GT predicate on the "took" field.
+func TookGT(v int) predicate.User {
+	return predicate.User(sql.FieldGT(FieldTook, v))
+}
+
+// TookGTE applies the GTE predicate on the "took" field.
+func TookGTE(v int) predicate.User {
+	return predicate.User(sql.FieldGTE(FieldTook, v))
+}
+
+// TookLT applies the LT predicate on the "took" field.
+func TookLT(v int) predicate.User {
+	return predicate.User(sql.FieldLT(FieldTook, v))
+}
+
+// TookLTE applies the LTE predicate on the "took" field.
+func TookLTE(v int) predicate.User {
+	return predicate.User(sql.FieldLTE(FieldTook, v))
+}
+
+// TookDayEQ applies the EQ predicate on the "took_day" field.
+func TookDayEQ(v int) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldTookDay, v))
+}
+
+// TookDayNEQ applies the NEQ predicate on the "took_day" field.
+func TookDayNEQ(v int) predicate.User {
+	return predicate.User(sql.FieldNEQ(FieldTookDay, v))
+}
+
+// TookDayIn applies the In predicate on the "took_day" field.
+func TookDayIn(vs ...int) predicate.User {
+	return predicate.User(sql.FieldIn(FieldTookDay, vs...))
+}
+
+// TookDayNotIn applies the NotIn predicate on the "took_day" field.
+func TookDayNotIn(vs ...int) predicate.User {
+	return predicate.User(sql.FieldNotIn(FieldTookDay, vs...))
+}
+
+// TookDayGT applies the GT predicate on the "took_day" field.
+func TookDayGT(v int) predicate.User {
+	return predicate.User(sql.FieldGT(FieldTookDay, v))
+}
+
+// TookDayGTE applies the GTE predicate on the "took_day" field.
+func TookDayGTE(v int) predicate.User {
+	return predicate.User(sql.FieldGTE(FieldTookDay, v))
+}
+
+// TookDayLT applies the LT predicate on the "took_day" field.
+func TookDayLT(v int) predicate.User {
+	return predicate.User(sql.FieldLT(FieldTookDay, v))
+}
+
+// TookDayLTE applies the LTE predicate on the "took_day" field.
+func TookDayLTE(v int) predicate.User {
+	return predicate.User(sql.FieldLTE(FieldTookDay, v))
+}
+
+// TookDayIsNil applies the IsNil predicate on the "took_day" field.
+func TookDayIsNil() predicate.User {
+	return predicate.User(sql.FieldIsNull(FieldTookDay))
+}
+
+// TookDayNotNil applies the NotNil predicate on the "took_day" field.
+func TookDayNotNil() predicate.User {
+	return predicate.User(sql.FieldNotNull(FieldTookDay))
 }
 
 // HasStall applies the HasEdge predicate on the "stall" edge.

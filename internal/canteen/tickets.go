@@ -159,6 +159,9 @@ func (s *Service) Fetch(ctx context.Context, in FetchInput) (*ent.Ticket, error)
 			if err := s.checkActiveCap(ctx, tx, a.UserID, day); err != nil {
 				return err
 			}
+			if err := s.countTake(ctx, tx, a.UserID, day); err != nil {
+				return err
+			}
 		}
 		c, err := s.lockCounter(ctx, tx, st, day)
 		if err != nil {
@@ -248,8 +251,8 @@ func (s *Service) fetchFast(ctx context.Context, a *Actor, sellerID pulid.ID, ow
 		}
 		batch, args := []string{counterUpdate, ticketAfterCounter}, []any{sellerID, day, sellerID, now}
 		if owned {
-			batch = []string{lockUserRow, customerCounterUpdate, ticketAfterCounter}
-			args = []any{a.UserID, sellerID, day, sellerID, now, a.UserID, a.UserID, day, s.cfg.MaxActiveTickets}
+			batch = []string{tookUpdate, customerCounterUpdate, ticketAfterCounter}
+			args = []any{day, day, a.UserID, sellerID, day, sellerID, now, a.UserID, s.cfg.MaxActiveTickets, day, s.cfg.MaxActiveTickets}
 		}
 		res, err := store.ExecBatch(ctx, tx, !record, batch, append(args, row.args...)...)
 		if err != nil {
@@ -320,34 +323,41 @@ func (s *Service) whyRefused(ctx context.Context, a *Actor, owned bool, sellerID
 const counterUpdate = "UPDATE `day_counters` SET `last_number` = LAST_INSERT_ID(((`issued` + 1) << 14) | (`last_number` % `max_number` + 1)) & 16383, `issued` = `issued` + 1 " +
 	"WHERE `seller_id` = ? AND `business_day` = ? AND EXISTS (SELECT 1 FROM `sellers` WHERE `id` = ? AND `open` AND `paid_until` > ?)"
 
-// lockUserRow and customerCounterUpdate are a customer's counterUpdate,
+// tookUpdate and customerCounterUpdate are a customer's counterUpdate,
 // behind the lock of their user row in the same batch, and only while they
-// hold fewer active tickets of the day than the cap. Arguments: user, then
-// counterUpdate's, then user, user, day, cap.
+// hold fewer active tickets of the day than the cap. tookUpdate locks the
+// row and adds this take to users.took, the day's tickets taken, which
+// bounds the active ones from above: while it is within the cap (this take
+// included), the cap holds without counting; past it, the count decides.
+// A customer takes a few tickets a day, so most fetches read no tickets.
+// Arguments: day, day, user; then counterUpdate's; then user, cap, day, cap.
 //
-// Why the count may be a plain read (no locks on tickets): lockUserRow
-// locks the user row, which serialises the transactions that add
-// to a customer's active tickets (fetch and claim, see lockUser); it waits
-// there until the one before it committed. The connection is READ
-// COMMITTED (store), where InnoDB runs the subquery of an UPDATE as a
-// consistent read (no locks) of a view made for that statement, i.e. after
-// the first statement got the lock: it sees every ticket the customer's
-// earlier fetches and claims committed. TestCapCountedAfterTheLock holds
-// the claim to the server. (Under REPEATABLE READ the subquery would take
-// shared next-key locks on tickets and deadlock, see BENCHMARKS.md.)
+// Why the count may be a plain read (no locks on tickets): tookUpdate
+// locks the user row, which serialises the transactions that add to a
+// customer's active tickets (fetch and claim, see lockUser); it waits there
+// until the one before it committed. The connection is READ COMMITTED
+// (store), where InnoDB runs the subquery of an UPDATE as a consistent read
+// (no locks) of a view made for that statement, i.e. after the first
+// statement got the lock: it sees every ticket (and every took) the
+// customer's earlier fetches and claims committed, and this transaction's
+// own took. TestCapCountedAfterTheLock holds the claim to the server.
+// (Under REPEATABLE READ the subquery would take shared next-key locks on
+// tickets and deadlock, see BENCHMARKS.md.) The count is correlated with
+// the user row, so it runs only when the took test fails (OR stops at the
+// first true operand).
 //
-// The EXISTS on users refuses a caller whose user row is gone (the lock
-// found no row, and the batch's Exec discards the SELECT's result), as the
-// general path's lockUser does. Locks are taken in the general path's
-// order: the user row, then the counter row. The batch runs only on the
-// transaction pool, the one that allows multi statements (store); its
-// values go through the driver's interpolation (InterpolateParams) like
-// any statement's, never into the text by concatenation.
+// The EXISTS also refuses a caller whose user row is gone (tookUpdate
+// changed nothing, and the batch's Exec does not look), as the general
+// path's lockUser does. Locks are taken in the general path's order: the
+// user row, then the counter row. The batch runs only on the transaction
+// pool, the one that allows multi statements (store); its values go
+// through the driver's interpolation (InterpolateParams) like any
+// statement's, never into the text by concatenation.
 const (
-	lockUserRow           = "SELECT 1 FROM `users` WHERE `id` = ? FOR UPDATE"
+	tookUpdate            = "UPDATE `users` SET `took` = CASE WHEN `took_day` = ? OR `took_day` IS NULL THEN `took` ELSE 0 END + 1, `took_day` = ? WHERE `id` = ?"
 	customerCounterUpdate = counterUpdate +
-		" AND EXISTS (SELECT 1 FROM `users` WHERE `id` = ?)" +
-		" AND (SELECT COUNT(*) FROM `tickets` WHERE `owner_id` = ? AND `business_day` = ? AND `active_number` IS NOT NULL) < ?"
+		" AND EXISTS (SELECT 1 FROM `users` WHERE `id` = ? AND (`took` <= ? OR" +
+		" (SELECT COUNT(*) FROM `tickets` WHERE `owner_id` = `users`.`id` AND `business_day` = ? AND `active_number` IS NOT NULL) < ?))"
 )
 
 // countActive counts a customer's active tickets of day, for the refusal
@@ -515,6 +525,19 @@ func (s *Service) lockUser(ctx context.Context, tx *txn, uid pulid.ID) error {
 		return nil // SQLite: one writer at a time
 	}
 	_, err := tx.User.Query().Where(user.ID(uid)).ForUpdate().Only(ctx)
+	return err
+}
+
+// countTake adds a customer's take of a ticket of day (a fetch or a claim
+// on the general path) to users.took, which the fast fetch trusts to bound
+// their active tickets (tookUpdate). The caller holds the user row
+// (lockUser); a transaction that rolls back takes the take back. A
+// reopened ticket needs none: it was counted when it was taken.
+func (s *Service) countTake(ctx context.Context, tx *txn, uid pulid.ID, day int) error {
+	if !s.forUpdate() {
+		return nil // SQLite has no fast fetch to read took
+	}
+	_, err := tx.ExecContext(ctx, tookUpdate, day, day, uid)
 	return err
 }
 
@@ -721,6 +744,9 @@ func (s *Service) Claim(ctx context.Context, in ClaimInput) (*ent.Ticket, error)
 			return errConflict // claimed or changed meanwhile: look again
 		}
 		if err != nil {
+			return err
+		}
+		if err := s.countTake(ctx, tx, a.UserID, day); err != nil {
 			return err
 		}
 		if note != nil {

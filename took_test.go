@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"callme/internal/pulid"
+	"callme/internal/store/storetest"
+)
+
+// TestTookBoundsTheCount: on MariaDB a customer's fetch trusts users.took
+// (the day's tickets taken, never fewer than the active ones) while it is
+// within the cap, and counts their active tickets only past it. Tickets
+// written behind took's back (straight into the table, which no release
+// does) show which way a fetch decided.
+func TestTookBoundsTheCount(t *testing.T) {
+	var e storetest.Engine
+	for _, x := range storetest.Engines() {
+		if x.Name == "mysql" {
+			e = x
+		}
+	}
+	if e.Name == "" {
+		t.Skip("the fast fetch runs on MySQL/MariaDB only (set " + storetest.EnvMySQL + ")")
+	}
+	ctx := context.Background()
+	s := startServer(t, e, noRateLimits, func(c *config) { c.RecallGap = 0 })
+	sellerToken, stall := s.openStall(t, "noodles", "A")
+	db := s.app.db.Client
+	var day int
+	took := func(t *testing.T, uid string) (n int, onDay *int) {
+		t.Helper()
+		rows, err := db.QueryContext(ctx, "SELECT `took`, `took_day` FROM `users` WHERE `id` = ?", uid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		if !rows.Next() {
+			t.Fatalf("no user %s", uid)
+		}
+		if err := rows.Scan(&n, &onDay); err != nil {
+			t.Fatal(err)
+		}
+		return n, onDay
+	}
+	customer := func(t *testing.T, name string) (token, uid string) {
+		t.Helper()
+		token = s.login(t, "CUSTOMER", name)
+		var me struct{ Me struct{ ID string } }
+		s.ok(t, token, `{ me { id } }`, nil, &me)
+		return token, me.Me.ID
+	}
+	fetch := func(token string) gqlResponse {
+		return s.query(t, token, `mutation($s: ID!) { fetch(input: {sellerId: $s}) { id number } }`, map[string]any{"s": stall})
+	}
+	// behind writes n active tickets of day for uid straight into the table.
+	last := 900 // their numbers
+	behind := func(t *testing.T, uid string, day, n int) {
+		t.Helper()
+		for range n {
+			last++
+			i := last
+			if _, err := db.ExecContext(ctx, "INSERT INTO `tickets` (`id`, `seller_id`, `business_day`, `number`, `code`, `active_number`, `issue_seq`, `status`, `issued_by`, `call_count`, `version`, `created_at`, `owner_id`, `claimed_at`) VALUES (?, ?, ?, ?, ?, ?, ?, 'WAITING', ?, 0, 1, ?, ?, ?)",
+				string(pulid.New("TK")), stall, day, i, fmt.Sprint("Z", i), i, i, uid, time.Now().UTC(), uid, time.Now().UTC()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	{ // the day's business day, as the server keeps it
+		token, uid := customer(t, "probe")
+		if r := fetch(token); r.code() != "" {
+			t.Fatalf("first fetch: %+v", r.Errors)
+		}
+		n, d := took(t, uid)
+		if n != 1 || d == nil {
+			t.Fatalf("after one fetch took = %d on day %v, want 1 on today", n, d)
+		}
+		day = *d
+	}
+
+	t.Run("within the cap took decides", func(t *testing.T) {
+		token, uid := customer(t, "trusted")
+		behind(t, uid, day, 3) // at the cap, but took says 0
+		if r := fetch(token); r.code() != "" {
+			t.Fatalf("a fetch with took 0 counted the tickets: %+v", r.Errors)
+		}
+		if n, d := took(t, uid); n != 1 || d == nil || *d != day {
+			t.Errorf("took = %d on %v, want 1 on %d", n, d, day)
+		}
+	})
+
+	t.Run("past the cap the count decides", func(t *testing.T) {
+		token, uid := customer(t, "counted")
+		var ids []string
+		for range 3 {
+			var f struct{ Fetch struct{ ID string } }
+			s.ok(t, token, `mutation($s: ID!) { fetch(input: {sellerId: $s}) { id } }`, map[string]any{"s": stall}, &f)
+			ids = append(ids, f.Fetch.ID)
+		}
+		if r := fetch(token); r.code() != "RATE_LIMITED" {
+			t.Fatalf("a fourth active ticket: %+v, want RATE_LIMITED", r.Errors)
+		}
+		if n, _ := took(t, uid); n != 4 {
+			t.Errorf("took = %d after 3 tickets and a refusal, want 4 (a refusal counts; took only bounds)", n)
+		}
+		s.ok(t, token, `mutation($id: ID!) { cancel(ticketId: $id) { id } }`, map[string]any{"id": ids[0]}, nil)
+		if r := fetch(token); r.code() != "" {
+			t.Fatalf("after a cancel, 2 active: %+v, want a ticket", r.Errors)
+		}
+		if r := fetch(token); r.code() != "RATE_LIMITED" {
+			t.Fatalf("3 active again: %+v, want RATE_LIMITED", r.Errors)
+		}
+	})
+
+	t.Run("a new day starts took again", func(t *testing.T) {
+		token, uid := customer(t, "yesterday")
+		if _, err := db.ExecContext(ctx, "UPDATE `users` SET `took` = 99, `took_day` = ? WHERE `id` = ?", day-1, uid); err != nil {
+			t.Fatal(err)
+		}
+		behind(t, uid, day, 3) // only a fresh took skips counting them
+		if r := fetch(token); r.code() != "" {
+			t.Fatalf("first fetch of the day: %+v", r.Errors)
+		}
+		if n, d := took(t, uid); n != 1 || d == nil || *d != day {
+			t.Errorf("took = %d on %v, want 1 on %d", n, d, day)
+		}
+	})
+
+	t.Run("rows from before took count any day", func(t *testing.T) {
+		token, uid := customer(t, "upgraded")
+		if _, err := db.ExecContext(ctx, "UPDATE `users` SET `took` = 3, `took_day` = NULL WHERE `id` = ?", uid); err != nil {
+			t.Fatal(err)
+		}
+		behind(t, uid, day, 3)
+		if r := fetch(token); r.code() != "RATE_LIMITED" {
+			t.Fatalf("took 3 from the migration: %+v, want the count to refuse", r.Errors)
+		}
+		if n, d := took(t, uid); n != 4 || d == nil || *d != day {
+			t.Errorf("took = %d on %v, want 4 on %d", n, d, day)
+		}
+	})
+
+	t.Run("a claim counts", func(t *testing.T) {
+		token, uid := customer(t, "claimer")
+		var walkup struct {
+			Fetch struct {
+				Number    int
+				ClaimCode string
+			}
+		}
+		s.ok(t, sellerToken, `mutation($s: ID!) { fetch(input: {sellerId: $s}) { number claimCode } }`, map[string]any{"s": stall}, &walkup)
+		s.ok(t, token, `mutation($s: ID!, $n: Int!, $c: String) { claim(input: {sellerId: $s, number: $n, claimCode: $c}) { id } }`,
+			map[string]any{"s": stall, "n": walkup.Fetch.Number, "c": walkup.Fetch.ClaimCode}, nil)
+		if n, d := took(t, uid); n != 1 || d == nil || *d != day {
+			t.Fatalf("took = %d on %v after a claim, want 1 on %d", n, d, day)
+		}
+		// A claim that fails takes nothing.
+		if r := s.query(t, token, `mutation($s: ID!) { claim(input: {sellerId: $s, number: 999, claimCode: "000000"}) { id } }`, map[string]any{"s": stall}); r.code() != "NOT_FOUND" {
+			t.Fatalf("a claim of no number: %+v", r.Errors)
+		}
+		if n, _ := took(t, uid); n != 1 {
+			t.Errorf("took = %d after a failed claim, want 1", n)
+		}
+	})
+}
