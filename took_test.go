@@ -128,6 +128,23 @@ func TestTookBoundsTheCount(t *testing.T) {
 		}
 	})
 
+	t.Run("a take for an earlier day counts", func(t *testing.T) {
+		// took belongs to a later day (this fetch computed its day before
+		// the day started elsewhere, or its clock lags): it must not be
+		// reset for this day, and this day's tickets are counted.
+		token, uid := customer(t, "lagging")
+		if _, err := db.ExecContext(ctx, "UPDATE `users` SET `took` = 3, `took_day` = ? WHERE `id` = ?", day+1, uid); err != nil {
+			t.Fatal(err)
+		}
+		behind(t, uid, day, 3)
+		if r := fetch(token); r.code() != "RATE_LIMITED" {
+			t.Fatalf("3 active today and took of a later day: %+v, want the count to refuse", r.Errors)
+		}
+		if n, d := took(t, uid); n != 4 || d == nil || *d != day+1 {
+			t.Errorf("took = %d on %v, want 4 on %d (the later day keeps its count)", n, d, day+1)
+		}
+	})
+
 	t.Run("rows from before took count any day", func(t *testing.T) {
 		token, uid := customer(t, "upgraded")
 		if _, err := db.ExecContext(ctx, "UPDATE `users` SET `took` = 3, `took_day` = NULL WHERE `id` = ?", uid); err != nil {

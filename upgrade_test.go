@@ -123,15 +123,23 @@ func TestUpgradeMidDay(t *testing.T) {
 				if err := raw.QueryRow("SELECT MAX(seq) FROM call_events WHERE seller_id = ?", string(day.stall)).Scan(&seq); err != nil || seq != 4 {
 					t.Errorf("the call's seq is %d (%v), want 4", seq, err)
 				}
+				// The cap also counts what a seller can give back: bob holds
+				// A004 and gets his no-show A002 reopened, so one more fetch
+				// reaches the cap and the next is refused.
+				s.ok(t, day.sellerToken, `mutation($id: ID!) { reopen(ticketId: $id) { status } }`, map[string]any{"id": day.noShow}, nil)
+				s.ok(t, day.bobToken, `mutation($id: ID!) { fetch(input: {sellerId: $id}) { code } }`, map[string]any{"id": day.stall}, nil)
+				if r := s.query(t, day.bobToken, `mutation($id: ID!) { fetch(input: {sellerId: $id}) { code } }`, map[string]any{"id": day.stall}); r.code() != "RATE_LIMITED" {
+					t.Errorf("bob's fourth active ticket: %+v, want a refusal", r.Errors)
+				}
 			})
 		})
 	}
 }
 
 type dayData struct {
-	now                     time.Time
-	stall, alice, waiting   pulid.ID
-	aliceToken, sellerToken string
+	now                               time.Time
+	stall, alice, waiting, noShow     pulid.ID
+	aliceToken, bobToken, sellerToken string
 }
 
 // loadDay writes a business day as an earlier release left it: tickets
@@ -144,7 +152,8 @@ func loadDay(t *testing.T, db *sql.DB, counterPrefix, notifications bool) dayDat
 	const day = 20261130
 	d := dayData{
 		now: now, stall: pulid.New("SL"), alice: pulid.New("US"),
-		aliceToken: "alice-token-from-the-last-release", sellerToken: "seller-token-from-the-last-release",
+		aliceToken: "alice-token-from-the-last-release", bobToken: "bob-token-from-the-last-release",
+		sellerToken: "seller-token-from-the-last-release",
 	}
 	owner, bob := pulid.New("US"), pulid.New("US")
 	exec := func(q string, args ...any) {
@@ -205,7 +214,7 @@ func loadDay(t *testing.T, db *sql.DB, counterPrefix, notifications bool) dayDat
 			string(id), day, tk.n, fmt.Sprintf("A%03d", tk.n), active, tk.n, tk.status, tk.note, string(owner),
 			tk.calls, at(tk.n), at(tk.n), calledAt, doneAt, string(d.stall), own)
 	}
-	d.waiting = ids[5]
+	d.waiting, d.noShow = ids[5], ids[2]
 	for seq, n := range []int{1, 2, 4} {
 		exec("INSERT INTO call_events (business_day, seq, called_at, ticket_id, seller_id) VALUES (?, ?, ?, ?, ?)", day, seq+1, at(10*n), string(ids[n]), string(d.stall))
 	}
@@ -215,6 +224,7 @@ func loadDay(t *testing.T, db *sql.DB, counterPrefix, notifications bool) dayDat
 			hex.EncodeToString(h[:]), app, at(0), now, now.Add(30*time.Minute), string(user))
 	}
 	session(d.aliceToken, d.alice, "CUSTOMER")
+	session(d.bobToken, bob, "CUSTOMER")
 	session(d.sellerToken, owner, "SELLER")
 	if notifications {
 		exec("INSERT INTO notify_grants (ticket_id, user_id, template_id, created_at, used_at) VALUES (?, ?, 'tpl', ?, ?)", string(ids[4]), string(bob), at(5), at(40))

@@ -252,7 +252,7 @@ func (s *Service) fetchFast(ctx context.Context, a *Actor, sellerID pulid.ID, ow
 		batch, args := []string{counterUpdate, ticketAfterCounter}, []any{sellerID, day, sellerID, now}
 		if owned {
 			batch = []string{tookUpdate, customerCounterUpdate, ticketAfterCounter}
-			args = []any{day, day, a.UserID, sellerID, day, sellerID, now, a.UserID, s.cfg.MaxActiveTickets, day, s.cfg.MaxActiveTickets}
+			args = []any{day, day, day, a.UserID, sellerID, day, sellerID, now, a.UserID, day, s.cfg.MaxActiveTickets, day, s.cfg.MaxActiveTickets}
 		}
 		res, err := store.ExecBatch(ctx, tx, !record, batch, append(args, row.args...)...)
 		if err != nil {
@@ -328,9 +328,15 @@ const counterUpdate = "UPDATE `day_counters` SET `last_number` = LAST_INSERT_ID(
 // hold fewer active tickets of the day than the cap. tookUpdate locks the
 // row and adds this take to users.took, the day's tickets taken, which
 // bounds the active ones from above: while it is within the cap (this take
-// included), the cap holds without counting; past it, the count decides.
-// A customer takes a few tickets a day, so most fetches read no tickets.
-// Arguments: day, day, user; then counterUpdate's; then user, cap, day, cap.
+// included) and of this very day, the cap holds without counting;
+// otherwise the count decides. A customer takes a few tickets a day, so
+// most fetches read no tickets. took_day never goes back: a take computed
+// for an earlier day (it waited for the lock across the day's start, or
+// its instance's clock or day settings lag) adds to the later day's took
+// (an overcount) and counts its own day, where resetting took for its day
+// would let the later day's fetches skip counting tickets they hold.
+// Arguments: day, day, day, user; then counterUpdate's; then user, day,
+// cap, day, cap.
 //
 // Why the count may be a plain read (no locks on tickets): tookUpdate
 // locks the user row, which serialises the transactions that add to a
@@ -354,9 +360,10 @@ const counterUpdate = "UPDATE `day_counters` SET `last_number` = LAST_INSERT_ID(
 // through the driver's interpolation (InterpolateParams) like any
 // statement's, never into the text by concatenation.
 const (
-	tookUpdate            = "UPDATE `users` SET `took` = CASE WHEN `took_day` = ? OR `took_day` IS NULL THEN `took` ELSE 0 END + 1, `took_day` = ? WHERE `id` = ?"
+	tookUpdate = "UPDATE `users` SET `took` = CASE WHEN `took_day` IS NULL OR `took_day` >= ? THEN `took` ELSE 0 END + 1, " +
+		"`took_day` = GREATEST(COALESCE(`took_day`, ?), ?) WHERE `id` = ?"
 	customerCounterUpdate = counterUpdate +
-		" AND EXISTS (SELECT 1 FROM `users` WHERE `id` = ? AND (`took` <= ? OR" +
+		" AND EXISTS (SELECT 1 FROM `users` WHERE `id` = ? AND ((`took_day` = ? AND `took` <= ?) OR" +
 		" (SELECT COUNT(*) FROM `tickets` WHERE `owner_id` = `users`.`id` AND `business_day` = ? AND `active_number` IS NOT NULL) < ?))"
 )
 
@@ -537,7 +544,7 @@ func (s *Service) countTake(ctx context.Context, tx *txn, uid pulid.ID, day int)
 	if !s.forUpdate() {
 		return nil // SQLite has no fast fetch to read took
 	}
-	_, err := tx.ExecContext(ctx, tookUpdate, day, day, uid)
+	_, err := tx.ExecContext(ctx, tookUpdate, day, day, day, uid)
 	return err
 }
 
