@@ -2,17 +2,25 @@ package main
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
 	"callme/internal/pulid"
+	"callme/internal/store"
 	"callme/internal/store/storetest"
+
+	"github.com/go-sql-driver/mysql"
 )
 
 // TestTookBoundsTheCount: on MariaDB a customer's fetch trusts users.took
 // (the day's tickets taken, never fewer than the active ones) while it is
-// within the cap, and counts their active tickets only past it. Tickets
+// within the cap, and counts their active tickets only past it (refused by
+// the fast UPDATE, counted after it, then the general path). Tickets
 // written behind took's back (straight into the table, which no release
 // does) show which way a fetch decided.
 func TestTookBoundsTheCount(t *testing.T) {
@@ -102,12 +110,15 @@ func TestTookBoundsTheCount(t *testing.T) {
 		if r := fetch(token); r.code() != "RATE_LIMITED" {
 			t.Fatalf("a fourth active ticket: %+v, want RATE_LIMITED", r.Errors)
 		}
-		if n, _ := took(t, uid); n != 4 {
-			t.Errorf("took = %d after 3 tickets and a refusal, want 4 (a refusal counts; took only bounds)", n)
+		if n, _ := took(t, uid); n != 3 {
+			t.Errorf("took = %d after 3 tickets and a refusal, want 3 (a refusal takes nothing)", n)
 		}
 		s.ok(t, token, `mutation($id: ID!) { cancel(ticketId: $id) { id } }`, map[string]any{"id": ids[0]}, nil)
 		if r := fetch(token); r.code() != "" {
 			t.Fatalf("after a cancel, 2 active: %+v, want a ticket", r.Errors)
+		}
+		if n, _ := took(t, uid); n != 4 {
+			t.Errorf("took = %d after the general path's take, want 4", n)
 		}
 		if r := fetch(token); r.code() != "RATE_LIMITED" {
 			t.Fatalf("3 active again: %+v, want RATE_LIMITED", r.Errors)
@@ -140,8 +151,21 @@ func TestTookBoundsTheCount(t *testing.T) {
 		if r := fetch(token); r.code() != "RATE_LIMITED" {
 			t.Fatalf("3 active today and took of a later day: %+v, want the count to refuse", r.Errors)
 		}
-		if n, d := took(t, uid); n != 4 || d == nil || *d != day+1 {
-			t.Errorf("took = %d on %v, want 4 on %d (the later day keeps its count)", n, d, day+1)
+		if n, d := took(t, uid); n != 3 || d == nil || *d != day+1 {
+			t.Errorf("took = %d on %v, want 3 on %d (the later day keeps its count)", n, d, day+1)
+		}
+	})
+
+	t.Run("a take for an earlier day with room gets its ticket", func(t *testing.T) {
+		token, uid := customer(t, "lagging-with-room")
+		if _, err := db.ExecContext(ctx, "UPDATE `users` SET `took` = 50, `took_day` = ? WHERE `id` = ?", day+1, uid); err != nil {
+			t.Fatal(err)
+		}
+		if r := fetch(token); r.code() != "" {
+			t.Fatalf("no active ticket today, took of a later day: %+v, want a ticket (counted)", r.Errors)
+		}
+		if n, d := took(t, uid); n != 51 || d == nil || *d != day+1 {
+			t.Errorf("took = %d on %v, want 51 on %d (added to the later day)", n, d, day+1)
 		}
 	})
 
@@ -154,8 +178,8 @@ func TestTookBoundsTheCount(t *testing.T) {
 		if r := fetch(token); r.code() != "RATE_LIMITED" {
 			t.Fatalf("took 3 from the migration: %+v, want the count to refuse", r.Errors)
 		}
-		if n, d := took(t, uid); n != 4 || d == nil || *d != day {
-			t.Errorf("took = %d on %v, want 4 on %d", n, d, day)
+		if n, d := took(t, uid); n != 3 || d != nil {
+			t.Errorf("took = %d on %v, want 3 on no day (a refusal takes nothing)", n, d)
 		}
 	})
 
@@ -181,4 +205,88 @@ func TestTookBoundsTheCount(t *testing.T) {
 			t.Errorf("took = %d after a failed claim, want 1", n)
 		}
 	})
+}
+
+// TestCustomerFetchLocksTheUserFirst: a customer's fast fetch locks their
+// user row before the stall's counter row, the order the general path and
+// claims take them in, so the two cannot deadlock each other. With the
+// counter row held elsewhere, the waiting fetch already holds the user row.
+func TestCustomerFetchLocksTheUserFirst(t *testing.T) {
+	var e storetest.Engine
+	for _, x := range storetest.Engines() {
+		if x.Name == "mysql" {
+			e = x
+		}
+	}
+	if e.Name == "" {
+		t.Skip("the fast fetch runs on MySQL/MariaDB only (set " + storetest.EnvMySQL + ")")
+	}
+	ctx := context.Background()
+	s := startServer(t, e, noRateLimits)
+	_, stall := s.openStall(t, "noodles", "A")
+	token := s.login(t, "CUSTOMER", "orderly")
+	var me struct{ Me struct{ ID string } }
+	s.ok(t, token, `{ me { id } }`, nil, &me)
+	fetch := `mutation($s: ID!) { fetch(input: {sellerId: $s}) { id } }`
+	s.ok(t, token, fetch, map[string]any{"s": stall}, nil) // the day's counter row exists
+
+	var name string
+	rows, err := s.app.db.Client.QueryContext(ctx, "SELECT DATABASE()")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows.Next()
+	_ = rows.Scan(&name)
+	rows.Close()
+	cfg, err := store.MySQLConfig(strings.TrimPrefix(os.Getenv(storetest.EnvMySQL), "mysql://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DBName = name
+	raw, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	holder, err := raw.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Rollback()
+	if _, err := holder.ExecContext(ctx, "SELECT 1 FROM `day_counters` WHERE `seller_id` = ? FOR UPDATE", stall); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan gqlResponse, 1)
+	go func() { done <- s.query(t, token, fetch, map[string]any{"s": stall}) }()
+	// Wait until the fetch waits for the counter row.
+	for deadline := time.Now().Add(3 * time.Second); ; {
+		var waiting int
+		if err := raw.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT'").Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the fetch never waited for the counter row")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	conn, err := raw.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "SET SESSION innodb_lock_wait_timeout = 1"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = conn.ExecContext(ctx, "SELECT 1 FROM `users` WHERE `id` = ? FOR UPDATE NOWAIT", me.Me.ID)
+	var me2 *mysql.MySQLError
+	if !errors.As(err, &me2) || (me2.Number != 1205 && me2.Number != 3572) {
+		t.Errorf("locking the user row while the fetch waits for the counter: %v, want it held by the fetch", err)
+	}
+	_ = holder.Rollback()
+	if r := <-done; r.code() != "" {
+		t.Errorf("the fetch after the counter row was released: %+v", r.Errors)
+	}
 }
