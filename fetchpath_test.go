@@ -13,9 +13,10 @@ import (
 
 // TestFetchRoundTrips: on MySQL a fetch is one round trip to the database,
 // counted on the wire (a proxy in front of MariaDB), a customer's as a
-// walk-up's: one batch holds the counter update (with a customer's row
-// lock and cap count), the insert and COMMIT (a transaction begins with its
-// first statement, see store), and the session comes from the cache.
+// walk-up's: one batch holds the counter update (behind a customer's took
+// update, which locks their row), the insert and COMMIT (a transaction
+// begins with its first statement, see store), and the session comes from
+// the cache.
 func TestFetchRoundTrips(t *testing.T) {
 	cfg, err := store.MySQLConfig(strings.TrimPrefix(freshMySQLDSN(t), "mysql://"))
 	if err != nil {

@@ -37,6 +37,14 @@ func TestFetchRefusalsAfterTheDayStarted(t *testing.T) {
 		{"closed", func(t *testing.T, f *fixture, seller, _ context.Context, st *ent.Seller, _ *ent.Ticket) {
 			must[*ent.Seller](t)(f.svc.SetOpen(seller, st.ID, false))
 		}, &canteen.Error{Code: canteen.CodeSellerClosed, Message: "this stall is closed; try again when it opens"}},
+		// Refused for both, a fetch answers as the general path checks:
+		// the stall first (it answered RATE_LIMITED on MySQL only).
+		{"over the cap and closed", func(t *testing.T, f *fixture, seller, alice context.Context, st *ent.Seller, _ *ent.Ticket) {
+			for range 2 {
+				must[*ent.Ticket](t)(f.svc.Fetch(alice, canteen.FetchInput{SellerID: st.ID}))
+			}
+			must[*ent.Seller](t)(f.svc.SetOpen(seller, st.ID, false))
+		}, &canteen.Error{Code: canteen.CodeSellerClosed, Message: "this stall is closed; try again when it opens"}},
 		{"unpaid", func(t *testing.T, f *fixture, _, _ context.Context, st *ent.Seller, _ *ent.Ticket) {
 			if err := f.db.Client.Seller.UpdateOneID(st.ID).SetPaidUntil(f.clock.Now().Add(-time.Minute)).Exec(context.Background()); err != nil {
 				t.Fatal(err)

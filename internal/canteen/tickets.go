@@ -251,8 +251,8 @@ func (s *Service) fetchFast(ctx context.Context, a *Actor, sellerID pulid.ID, ow
 		}
 		batch, args := []string{counterUpdate, ticketAfterCounter}, []any{sellerID, day, sellerID, now}
 		if owned {
-			batch = []string{customerCounterUpdate, ticketAfterCustomerCounter}
-			args = []any{day, day, a.UserID, sellerID, day, sellerID, now, day, day, s.cfg.MaxActiveTickets}
+			batch = []string{tookUpdate, customerCounterUpdate, ticketAfterCounter}
+			args = []any{day, day, day, a.UserID, sellerID, day, sellerID, now, a.UserID, day, s.cfg.MaxActiveTickets, day, s.cfg.MaxActiveTickets}
 		}
 		res, err := store.ExecBatch(ctx, tx, !record, batch, append(args, row.args...)...)
 		if err != nil {
@@ -298,22 +298,25 @@ var errRefused = errors.New("canteen: the counter update issued no number")
 
 // whyRefused tells why a fast fetch's counter UPDATE issued nothing. Its
 // transaction has ended (the batch committed), so it reads what holds now,
-// cap first as the general path checks it: a refusal that no longer holds
-// (a ticket of the customer's finished meanwhile, the stall reopened, no
-// counter row yet) sends the fetch down the general path, which checks
-// every rule again under its locks.
+// in the general path's order (the stall, then the cap), so that a fetch
+// refused for both reasons answers the same on every engine: a refusal that
+// no longer holds (a ticket of the customer's finished meanwhile, the stall
+// reopened, no counter row yet) sends the fetch down the general path,
+// which checks every rule again under its locks.
 func (s *Service) whyRefused(ctx context.Context, a *Actor, owned bool, sellerID pulid.ID) error {
 	now := s.now()
-	if owned {
-		active, err := countActive(ctx, s.db, a.UserID, s.BusinessDay(now))
-		if err != nil {
-			return err
-		}
-		if err := s.capError(active); err != nil {
-			return err
-		}
+	err := s.whyNotIssued(ctx, s.db.Seller, sellerID, now)
+	if !owned || !errors.Is(err, errNumberTaken) {
+		return err
 	}
-	return s.whyNotIssued(ctx, s.db.Seller, sellerID, now)
+	active, err := countActive(ctx, s.db, a.UserID, s.BusinessDay(now))
+	if err != nil {
+		return err
+	}
+	if err := s.capError(active); err != nil {
+		return err
+	}
+	return errNumberTaken
 }
 
 // counterUpdate takes a stall's next number in one statement, if the stall
@@ -323,50 +326,48 @@ func (s *Service) whyRefused(ctx context.Context, a *Actor, owned bool, sellerID
 const counterUpdate = "UPDATE `day_counters` SET `last_number` = LAST_INSERT_ID(((`issued` + 1) << 14) | (`last_number` % `max_number` + 1)) & 16383, `issued` = `issued` + 1 " +
 	"WHERE `seller_id` = ? AND `business_day` = ? AND EXISTS (SELECT 1 FROM `sellers` WHERE `id` = ? AND `open` AND `paid_until` > ?)"
 
-// customerCounterUpdate is a customer's counterUpdate: one UPDATE of their
-// user row and the stall's counter row, which takes a number only while
-// users.took says they hold fewer active tickets of the day than the cap,
-// and adds this take to it. took counts the tickets the customer took that
-// business day (fetches and claims), so it bounds the active ones from
-// above, and a customer takes a ticket or two a day: the fast fetch reads
-// no tickets. When took is at the cap, or belongs to a later day (this
-// fetch computed its day before the day started elsewhere, or its
-// instance's clock or day settings lag), the UPDATE refuses; whyRefused
-// then counts the active tickets and either refuses with the cap or sends
-// the fetch down the general path, which counts them under the user lock
-// (lockUser, checkActiveCap) and adds its take with tookUpdate. A user row
-// that is gone joins nothing, and the refusal says so.
+// tookUpdate and customerCounterUpdate are a customer's counterUpdate,
+// behind the lock of their user row in the same batch, and only while they
+// hold fewer active tickets of the day than the cap. tookUpdate locks the
+// row and adds this take to users.took, the day's tickets taken, which
+// bounds the active ones from above: while it is within the cap (this take
+// included) and of this very day, the cap holds without counting;
+// otherwise the count decides. A customer takes a few tickets a day, so
+// most fetches read no tickets. took_day never goes back: a take computed
+// for an earlier day (it waited for the lock across the day's start, or
+// its instance's clock or day settings lag) adds to the later day's took
+// (an overcount) and counts its own day, where resetting took for its day
+// would let the later day's fetches skip counting tickets they hold.
+// Arguments: day, day, day, user; then counterUpdate's; then user, day,
+// cap, day, cap.
 //
-// The assignments to users come first and read took_day before it is set
-// (MariaDB assigns a row's columns left to right, like a single-table
-// UPDATE; the multiple-table order is not documented, and
-// TestTookBoundsTheCount's day turnover would catch another). Locks: the
-// users row, then the counter row, as the general path takes them
-// (TestCustomerFetchLocksTheUserFirst). Nothing in the statement reads
-// tickets, so no snapshot taken before a lock wait can miss a ticket.
-// ROW_COUNT() is 2 after it (both rows changed), which
-// ticketAfterCustomerCounter checks. Arguments: day, day, user, seller, day,
-// seller, now, day, day, cap.
+// Why the count may be a plain read (no locks on tickets): tookUpdate
+// locks the user row, which serialises the transactions that add to a
+// customer's active tickets (fetch and claim, see lockUser); it waits there
+// until the one before it committed. The connection is READ COMMITTED
+// (store), where InnoDB runs the subquery of an UPDATE as a consistent read
+// (no locks) of a view made for that statement, i.e. after the first
+// statement got the lock: it sees every ticket (and every took) the
+// customer's earlier fetches and claims committed, and this transaction's
+// own took. TestCapCountedAfterTheLock holds the claim to the server.
+// (Under REPEATABLE READ the subquery would take shared next-key locks on
+// tickets and deadlock, see BENCHMARKS.md.) The count is correlated with
+// the user row, so it runs only when the took test fails (OR stops at the
+// first true operand).
 //
-// tookUpdate adds a take on the general path and for claims (countTake),
-// under the user lock, where the count has decided. took_day never goes
-// back: a take computed for an earlier day adds to the later day's took (an
-// overcount), where resetting it would let the later day's fast fetches
-// trust a took that misses tickets they hold. Arguments: day, day, day,
-// user.
-//
-// The batch runs only on the transaction pool, the one that allows multi
-// statements (store); its values go through the driver's interpolation
-// (InterpolateParams) like any statement's, never into the text by
-// concatenation.
+// The EXISTS also refuses a caller whose user row is gone (tookUpdate
+// changed nothing, and the batch's Exec does not look), as the general
+// path's lockUser does. Locks are taken in the general path's order: the
+// user row, then the counter row. The batch runs only on the transaction
+// pool, the one that allows multi statements (store); its values go
+// through the driver's interpolation (InterpolateParams) like any
+// statement's, never into the text by concatenation.
 const (
-	customerCounterUpdate = "UPDATE `users` AS `u`, `day_counters` AS `c` SET " +
-		"`u`.`took` = CASE WHEN `u`.`took_day` = ? OR `u`.`took_day` IS NULL THEN `u`.`took` ELSE 0 END + 1, `u`.`took_day` = ?, " +
-		"`c`.`last_number` = LAST_INSERT_ID(((`c`.`issued` + 1) << 14) | (`c`.`last_number` % `c`.`max_number` + 1)) & 16383, `c`.`issued` = `c`.`issued` + 1 " +
-		"WHERE `u`.`id` = ? AND `c`.`seller_id` = ? AND `c`.`business_day` = ? AND EXISTS (SELECT 1 FROM `sellers` WHERE `id` = ? AND `open` AND `paid_until` > ?) " +
-		"AND (`u`.`took_day` IS NULL OR `u`.`took_day` <= ?) AND CASE WHEN `u`.`took_day` = ? OR `u`.`took_day` IS NULL THEN `u`.`took` ELSE 0 END < ?"
 	tookUpdate = "UPDATE `users` SET `took` = CASE WHEN `took_day` IS NULL OR `took_day` >= ? THEN `took` ELSE 0 END + 1, " +
 		"`took_day` = GREATEST(COALESCE(`took_day`, ?), ?) WHERE `id` = ?"
+	customerCounterUpdate = counterUpdate +
+		" AND EXISTS (SELECT 1 FROM `users` WHERE `id` = ? AND ((`took_day` = ? AND `took` <= ?) OR" +
+		" (SELECT COUNT(*) FROM `tickets` WHERE `owner_id` = `users`.`id` AND `business_day` = ? AND `active_number` IS NOT NULL) < ?))"
 )
 
 // countActive counts a customer's active tickets of day, for the refusal
@@ -450,10 +451,6 @@ func (s *Service) insertTicket(ctx context.Context, tx *txn, a *Actor, sellerID 
 // call_count and version included). Arguments: ticketRow.args.
 const ticketAfterCounter = "INSERT INTO `tickets` (`id`, `seller_id`, `business_day`, `number`, `code`, `active_number`, `issue_seq`, `status`, `issued_by`, `idempotency_key`, `note`, `track_token`, `call_count`, `version`, `created_at`, `owner_id`, `claimed_at`, `claim_code`) " +
 	"SELECT ?, ?, ?, LAST_INSERT_ID() & 16383, CONCAT(?, LPAD(LAST_INSERT_ID() & 16383, ?, '0')), LAST_INSERT_ID() & 16383, LAST_INSERT_ID() >> 14, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM DUAL WHERE ROW_COUNT() = 1"
-
-// ticketAfterCustomerCounter is ticketAfterCounter behind
-// customerCounterUpdate, which changes two rows when it takes a number.
-var ticketAfterCustomerCounter = strings.Replace(ticketAfterCounter, "WHERE ROW_COUNT() = 1", "WHERE ROW_COUNT() = 2", 1)
 
 // ticketRow is a ticket fetchFast is about to insert, all but its number.
 type ticketRow struct {

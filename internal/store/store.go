@@ -192,8 +192,8 @@ func openMySQL(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	tcfg.Params["autocommit"] = "0"
 	tcfg.Params["innodb_lock_wait_timeout"] = strconv.Itoa(lockWaitTimeout)
 	// Transactions may send a batch of statements in one round trip
-	// (canteen's fetch: a customer's row lock, the counter update, the
-	// ticket's insert and COMMIT; see ExecBatch).
+	// (canteen's fetch: a customer's took update, which locks their row,
+	// the counter update, the ticket's insert and COMMIT; see ExecBatch).
 	// Only this pool allows it, as only the migrations' connection did: a
 	// plain statement, which is most of what a request runs, still cannot
 	// chain a second one after a stray semicolon. A batch's values go
