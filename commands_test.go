@@ -289,6 +289,12 @@ func TestGCPercentSetting(t *testing.T) {
 		{nil, []string{"-gc-percent", "100"}, 100},
 		{nil, []string{"-gc-percent", "0"}, 0},
 		{map[string]string{"CALLME_GC_PERCENT": "-1"}, nil, 0},
+		// $GOGC wins (run leaves it to the runtime), but only one the
+		// runtime can read: it would run an unreadable one at 100.
+		{map[string]string{"GOGC": "200"}, nil, 400},
+		{map[string]string{"GOGC": "off"}, nil, 400},
+		{map[string]string{"GOGC": "abc"}, nil, 0},
+		{map[string]string{"GOGC": "150%"}, []string{"-gc-percent", "300"}, 0},
 	} {
 		c, err := parseConfig(append([]string{"callme"}, tc.args...), func(k string) string { return tc.env[k] }, io.Discard)
 		switch {

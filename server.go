@@ -291,6 +291,13 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	if c.GCPercent < 1 {
 		return c, fmt.Errorf("-gc-percent must be at least 1, got %d", c.GCPercent)
 	}
+	// $GOGC wins over -gc-percent, and the runtime silently takes 100 for
+	// one it cannot read: say so rather than run at a target nobody set.
+	if v := getenv("GOGC"); v != "" && v != "off" {
+		if _, err := strconv.Atoi(v); err != nil {
+			return c, fmt.Errorf("$GOGC must be a whole number or off (it overrides -gc-percent), got %q; unset it to use -gc-percent", v)
+		}
+	}
 	if c.RetentionDays < 2 || c.PersonalDataDays < 2 {
 		return c, fmt.Errorf("-retention-days and -personal-data-days must be at least 2 (today's and yesterday's calls are always kept), got %d and %d", c.RetentionDays, c.PersonalDataDays)
 	}
