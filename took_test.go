@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,7 +34,15 @@ func TestTookBoundsTheCount(t *testing.T) {
 		t.Skip("the fast fetch runs on MySQL/MariaDB only (set " + storetest.EnvMySQL + ")")
 	}
 	ctx := context.Background()
-	s := startServer(t, e, noRateLimits, func(c *config) { c.RecallGap = 0 })
+	var takes atomic.Int64 // tookUpdate run alone: a take on the general path or a claim
+	s := startServer(t, e, noRateLimits, func(c *config) {
+		c.RecallGap = 0
+		c.sqlHook = func(q string) {
+			if strings.HasPrefix(q, "UPDATE `users` SET `took`") && !strings.Contains(q, ";") {
+				takes.Add(1)
+			}
+		}
+	})
 	sellerToken, stall := s.openStall(t, "noodles", "A")
 	db := s.app.db.Client
 	var day int
@@ -176,6 +185,33 @@ func TestTookBoundsTheCount(t *testing.T) {
 		}
 		if n, d := took(t, uid); n != 4 || d == nil || *d != day {
 			t.Errorf("took = %d on %v, want 4 on %d", n, d, day)
+		}
+	})
+
+	t.Run("the general path counts", func(t *testing.T) {
+		// With the day's counter row gone, the fast UPDATE takes nothing and
+		// the general path makes the row again, counts and adds its take
+		// (at a stall of its own, whose only ticket is cancelled first: a
+		// counter made again mid-day starts from 1).
+		_, own := s.openStall(t, "general", "G")
+		token, uid := customer(t, "general")
+		var f struct{ Fetch struct{ ID string } }
+		s.ok(t, token, `mutation($s: ID!) { fetch(input: {sellerId: $s}) { id } }`, map[string]any{"s": own}, &f)
+		s.ok(t, token, `mutation($id: ID!) { cancel(ticketId: $id) { id } }`, map[string]any{"id": f.Fetch.ID}, nil)
+		if _, err := db.ExecContext(ctx, "DELETE FROM `day_counters` WHERE `seller_id` = ?", own); err != nil {
+			t.Fatal(err)
+		}
+		before := takes.Load()
+		if r := s.query(t, token, `mutation($s: ID!) { fetch(input: {sellerId: $s}) { id } }`, map[string]any{"s": own}); r.code() != "" {
+			t.Fatalf("fetch without a counter row: %+v", r.Errors)
+		}
+		if takes.Load() != before+1 {
+			t.Fatalf("%d takes on the general path, want 1", takes.Load()-before)
+		}
+		// 1 for the first fetch, 1 for the refused fast batch (it commits;
+		// took only bounds), 1 for the general path's take.
+		if n, d := took(t, uid); n != 3 || d == nil || *d != day {
+			t.Errorf("took = %d on %v after a fast fetch, a refused one and a general one, want 3 on %d", n, d, day)
 		}
 	})
 
