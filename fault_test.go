@@ -39,13 +39,19 @@ func proxiedMySQL(t *testing.T) (string, *toxiproxy.Proxy) {
 // freshMySQLDSN returns the DSN of a new MySQL database, dropped at test end.
 func freshMySQLDSN(t *testing.T) string {
 	t.Helper()
+	return mysqlEngine(t).DSN(t)
+}
+
+// mysqlEngine returns the MySQL/MariaDB engine, or skips the test without one.
+func mysqlEngine(t *testing.T) storetest.Engine {
+	t.Helper()
 	for _, e := range storetest.Engines() {
 		if e.Name == "mysql" {
-			return e.DSN(t)
+			return e
 		}
 	}
 	t.Skipf("needs MariaDB: set %s", storetest.EnvMySQL)
-	return ""
+	return storetest.Engine{}
 }
 
 // startProxy runs an in-process Toxiproxy proxy to upstream on a free

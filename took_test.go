@@ -2,18 +2,14 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"callme/internal/pulid"
-	"callme/internal/store"
-	"callme/internal/store/storetest"
 
 	"github.com/go-sql-driver/mysql"
 )
@@ -24,15 +20,7 @@ import (
 // written behind took's back (straight into the table, which no release
 // does) show which way a fetch decided.
 func TestTookBoundsTheCount(t *testing.T) {
-	var e storetest.Engine
-	for _, x := range storetest.Engines() {
-		if x.Name == "mysql" {
-			e = x
-		}
-	}
-	if e.Name == "" {
-		t.Skip("the fast fetch runs on MySQL/MariaDB only (set " + storetest.EnvMySQL + ")")
-	}
+	e := mysqlEngine(t) // the fast fetch runs on MySQL/MariaDB only
 	ctx := context.Background()
 	var takes atomic.Int64 // tookUpdate run alone: a take on the general path or a claim
 	s := startServer(t, e, noRateLimits, func(c *config) {
@@ -245,17 +233,10 @@ func TestTookBoundsTheCount(t *testing.T) {
 // other. With the counter row held elsewhere, the waiting fetch already
 // holds the user row.
 func TestCustomerFetchLocksTheUserFirst(t *testing.T) {
-	var e storetest.Engine
-	for _, x := range storetest.Engines() {
-		if x.Name == "mysql" {
-			e = x
-		}
-	}
-	if e.Name == "" {
-		t.Skip("the fast fetch runs on MySQL/MariaDB only (set " + storetest.EnvMySQL + ")")
-	}
+	e := mysqlEngine(t) // the fast fetch runs on MySQL/MariaDB only
+	dsn := e.DSN(t)
 	ctx := context.Background()
-	s := startServer(t, e, noRateLimits)
+	s := startServer(t, e, noRateLimits, func(c *config) { c.DB = dsn })
 	_, stall := s.openStall(t, "noodles", "A")
 	token := s.login(t, "CUSTOMER", "orderly")
 	var me struct{ Me struct{ ID string } }
@@ -263,24 +244,7 @@ func TestCustomerFetchLocksTheUserFirst(t *testing.T) {
 	fetch := `mutation($s: ID!) { fetch(input: {sellerId: $s}) { id } }`
 	s.ok(t, token, fetch, map[string]any{"s": stall}, nil) // the day's counter row exists
 
-	var name string
-	rows, err := s.app.db.Client.QueryContext(ctx, "SELECT DATABASE()")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rows.Next()
-	_ = rows.Scan(&name)
-	rows.Close()
-	cfg, err := store.MySQLConfig(strings.TrimPrefix(os.Getenv(storetest.EnvMySQL), "mysql://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.DBName = name
-	raw, err := sql.Open("mysql", cfg.FormatDSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
+	raw := rawDB(t, dsn)
 	holder, err := raw.BeginTx(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
