@@ -28,13 +28,15 @@ func sellerQuery(ctx context.Context, first *int, after *string, openOnly *bool)
 		}
 		q.After = &canteen.SellerCursor{CreatedAt: at, ID: c.ID}
 	}
-	// A COUNT only when the client reads totalCount.
-	for _, f := range graphql.CollectFieldsCtx(ctx, nil) {
+	// A COUNT only when the client reads totalCount; of each stall, the
+	// columns its node fields read.
+	fields := graphql.CollectFieldsCtx(ctx, sellerConnectionImplementors)
+	for _, f := range fields {
 		if f.Name == "totalCount" {
 			q.Count = true
 		}
 	}
-	q.Columns = nodeColumns(ctx)
+	q.Columns = nodeColumns(graphql.GetOperationContext(ctx), fields)
 	return q, nil
 }
 
@@ -65,13 +67,13 @@ var sellerFieldColumns = map[string][]string{
 }
 
 // nodeColumns returns the stall columns the fields under edges.node read
-// (fragments, aliases and @skip/@include taken as gqlgen takes them), or
-// nil for all of them. A page of stalls is the most read answer, and a
-// stall has 17 columns where the mini-program's list shows four.
-func nodeColumns(ctx context.Context) []string {
-	oc := graphql.GetOperationContext(ctx)
+// (fragments, aliases and @skip/@include taken as gqlgen takes them), from
+// the connection's collected fields, or nil for all of them. A page of
+// stalls is the most read answer, and a stall has 17 columns where the
+// mini-program's list shows four.
+func nodeColumns(oc *graphql.OperationContext, fields []graphql.CollectedField) []string {
 	cols := []string{}
-	for _, f := range graphql.CollectFieldsCtx(ctx, sellerConnectionImplementors) {
+	for _, f := range fields {
 		if f.Name != "edges" {
 			continue
 		}
