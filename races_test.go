@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -133,19 +134,37 @@ func TestRaceNumbering(t *testing.T) {
 	}
 }
 
-// TestRaceCustomerCap: one customer's 30 simultaneous first fetches of the
-// day, at one stall or spread over several, get exactly the cap of 3
-// tickets (defect 2: 4 to 6 on MariaDB, the count read a snapshot taken
-// before the user row was locked). On MariaDB they take the fast path,
-// whose counter update trusts users.took for the first 3 and counts in a
-// plain subquery behind the user lock for the rest.
+// TestRaceCustomerCap: one customer's 30 simultaneous fetches get exactly
+// what the cap of 3 leaves them, at one stall or spread over several
+// (defect 2: 4 to 6 on MariaDB, the count read a snapshot taken before the
+// user row was locked). On MariaDB they all run the fast path's batch,
+// which trusts users.took while it proves room: the day's first fetches
+// (took of no day, or of an earlier day) and fetches under the cap. A
+// customer whose took is at the cap but who cancelled tickets is refused
+// there and counted on the general path.
 func TestRaceCustomerCap(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		stalls int
+		before func(t *testing.T, s *testServer, token, uid string, stalls []string)
+		want   int
 	}{
-		{"one stall", 1},
-		{"many stalls", 6},
+		{"one stall", 1, nil, 3},
+		{"many stalls", 6, nil, 3},
+		{"the day after a busy one", 3, func(t *testing.T, s *testServer, _, uid string, _ []string) {
+			if _, err := s.app.db.Client.ExecContext(context.Background(), "UPDATE `users` SET `took` = 99, `took_day` = 20000101 WHERE `id` = ?", uid); err != nil {
+				t.Fatal(err)
+			}
+		}, 3},
+		{"took at the cap after cancels", 3, func(t *testing.T, s *testServer, token, _ string, stalls []string) {
+			for i := range 3 {
+				var f fetched
+				s.ok(t, token, fetchDoc, map[string]any{"s": stalls[i]}, &f)
+				if i < 2 {
+					s.ok(t, token, `mutation($id: ID!) { cancel(ticketId: $id) { id } }`, map[string]any{"id": f.Fetch.ID}, nil)
+				}
+			}
+		}, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var batches atomic.Int64 // the fast path's took update (user lock) + counter update
@@ -161,18 +180,38 @@ func TestRaceCustomerCap(t *testing.T) {
 				_, stalls[i] = s[0].openStall(t, fmt.Sprintf("Noodles %d", i), string(rune('A'+i)))
 			}
 			token := s[0].login(t, "CUSTOMER", "greedy")
+			var me struct{ Me struct{ ID string } }
+			s[0].ok(t, token, `{ me { id } }`, nil, &me)
+			held := 0
+			if tc.before != nil {
+				tc.before(t, s[0], token, me.Me.ID, stalls)
+				var mine struct{ MyTickets []struct{ Status string } }
+				s[0].ok(t, token, `{ myTickets { status } }`, nil, &mine)
+				for _, m := range mine.MyTickets {
+					if m.Status == "WAITING" {
+						held++
+					}
+				}
+			}
+			start := batches.Load()
 			var c tally
 			race(s, func(i int, s *testServer) {
 				c.add(s.query(t, token, fetchDoc, map[string]any{"s": stalls[i%len(stalls)]}))
 			})
-			c.want(t, map[string]int{"": 3, "RATE_LIMITED": racers - 3})
-			var mine struct{ MyTickets []struct{ ID string } }
-			s[1].ok(t, token, `{ myTickets { id } }`, nil, &mine)
-			if len(mine.MyTickets) != 3 {
-				t.Errorf("customer holds %d tickets, cap 3", len(mine.MyTickets))
+			c.want(t, map[string]int{"": tc.want, "RATE_LIMITED": racers - tc.want})
+			var mine struct{ MyTickets []struct{ Status string } }
+			s[1].ok(t, token, `{ myTickets { status } }`, nil, &mine)
+			active := 0
+			for _, m := range mine.MyTickets {
+				if m.Status == "WAITING" {
+					active++
+				}
 			}
-			if s[0] != s[1] && batches.Load() < racers {
-				t.Errorf("%d fetches ran the fast path's batch, want all %d", batches.Load(), racers)
+			if active != held+tc.want || active != 3 {
+				t.Errorf("customer holds %d active tickets (%d before the race), cap 3", active, held)
+			}
+			if s[0] != s[1] && batches.Load()-start < racers {
+				t.Errorf("%d fetches ran the fast path's batch, want all %d", batches.Load()-start, racers)
 			}
 		})
 	}

@@ -106,12 +106,15 @@ func TestTookBoundsTheCount(t *testing.T) {
 		if r := fetch(token); r.code() != "RATE_LIMITED" {
 			t.Fatalf("a fourth active ticket: %+v, want RATE_LIMITED", r.Errors)
 		}
-		if n, _ := took(t, uid); n != 4 {
-			t.Errorf("took = %d after 3 tickets and a refusal, want 4 (a refusal counts; took only bounds)", n)
+		if n, _ := took(t, uid); n != 3 {
+			t.Errorf("took = %d after 3 tickets and a refusal, want 3 (a refusal takes nothing)", n)
 		}
 		s.ok(t, token, `mutation($id: ID!) { cancel(ticketId: $id) { id } }`, map[string]any{"id": ids[0]}, nil)
 		if r := fetch(token); r.code() != "" {
 			t.Fatalf("after a cancel, 2 active: %+v, want a ticket", r.Errors)
+		}
+		if n, _ := took(t, uid); n != 4 {
+			t.Errorf("took = %d after a counted fetch, want 4", n)
 		}
 		if r := fetch(token); r.code() != "RATE_LIMITED" {
 			t.Fatalf("3 active again: %+v, want RATE_LIMITED", r.Errors)
@@ -144,8 +147,8 @@ func TestTookBoundsTheCount(t *testing.T) {
 		if r := fetch(token); r.code() != "RATE_LIMITED" {
 			t.Fatalf("3 active today and took of a later day: %+v, want the count to refuse", r.Errors)
 		}
-		if n, d := took(t, uid); n != 4 || d == nil || *d != day+1 {
-			t.Errorf("took = %d on %v, want 4 on %d (the later day keeps its count)", n, d, day+1)
+		if n, d := took(t, uid); n != 3 || d == nil || *d != day+1 {
+			t.Errorf("took = %d on %v, want 3 on %d (the later day keeps its count)", n, d, day+1)
 		}
 	})
 
@@ -171,8 +174,20 @@ func TestTookBoundsTheCount(t *testing.T) {
 		if r := fetch(token); r.code() != "RATE_LIMITED" {
 			t.Fatalf("took 3 from the migration: %+v, want the count to refuse", r.Errors)
 		}
-		if n, d := took(t, uid); n != 4 || d == nil || *d != day {
-			t.Errorf("took = %d on %v, want 4 on %d", n, d, day)
+		if n, d := took(t, uid); n != 3 || d != nil {
+			t.Errorf("took = %d on %v, want 3 on no day (a refusal takes nothing)", n, d)
+		}
+		// With room, the migrated count is trusted and carried into the day.
+		token, uid = customer(t, "upgraded-with-room")
+		if _, err := db.ExecContext(ctx, "UPDATE `users` SET `took` = 2, `took_day` = NULL WHERE `id` = ?", uid); err != nil {
+			t.Fatal(err)
+		}
+		before := takes.Load()
+		if r := fetch(token); r.code() != "" {
+			t.Fatalf("took 2 from the migration: %+v, want a ticket", r.Errors)
+		}
+		if n, d := took(t, uid); n != 3 || d == nil || *d != day || takes.Load() != before {
+			t.Errorf("took = %d on %v after %d general takes, want 3 on %d taken fast", n, d, takes.Load()-before, day)
 		}
 	})
 
@@ -228,7 +243,7 @@ func TestTookBoundsTheCount(t *testing.T) {
 }
 
 // TestCustomerFetchLocksTheUserFirst: a customer's fast fetch locks their
-// user row (tookUpdate) before the stall's counter row, the order the
+// user row (takeWithinCap) before the stall's counter row, the order the
 // general path and claims take them in, so the two cannot deadlock each
 // other. With the counter row held elsewhere, the waiting fetch already
 // holds the user row.

@@ -251,8 +251,8 @@ func (s *Service) fetchFast(ctx context.Context, a *Actor, sellerID pulid.ID, ow
 		}
 		batch, args := []string{counterUpdate, ticketAfterCounter}, []any{sellerID, day, sellerID, now}
 		if owned {
-			batch = []string{tookUpdate, customerCounterUpdate, ticketAfterCounter}
-			args = []any{day, day, day, a.UserID, sellerID, day, sellerID, now, a.UserID, day, s.cfg.MaxActiveTickets, day, s.cfg.MaxActiveTickets}
+			batch = []string{takeWithinCap, customerCounterUpdate, ticketAfterCounter}
+			args = []any{day, day, a.UserID, day, day, s.cfg.MaxActiveTickets, sellerID, day, sellerID, now}
 		}
 		res, err := store.ExecBatch(ctx, tx, !record, batch, append(args, row.args...)...)
 		if err != nil {
@@ -326,48 +326,54 @@ func (s *Service) whyRefused(ctx context.Context, a *Actor, owned bool, sellerID
 const counterUpdate = "UPDATE `day_counters` SET `last_number` = LAST_INSERT_ID(((`issued` + 1) << 14) | (`last_number` % `max_number` + 1)) & 16383, `issued` = `issued` + 1 " +
 	"WHERE `seller_id` = ? AND `business_day` = ? AND EXISTS (SELECT 1 FROM `sellers` WHERE `id` = ? AND `open` AND `paid_until` > ?)"
 
-// tookUpdate and customerCounterUpdate are a customer's counterUpdate,
-// behind the lock of their user row in the same batch, and only while they
-// hold fewer active tickets of the day than the cap. tookUpdate locks the
-// row and adds this take to users.took, the day's tickets taken, which
-// bounds the active ones from above: while it is within the cap (this take
-// included) and of this very day, the cap holds without counting;
-// otherwise the count decides. A customer takes a few tickets a day, so
-// most fetches read no tickets. took_day never goes back: a take computed
-// for an earlier day (it waited for the lock across the day's start, or
-// its instance's clock or day settings lag) adds to the later day's took
-// (an overcount) and counts its own day, where resetting took for its day
-// would let the later day's fetches skip counting tickets they hold.
-// Arguments: day, day, day, user; then counterUpdate's; then user, day,
-// cap, day, cap.
+// takeWithinCap and customerCounterUpdate are a customer's counterUpdate,
+// behind the lock of their user row in the same batch, and only while
+// users.took proves them under the cap. users.took counts the tickets the
+// customer took on took_day (fetched or claimed), so it bounds their active
+// tickets of that day from above; a customer's tickets come only from
+// their own takes (a seller's reopen gives back one that was counted when
+// it was taken). takeWithinCap adds this take, and locks the row, only if
+// took proves there is room:
+//   - took_day is an earlier day: they took nothing today, so they hold
+//     no active ticket of today, and took starts again at 1;
+//   - took_day is today, or NULL (a row from before took, whose migration
+//     counted their tickets of any day), and took is under the cap.
 //
-// Why the count may be a plain read (no locks on tickets): tookUpdate
-// locks the user row, which serialises the transactions that add to a
-// customer's active tickets (fetch and claim, see lockUser); it waits there
-// until the one before it committed. The connection is READ COMMITTED
-// (store), where InnoDB runs the subquery of an UPDATE as a consistent read
-// (no locks) of a view made for that statement, i.e. after the first
-// statement got the lock: it sees every ticket (and every took) the
-// customer's earlier fetches and claims committed, and this transaction's
-// own took. TestCapCountedAfterTheLock holds the claim to the server.
-// (Under REPEATABLE READ the subquery would take shared next-key locks on
-// tickets and deadlock, see BENCHMARKS.md.) The count is correlated with
-// the user row, so it runs only when the took test fails (OR stops at the
-// first true operand).
+// Otherwise (took at the cap, which a cancel may have made stale, or a
+// took_day later than this fetch's day) it changes nothing and the batch
+// issues nothing (customerCounterUpdate reads ROW_COUNT), so the fetch
+// takes the general path, which counts their tickets under the lock of the
+// row (lockUser, checkActiveCap, countTake). A customer takes a few tickets
+// a day, so most fetches never count.
 //
-// The EXISTS also refuses a caller whose user row is gone (tookUpdate
-// changed nothing, and the batch's Exec does not look), as the general
+// Why the decision may rest on the row alone: InnoDB tests an UPDATE's
+// WHERE on the row it locked (a lookup by primary key waits for the lock),
+// so the test sees every take committed before it, and no subquery reads a
+// view made before the lock. Were the row tested on its last committed
+// version first (InnoDB's semi-consistent read, at READ COMMITTED, for
+// scans), a skipped row would still be one the general path refuses or
+// counts: took and took_day only grow, so a row that does not match cannot
+// match after its holder commits. took_day never goes back: a take for an
+// earlier day than took_day's does not match. The update also refuses a
+// caller whose user row is gone (it changes nothing), as the general
 // path's lockUser does. Locks are taken in the general path's order: the
 // user row, then the counter row. The batch runs only on the transaction
 // pool, the one that allows multi statements (store); its values go
 // through the driver's interpolation (InterpolateParams) like any
 // statement's, never into the text by concatenation.
+// Arguments: day, day, user, day, day, cap; then counterUpdate's.
+//
+// tookUpdate adds a take unconditionally, for the general path and claims,
+// which hold the row (lockUser) and counted under it: a take for an earlier
+// day than took_day's adds to the later day's took (an overcount), where
+// resetting took for its own day would let the later day's fast fetches
+// skip tickets they hold. Arguments: day, day, day, user.
 const (
-	tookUpdate = "UPDATE `users` SET `took` = CASE WHEN `took_day` IS NULL OR `took_day` >= ? THEN `took` ELSE 0 END + 1, " +
+	takeWithinCap = "UPDATE `users` SET `took` = IF(`took_day` < ?, 0, `took`) + 1, `took_day` = ? " +
+		"WHERE `id` = ? AND (`took_day` IS NULL OR `took_day` <= ?) AND (`took_day` < ? OR `took` < ?)"
+	customerCounterUpdate = counterUpdate + " AND ROW_COUNT() = 1"
+	tookUpdate            = "UPDATE `users` SET `took` = CASE WHEN `took_day` IS NULL OR `took_day` >= ? THEN `took` ELSE 0 END + 1, " +
 		"`took_day` = GREATEST(COALESCE(`took_day`, ?), ?) WHERE `id` = ?"
-	customerCounterUpdate = counterUpdate +
-		" AND EXISTS (SELECT 1 FROM `users` WHERE `id` = ? AND ((`took_day` = ? AND `took` <= ?) OR" +
-		" (SELECT COUNT(*) FROM `tickets` WHERE `owner_id` = `users`.`id` AND `business_day` = ? AND `active_number` IS NOT NULL) < ?))"
 )
 
 // countActive counts a customer's active tickets of day, for the refusal
