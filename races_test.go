@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"callme/internal/store/storetest"
 )
@@ -23,16 +25,26 @@ const racers = 30
 // SQLite server twice when no MariaDB is configured.
 func racingInstances(t *testing.T, mod ...func(*config)) [2]*testServer {
 	t.Helper()
-	mod = append([]func(*config){noRateLimits}, mod...)
 	for _, e := range storetest.Engines() {
 		if e.Name == "mysql" {
-			dsn := e.DSN(t)
-			shared := storetest.Engine{Name: "mysql", DSN: func(testing.TB) string { return dsn }}
-			return [2]*testServer{startServer(t, shared, mod...), startServer(t, shared, mod...)}
+			return instancesOn(t, e, mod...)
 		}
 	}
-	s := startServer(t, storetest.Engines()[0], mod...)
-	return [2]*testServer{s, s}
+	return instancesOn(t, storetest.Engines()[0], mod...)
+}
+
+// instancesOn returns two servers on one database of engine e (one SQLite
+// server twice: SQLite is one process's file), without rate limits.
+func instancesOn(t *testing.T, e storetest.Engine, mod ...func(*config)) [2]*testServer {
+	t.Helper()
+	mod = append([]func(*config){noRateLimits}, mod...)
+	if e.Name != "mysql" {
+		s := startServer(t, e, mod...)
+		return [2]*testServer{s, s}
+	}
+	dsn := e.DSN(t)
+	shared := storetest.Engine{Name: "mysql", DSN: func(testing.TB) string { return dsn }}
+	return [2]*testServer{startServer(t, shared, mod...), startServer(t, shared, mod...)}
 }
 
 // race runs f(i) for i in 0..racers-1 at once, on alternating instances.
@@ -331,6 +343,59 @@ func TestRaceNumberingWraps(t *testing.T) {
 	for n, k := range got {
 		if !free[n] || k != 1 {
 			t.Errorf("number %d issued %d times; free numbers were %v", n, k, free)
+		}
+	}
+}
+
+// TestRaceCloseDuringTheDaysFirstFetches: a seller closes the stall while
+// the day's first fetches (customers and walk-ups) make its counter row on
+// two instances. A fetch that starts after setOpen(false) returned is
+// refused, the counter row says closed, and every fetch afterwards, on
+// either instance, is refused. The counter row carries the switch for the
+// fast fetch; one made from a seller row read before the close committed
+// would say open.
+func TestRaceCloseDuringTheDaysFirstFetches(t *testing.T) {
+	s := racingInstances(t)
+	customers := make([]string, racers)
+	for i := range customers {
+		customers[i] = s[i%2].login(t, "CUSTOMER", fmt.Sprintf("early%d", i))
+	}
+	for round := range 3 {
+		seller, stall := s[0].openStall(t, fmt.Sprintf("Noodles %d", round), "A")
+		var closed atomic.Int64 // when setOpen(false) returned, in UnixNano
+		closed.Store(math.MaxInt64)
+		late := make([]string, racers) // answers of fetches that started after it
+		race(s, func(i int, s *testServer) {
+			if i == racers/2 {
+				s.ok(t, seller, `mutation($id: ID!) { setOpen(sellerId: $id, open: false) { open } }`, map[string]any{"id": stall}, nil)
+				closed.Store(time.Now().UnixNano())
+				return
+			}
+			token := customers[i]
+			if i%3 == 0 {
+				token = seller
+			}
+			started := time.Now().UnixNano()
+			r := s.query(t, token, fetchDoc, map[string]any{"s": stall})
+			if started > closed.Load() {
+				late[i] = r.code() + "!"
+			}
+			if c := r.code(); c != "" && c != "SELLER_CLOSED" {
+				t.Errorf("fetch answered %q %+v", c, r.Errors)
+			}
+		})
+		for i, a := range late {
+			if a != "" && a != "SELLER_CLOSED!" {
+				t.Errorf("round %d: fetch %d started after the stall closed and answered %q", round, i, strings.TrimSuffix(a, "!"))
+			}
+		}
+		if n, same := counterState(t, s[0].app.db.Client, stall); same != n {
+			t.Errorf("round %d: %d of %d counter rows disagree with the closed stall", round, n-same, n)
+		}
+		for i, in := range s {
+			if r := in.query(t, customers[i], fetchDoc, map[string]any{"s": stall}); r.code() != "SELLER_CLOSED" {
+				t.Errorf("round %d: a fetch on instance %d after the race: %q, want SELLER_CLOSED", round, i, r.code())
+			}
 		}
 	}
 }

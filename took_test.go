@@ -270,22 +270,7 @@ func TestCustomerFetchLocksTheUserFirst(t *testing.T) {
 	}
 	done := make(chan gqlResponse, 1)
 	go func() { done <- s.query(t, token, fetch, map[string]any{"s": stall}) }()
-	// Wait until the fetch waits for a lock in this test's database (other
-	// tests' servers share MariaDB; INNODB_TRX is refreshed at most every
-	// 100 ms).
-	for deadline := time.Now().Add(5 * time.Second); ; {
-		var waiting int
-		if err := raw.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.INNODB_TRX t JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id WHERE t.trx_state = 'LOCK WAIT' AND p.DB = DATABASE()").Scan(&waiting); err != nil {
-			t.Fatal(err)
-		}
-		if waiting > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the fetch never waited for the counter row")
-		}
-		time.Sleep(150 * time.Millisecond)
-	}
+	waitForLockWait(t, raw, "the fetch never waited for the counter row")
 	conn, err := raw.Conn(ctx)
 	if err != nil {
 		t.Fatal(err)

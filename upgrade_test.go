@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -61,11 +62,17 @@ func TestUpgradeMidDay(t *testing.T) {
 				day := loadDay(t, raw, from.counterPrefix, from.notifications)
 				before := snapshot(t, raw, from.notifications)
 
+				var general atomic.Int64 // tickets inserted by the general path (ent's INSERT alone)
 				s := startServer(t, e, func(c *config) {
 					c.DB = dsn
 					c.TimeZone = "UTC"
 					c.now = func() time.Time { return day.now }
 					c.RecallGap = 0
+					c.sqlHook = func(q string) {
+						if strings.HasPrefix(q, "INSERT INTO `tickets`") {
+							general.Add(1)
+						}
+					}
 					noRateLimits(c)
 				})
 				if st, err := store.CheckSchema(ctx, dsn); err != nil || st.State() != store.SchemaCurrent {
@@ -107,6 +114,15 @@ func TestUpgradeMidDay(t *testing.T) {
 					map[string]any{"id": day.stall}, &f)
 				if f.Fetch.Code != "A006" || f.Fetch.Number != 6 {
 					t.Errorf("first fetch after the upgrade: %+v, want A006", f.Fetch)
+				}
+				// The day's counter row carries the stall's state (the fast
+				// fetch reads it there), so that fetch took the fast path.
+				var same bool
+				if err := raw.QueryRow("SELECT d.open = s.open AND d.paid_until = s.paid_until FROM day_counters d JOIN sellers s ON s.id = d.seller_id WHERE d.seller_id = ?", string(day.stall)).Scan(&same); err != nil || !same {
+					t.Errorf("the day's counter row has the stall's open switch and paid term: %t (%v), want true", same, err)
+				}
+				if e.Name == "mysql" && general.Load() != 0 {
+					t.Errorf("the first fetch after the upgrade took the general path (%d ticket INSERTs alone)", general.Load())
 				}
 				// The cap on active tickets counts the tickets from before.
 				s.ok(t, day.aliceToken, `mutation($id: ID!) { fetch(input: {sellerId: $id}) { code } }`, map[string]any{"id": day.stall}, nil)

@@ -8,6 +8,7 @@ import (
 	"callme/internal/pulid"
 	"fmt"
 	"strings"
+	"time"
 
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
@@ -32,6 +33,10 @@ type DayCounter struct {
 	Prefix string `json:"prefix,omitempty"`
 	// PurgedCalls holds the value of the "purged_calls" field.
 	PurgedCalls int `json:"purged_calls,omitempty"`
+	// Open holds the value of the "open" field.
+	Open bool `json:"open,omitempty"`
+	// PaidUntil holds the value of the "paid_until" field.
+	PaidUntil *time.Time `json:"paid_until,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the DayCounterQuery when eager-loading is set.
 	Edges        DayCounterEdges `json:"edges"`
@@ -63,7 +68,7 @@ func (e DayCounterEdges) SellerOrErr() (*Seller, error) {
 // scanRowDayCounter holds one row's scan targets and the slice that points
 // at them: one allocation per row instead of one per column.
 type scanRowDayCounter struct {
-	values [8]any
+	values [10]any
 	id     sql.NullInt64
 	f0     pulid.ID
 	f1     sql.NullInt64
@@ -72,6 +77,8 @@ type scanRowDayCounter struct {
 	f4     sql.NullInt64
 	f5     sql.NullString
 	f6     sql.NullInt64
+	f7     sql.NullBool
+	f8     sql.NullTime
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -110,6 +117,10 @@ func (row *scanRowDayCounter) targets(columns []string) ([]any, error) {
 			values[i] = &row.f5
 		case daycounter.FieldPurgedCalls:
 			values[i] = &row.f6
+		case daycounter.FieldOpen:
+			values[i] = &row.f7
+		case daycounter.FieldPaidUntil:
+			values[i] = &row.f8
 		default:
 			values[i] = new(sql.UnknownType)
 		}
@@ -173,6 +184,19 @@ func (_m *DayCounter) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.PurgedCalls = int(value.Int64)
 			}
+		case daycounter.FieldOpen:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field open", values[i])
+			} else if value.Valid {
+				_m.Open = value.Bool
+			}
+		case daycounter.FieldPaidUntil:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field paid_until", values[i])
+			} else if value.Valid {
+				_m.PaidUntil = new(time.Time)
+				*_m.PaidUntil = value.Time
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -234,6 +258,14 @@ func (_m *DayCounter) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("purged_calls=")
 	builder.WriteString(fmt.Sprintf("%v", _m.PurgedCalls))
+	builder.WriteString(", ")
+	builder.WriteString("open=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Open))
+	builder.WriteString(", ")
+	if v := _m.PaidUntil; v != nil {
+		builder.WriteString("paid_until=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }

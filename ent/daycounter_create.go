@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
@@ -97,6 +98,34 @@ func (_c *DayCounterCreate) SetNillablePurgedCalls(v *int) *DayCounterCreate {
 	return _c
 }
 
+// SetOpen sets the "open" field.
+func (_c *DayCounterCreate) SetOpen(v bool) *DayCounterCreate {
+	_c.mutation.SetOpen(v)
+	return _c
+}
+
+// SetNillableOpen sets the "open" field if the given value is not nil.
+func (_c *DayCounterCreate) SetNillableOpen(v *bool) *DayCounterCreate {
+	if v != nil {
+		_c.SetOpen(*v)
+	}
+	return _c
+}
+
+// SetPaidUntil sets the "paid_until" field.
+func (_c *DayCounterCreate) SetPaidUntil(v time.Time) *DayCounterCreate {
+	_c.mutation.SetPaidUntil(v)
+	return _c
+}
+
+// SetNillablePaidUntil sets the "paid_until" field if the given value is not nil.
+func (_c *DayCounterCreate) SetNillablePaidUntil(v *time.Time) *DayCounterCreate {
+	if v != nil {
+		_c.SetPaidUntil(*v)
+	}
+	return _c
+}
+
 // SetSeller sets the "seller" edge to the Seller entity.
 func (_c *DayCounterCreate) SetSeller(v *Seller) *DayCounterCreate {
 	return _c.SetSellerID(v.ID)
@@ -153,6 +182,10 @@ func (_c *DayCounterCreate) defaults() {
 		v := daycounter.DefaultPurgedCalls
 		_c.mutation.SetPurgedCalls(v)
 	}
+	if _, ok := _c.mutation.Open(); !ok {
+		v := daycounter.DefaultOpen
+		_c.mutation.SetOpen(v)
+	}
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -187,6 +220,9 @@ func (_c *DayCounterCreate) check() error {
 	}
 	if _, ok := _c.mutation.PurgedCalls(); !ok {
 		return &ValidationError{Name: "purged_calls", err: errors.New(`ent: missing required field "DayCounter.purged_calls"`)}
+	}
+	if _, ok := _c.mutation.Open(); !ok {
+		return &ValidationError{Name: "open", err: errors.New(`ent: missing required field "DayCounter.open"`)}
 	}
 	if len(_c.mutation.SellerIDs()) == 0 {
 		return &ValidationError{Name: "seller", err: errors.New(`ent: missing required edge "DayCounter.seller"`)}
@@ -241,6 +277,14 @@ func (_c *DayCounterCreate) createSpec() (*DayCounter, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.PurgedCalls(); ok {
 		_spec.SetField(daycounter.FieldPurgedCalls, field.TypeInt, value)
 		_node.PurgedCalls = value
+	}
+	if value, ok := _c.mutation.Open(); ok {
+		_spec.SetField(daycounter.FieldOpen, field.TypeBool, value)
+		_node.Open = value
+	}
+	if value, ok := _c.mutation.PaidUntil(); ok {
+		_spec.SetField(daycounter.FieldPaidUntil, field.TypeTime, value)
+		_node.PaidUntil = &value
 	}
 	if nodes := _c.mutation.SellerIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -365,6 +409,36 @@ func (u *DayCounterUpsert) AddPurgedCalls(v int) *DayCounterUpsert {
 	return u
 }
 
+// SetOpen sets the "open" field.
+func (u *DayCounterUpsert) SetOpen(v bool) *DayCounterUpsert {
+	u.Set(daycounter.FieldOpen, v)
+	return u
+}
+
+// UpdateOpen sets the "open" field to the value that was provided on create.
+func (u *DayCounterUpsert) UpdateOpen() *DayCounterUpsert {
+	u.SetExcluded(daycounter.FieldOpen)
+	return u
+}
+
+// SetPaidUntil sets the "paid_until" field.
+func (u *DayCounterUpsert) SetPaidUntil(v time.Time) *DayCounterUpsert {
+	u.Set(daycounter.FieldPaidUntil, v)
+	return u
+}
+
+// UpdatePaidUntil sets the "paid_until" field to the value that was provided on create.
+func (u *DayCounterUpsert) UpdatePaidUntil() *DayCounterUpsert {
+	u.SetExcluded(daycounter.FieldPaidUntil)
+	return u
+}
+
+// ClearPaidUntil clears the value of the "paid_until" field.
+func (u *DayCounterUpsert) ClearPaidUntil() *DayCounterUpsert {
+	u.SetNull(daycounter.FieldPaidUntil)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -479,6 +553,41 @@ func (u *DayCounterUpsertOne) AddPurgedCalls(v int) *DayCounterUpsertOne {
 func (u *DayCounterUpsertOne) UpdatePurgedCalls() *DayCounterUpsertOne {
 	return u.Update(func(s *DayCounterUpsert) {
 		s.UpdatePurgedCalls()
+	})
+}
+
+// SetOpen sets the "open" field.
+func (u *DayCounterUpsertOne) SetOpen(v bool) *DayCounterUpsertOne {
+	return u.Update(func(s *DayCounterUpsert) {
+		s.SetOpen(v)
+	})
+}
+
+// UpdateOpen sets the "open" field to the value that was provided on create.
+func (u *DayCounterUpsertOne) UpdateOpen() *DayCounterUpsertOne {
+	return u.Update(func(s *DayCounterUpsert) {
+		s.UpdateOpen()
+	})
+}
+
+// SetPaidUntil sets the "paid_until" field.
+func (u *DayCounterUpsertOne) SetPaidUntil(v time.Time) *DayCounterUpsertOne {
+	return u.Update(func(s *DayCounterUpsert) {
+		s.SetPaidUntil(v)
+	})
+}
+
+// UpdatePaidUntil sets the "paid_until" field to the value that was provided on create.
+func (u *DayCounterUpsertOne) UpdatePaidUntil() *DayCounterUpsertOne {
+	return u.Update(func(s *DayCounterUpsert) {
+		s.UpdatePaidUntil()
+	})
+}
+
+// ClearPaidUntil clears the value of the "paid_until" field.
+func (u *DayCounterUpsertOne) ClearPaidUntil() *DayCounterUpsertOne {
+	return u.Update(func(s *DayCounterUpsert) {
+		s.ClearPaidUntil()
 	})
 }
 
@@ -762,6 +871,41 @@ func (u *DayCounterUpsertBulk) AddPurgedCalls(v int) *DayCounterUpsertBulk {
 func (u *DayCounterUpsertBulk) UpdatePurgedCalls() *DayCounterUpsertBulk {
 	return u.Update(func(s *DayCounterUpsert) {
 		s.UpdatePurgedCalls()
+	})
+}
+
+// SetOpen sets the "open" field.
+func (u *DayCounterUpsertBulk) SetOpen(v bool) *DayCounterUpsertBulk {
+	return u.Update(func(s *DayCounterUpsert) {
+		s.SetOpen(v)
+	})
+}
+
+// UpdateOpen sets the "open" field to the value that was provided on create.
+func (u *DayCounterUpsertBulk) UpdateOpen() *DayCounterUpsertBulk {
+	return u.Update(func(s *DayCounterUpsert) {
+		s.UpdateOpen()
+	})
+}
+
+// SetPaidUntil sets the "paid_until" field.
+func (u *DayCounterUpsertBulk) SetPaidUntil(v time.Time) *DayCounterUpsertBulk {
+	return u.Update(func(s *DayCounterUpsert) {
+		s.SetPaidUntil(v)
+	})
+}
+
+// UpdatePaidUntil sets the "paid_until" field to the value that was provided on create.
+func (u *DayCounterUpsertBulk) UpdatePaidUntil() *DayCounterUpsertBulk {
+	return u.Update(func(s *DayCounterUpsert) {
+		s.UpdatePaidUntil()
+	})
+}
+
+// ClearPaidUntil clears the value of the "paid_until" field.
+func (u *DayCounterUpsertBulk) ClearPaidUntil() *DayCounterUpsertBulk {
+	return u.Update(func(s *DayCounterUpsert) {
+		s.ClearPaidUntil()
 	})
 }
 

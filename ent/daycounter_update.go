@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
@@ -91,6 +92,40 @@ func (_u *DayCounterUpdate) AddPurgedCalls(v int) *DayCounterUpdate {
 	return _u
 }
 
+// SetOpen sets the "open" field.
+func (_u *DayCounterUpdate) SetOpen(v bool) *DayCounterUpdate {
+	_u.mutation.SetOpen(v)
+	return _u
+}
+
+// SetNillableOpen sets the "open" field if the given value is not nil.
+func (_u *DayCounterUpdate) SetNillableOpen(v *bool) *DayCounterUpdate {
+	if v != nil {
+		_u.SetOpen(*v)
+	}
+	return _u
+}
+
+// SetPaidUntil sets the "paid_until" field.
+func (_u *DayCounterUpdate) SetPaidUntil(v time.Time) *DayCounterUpdate {
+	_u.mutation.SetPaidUntil(v)
+	return _u
+}
+
+// SetNillablePaidUntil sets the "paid_until" field if the given value is not nil.
+func (_u *DayCounterUpdate) SetNillablePaidUntil(v *time.Time) *DayCounterUpdate {
+	if v != nil {
+		_u.SetPaidUntil(*v)
+	}
+	return _u
+}
+
+// ClearPaidUntil clears the value of the "paid_until" field.
+func (_u *DayCounterUpdate) ClearPaidUntil() *DayCounterUpdate {
+	_u.mutation.ClearPaidUntil()
+	return _u
+}
+
 // Mutation returns the DayCounterMutation object of the builder.
 func (_u *DayCounterUpdate) Mutation() *DayCounterMutation {
 	return _u.mutation
@@ -166,6 +201,15 @@ func (_u *DayCounterUpdate) sqlSave(ctx context.Context) (_node int, err error) 
 	}
 	if value, ok := _u.mutation.AddedPurgedCalls(); ok {
 		_spec.AddField(daycounter.FieldPurgedCalls, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.Open(); ok {
+		_spec.SetField(daycounter.FieldOpen, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.PaidUntil(); ok {
+		_spec.SetField(daycounter.FieldPaidUntil, field.TypeTime, value)
+	}
+	if _u.mutation.PaidUntilCleared() {
+		_spec.ClearField(daycounter.FieldPaidUntil, field.TypeTime)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -249,6 +293,40 @@ func (_u *DayCounterUpdateOne) SetNillablePurgedCalls(v *int) *DayCounterUpdateO
 // AddPurgedCalls adds value to the "purged_calls" field.
 func (_u *DayCounterUpdateOne) AddPurgedCalls(v int) *DayCounterUpdateOne {
 	_u.mutation.AddPurgedCalls(v)
+	return _u
+}
+
+// SetOpen sets the "open" field.
+func (_u *DayCounterUpdateOne) SetOpen(v bool) *DayCounterUpdateOne {
+	_u.mutation.SetOpen(v)
+	return _u
+}
+
+// SetNillableOpen sets the "open" field if the given value is not nil.
+func (_u *DayCounterUpdateOne) SetNillableOpen(v *bool) *DayCounterUpdateOne {
+	if v != nil {
+		_u.SetOpen(*v)
+	}
+	return _u
+}
+
+// SetPaidUntil sets the "paid_until" field.
+func (_u *DayCounterUpdateOne) SetPaidUntil(v time.Time) *DayCounterUpdateOne {
+	_u.mutation.SetPaidUntil(v)
+	return _u
+}
+
+// SetNillablePaidUntil sets the "paid_until" field if the given value is not nil.
+func (_u *DayCounterUpdateOne) SetNillablePaidUntil(v *time.Time) *DayCounterUpdateOne {
+	if v != nil {
+		_u.SetPaidUntil(*v)
+	}
+	return _u
+}
+
+// ClearPaidUntil clears the value of the "paid_until" field.
+func (_u *DayCounterUpdateOne) ClearPaidUntil() *DayCounterUpdateOne {
+	_u.mutation.ClearPaidUntil()
 	return _u
 }
 
@@ -357,6 +435,15 @@ func (_u *DayCounterUpdateOne) sqlSave(ctx context.Context) (_node *DayCounter, 
 	}
 	if value, ok := _u.mutation.AddedPurgedCalls(); ok {
 		_spec.AddField(daycounter.FieldPurgedCalls, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.Open(); ok {
+		_spec.SetField(daycounter.FieldOpen, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.PaidUntil(); ok {
+		_spec.SetField(daycounter.FieldPaidUntil, field.TypeTime, value)
+	}
+	if _u.mutation.PaidUntilCleared() {
+		_spec.ClearField(daycounter.FieldPaidUntil, field.TypeTime)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &DayCounter{config: _u.config}

@@ -3404,6 +3404,8 @@ type DayCounterMutation struct {
 	prefix          *string
 	purged_calls    *int
 	addpurged_calls *int
+	open            *bool
+	paid_until      *time.Time
 	clearedFields   map[string]struct{}
 	seller          *pulid.ID
 	clearedseller   bool
@@ -3862,6 +3864,91 @@ func (m *DayCounterMutation) ResetPurgedCalls() {
 	m.addpurged_calls = nil
 }
 
+// SetOpen sets the "open" field.
+func (m *DayCounterMutation) SetOpen(b bool) {
+	m.open = &b
+}
+
+// Open returns the value of the "open" field in the mutation.
+func (m *DayCounterMutation) Open() (r bool, exists bool) {
+	v := m.open
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOpen returns the old "open" field's value of the DayCounter entity.
+// If the DayCounter object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DayCounterMutation) OldOpen(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOpen is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOpen requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOpen: %w", err)
+	}
+	return oldValue.Open, nil
+}
+
+// ResetOpen resets all changes to the "open" field.
+func (m *DayCounterMutation) ResetOpen() {
+	m.open = nil
+}
+
+// SetPaidUntil sets the "paid_until" field.
+func (m *DayCounterMutation) SetPaidUntil(t time.Time) {
+	m.paid_until = &t
+}
+
+// PaidUntil returns the value of the "paid_until" field in the mutation.
+func (m *DayCounterMutation) PaidUntil() (r time.Time, exists bool) {
+	v := m.paid_until
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPaidUntil returns the old "paid_until" field's value of the DayCounter entity.
+// If the DayCounter object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DayCounterMutation) OldPaidUntil(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPaidUntil is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPaidUntil requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPaidUntil: %w", err)
+	}
+	return oldValue.PaidUntil, nil
+}
+
+// ClearPaidUntil clears the value of the "paid_until" field.
+func (m *DayCounterMutation) ClearPaidUntil() {
+	m.paid_until = nil
+	m.clearedFields[daycounter.FieldPaidUntil] = struct{}{}
+}
+
+// PaidUntilCleared returns if the "paid_until" field was cleared in this mutation.
+func (m *DayCounterMutation) PaidUntilCleared() bool {
+	_, ok := m.clearedFields[daycounter.FieldPaidUntil]
+	return ok
+}
+
+// ResetPaidUntil resets all changes to the "paid_until" field.
+func (m *DayCounterMutation) ResetPaidUntil() {
+	m.paid_until = nil
+	delete(m.clearedFields, daycounter.FieldPaidUntil)
+}
+
 // ClearSeller clears the "seller" edge to the Seller entity.
 func (m *DayCounterMutation) ClearSeller() {
 	m.clearedseller = true
@@ -3923,7 +4010,7 @@ func (m *DayCounterMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *DayCounterMutation) Fields() []string {
-	fields := make([]string, 0, 7)
+	fields := make([]string, 0, 9)
 	if m.seller != nil {
 		fields = append(fields, daycounter.FieldSellerID)
 	}
@@ -3944,6 +4031,12 @@ func (m *DayCounterMutation) Fields() []string {
 	}
 	if m.purged_calls != nil {
 		fields = append(fields, daycounter.FieldPurgedCalls)
+	}
+	if m.open != nil {
+		fields = append(fields, daycounter.FieldOpen)
+	}
+	if m.paid_until != nil {
+		fields = append(fields, daycounter.FieldPaidUntil)
 	}
 	return fields
 }
@@ -3967,6 +4060,10 @@ func (m *DayCounterMutation) Field(name string) (ent.Value, bool) {
 		return m.Prefix()
 	case daycounter.FieldPurgedCalls:
 		return m.PurgedCalls()
+	case daycounter.FieldOpen:
+		return m.Open()
+	case daycounter.FieldPaidUntil:
+		return m.PaidUntil()
 	}
 	return nil, false
 }
@@ -3990,6 +4087,10 @@ func (m *DayCounterMutation) OldField(ctx context.Context, name string) (ent.Val
 		return m.OldPrefix(ctx)
 	case daycounter.FieldPurgedCalls:
 		return m.OldPurgedCalls(ctx)
+	case daycounter.FieldOpen:
+		return m.OldOpen(ctx)
+	case daycounter.FieldPaidUntil:
+		return m.OldPaidUntil(ctx)
 	}
 	return nil, fmt.Errorf("unknown DayCounter field %s", name)
 }
@@ -4047,6 +4148,20 @@ func (m *DayCounterMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetPurgedCalls(v)
+		return nil
+	case daycounter.FieldOpen:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOpen(v)
+		return nil
+	case daycounter.FieldPaidUntil:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPaidUntil(v)
 		return nil
 	}
 	return fmt.Errorf("unknown DayCounter field %s", name)
@@ -4140,7 +4255,11 @@ func (m *DayCounterMutation) AddField(name string, value ent.Value) error {
 // ClearedFields returns all nullable fields that were cleared during this
 // mutation.
 func (m *DayCounterMutation) ClearedFields() []string {
-	return nil
+	var fields []string
+	if m.FieldCleared(daycounter.FieldPaidUntil) {
+		fields = append(fields, daycounter.FieldPaidUntil)
+	}
+	return fields
 }
 
 // FieldCleared returns a boolean indicating if a field with the given name was
@@ -4153,6 +4272,11 @@ func (m *DayCounterMutation) FieldCleared(name string) bool {
 // ClearField clears the value of the field with the given name. It returns an
 // error if the field is not defined in the schema.
 func (m *DayCounterMutation) ClearField(name string) error {
+	switch name {
+	case daycounter.FieldPaidUntil:
+		m.ClearPaidUntil()
+		return nil
+	}
 	return fmt.Errorf("unknown DayCounter nullable field %s", name)
 }
 
@@ -4180,6 +4304,12 @@ func (m *DayCounterMutation) ResetField(name string) error {
 		return nil
 	case daycounter.FieldPurgedCalls:
 		m.ResetPurgedCalls()
+		return nil
+	case daycounter.FieldOpen:
+		m.ResetOpen()
+		return nil
+	case daycounter.FieldPaidUntil:
+		m.ResetPaidUntil()
 		return nil
 	}
 	return fmt.Errorf("unknown DayCounter field %s", name)

@@ -177,6 +177,10 @@ func init() {
 	daycounterDescPurgedCalls := daycounterFields[6].Descriptor()
 	// daycounter.DefaultPurgedCalls holds the default value on creation for the purged_calls field.
 	daycounter.DefaultPurgedCalls = daycounterDescPurgedCalls.Default.(int)
+	// daycounterDescOpen is the schema descriptor for open field.
+	daycounterDescOpen := daycounterFields[7].Descriptor()
+	// daycounter.DefaultOpen holds the default value on creation for the open field.
+	daycounter.DefaultOpen = daycounterDescOpen.Default.(bool)
 	leaseFields := schema.Lease{}.Fields()
 	_ = leaseFields
 	// leaseDescName is the schema descriptor for name field.

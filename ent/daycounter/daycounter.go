@@ -26,6 +26,10 @@ const (
 	FieldPrefix = "prefix"
 	// FieldPurgedCalls holds the string denoting the purged_calls field in the database.
 	FieldPurgedCalls = "purged_calls"
+	// FieldOpen holds the string denoting the open field in the database.
+	FieldOpen = "open"
+	// FieldPaidUntil holds the string denoting the paid_until field in the database.
+	FieldPaidUntil = "paid_until"
 	// EdgeSeller holds the string denoting the seller edge name in mutations.
 	EdgeSeller = "seller"
 	// Table holds the table name of the daycounter in the database.
@@ -49,6 +53,8 @@ var Columns = []string{
 	FieldMaxNumber,
 	FieldPrefix,
 	FieldPurgedCalls,
+	FieldOpen,
+	FieldPaidUntil,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -74,6 +80,8 @@ var (
 	PrefixValidator func(string) error
 	// DefaultPurgedCalls holds the default value on creation for the "purged_calls" field.
 	DefaultPurgedCalls int
+	// DefaultOpen holds the default value on creation for the "open" field.
+	DefaultOpen bool
 )
 
 // OrderOption defines the ordering options for the DayCounter queries.
@@ -117,6 +125,16 @@ func ByPrefix(opts ...sql.OrderTermOption) OrderOption {
 // ByPurgedCalls orders the results by the purged_calls field.
 func ByPurgedCalls(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldPurgedCalls, opts...).ToFunc()
+}
+
+// ByOpen orders the results by the open field.
+func ByOpen(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldOpen, opts...).ToFunc()
+}
+
+// ByPaidUntil orders the results by the paid_until field.
+func ByPaidUntil(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPaidUntil, opts...).ToFunc()
 }
 
 // BySellerField orders the results by seller field.

@@ -5,6 +5,7 @@ package daycounter
 import (
 	"callme/ent/predicate"
 	"callme/internal/pulid"
+	"time"
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
@@ -88,6 +89,16 @@ func Prefix(v string) predicate.DayCounter {
 // PurgedCalls applies equality check predicate on the "purged_calls" field. It's identical to PurgedCallsEQ.
 func PurgedCalls(v int) predicate.DayCounter {
 	return predicate.DayCounter(sql.FieldEQ(FieldPurgedCalls, v))
+}
+
+// Open applies equality check predicate on the "open" field. It's identical to OpenEQ.
+func Open(v bool) predicate.DayCounter {
+	return predicate.DayCounter(sql.FieldEQ(FieldOpen, v))
+}
+
+// PaidUntil applies equality check predicate on the "paid_until" field. It's identical to PaidUntilEQ.
+func PaidUntil(v time.Time) predicate.DayCounter {
+	return predicate.DayCounter(sql.FieldEQ(FieldPaidUntil, v))
 }
 
 // SellerIDEQ applies the EQ predicate on the "seller_id" field.
@@ -423,6 +434,66 @@ func PurgedCallsLT(v int) predicate.DayCounter {
 // PurgedCallsLTE applies the LTE predicate on the "purged_calls" field.
 func PurgedCallsLTE(v int) predicate.DayCounter {
 	return predicate.DayCounter(sql.FieldLTE(FieldPurgedCalls, v))
+}
+
+// OpenEQ applies the EQ predicate on the "open" field.
+func OpenEQ(v bool) predicate.DayCounter {
+	return predicate.DayCounter(sql.FieldEQ(FieldOpen, v))
+}
+
+// OpenNEQ applies the NEQ predicate on the "open" field.
+func OpenNEQ(v bool) predicate.DayCounter {
+	return predicate.DayCounter(sql.FieldNEQ(FieldOpen, v))
+}
+
+// PaidUntilEQ applies the EQ predicate on the "paid_until" field.
+func PaidUntilEQ(v time.Time) predicate.DayCounter {
+	return predicate.DayCounter(sql.FieldEQ(FieldPaidUntil, v))
+}
+
+// PaidUntilNEQ applies the NEQ predicate on the "paid_until" field.
+func PaidUntilNEQ(v time.Time) predicate.DayCounter {
+	return predicate.DayCounter(sql.FieldNEQ(FieldPaidUntil, v))
+}
+
+// PaidUntilIn applies the In predicate on the "paid_until" field.
+func PaidUntilIn(vs ...time.Time) predicate.DayCounter {
+	return predicate.DayCounter(sql.FieldIn(FieldPaidUntil, vs...))
+}
+
+// PaidUntilNotIn applies the NotIn predicate on the "paid_until" field.
+func PaidUntilNotIn(vs ...time.Time) predicate.DayCounter {
+	return predicate.DayCounter(sql.FieldNotIn(FieldPaidUntil, vs...))
+}
+
+// PaidUntilGT applies the GT predicate on the "paid_until" field.
+func PaidUntilGT(v time.Time) predicate.DayCounter {
+	return predicate.DayCounter(sql.FieldGT(FieldPaidUntil, v))
+}
+
+// PaidUntilGTE applies the GTE predicate on the "paid_until" field.
+func PaidUntilGTE(v time.Time) predicate.DayCounter {
+	return predicate.DayCounter(sql.FieldGTE(FieldPaidUntil, v))
+}
+
+// PaidUntilLT applies the LT predicate on the "paid_until" field.
+func PaidUntilLT(v time.Time) predicate.DayCounter {
+	return predicate.DayCounter(sql.FieldLT(FieldPaidUntil, v))
+}
+
+// PaidUntilLTE applies the LTE predicate on the "paid_until" field.
+func PaidUntilLTE(v time.Time) predicate.DayCounter {
+	return predicate.DayCounter(sql.FieldLTE(FieldPaidUntil, v))
+}
+
+// PaidUntilIsNil applies the IsNil predicate on the "paid_until" field.
+func PaidUntilIsNil() predicate.DayCounter {
+	return predicate.DayCounter(sql.FieldIsNull(FieldPaidUntil))
+}
+
+// PaidUntilNotNil applies the NotNil predicate on the "paid_until" field.
+func PaidUntilNotNil() predicate.DayCounter {
+	return predicate.DayCounter(sql.FieldNotNull(FieldPaidUntil))
 }
 
 // HasSeller applies the HasEdge predicate on the "seller" edge.

@@ -153,6 +153,8 @@ var (
 		{Name: "max_number", Type: field.TypeInt},
 		{Name: "prefix", Type: field.TypeString, Size: 4, Default: ""},
 		{Name: "purged_calls", Type: field.TypeInt, Default: 0},
+		{Name: "open", Type: field.TypeBool, Default: false},
+		{Name: "paid_until", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "seller_id", Type: field.TypeString, Size: 28},
 	}
 	// DayCountersTable holds the schema information for the "day_counters" table.
@@ -163,7 +165,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "day_counters_sellers_counters",
-				Columns:    []*schema.Column{DayCountersColumns[7]},
+				Columns:    []*schema.Column{DayCountersColumns[9]},
 				RefColumns: []*schema.Column{SellersColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -172,7 +174,7 @@ var (
 			{
 				Name:    "daycounter_seller_id_business_day",
 				Unique:  true,
-				Columns: []*schema.Column{DayCountersColumns[7], DayCountersColumns[1]},
+				Columns: []*schema.Column{DayCountersColumns[9], DayCountersColumns[1]},
 			},
 		},
 	}

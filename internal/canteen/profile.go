@@ -188,6 +188,9 @@ func (s *Service) RenewSeller(ctx context.Context, sellerID pulid.ID, months int
 		if out, err = tx.Seller.UpdateOneID(st.ID).SetPaidUntil(until).Save(ctx); err != nil {
 			return err
 		}
+		if err := s.writeCounterState(ctx, tx, out); err != nil {
+			return err
+		}
 		return s.record(ctx, tx, a, "renewSeller", st.ID, fmt.Sprintf("+%d months, paid until %s", months, until.Format(time.RFC3339)))
 	})
 	if err != nil {

@@ -244,6 +244,9 @@ func (s *Service) SetOpen(ctx context.Context, sellerID pulid.ID, open bool) (*e
 		if out, err = tx.Seller.UpdateOneID(st.ID).SetOpen(open).Save(ctx); err != nil {
 			return err
 		}
+		if err := s.writeCounterState(ctx, tx, out); err != nil {
+			return err
+		}
 		return s.audit(ctx, tx, a, "setOpen", st.ID, fmt.Sprintf("open=%t", open))
 	})
 	if err != nil {

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"callme/ent"
+	"callme/internal/store/storetest"
+)
+
+// counterState reads what the day's counter rows of a stall say about it
+// (the fast fetch checks them instead of the seller row), next to what the
+// seller row says: n counter rows, how many of them match the seller.
+func counterState(t *testing.T, db *ent.Client, stall string) (rows, same int) {
+	t.Helper()
+	r, err := db.QueryContext(context.Background(),
+		"SELECT COUNT(*), COALESCE(SUM(d.open = s.open AND d.paid_until = s.paid_until), 0) FROM day_counters d JOIN sellers s ON s.id = d.seller_id WHERE d.seller_id = ?", stall)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if !r.Next() {
+		t.Fatal("no row")
+	}
+	if err := r.Scan(&rows, &same); err != nil {
+		t.Fatal(err)
+	}
+	return rows, same
+}
+
+// TestCounterKeepsTheStallsState: the day's counter row carries the stall's
+// open switch and paid term, which setOpen and renewSeller write with the
+// seller's, so a fetch on another instance, which reads only the counter on
+// MariaDB's fast path, refuses a stall closed or out of its term at once,
+// and issues again, on the fast path, once it is reopened or renewed.
+func TestCounterKeepsTheStallsState(t *testing.T) {
+	for _, e := range storetest.Engines() {
+		t.Run(e.Name, func(t *testing.T) {
+			var general atomic.Int64 // tickets inserted by the general path (ent's INSERT alone)
+			hook := func(c *config) {
+				c.sqlHook = func(q string) {
+					if strings.HasPrefix(q, "INSERT INTO `tickets`") {
+						general.Add(1)
+					}
+				}
+			}
+			s := instancesOn(t, e, hook)
+			seller, stall := s[0].openStall(t, "noodles", "A")
+			admin := s[0].login(t, "SELLER", "admin")
+			customer := s[1].login(t, "CUSTOMER", "zhang")
+			db := s[0].app.db.Client
+			fetch := func(token string) gqlResponse {
+				return s[1].query(t, token, `mutation($s: ID!) { fetch(input: {sellerId: $s}) { id } }`, map[string]any{"s": stall})
+			}
+			// Each step fetches as the customer and as the seller (a walk-up,
+			// the one whose fast path the test asserts: the customer's
+			// refused fetches at a closed stall count as takes, and take
+			// them past the cap onto the general path), then reads the row.
+			check := func(step string, wantCode string) {
+				t.Helper()
+				for _, token := range []string{customer, seller} {
+					before := general.Load()
+					r := fetch(token)
+					if r.code() != wantCode {
+						t.Errorf("%s: fetch answered %q %+v, want %q", step, r.code(), r.Errors, wantCode)
+					}
+					if token == seller && wantCode == "" && e.Name == "mysql" && general.Load() != before {
+						t.Errorf("%s: the seller's fetch took the general path", step)
+					}
+				}
+				if n, same := counterState(t, db, stall); n != 1 || same != 1 {
+					t.Errorf("%s: %d counter rows, %d with the stall's state, want 1 and 1", step, n, same)
+				}
+			}
+			check("open", "")
+			s[0].ok(t, seller, `mutation($id: ID!) { setOpen(sellerId: $id, open: false) { open } }`, map[string]any{"id": stall}, nil)
+			check("closed", "SELLER_CLOSED")
+			s[0].ok(t, seller, `mutation($id: ID!) { setOpen(sellerId: $id, open: true) { open } }`, map[string]any{"id": stall}, nil)
+			check("reopened", "")
+			// The term ends (the clock ends it, on both rows alike; nothing
+			// in callme shortens it).
+			ended := time.Now().Add(-time.Minute).UTC()
+			for _, q := range []string{"UPDATE sellers SET paid_until = ? WHERE id = ?", "UPDATE day_counters SET paid_until = ? WHERE seller_id = ?"} {
+				if _, err := db.ExecContext(context.Background(), q, ended, stall); err != nil {
+					t.Fatal(err)
+				}
+			}
+			check("term over", "SELLER_INACTIVE")
+			s[0].ok(t, admin, `mutation($id: ID!) { renewSeller(sellerId: $id, months: 1) { paidUntil } }`, map[string]any{"id": stall}, nil)
+			check("renewed", "")
+		})
+	}
+}
+
+// TestNewCounterWaitsForTheSellerLock: the day's first fetch makes the
+// stall's counter row from the seller row under a share lock, so a write
+// of the seller in progress (setOpen(false), here by hand) is either in the
+// copy or waits for it. Without the lock the fetch read the stall as open,
+// made a counter row that said so, and issued a number at a stall whose
+// closing had committed.
+func TestNewCounterWaitsForTheSellerLock(t *testing.T) {
+	e := mysqlEngine(t) // SQLite has one writer
+	dsn := e.DSN(t)
+	ctx := context.Background()
+	s := startServer(t, e, noRateLimits, func(c *config) { c.DB = dsn })
+	_, stall := s.openStall(t, "noodles", "A") // no counter row yet
+	token := s.login(t, "CUSTOMER", "early")
+
+	raw := rawDB(t, dsn)
+	closing, err := raw.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closing.Rollback()
+	if _, err := closing.ExecContext(ctx, "UPDATE `sellers` SET `open` = 0 WHERE `id` = ?", stall); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan gqlResponse, 1)
+	go func() {
+		done <- s.query(t, token, `mutation($s: ID!) { fetch(input: {sellerId: $s}) { id } }`, map[string]any{"s": stall})
+	}()
+	waitForLockWait(t, raw, "the day's first fetch never waited for the seller row")
+	if err := closing.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-done; r.code() != "SELLER_CLOSED" {
+		t.Errorf("the day's first fetch after the stall closed: %q %+v, want SELLER_CLOSED", r.code(), r.Errors)
+	}
+	var open int
+	if err := raw.QueryRowContext(ctx, "SELECT COUNT(*) FROM `day_counters` WHERE `seller_id` = ? AND `open`", stall).Scan(&open); err != nil || open != 0 {
+		t.Errorf("%d counter rows say the closed stall is open (%v)", open, err)
+	}
+}
+
+// waitForLockWait waits until a transaction in this test's database waits
+// for a row lock (other tests' servers share MariaDB; INNODB_TRX is
+// refreshed at most every 100 ms).
+func waitForLockWait(t *testing.T, raw *sql.DB, never string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		var waiting int
+		if err := raw.QueryRow("SELECT COUNT(*) FROM information_schema.INNODB_TRX t JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id WHERE t.trx_state = 'LOCK WAIT' AND p.DB = DATABASE()").Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(never)
+		}
+		time.Sleep(150 * time.Millisecond)
+	}
+}
