@@ -339,6 +339,7 @@ type rawFetcher struct {
 	lite      bool // SQLite: no FOR UPDATE (BEGIN IMMEDIATE holds the one write lock), RETURNING for the minimal one
 	loc       *time.Location
 	hasPrefix bool // day_counters.prefix exists (the counter keeps the day's prefix)
+	hasState  bool // day_counters.open exists (the counter keeps the stall's switch and term)
 }
 
 func newRawFetcher(ctx context.Context, db *sql.DB, lite bool) (*rawFetcher, error) {
@@ -347,15 +348,27 @@ func newRawFetcher(ctx context.Context, db *sql.DB, lite bool) (*rawFetcher, err
 		return nil, err
 	}
 	r := &rawFetcher{db: db, loc: loc, lite: lite}
-	var n int
-	if lite {
-		err = db.QueryRowContext(ctx, `SELECT COUNT(*) FROM pragma_table_info('day_counters') WHERE name = 'prefix'`).Scan(&n)
-	} else {
-		err = db.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.COLUMNS
-		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'day_counters' AND COLUMN_NAME = 'prefix'`).Scan(&n)
+	if r.hasPrefix, err = r.hasColumn(ctx, "prefix"); err != nil {
+		return nil, err
 	}
-	r.hasPrefix = n > 0
-	return r, err
+	if r.hasState, err = r.hasColumn(ctx, "open"); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// hasColumn tells whether day_counters has the column, so the bench runs
+// against older revisions of callme too.
+func (r *rawFetcher) hasColumn(ctx context.Context, name string) (bool, error) {
+	var n int
+	var err error
+	if r.lite {
+		err = r.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM pragma_table_info('day_counters') WHERE name = ?`, name).Scan(&n)
+	} else {
+		err = r.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.COLUMNS
+		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'day_counters' AND COLUMN_NAME = ?`, name).Scan(&n)
+	}
+	return n > 0, err
 }
 
 // businessDay is callme's default: Asia/Shanghai, days start at 04:00.
@@ -616,9 +629,12 @@ func (r *rawFetcher) primeCounters(ctx context.Context, stalls []stall) error {
 	day := r.businessDay(time.Now())
 	for _, st := range stalls {
 		var err error
-		if r.hasPrefix {
+		switch {
+		case r.hasState:
+			_, err = r.db.ExecContext(ctx, "INSERT INTO `day_counters` (`business_day`, `last_number`, `issued`, `max_number`, `prefix`, `seller_id`, `open`, `paid_until`) SELECT ?, 0, 0, `max_number`, `prefix`, `id`, `open`, `paid_until` FROM `sellers` WHERE `id` = ?", day, st.ID)
+		case r.hasPrefix:
 			_, err = r.db.ExecContext(ctx, "INSERT INTO `day_counters` (`business_day`, `last_number`, `issued`, `max_number`, `prefix`, `seller_id`) SELECT ?, 0, 0, `max_number`, `prefix`, `id` FROM `sellers` WHERE `id` = ?", day, st.ID)
-		} else {
+		default:
 			_, err = r.db.ExecContext(ctx, "INSERT INTO `day_counters` (`business_day`, `last_number`, `issued`, `max_number`, `seller_id`) SELECT ?, 0, 0, `max_number`, `id` FROM `sellers` WHERE `id` = ?", day, st.ID)
 		}
 		if err != nil {
