@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -154,4 +156,67 @@ func waitForLockWait(t *testing.T, raw *sql.DB, never string) {
 		}
 		time.Sleep(150 * time.Millisecond)
 	}
+}
+
+// TestCloseUnderFetchLoad: a seller closes and reopens the stall, and the
+// admin renews its term, while fetches keep two instances busy at it. Each
+// change succeeds (a fetch locks its counter row, then its ticket's
+// foreign key share-locks the seller row: setOpen that locked the seller
+// first deadlocked with the fetches in flight and, under this load, lost
+// most of its retries), and a fetch that starts after setOpen(false)
+// returned is refused on the other instance.
+func TestCloseUnderFetchLoad(t *testing.T) {
+	mysqlEngine(t) // SQLite has one writer: no cycle to make
+	s := racingInstances(t)
+	seller, stall := s[0].openStallWith(t, "Busy", map[string]any{"prefix": "A", "maxNumber": 9999})
+	admin := s[0].login(t, "SELLER", "admin")
+	customers := make([]string, 4)
+	for i := range customers {
+		customers[i] = s[i%2].login(t, "CUSTOMER", fmt.Sprintf("busy%d", i))
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var unexpected atomic.Int64
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			token := seller // walk-ups, and a few customers (who reach the cap)
+			if i%4 == 0 {
+				token = customers[i/4]
+			}
+			for ctx.Err() == nil {
+				r := s[i%2].query(t, token, fetchDoc, map[string]any{"s": stall})
+				switch r.code() {
+				case "", "SELLER_CLOSED", "RATE_LIMITED":
+				default:
+					if unexpected.Add(1) == 1 {
+						t.Errorf("a fetch under load answered %q %+v", r.code(), r.Errors)
+					}
+				}
+			}
+		}()
+	}
+	setOpen := `mutation($id: ID!, $o: Boolean!) { setOpen(sellerId: $id, open: $o) { open } }`
+	for k := range 20 {
+		time.Sleep(10 * time.Millisecond)
+		if r := s[k%2].query(t, seller, setOpen, map[string]any{"id": stall, "o": false}); r.code() != "" {
+			t.Errorf("close %d under load: %q %+v", k, r.code(), r.Errors)
+			continue
+		}
+		if r := s[(k+1)%2].query(t, seller, fetchDoc, map[string]any{"s": stall}); r.code() != "SELLER_CLOSED" {
+			t.Errorf("close %d: a fetch after it returned answered %q, want SELLER_CLOSED", k, r.code())
+		}
+		time.Sleep(10 * time.Millisecond)
+		if r := s[(k+1)%2].query(t, seller, setOpen, map[string]any{"id": stall, "o": true}); r.code() != "" {
+			t.Errorf("reopen %d under load: %q %+v", k, r.code(), r.Errors)
+		}
+		if k%5 == 0 {
+			if r := s[k%2].query(t, admin, `mutation($id: ID!) { renewSeller(sellerId: $id, months: 1) { paidUntil } }`, map[string]any{"id": stall}); r.code() != "" {
+				t.Errorf("renew %d under load: %q %+v", k, r.code(), r.Errors)
+			}
+		}
+	}
+	stop()
+	wg.Wait()
 }

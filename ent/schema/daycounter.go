@@ -13,9 +13,9 @@ import (
 )
 
 // DayCounter is the numbering state of one seller on one business day. Every
-// fetch locks this row, which serialises issuing at a stall without touching
-// the seller row or other stalls; it carries the seller's open switch and
-// paid term so that a fetch needs no other row.
+// fetch locks this row, which serialises issuing at a stall without locking
+// other stalls; it carries the seller's open switch and paid term so that
+// a fetch reads no other row to check them.
 type DayCounter struct{ ent.Schema }
 
 func (DayCounter) Fields() []ent.Field {
@@ -35,9 +35,9 @@ func (DayCounter) Fields() []ent.Field {
 		field.Int("purged_calls").Default(0),
 		// open and paid_until are the seller's, kept on the row every fetch
 		// locks so the fast fetch's counter UPDATE checks them without
-		// reading the seller: canteen's ensureCounter copies them under a
+		// reading the seller: canteen's newCounter copies them under a
 		// share lock of the seller row, and SetOpen and RenewSeller write
-		// them with the seller's in one transaction.
+		// them with the seller's in one transaction (writeSellerState).
 		field.Bool("open").Default(false),
 		field.Time("paid_until").SchemaType(mysqlTime()).Optional().Nillable(),
 	}

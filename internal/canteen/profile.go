@@ -173,25 +173,26 @@ func (s *Service) RenewSeller(ctx context.Context, sellerID pulid.ID, months int
 	}
 	var out *ent.Seller
 	err = s.inTx(ctx, func(tx *txn) error {
-		st, err := tx.Seller.Get(ctx, sellerID)
-		if ent.IsNotFound(err) {
-			return Errorf(CodeNotFound, "no such seller")
-		}
+		var until time.Time
+		out, err = s.writeSellerState(ctx, tx, sellerID, func() (*ent.Seller, error) {
+			st, err := tx.Seller.Get(ctx, sellerID)
+			if ent.IsNotFound(err) {
+				return nil, Errorf(CodeNotFound, "no such seller")
+			}
+			if err != nil {
+				return nil, err
+			}
+			from := s.now()
+			if st.PaidUntil != nil && st.PaidUntil.After(from) {
+				from = *st.PaidUntil
+			}
+			until = from.AddDate(0, months, 0)
+			return tx.Seller.UpdateOneID(st.ID).SetPaidUntil(until).Save(ctx)
+		})
 		if err != nil {
 			return err
 		}
-		from := s.now()
-		if st.PaidUntil != nil && st.PaidUntil.After(from) {
-			from = *st.PaidUntil
-		}
-		until := from.AddDate(0, months, 0)
-		if out, err = tx.Seller.UpdateOneID(st.ID).SetPaidUntil(until).Save(ctx); err != nil {
-			return err
-		}
-		if err := s.writeCounterState(ctx, tx, out); err != nil {
-			return err
-		}
-		return s.record(ctx, tx, a, "renewSeller", st.ID, fmt.Sprintf("+%d months, paid until %s", months, until.Format(time.RFC3339)))
+		return s.record(ctx, tx, a, "renewSeller", sellerID, fmt.Sprintf("+%d months, paid until %s", months, until.Format(time.RFC3339)))
 	})
 	if err != nil {
 		return nil, err

@@ -241,10 +241,10 @@ func (s *Service) SetOpen(ctx context.Context, sellerID pulid.ID, open bool) (*e
 	}
 	var out *ent.Seller
 	err = s.inTx(ctx, func(tx *txn) error {
-		if out, err = tx.Seller.UpdateOneID(st.ID).SetOpen(open).Save(ctx); err != nil {
-			return err
-		}
-		if err := s.writeCounterState(ctx, tx, out); err != nil {
+		out, err = s.writeSellerState(ctx, tx, st.ID, func() (*ent.Seller, error) {
+			return tx.Seller.UpdateOneID(st.ID).SetOpen(open).Save(ctx)
+		})
+		if err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, a, "setOpen", st.ID, fmt.Sprintf("open=%t", open))

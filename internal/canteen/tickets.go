@@ -212,11 +212,12 @@ const (
 	idempotencyIndex  = "ticket_issued_by_idempotency_key"
 )
 
-// fetchFast issues a number on MySQL in one round trip: a batch of the
-// counter UPDATE, which checks the stall is open and paid (and, for a
-// customer, that they are under the cap: customerCounterUpdate, behind the
-// lock of their user row), takes the next number and leaves it in
-// LAST_INSERT_ID; the ticket's INSERT, which reads the number from there
+// fetchFast issues a number on MySQL in one round trip: a batch of (for a
+// customer) the UPDATE of their user row that adds this take while took
+// proves them under the cap (takeWithinCap); the counter UPDATE, which
+// checks the stall is open and paid and, for a customer, that the first
+// UPDATE took (customerCounterUpdate), takes the next number and leaves it
+// in LAST_INSERT_ID; the ticket's INSERT, which reads the number from there
 // and inserts only if the UPDATE took one (ticketAfterCounter); and COMMIT.
 // The transaction begins with its first statement (store: no START
 // TRANSACTION). A note that must be recorded for review (content security)
@@ -550,7 +551,7 @@ func (s *Service) lockUser(ctx context.Context, tx *txn, uid pulid.ID) error {
 
 // countTake adds a customer's take of a ticket of day (a fetch or a claim
 // on the general path) to users.took, which the fast fetch trusts to bound
-// their active tickets (tookUpdate). The caller holds the user row
+// their active tickets (takeWithinCap). The caller holds the user row
 // (lockUser); a transaction that rolls back takes the take back. A
 // reopened ticket needs none: it was counted when it was taken.
 func (s *Service) countTake(ctx context.Context, tx *txn, uid pulid.ID, day int) error {
@@ -601,8 +602,21 @@ func (s *Service) ensureCounter(ctx context.Context, sellerID pulid.ID) (dayCoun
 	if c, ok := s.counters.Load(sellerID); ok && c.(dayCounter).day == day {
 		return c.(dayCounter), nil
 	}
+	// Most calls find the row another instance made: read it without
+	// locks. Only a missing row takes the seller's share lock, whose
+	// INSERT could otherwise wait for a counter row setOpen holds while
+	// holding what setOpen waits for.
+	row, err := s.db.DayCounter.Query().Where(daycounter.SellerID(sellerID), daycounter.BusinessDay(day)).Only(ctx)
+	if err == nil {
+		c := dayCounter{day: day, prefix: row.Prefix, maxNumber: row.MaxNumber}
+		s.counters.Store(sellerID, c)
+		return c, nil
+	}
+	if !ent.IsNotFound(err) {
+		return dayCounter{}, err
+	}
 	var c dayCounter
-	err := s.inTx(ctx, func(tx *txn) error {
+	err = s.inTx(ctx, func(tx *txn) error {
 		create, err := s.newCounter(ctx, tx, sellerID, day)
 		if err != nil {
 			return err
@@ -655,16 +669,42 @@ func (s *Service) newCounter(ctx context.Context, tx *txn, sellerID pulid.ID, da
 		SetOpen(st.Open).SetNillablePaidUntil(st.PaidUntil), nil
 }
 
+// writeSellerState runs write, which updates a stall's seller row (its
+// open switch or paid term), and writes the row's new state to the stall's
+// counter rows that a fetch may still use (writeCounterState), in one
+// transaction, taking locks in a fetch's order: the counter rows first
+// (a fetch locks its counter row, then its ticket's INSERT share-locks the
+// seller row through the foreign key), then the seller row. Locking the
+// seller first deadlocked with every fetch in flight, and under a lunch
+// queue the close lost every retry. The counter rows are written after
+// the seller row, so a row newCounter made meanwhile (it holds the
+// seller's share lock until it commits, which the seller's UPDATE waits
+// for) is written too.
+func (s *Service) writeSellerState(ctx context.Context, tx *txn, sellerID pulid.ID, write func() (*ent.Seller, error)) (*ent.Seller, error) {
+	if s.forUpdate() {
+		if _, err := tx.DayCounter.Query().Where(s.usableCounters(sellerID)...).ForUpdate().IDs(ctx); err != nil {
+			return nil, err
+		}
+	}
+	st, err := write()
+	if err != nil {
+		return nil, err
+	}
+	return st, s.writeCounterState(ctx, tx, st)
+}
+
+// usableCounters are a stall's counter rows a fetch may still use: from two
+// business days ago on, so an instance whose clock lags a little, or that
+// computed its day just before the day turned, reads the stall's state too.
+func (s *Service) usableCounters(sellerID pulid.ID) []predicate.DayCounter {
+	return []predicate.DayCounter{daycounter.SellerID(sellerID), daycounter.BusinessDayGTE(s.BusinessDay(s.now().Add(-48 * time.Hour)))}
+}
+
 // writeCounterState writes a stall's open switch and paid term, as st (the
-// seller row this transaction just wrote) has them, to its counter rows
-// that a fetch may still use: from two business days ago on, so an
-// instance whose clock lags a little, or that computed its day just before
-// the day turned, reads them too. It runs in the transaction that wrote
-// the seller row, whose lock makes newCounter wait.
+// seller row this transaction just wrote) has them, to its usable counter
+// rows (see writeSellerState).
 func (s *Service) writeCounterState(ctx context.Context, tx *txn, st *ent.Seller) error {
-	u := tx.DayCounter.Update().
-		Where(daycounter.SellerID(st.ID), daycounter.BusinessDayGTE(s.BusinessDay(s.now().Add(-48*time.Hour)))).
-		SetOpen(st.Open)
+	u := tx.DayCounter.Update().Where(s.usableCounters(st.ID)...).SetOpen(st.Open)
 	if st.PaidUntil != nil {
 		u.SetPaidUntil(*st.PaidUntil)
 	} else {
