@@ -92,7 +92,7 @@ func runIssueOn(ctx context.Context, e *env, lite bool) error {
 		key:   "issue",
 		title: "issue: fetch through GraphQL vs callme's transaction in raw SQL vs the minimal transaction",
 		intro: fmt.Sprintf("Closed loop: each client sends its next `fetch` when the last one returns; %s measured per point and side, in %d alternating rounds (GraphQL, raw, minimal, …) each after %s of warm-up. "+
-			"Two kinds: walk-up (as the stall's seller: unowned tickets, no per-customer cap) and customer (owned tickets, cap 3 on, %d customers in turn). "+
+			"Two kinds: walk-up (as the stall's seller: unowned tickets, no per-customer cap) and customer (owned tickets, cap 3 on, %d customers in turn, each of whom sent one request right before the customer points, so their sessions are in the server's session cache as a phone's are). "+
 			"Baseline *raw*: callme's previous transaction (SELECT seller; for a customer SELECT user … FOR UPDATE and COUNT their active tickets; SELECT day_counters … FOR UPDATE; INSERT ticket; UPDATE day_counters; COMMIT, retried on deadlock) from a plain `database/sql` client in the bench process, with the same driver settings and pool size (16) as the server. "+
 			"Baseline *minimal*: the least a durable ticket takes (UPDATE day_counters SET last_number = LAST_INSERT_ID(…); INSERT ticket; COMMIT; no checks). "+
 			"The GraphQL load client posts each stall's fetch marshalled once and checks status and the absence of an \"errors\" key (every ticket is checked in SQL after the run, below). "+
@@ -112,6 +112,11 @@ func runIssueOn(ctx context.Context, e *env, lite bool) error {
 	failed := false
 	var ratio32 []string
 	for _, kind := range []string{"walk-up", "customer"} {
+		if kind == "customer" {
+			if err := g.warmSessions(ctx, customers); err != nil {
+				return err
+			}
+		}
 		for _, topo := range []struct {
 			name string
 			n    int
