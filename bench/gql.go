@@ -151,24 +151,55 @@ func (g *gqlClient) login(ctx context.Context, code string) (string, error) {
 // customer is a logged-in customer account.
 type customer struct{ Token, UserID string }
 
-// warmSessions sends one authenticated request per customer, 8 at a time,
-// as a phone's first screen does, so the server's session cache holds
-// their sessions: otherwise the first point customers appear in measures a
-// session lookup per fetch. Sessions stay cached for -session-cache (5
-// minutes), so call it right before the customers' points.
+// warmSessions sends one authenticated request per customer, as a phone's
+// first screen does, so the server's session cache holds their sessions:
+// otherwise the first point customers appear in measures a session lookup
+// per fetch. Sessions stay cached for -session-cache (5 minutes), so call
+// it right before the customers' points.
 func (g *gqlClient) warmSessions(ctx context.Context, cs []customer) error {
+	return eightAtATime(len(cs), func(i int) error {
+		if _, err := g.do(ctx, cs[i].Token, `{ me { id } }`, nil, nil); err != nil {
+			return fmt.Errorf("customer session: %w", err)
+		}
+		return nil
+	})
+}
+
+// loginCustomers logs n customers in through the customer app.
+func (g *gqlClient) loginCustomers(ctx context.Context, n int) ([]customer, error) {
+	out := make([]customer, n)
+	err := eightAtATime(n, func(i int) error {
+		var lr struct {
+			Login struct {
+				Token string
+				User  struct{ ID string }
+			}
+		}
+		if _, err := g.do(ctx, "", `mutation($c: String!) { login(input: {app: CUSTOMER, code: $c}) { token user { id } } }`,
+			map[string]any{"c": fmt.Sprintf("dev:bench-customer-%d", i)}, &lr); err != nil {
+			return fmt.Errorf("customer login: %w", err)
+		}
+		out[i] = customer{Token: lr.Login.Token, UserID: lr.Login.User.ID}
+		return nil
+	})
+	return out, err
+}
+
+// eightAtATime runs f(0) … f(n-1) on 8 goroutines and answers the first
+// error; a goroutine stops at its first.
+func eightAtATime(n int, f func(i int) error) error {
 	errs := make(chan error, 8)
 	var next atomic.Int64
 	for range 8 {
 		go func() {
 			for {
 				i := int(next.Add(1) - 1)
-				if i >= len(cs) {
+				if i >= n {
 					errs <- nil
 					return
 				}
-				if _, err := g.do(ctx, cs[i].Token, `{ me { id } }`, nil, nil); err != nil {
-					errs <- fmt.Errorf("customer session: %w", err)
+				if err := f(i); err != nil {
+					errs <- err
 					return
 				}
 			}
@@ -181,43 +212,6 @@ func (g *gqlClient) warmSessions(ctx context.Context, cs []customer) error {
 		}
 	}
 	return first
-}
-
-// loginCustomers logs n customers in through the customer app, 8 at a time.
-func (g *gqlClient) loginCustomers(ctx context.Context, n int) ([]customer, error) {
-	out := make([]customer, n)
-	errs := make(chan error, 8)
-	var next atomic.Int64
-	for range 8 {
-		go func() {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					errs <- nil
-					return
-				}
-				var lr struct {
-					Login struct {
-						Token string
-						User  struct{ ID string }
-					}
-				}
-				if _, err := g.do(ctx, "", `mutation($c: String!) { login(input: {app: CUSTOMER, code: $c}) { token user { id } } }`,
-					map[string]any{"c": fmt.Sprintf("dev:bench-customer-%d", i)}, &lr); err != nil {
-					errs <- fmt.Errorf("customer login: %w", err)
-					return
-				}
-				out[i] = customer{Token: lr.Login.Token, UserID: lr.Login.User.ID}
-			}
-		}()
-	}
-	var first error
-	for range 8 {
-		if err := <-errs; err != nil && first == nil {
-			first = err
-		}
-	}
-	return out, first
 }
 
 // setupStalls creates n paid, open stalls with their own seller accounts
