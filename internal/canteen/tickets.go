@@ -241,7 +241,9 @@ func (s *Service) fetchFast(ctx context.Context, a *Actor, sellerID pulid.ID, ow
 		record = record || h.state != ""
 	}
 	var t *ent.Ticket
+	tookOn := 0 // the day of a take the batch committed without a ticket
 	err := s.inTx(ctx, func(tx *txn) error {
+		tookOn = 0
 		now := s.now()
 		day := s.BusinessDay(now)
 		if day != c.day {
@@ -271,6 +273,9 @@ func (s *Service) fetchFast(ctx context.Context, a *Actor, sellerID pulid.ID, ow
 		}
 		last := len(batch) - 1 // the INSERT; the UPDATE is before it
 		if res.RowsAffected[last] != 1 {
+			if owned && !record && res.RowsAffected[0] == 1 {
+				tookOn = day // took the take, then the stall refused; committed
+			}
 			return errRefused
 		}
 		v := res.LastInsertIDs[last-1]
@@ -285,12 +290,28 @@ func (s *Service) fetchFast(ctx context.Context, a *Actor, sellerID pulid.ID, ow
 		return nil
 	})
 	if errors.Is(err, errRefused) {
+		if tookOn != 0 {
+			s.giveTakeBack(ctx, a.UserID, tookOn)
+		}
 		return nil, s.whyRefused(ctx, a, owned, sellerID)
 	}
 	if err != nil {
 		return nil, err
 	}
 	return t.Unwrap(), nil
+}
+
+// giveTakeBack takes back from users.took a take whose batch committed
+// without a ticket (the stall was closed, unpaid or had no counter row for
+// the day: takeWithinCap ran before the counter UPDATE refused), so a
+// customer who keeps tapping a closed stall is not pushed past the cap
+// onto the counting general path for the rest of the day. Only while took
+// is still of that day: there it counts this take, so it stays at least
+// the day's tickets. If it fails, took overcounts by one, which is safe.
+func (s *Service) giveTakeBack(ctx context.Context, uid pulid.ID, day int) {
+	if _, err := s.db.ExecContext(ctx, "UPDATE `users` SET `took` = `took` - 1 WHERE `id` = ? AND `took_day` = ? AND `took` > 0", uid, day); err != nil {
+		s.log.WarnContext(ctx, "giving a refused take back", "user", uid, "err", err)
+	}
 }
 
 // errRefused ends a fast fetch whose counter UPDATE issued nothing: the
