@@ -399,3 +399,30 @@ func TestRaceCloseDuringTheDaysFirstFetches(t *testing.T) {
 		}
 	}
 }
+
+// TestRaceRenew: 30 renewals of one stall's term at once, a month each,
+// over two instances, extend it by 30 months, one after the other. Each
+// read the term without a lock and wrote its own end, so renewals at once
+// lost months (while both were audited), for a stall with no counter rows
+// of the last days, whose locks now serialise the rest.
+func TestRaceRenew(t *testing.T) {
+	s := racingInstances(t)
+	_, stall := s[0].openStall(t, "Noodles", "A") // no counter row yet
+	admin := s[0].login(t, "SELLER", "admin")
+	var before struct{ Node struct{ PaidUntil time.Time } }
+	s[0].ok(t, admin, `query($id: ID!) { node(id: $id) { ... on Seller { paidUntil } } }`, map[string]any{"id": stall}, &before)
+	var c tally
+	race(s, func(_ int, s *testServer) {
+		c.add(s.query(t, admin, `mutation($id: ID!) { renewSeller(sellerId: $id, months: 1) { paidUntil } }`, map[string]any{"id": stall}))
+	})
+	c.want(t, map[string]int{"": racers})
+	want := before.Node.PaidUntil.UTC()
+	for range racers {
+		want = want.AddDate(0, 1, 0)
+	}
+	var after struct{ Node struct{ PaidUntil time.Time } }
+	s[1].ok(t, admin, `query($id: ID!) { node(id: $id) { ... on Seller { paidUntil } } }`, map[string]any{"id": stall}, &after)
+	if !after.Node.PaidUntil.Equal(want) {
+		t.Errorf("after %d renewals of a month the term ends %v, want %v", racers, after.Node.PaidUntil.UTC(), want)
+	}
+}

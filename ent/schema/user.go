@@ -26,8 +26,10 @@ func (User) Fields() []ent.Field {
 		// took counts the tickets the customer took (fetched or claimed) on
 		// business day took_day, and is never below their active tickets of
 		// that day: while it stays under the cap, a fetch need not count
-		// them (canteen's customerCounterUpdate). It only grows during a
-		// day; the first take of a new day starts it at 1. A NULL took_day
+		// them (canteen's takeWithinCap). During a day it grows with each
+		// take, and shrinks only by a take given back, one whose fetch the
+		// stall refused after it was counted; the first take of a new day
+		// starts it at 1. A NULL took_day
 		// (rows from before it existed) makes took a count of the user's
 		// active tickets of any day, set by the migration.
 		field.Int("took").Default(0).NonNegative(),

@@ -9,6 +9,7 @@ import (
 	"callme/ent"
 	"callme/ent/contentcheck"
 	"callme/ent/daycounter"
+	"callme/ent/seller"
 	"callme/internal/pulid"
 	"callme/internal/wechat"
 )
@@ -175,7 +176,13 @@ func (s *Service) RenewSeller(ctx context.Context, sellerID pulid.ID, months int
 	err = s.inTx(ctx, func(tx *txn) error {
 		var until time.Time
 		out, err = s.writeSellerState(ctx, tx, sellerID, func() (*ent.Seller, error) {
-			st, err := tx.Seller.Get(ctx, sellerID)
+			// Locked (after the counter rows, a fetch's order), so two
+			// renewals at once add their months one after the other.
+			q := tx.Seller.Query().Where(seller.ID(sellerID))
+			if s.forUpdate() {
+				q = q.ForUpdate()
+			}
+			st, err := q.Only(ctx)
 			if ent.IsNotFound(err) {
 				return nil, Errorf(CodeNotFound, "no such seller")
 			}

@@ -309,6 +309,8 @@ func (s *Service) fetchFast(ctx context.Context, a *Actor, sellerID pulid.ID, ow
 // is still of that day: there it counts this take, so it stays at least
 // the day's tickets. If it fails, took overcounts by one, which is safe.
 func (s *Service) giveTakeBack(ctx context.Context, uid pulid.ID, day int) {
+	// The take committed: give it back even if the caller has gone.
+	ctx = context.WithoutCancel(ctx)
 	if _, err := s.db.ExecContext(ctx, "UPDATE `users` SET `took` = `took` - 1 WHERE `id` = ? AND `took_day` = ? AND `took` > 0", uid, day); err != nil {
 		s.log.WarnContext(ctx, "giving a refused take back", "user", uid, "err", err)
 	}
@@ -320,7 +322,8 @@ func (s *Service) giveTakeBack(ctx context.Context, uid pulid.ID, day int) {
 var errRefused = errors.New("canteen: the counter update issued no number")
 
 // whyRefused tells why a fast fetch's counter UPDATE issued nothing. Its
-// transaction has ended (the batch committed), so it reads what holds now,
+// transaction has ended (the batch committed, or, holding a note for
+// review, rolled back), so it reads what holds now,
 // in the general path's order (the stall, then the cap), so that a fetch
 // refused for both reasons answers the same on every engine: a refusal that
 // no longer holds (a ticket of the customer's finished meanwhile, the stall
@@ -377,9 +380,9 @@ const counterUpdate = "UPDATE `day_counters` SET `last_number` = LAST_INSERT_ID(
 // so the test sees every take committed before it, and no subquery reads a
 // view made before the lock. Were the row tested on its last committed
 // version first (InnoDB's semi-consistent read, at READ COMMITTED, for
-// scans), a skipped row would still be one the general path refuses or
-// counts: took and took_day only grow, so a row that does not match cannot
-// match after its holder commits. took_day never goes back: a take for an
+// scans), a skipped row would cost only a detour: the fetch is refused and
+// takes the general path, which counts under the lock. took_day never
+// goes back: a take for an
 // earlier day than took_day's does not match. The update also refuses a
 // caller whose user row is gone (it changes nothing), as the general
 // path's lockUser does. Locks are taken in the general path's order: the
@@ -700,7 +703,13 @@ func (s *Service) newCounter(ctx context.Context, tx *txn, sellerID pulid.ID, da
 // queue the close lost every retry. The counter rows are written after
 // the seller row, so a row newCounter made meanwhile (it holds the
 // seller's share lock until it commits, which the seller's UPDATE waits
-// for) is written too.
+// for) is written too. That row is the one exception to the order: it was
+// not locked first, so a fetch that locked it meanwhile and waits for the
+// seller's share lock deadlocks with this transaction, which the server
+// breaks and inTx retries. It can happen once per stall per day, when its
+// day's row is made during a setOpen or renewSeller, as can the like case
+// in ensureCounter (the row made by another instance between its read and
+// its INSERT, which then waits for the row this transaction holds).
 func (s *Service) writeSellerState(ctx context.Context, tx *txn, sellerID pulid.ID, write func() (*ent.Seller, error)) (*ent.Seller, error) {
 	if s.forUpdate() {
 		if _, err := tx.DayCounter.Query().Where(s.usableCounters(sellerID)...).ForUpdate().IDs(ctx); err != nil {
