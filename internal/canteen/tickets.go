@@ -323,12 +323,12 @@ var errRefused = errors.New("canteen: the counter update issued no number")
 
 // whyRefused tells why a fast fetch's counter UPDATE issued nothing. Its
 // transaction has ended (the batch committed, or, holding a note for
-// review, rolled back), so it reads what holds now,
-// in the general path's order (the stall, then the cap), so that a fetch
-// refused for both reasons answers the same on every engine: a refusal that
-// no longer holds (a ticket of the customer's finished meanwhile, the stall
-// reopened, no counter row yet) sends the fetch down the general path,
-// which checks every rule again under its locks.
+// review, rolled back), so it reads what holds now, in the general path's
+// order (the stall, then the cap), so that a fetch refused for both reasons
+// answers the same on every engine: a refusal that no longer holds (a
+// ticket of the customer's finished meanwhile, the stall reopened, no
+// counter row yet) sends the fetch down the general path, which checks
+// every rule again under its locks.
 func (s *Service) whyRefused(ctx context.Context, a *Actor, owned bool, sellerID pulid.ID) error {
 	now := s.now()
 	err := s.whyNotIssued(ctx, s.db.Seller, sellerID, now)
@@ -382,10 +382,9 @@ const counterUpdate = "UPDATE `day_counters` SET `last_number` = LAST_INSERT_ID(
 // version first (InnoDB's semi-consistent read, at READ COMMITTED, for
 // scans), a skipped row would cost only a detour: the fetch is refused and
 // takes the general path, which counts under the lock. took_day never
-// goes back: a take for an
-// earlier day than took_day's does not match. The update also refuses a
-// caller whose user row is gone (it changes nothing), as the general
-// path's lockUser does. Locks are taken in the general path's order: the
+// goes back: a take for an earlier day than took_day's does not match.
+// The update also refuses a caller whose user row is gone (it changes
+// nothing), as the general path's lockUser does. Locks are taken in the general path's order: the
 // user row, then the counter row. The batch runs only on the transaction
 // pool, the one that allows multi statements (store); its values go
 // through the driver's interpolation (InterpolateParams) like any
@@ -630,38 +629,36 @@ func (s *Service) ensureCounter(ctx context.Context, sellerID pulid.ID) (dayCoun
 	// locks. Only a missing row takes the seller's share lock, whose
 	// INSERT could otherwise wait for a counter row setOpen holds while
 	// holding what setOpen waits for.
-	row, err := s.db.DayCounter.Query().Where(daycounter.SellerID(sellerID), daycounter.BusinessDay(day)).Only(ctx)
-	if err == nil {
-		c := dayCounter{day: day, prefix: row.Prefix, maxNumber: row.MaxNumber}
-		s.counters.Store(sellerID, c)
-		return c, nil
+	c, err := readCounter(ctx, s.db.DayCounter, sellerID, day)
+	if ent.IsNotFound(err) {
+		err = s.inTx(ctx, func(tx *txn) error {
+			create, err := s.newCounter(ctx, tx, sellerID, day)
+			if err != nil {
+				return err
+			}
+			err = create.OnConflictColumns(daycounter.FieldSellerID, daycounter.FieldBusinessDay).Ignore().Exec(ctx)
+			if err != nil {
+				return err
+			}
+			// Another instance may have made the row with settings since changed.
+			c, err = readCounter(ctx, tx.DayCounter, sellerID, day)
+			return err
+		})
 	}
-	if !ent.IsNotFound(err) {
-		return dayCounter{}, err
-	}
-	var c dayCounter
-	err = s.inTx(ctx, func(tx *txn) error {
-		create, err := s.newCounter(ctx, tx, sellerID, day)
-		if err != nil {
-			return err
-		}
-		err = create.OnConflictColumns(daycounter.FieldSellerID, daycounter.FieldBusinessDay).Ignore().Exec(ctx)
-		if err != nil {
-			return err
-		}
-		// Another instance may have made the row with settings since changed.
-		row, err := tx.DayCounter.Query().Where(daycounter.SellerID(sellerID), daycounter.BusinessDay(day)).Only(ctx)
-		if err != nil {
-			return err
-		}
-		c = dayCounter{day: day, prefix: row.Prefix, maxNumber: row.MaxNumber}
-		return nil
-	})
 	if err != nil {
 		return dayCounter{}, err
 	}
 	s.counters.Store(sellerID, c)
 	return c, nil
+}
+
+// readCounter reads what a stall's counter row of day fixes for the day.
+func readCounter(ctx context.Context, q *ent.DayCounterClient, sellerID pulid.ID, day int) (dayCounter, error) {
+	row, err := q.Query().Where(daycounter.SellerID(sellerID), daycounter.BusinessDay(day)).Only(ctx)
+	if err != nil {
+		return dayCounter{}, err
+	}
+	return dayCounter{day: day, prefix: row.Prefix, maxNumber: row.MaxNumber}, nil
 }
 
 // newCounter starts a stall's counter row for day, if the stall may issue
