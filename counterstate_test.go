@@ -19,19 +19,25 @@ import (
 // seller row says: n counter rows, how many of them match the seller.
 func counterState(t *testing.T, db *ent.Client, stall string) (rows, same int) {
 	t.Helper()
-	r, err := db.QueryContext(context.Background(),
-		"SELECT COUNT(*), COALESCE(SUM(d.open = s.open AND d.paid_until = s.paid_until), 0) FROM day_counters d JOIN sellers s ON s.id = d.seller_id WHERE d.seller_id = ?", stall)
+	queryOne(t, db, "SELECT COUNT(*), COALESCE(SUM(d.open = s.open AND d.paid_until = s.paid_until), 0) FROM day_counters d JOIN sellers s ON s.id = d.seller_id WHERE d.seller_id = ?",
+		[]any{stall}, &rows, &same)
+	return rows, same
+}
+
+// queryOne scans the one row query answers into dest.
+func queryOne(t *testing.T, db *ent.Client, query string, args []any, dest ...any) {
+	t.Helper()
+	r, err := db.QueryContext(context.Background(), query, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
 	if !r.Next() {
-		t.Fatal("no row")
+		t.Fatalf("no row: %s %v", query, args)
 	}
-	if err := r.Scan(&rows, &same); err != nil {
+	if err := r.Scan(dest...); err != nil {
 		t.Fatal(err)
 	}
-	return rows, same
 }
 
 // TestCounterKeepsTheStallsState: the day's counter row carries the stall's

@@ -36,17 +36,7 @@ func TestTookBoundsTheCount(t *testing.T) {
 	var day int
 	took := func(t *testing.T, uid string) (n int, onDay *int) {
 		t.Helper()
-		rows, err := db.QueryContext(ctx, "SELECT `took`, `took_day` FROM `users` WHERE `id` = ?", uid)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		if !rows.Next() {
-			t.Fatalf("no user %s", uid)
-		}
-		if err := rows.Scan(&n, &onDay); err != nil {
-			t.Fatal(err)
-		}
+		queryOne(t, db, "SELECT `took`, `took_day` FROM `users` WHERE `id` = ?", []any{uid}, &n, &onDay)
 		return n, onDay
 	}
 	customer := func(t *testing.T, name string) (token, uid string) {
