@@ -1,11 +1,13 @@
 package canteen_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"callme/ent"
+	"callme/ent/menuitem"
 	"callme/internal/canteen"
 	"callme/internal/model"
 	"callme/internal/pulid"
@@ -211,4 +213,73 @@ func TestETAAverageWaitAndStats(t *testing.T) {
 	}
 	_, err := f.svc.SellerStats(seller, st.ID, "2026-01-01", "2026-12-31")
 	wantCode(t, err, canteen.CodeBadUserInput)
+}
+
+// TestMenusReadAsEnt holds Menus, which scans its rows by hand, to what ent
+// reads from the same rows: every field a MenuItem shows, the seller's
+// order, names at their limit in CJK and emoji, no price and the highest
+// one, stalls without a menu, a stall asked for twice, and none at all.
+func TestMenusReadAsEnt(t *testing.T) {
+	forEngine(t, func(t *testing.T, e storetest.Engine) {
+		f := newFixture(t, e)
+		var ids []pulid.ID
+		for i, items := range [][]*canteen.MenuItemInput{
+			{
+				{Name: strings.Repeat("牛", model.MaxMenuItemName-1) + "🍜", PriceCents: ptr(model.MaxPriceCents)},
+				{Name: "茶", Available: ptr(false)},
+				{Name: "🥟🥟", PriceCents: ptr(0)},
+			},
+			nil, // a stall without a menu
+			{{Name: "Rice", PriceCents: ptr(100)}, {Name: "米饭 🍚", PriceCents: ptr(200), Available: ptr(false)}},
+		} {
+			seller, st := f.stall(t, fmt.Sprintf("Stall%d", i), "S", 999)
+			if items != nil {
+				if _, err := f.svc.SetMenu(seller, st.ID, items); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ids = append(ids, st.ID)
+		}
+		// The seller's order is position, not insertion: turn the first menu around.
+		if _, err := f.db.Client.ExecContext(t.Context(), "UPDATE `menu_items` SET `position` = 10 - `position` WHERE `seller_id` = ?", string(ids[0])); err != nil {
+			t.Fatal(err)
+		}
+		ctx := f.as(t, model.AppCustomer, "reader")
+		got := must[map[pulid.ID][]*ent.MenuItem](t)(f.svc.Menus(ctx, append(ids, ids[2], "SLNOSUCHSTALL0000000000000000")))
+		if len(got) != len(ids)+1 {
+			t.Fatalf("%d stalls in the answer, want %d", len(got), len(ids)+1)
+		}
+		show := func(items []*ent.MenuItem) string {
+			var b strings.Builder
+			for _, it := range items {
+				price := "null"
+				if it.PriceCents != nil {
+					price = fmt.Sprint(*it.PriceCents)
+				}
+				fmt.Fprintf(&b, "%s %s %q %s %v; ", it.ID, it.SellerID, it.Name, price, it.Available)
+			}
+			return b.String()
+		}
+		for _, id := range append(ids, "SLNOSUCHSTALL0000000000000000") {
+			want := must[[]*ent.MenuItem](t)(f.db.Client.MenuItem.Query().Where(menuitem.SellerID(id)).Order(ent.Asc(menuitem.FieldPosition)).All(t.Context()))
+			if got[id] == nil {
+				t.Fatalf("stall %s: nil menu, want an empty one", id)
+			}
+			if show(got[id]) != show(want) {
+				t.Errorf("stall %s:\n got %s\nwant %s", id, show(got[id]), show(want))
+			}
+		}
+		if n := len(got[ids[0]]); n != 3 || got[ids[0]][0].Name != "🥟🥟" {
+			t.Errorf("first stall's menu %s, want the 3 items in position order", show(got[ids[0]]))
+		}
+		// Appending to one stall's menu must not write into the next one's.
+		first := got[ids[0]]
+		_ = append(first, &ent.MenuItem{Name: "extra"})
+		if show(got[ids[2]]) != show(must[[]*ent.MenuItem](t)(f.db.Client.MenuItem.Query().Where(menuitem.SellerID(ids[2])).Order(ent.Asc(menuitem.FieldPosition)).All(t.Context()))) {
+			t.Error("an append to one menu changed another")
+		}
+		if none := must[map[pulid.ID][]*ent.MenuItem](t)(f.svc.Menus(ctx, nil)); len(none) != 0 {
+			t.Errorf("no stalls asked: %d menus", len(none))
+		}
+	})
 }
