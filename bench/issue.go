@@ -158,7 +158,7 @@ func runIssueOn(ctx context.Context, e *env, lite bool) error {
 				var res [3]loadResult
 				var dups [3]int
 				var checks [3]string
-				var gcpu cpuSnap
+				var cpu [3]cpuSnap
 				for round := range rounds {
 					for i, side := range sides {
 						if err := resetTickets(ctx, db); err != nil {
@@ -179,9 +179,7 @@ func runIssueOn(ctx context.Context, e *env, lite bool) error {
 						if prof != nil {
 							fmt.Println(<-prof)
 						}
-						if i == 0 {
-							gcpu = gcpu.add(e.cpuNow(srv.pid).sub(c0))
-						}
+						cpu[i] = cpu[i].add(e.cpuNow(srv.pid).sub(c0))
 						d, msg := checkTickets(ctx, db, r.all)
 						res[i], dups[i], checks[i] = res[i].merge(r), dups[i]+d, checks[i]+msg
 					}
@@ -193,9 +191,14 @@ func runIssueOn(ctx context.Context, e *env, lite bool) error {
 					ratio(gq.rate(), rw.rate()), ratio(gq.rate(), mn.rate()),
 					ms(gp[0]), ms(gp[1]), ms(rp[1]), ms(mp[1]),
 					fmt.Sprintf("%d / %d / %d", dups[0], dups[1], dups[2]), fmt.Sprintf("%d / %d / %d", gq.errs, rw.errs, mn.errs),
-					gcpu.perOp(gq.all))
+					cpu[0].perOp(gq.all))
 				fmt.Printf("  %s sellers=%s clients=%d: GraphQL %.0f/s p99 %s ms, raw %.0f/s, minimal %.0f/s (%s, %s), dup %d/%d/%d\n",
 					kind, topo.name, c, gq.rate(), ms(gp[1]), rw.rate(), mn.rate(), ratio(gq.rate(), rw.rate()), ratio(gq.rate(), mn.rate()), dups[0], dups[1], dups[2])
+				// Everything shares the 2 cores: where each side's CPU went
+				// tells what separates them (raw and minimal run in this
+				// process, so their client is their whole Go side; the
+				// server's CPU during their runs is its idle cost).
+				fmt.Printf("    CPU ms per ticket: GraphQL %s; raw %s; minimal %s\n", cpu[0].perOp(gq.all), cpu[1].perOp(rw.all), cpu[2].perOp(mn.all))
 				if c == 32 {
 					ratio32 = append(ratio32, fmt.Sprintf("%s at %s sellers %s of raw, %s of minimal", kind, topo.name, ratio(gq.rate(), rw.rate()), ratio(gq.rate(), mn.rate())))
 				}
