@@ -6,6 +6,7 @@ import (
 
 	"callme/ent"
 	"callme/ent/seller"
+	"callme/ent/ticket"
 	"callme/internal/canteen"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -89,6 +90,48 @@ func nodeColumns(oc *graphql.OperationContext, fields []graphql.CollectedField) 
 				cols = append(cols, c...)
 			}
 		}
+	}
+	return cols
+}
+
+// ticketFieldColumns are the ticket columns each Ticket field reads,
+// through its resolver or the struct, beyond those every listed ticket
+// carries (canteen's listColumns: stall, owner, day, issue order, status,
+// which seller, position, etaSeconds and businessDay read, and note,
+// claimCode and trackURL to decide who may see them). A field missing here
+// reads every column: a new field is safe before it is listed, and
+// TestTicketFieldsReadTheSameListedAndAlone holds every field of the
+// schema, alone, to the ticket read whole.
+var ticketFieldColumns = map[string][]string{
+	"__typename":  nil,
+	"id":          nil,
+	"seller":      nil,
+	"status":      nil,
+	"position":    nil,
+	"etaSeconds":  nil,
+	"businessDay": nil,
+	"number":      {ticket.FieldNumber},
+	"code":        {ticket.FieldCode},
+	"note":        {ticket.FieldNote},
+	"callCount":   {ticket.FieldCallCount},
+	"createdAt":   {ticket.FieldCreatedAt},
+	"calledAt":    {ticket.FieldCalledAt},
+	"doneAt":      {ticket.FieldDoneAt},
+	"claimCode":   {ticket.FieldClaimCode},
+	"trackURL":    {ticket.FieldTrackToken},
+}
+
+// listedColumns returns the ticket columns the fields of the list field
+// being resolved read (fragments, aliases and @skip/@include taken as
+// gqlgen takes them), or nil for all of them.
+func listedColumns(ctx context.Context) []string {
+	cols := []string{}
+	for _, f := range graphql.CollectFieldsCtx(ctx, ticketImplementors) {
+		c, ok := ticketFieldColumns[f.Name]
+		if !ok {
+			return nil
+		}
+		cols = append(cols, c...)
 	}
 	return cols
 }

@@ -43,7 +43,7 @@ func TestAuthorization(t *testing.T) {
 			return err
 		}},
 		{"cancel", func(ctx context.Context) error { _, err := f.svc.Cancel(ctx, ticket().ID); return err }},
-		{"queue", func(ctx context.Context) error { _, err := f.svc.Queue(ctx, st.ID); return err }},
+		{"queue", func(ctx context.Context) error { _, err := f.svc.Queue(ctx, st.ID, nil); return err }},
 		{"setOpen", func(ctx context.Context) error { _, err := f.svc.SetOpen(ctx, st.ID, true); return err }},
 		{"sellerFetch", func(ctx context.Context) error {
 			if canteen.ActorFrom(ctx) != nil && canteen.ActorFrom(ctx).App == model.AppCustomer {
@@ -115,7 +115,7 @@ func set(names ...string) map[string]bool {
 
 func cancelAll(t *testing.T, f *fixture, ctx context.Context) {
 	t.Helper()
-	for _, tk := range must[[]*ent.Ticket](t)(f.svc.MyTickets(ctx)) {
+	for _, tk := range must[[]*ent.Ticket](t)(f.svc.MyTickets(ctx, nil)) {
 		if tk.Status.Active() {
 			must[*ent.Ticket](t)(f.svc.Cancel(ctx, tk.ID))
 		}
@@ -168,7 +168,7 @@ func TestClaim(t *testing.T) {
 		}
 		_, err := f.svc.Claim(bob, canteen.ClaimInput{SellerID: st.ID, Number: handed.Number, ClaimCode: code})
 		wantCode(t, err, canteen.CodeTicketTaken)
-		mine := must[[]*ent.Ticket](t)(f.svc.MyTickets(alice))
+		mine := must[[]*ent.Ticket](t)(f.svc.MyTickets(alice, nil))
 		if len(mine) != 1 || mine[0].ID != handed.ID {
 			t.Fatalf("alice's tickets: %d, want the claimed one", len(mine))
 		}
@@ -178,7 +178,7 @@ func TestClaim(t *testing.T) {
 		if back.Status != model.StatusWaiting || back.OwnerID != nil || back.Note != nil || back.ActiveNumber == nil {
 			t.Fatalf("a claimer's cancel left %+v, want the number WAITING, unowned, without the note", back)
 		}
-		if len(must[[]*ent.Ticket](t)(f.svc.MyTickets(alice))) != 0 {
+		if len(must[[]*ent.Ticket](t)(f.svc.MyTickets(alice, nil))) != 0 {
 			t.Fatal("alice still holds the number she gave back")
 		}
 		bobs := must[*ent.Ticket](t)(f.svc.Claim(bob, canteen.ClaimInput{SellerID: st.ID, Number: handed.Number, ClaimCode: code}))

@@ -115,7 +115,7 @@ func TestCapCountedAfterTheLock(t *testing.T) {
 		// transaction; alice holds 3, then 2: the cap of 3 minus one.
 		must[*ent.Ticket](t)(f.svc.Fetch(alice, canteen.FetchInput{SellerID: st.ID}))
 	}
-	mine := must[[]*ent.Ticket](t)(f.svc.MyTickets(alice))
+	mine := must[[]*ent.Ticket](t)(f.svc.MyTickets(alice, nil))
 	must[*ent.Ticket](t)(f.svc.Cancel(alice, mine[0].ID))
 
 	// Hold alice's row lock, as a fetch of hers in flight would.
@@ -175,7 +175,7 @@ func TestCapCountedAfterTheLock(t *testing.T) {
 		t.Fatalf("two fetches at the cap minus one: %v, want %v", codes, want)
 	}
 	active := 0
-	for _, tk := range must[[]*ent.Ticket](t)(f.svc.MyTickets(alice)) {
+	for _, tk := range must[[]*ent.Ticket](t)(f.svc.MyTickets(alice, nil)) {
 		if tk.ActiveNumber != nil {
 			active++
 		}

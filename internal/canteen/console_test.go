@@ -73,7 +73,7 @@ func TestConsoleLoginFlow(t *testing.T) {
 				t.Fatalf("the console's session: %+v for %+v; want the seller's", a, l.User)
 			}
 			console := canteen.WithActor(ctx, a)
-			if _, err := f.svc.Queue(console, st.ID); err != nil {
+			if _, err := f.svc.Queue(console, st.ID, nil); err != nil {
 				t.Fatalf("the console runs the stall's queue: %v", err)
 			}
 			// Single use: neither a second approval nor a second listener.
@@ -86,7 +86,7 @@ func TestConsoleLoginFlow(t *testing.T) {
 			if a := must[*canteen.Actor](t)(f.svc.Authenticate(ctx, l.Token)); a != nil {
 				t.Fatal("the console's session outlived its logout")
 			}
-			if _, err := f.svc.Queue(seller, st.ID); err != nil {
+			if _, err := f.svc.Queue(seller, st.ID, nil); err != nil {
 				t.Fatalf("the phone's session after the console's logout: %v", err)
 			}
 		}

