@@ -173,5 +173,19 @@ func TestTicketFieldsReadTheSameListedAndAlone(t *testing.T) {
 				}
 			}
 		}
+
+		// The same list twice, under two aliases, each with its own fields.
+		for _, l := range lists {
+			for _, doc := range []string{
+				`{ a: ` + l.field + ` { id } b: ` + l.field + ` { id note code claimCode trackURL } }`,
+				`{ b: ` + l.field + ` { id note code claimCode trackURL } a: ` + l.field + ` { id } }`,
+			} {
+				for id, fields := range listed(t, l.token, doc, nil) {
+					if want := alone(t, l.token, "", "note code claimCode trackURL", id, nil); !reflect.DeepEqual(fields, want) {
+						t.Errorf("%s, %s: the list answers %v, the ticket read whole %v", l.name, doc, fields, want)
+					}
+				}
+			}
+		}
 	})
 }
