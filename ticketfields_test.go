@@ -5,6 +5,7 @@ import (
 	"maps"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"callme/graph"
@@ -25,7 +26,8 @@ import (
 // may (fragments, aliases, @include/@skip).
 func TestTicketFieldsReadTheSameListedAndAlone(t *testing.T) {
 	forEngine(t, func(t *testing.T, e storetest.Engine) {
-		s := startServer(t, e, noRateLimits)
+		var count, on atomic.Int64
+		s := startServer(t, e, noRateLimits, countingStatements(&count, &on))
 		seller, stall := s.openStall(t, "Noodles", "N")
 		alice := s.login(t, "CUSTOMER", "alice")
 		bob := s.login(t, "CUSTOMER", "bob")
@@ -171,6 +173,15 @@ func TestTicketFieldsReadTheSameListedAndAlone(t *testing.T) {
 						t.Errorf("%s, %s: the list answers %v, the ticket read whole %v", c.name, l.name, fields, want)
 					}
 				}
+			}
+		}
+
+		// Positions come in one statement for the whole list, however long.
+		for _, l := range lists {
+			without := counted(&count, &on, func() { s.ok(t, l.token, `{ `+l.field+` { id code } }`, nil, nil) })
+			with := counted(&count, &on, func() { s.ok(t, l.token, `{ `+l.field+` { id code position } }`, nil, nil) })
+			if with != without+1 {
+				t.Errorf("%s: %d statements with positions, %d without: want one more", l.name, with, without)
 			}
 		}
 

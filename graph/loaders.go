@@ -109,10 +109,17 @@ func (l *loaders) paidEnds() []time.Time {
 	return slices.Clone(l.paid)
 }
 
-// primeTickets announces the stalls of a ticket list.
-func (l *loaders) primeTickets(tickets []*ent.Ticket) {
-	for _, t := range tickets {
-		l.seller.Prime(t.SellerID)
+// primeTickets announces the stalls of a ticket list (a list's tickets
+// mostly share one: each is announced once per run) and, when the list
+// reads positions, the WAITING tickets' places.
+func (l *loaders) primeTickets(tickets []*ent.Ticket, positions bool) {
+	for i, t := range tickets {
+		if i == 0 || t.SellerID != tickets[i-1].SellerID {
+			l.seller.Prime(t.SellerID)
+		}
+		if !positions {
+			continue
+		}
 		if k, ok := canteen.PositionOf(t); ok {
 			l.position.Prime(k)
 		}
@@ -123,8 +130,20 @@ func (l *loaders) primeTickets(tickets []*ent.Ticket) {
 func (r *Resolver) ticketList(ctx context.Context) func([]*ent.Ticket, error) ([]*ent.Ticket, error) {
 	return func(ts []*ent.Ticket, err error) ([]*ent.Ticket, error) {
 		if err == nil {
-			r.loadersFrom(ctx).primeTickets(ts)
+			r.loadersFrom(ctx).primeTickets(ts, listReads(ctx, "position"))
 		}
 		return ts, err
 	}
+}
+
+// listReads reports whether the fields of the list field being resolved
+// include name (fragments, aliases and @skip/@include taken as gqlgen
+// takes them).
+func listReads(ctx context.Context, name string) bool {
+	for _, f := range graphql.CollectFieldsCtx(ctx, ticketImplementors) {
+		if f.Name == name {
+			return true
+		}
+	}
+	return false
 }
