@@ -110,7 +110,7 @@ func runIssueOn(ctx context.Context, e *env, lite bool) error {
 			"Duplicates and counters checked in SQL after every run. CPU ms/ticket: server + bench process.", dur, rounds, warm, len(customers))
 	}
 	failed := false
-	var ratio32 []string
+	var ratio32, cpu32 []string
 	for _, kind := range []string{"walk-up", "customer"} {
 		if kind == "customer" {
 			if err := g.warmSessions(ctx, customers); err != nil {
@@ -201,6 +201,7 @@ func runIssueOn(ctx context.Context, e *env, lite bool) error {
 				fmt.Printf("    CPU ms per ticket: GraphQL %s; raw %s; minimal %s\n", cpu[0].perOp(gq.all), cpu[1].perOp(rw.all), cpu[2].perOp(mn.all))
 				if c == 32 {
 					ratio32 = append(ratio32, fmt.Sprintf("%s at %s sellers %s of raw, %s of minimal", kind, topo.name, ratio(gq.rate(), rw.rate()), ratio(gq.rate(), mn.rate())))
+					cpu32 = append(cpu32, fmt.Sprintf("%s at %s sellers: GraphQL %s, raw %s, minimal %s", kind, topo.name, cpu[0].perOp(gq.all), cpu[1].perOp(rw.all), cpu[2].perOp(mn.all)))
 				}
 				for i, what := range []string{"GraphQL", "raw", "minimal"} {
 					if res[i].firstErr != nil {
@@ -248,6 +249,7 @@ func runIssueOn(ctx context.Context, e *env, lite bool) error {
 	}
 	s.notes = append(s.notes,
 		fmt.Sprintf("Targets at 32 clients: ≥ 0.85× raw and ≥ 0.6× minimal. Measured: %s.", strings.Join(ratio32, "; ")),
+		fmt.Sprintf("CPU ms per ticket of each side at 32 clients (raw and minimal run in the bench process, so their client is their whole Go side): %s.", strings.Join(cpu32, "; ")),
 		counts,
 		"Errors are GraphQL / raw failed operations, warm-up included (0 expected: rate limits are off with `-rate-* 0`). Each run starts with the day's counter rows in place (steady state); the day's first fetches are the next note.",
 		cold,
