@@ -45,19 +45,7 @@ func TestSellerFieldsReadTheSameListedAndAlone(t *testing.T) {
 			}
 		}
 
-		schema := graph.NewExecutableSchema(graph.Config{}).Schema()
-		seller := schema.Types["Seller"]
-		var sels []string
-		for _, f := range seller.Fields {
-			if strings.HasPrefix(f.Name, "__") {
-				continue
-			}
-			sel := f.Name
-			if def := schema.Types[f.Type.Name()]; def != nil && def.Kind == ast.Object {
-				sel += " { id }"
-			}
-			sels = append(sels, sel)
-		}
+		sels := fieldSelections("Seller", "{ id }")
 		// A listed stall's last call's stall comes through the stall loader.
 		sels = append(sels, "name lastCalled { seller { id personName pickupNote maxNumber noShowAfterCalls open } }")
 		if len(sels) < 15 {
@@ -139,6 +127,24 @@ func TestSellerFieldsReadTheSameListedAndAlone(t *testing.T) {
 			}
 		}
 	})
+}
+
+// fieldSelections selects each field of the schema's type typeName, one
+// per selection, with sub for the fields of object type.
+func fieldSelections(typeName, sub string) []string {
+	schema := graph.NewExecutableSchema(graph.Config{}).Schema()
+	var sels []string
+	for _, f := range schema.Types[typeName].Fields {
+		if strings.HasPrefix(f.Name, "__") {
+			continue
+		}
+		sel := f.Name
+		if def := schema.Types[f.Type.Name()]; def != nil && def.Kind == ast.Object {
+			sel += " " + sub
+		}
+		sels = append(sels, sel)
+	}
+	return sels
 }
 
 // decodeFields decodes a node's fields for comparison.
