@@ -168,6 +168,7 @@ type options struct {
 	smoke       bool
 	redis       string
 	pprof       bool
+	rounds      int
 	out         string
 	timeout     time.Duration
 	verbose     bool
@@ -178,10 +179,11 @@ func newFlags(o *options) *flag.FlagSet {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.StringVar(&o.mysql, "mysql", envOr("BENCH_MYSQL", "root@tcp(127.0.0.1:3306)/"), "MariaDB/MySQL server DSN without a database ($BENCH_MYSQL)")
 	fs.StringVar(&o.dbName, "db", "callme_bench", "database name prefix; each server gets <db>_<pid>, dropped at the end")
-	fs.DurationVar(&o.duration, "duration", 0, "measuring time of each point (default: issue 4s, query 4s, fanout 20s of calls, storm 10s storm window)")
+	fs.DurationVar(&o.duration, "duration", 0, "measuring time of each point (default: issue 8s, query 4s, fanout 20s of calls, storm 10s storm window)")
 	fs.StringVar(&o.subscribers, "subscribers", "", "fanout: comma-separated subscriber counts, e.g. 1000,5000,10000 (default 1000,5000; -smoke 1000)")
 	fs.IntVar(&o.stormSubs, "storm-subscribers", 5000, "storm: subscribers")
 	fs.StringVar(&o.clients, "clients", "1,8,32,128", "issue: comma-separated concurrent clients")
+	fs.IntVar(&o.rounds, "rounds", 4, "issue: alternating rounds per point; each side runs -duration/rounds per round, so a change in the box's speed reaches every side alike")
 	fs.IntVar(&o.sellers, "sellers", 20, "sellers (stalls) the load spreads over")
 	fs.IntVar(&o.purgeRows, "purge-rows", 1_000_000, "purge: old call events the sweep deletes")
 	fs.BoolVar(&o.noWrite, "no-write", false, "print only; do not update BENCHMARKS.md")
