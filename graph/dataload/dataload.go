@@ -14,6 +14,7 @@ package dataload
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 )
@@ -91,8 +92,12 @@ func (l *Loader[K, V]) Set(k K, v V) {
 
 // SetMany stores values already at hand as Set does each (keys[i] gets
 // values[i]; the first value of a key stays), with one allocation for all
-// of them: a list announces its rows at once.
+// of them: a list announces its rows at once. Keys and values of different
+// lengths are a caller's bug: it panics before storing any.
 func (l *Loader[K, V]) SetMany(keys []K, values []V) {
+	if len(keys) != len(values) {
+		panic(fmt.Sprintf("dataload: SetMany with %d keys and %d values", len(keys), len(values)))
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	batch := make([]result[V], len(keys))

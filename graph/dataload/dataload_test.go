@@ -130,3 +130,23 @@ func TestLoaderPanicReleasesWaiters(t *testing.T) {
 		t.Fatal("Load of a key whose batch panicked succeeded")
 	}
 }
+
+// TestSetManyOfUnequalLengthsStoresNothing: a caller's bug panics at once
+// and names itself, and the loader is left as it was (before, it stored
+// the keys up to the short end, then panicked out of range).
+func TestSetManyOfUnequalLengthsStoresNothing(t *testing.T) {
+	var r recorder
+	l := New(r.fetch)
+	func() {
+		defer func() {
+			if p := fmt.Sprint(recover()); p != "dataload: SetMany with 2 keys and 1 values" {
+				t.Errorf("panic %q", p)
+			}
+		}()
+		l.SetMany([]int{1, 2}, []string{"set1"})
+	}()
+	v, err := l.Load(context.Background(), 1)
+	if err != nil || v != "v1" {
+		t.Fatalf("key 1 after the refused SetMany: %q, %v; want it fetched (v1)", v, err)
+	}
+}
