@@ -356,8 +356,13 @@ func (s *Service) Sellers(ctx context.Context, q SellerQuery) (*SellerPage, erro
 // pageColumns adds what a page reads itself to the caller's columns: the
 // cursor (id, created_at) and paid_until (the lapse above). ent adds id.
 func pageColumns(cols []string) []string {
-	out := make([]string, 0, len(cols)+2)
-	out = append(out, seller.FieldCreatedAt, seller.FieldPaidUntil)
+	return withColumns([]string{seller.FieldCreatedAt, seller.FieldPaidUntil}, cols)
+}
+
+// withColumns returns the columns a list reads itself, base, followed by
+// those of cols not among them, each once, for a query's Select.
+func withColumns(base, cols []string) []string {
+	out := slices.Grow(slices.Clone(base), len(cols))
 	for _, c := range cols {
 		if !slices.Contains(out, c) {
 			out = append(out, c)
@@ -490,12 +495,17 @@ func (s *Service) Menus(ctx context.Context, ids []pulid.ID) (map[pulid.ID][]*en
 // fields read, in the seller's order (the index on seller_id, position).
 // Backquotes and ? serve MySQL and SQLite alike.
 func menusQuery(n int) string {
-	q := func(name string) string { return "`" + name + "`" }
-	return "SELECT " + q(menuitem.FieldID) + ", " + q(menuitem.FieldSellerID) + ", " + q(menuitem.FieldName) + ", " +
-		q(menuitem.FieldPriceCents) + ", " + q(menuitem.FieldAvailable) + " FROM " + q(menuitem.Table) +
-		" WHERE " + q(menuitem.FieldSellerID) + " IN (?" + strings.Repeat(", ?", n-1) + ")" +
-		" ORDER BY " + q(menuitem.FieldSellerID) + ", " + q(menuitem.FieldPosition)
+	return menusSelect + strings.Repeat(", ?", n-1) + menusOrder
 }
+
+// menusSelect and menusOrder are menusQuery's text around the stalls'
+// placeholders, written once.
+const (
+	menusSelect = "SELECT `" + menuitem.FieldID + "`, `" + menuitem.FieldSellerID + "`, `" + menuitem.FieldName + "`, `" +
+		menuitem.FieldPriceCents + "`, `" + menuitem.FieldAvailable + "` FROM `" + menuitem.Table +
+		"` WHERE `" + menuitem.FieldSellerID + "` IN (?"
+	menusOrder = ") ORDER BY `" + menuitem.FieldSellerID + "`, `" + menuitem.FieldPosition + "`"
+)
 
 // WaitingCounts counts today's WAITING tickets of stalls.
 func (s *Service) WaitingCounts(ctx context.Context, ids []pulid.ID) (map[pulid.ID]int, error) {

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"slices"
 	"strings"
 	"time"
 
@@ -1176,13 +1175,7 @@ func (s *Service) Queue(ctx context.Context, sellerID pulid.ID, cols []string) (
 func (s *Service) ticketList(ctx context.Context, cols []string, where ...predicate.Ticket) ([]*ent.Ticket, error) {
 	q := s.db.Ticket.Query().Where(where...)
 	if cols != nil {
-		sel := slices.Clone(listColumns)
-		for _, c := range cols {
-			if !slices.Contains(sel, c) {
-				sel = append(sel, c)
-			}
-		}
-		q.Select(sel...)
+		q.Select(withColumns(listColumns, cols)...)
 	}
 	return q.Order(ent.Asc(ticket.FieldBusinessDay), ent.Asc(ticket.FieldIssueSeq)).All(ctx)
 }
