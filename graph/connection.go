@@ -121,19 +121,26 @@ var ticketFieldColumns = map[string][]string{
 	"trackURL":    {ticket.FieldTrackToken},
 }
 
-// listedColumns returns the ticket columns the fields of the list field
-// being resolved read (fragments, aliases and @skip/@include taken as
-// gqlgen takes them), or nil for all of them.
-func listedColumns(ctx context.Context) []string {
-	cols := []string{}
+// ticketSelection is what the fields of a ticket list being resolved read
+// (fragments, aliases and @skip/@include taken as gqlgen takes them): the
+// ticket columns, nil for all of them, and whether positions.
+type ticketSelection struct {
+	columns   []string
+	positions bool
+}
+
+func selectedTickets(ctx context.Context) ticketSelection {
+	sel, all := ticketSelection{columns: []string{}}, false
 	for _, f := range graphql.CollectFieldsCtx(ctx, ticketImplementors) {
+		sel.positions = sel.positions || f.Name == "position"
 		c, ok := ticketFieldColumns[f.Name]
-		if !ok {
-			return nil
-		}
-		cols = append(cols, c...)
+		all = all || !ok
+		sel.columns = append(sel.columns, c...)
 	}
-	return cols
+	if all {
+		sel.columns = nil
+	}
+	return sel
 }
 
 // sellerConnection builds the connection of a page.

@@ -126,24 +126,13 @@ func (l *loaders) primeTickets(tickets []*ent.Ticket, positions bool) {
 	}
 }
 
-// ticketList primes the loaders with a list's tickets on its way out.
-func (r *Resolver) ticketList(ctx context.Context) func([]*ent.Ticket, error) ([]*ent.Ticket, error) {
+// ticketList primes the loaders with a list's tickets on its way out, for
+// what sel says the list reads.
+func (r *Resolver) ticketList(ctx context.Context, sel ticketSelection) func([]*ent.Ticket, error) ([]*ent.Ticket, error) {
 	return func(ts []*ent.Ticket, err error) ([]*ent.Ticket, error) {
 		if err == nil {
-			r.loadersFrom(ctx).primeTickets(ts, listReads(ctx, "position"))
+			r.loadersFrom(ctx).primeTickets(ts, sel.positions)
 		}
 		return ts, err
 	}
-}
-
-// listReads reports whether the fields of the list field being resolved
-// include name (fragments, aliases and @skip/@include taken as gqlgen
-// takes them).
-func listReads(ctx context.Context, name string) bool {
-	for _, f := range graphql.CollectFieldsCtx(ctx, ticketImplementors) {
-		if f.Name == name {
-			return true
-		}
-	}
-	return false
 }

@@ -64,17 +64,20 @@ func (r *mutationResolver) AcceptNotifications(ctx context.Context, ticketID pul
 
 // MyTickets is the resolver for the myTickets field.
 func (r *queryResolver) MyTickets(ctx context.Context) ([]*ent.Ticket, error) {
-	return r.ticketList(ctx)(r.Svc.MyTickets(ctx, listedColumns(ctx)))
+	sel := selectedTickets(ctx)
+	return r.ticketList(ctx, sel)(r.Svc.MyTickets(ctx, sel.columns))
 }
 
 // Queue is the resolver for the queue field.
 func (r *queryResolver) Queue(ctx context.Context, sellerID pulid.ID) ([]*ent.Ticket, error) {
-	return r.ticketList(ctx)(r.Svc.Queue(ctx, sellerID, listedColumns(ctx)))
+	sel := selectedTickets(ctx)
+	return r.ticketList(ctx, sel)(r.Svc.Queue(ctx, sellerID, sel.columns))
 }
 
 // SellerTickets is the resolver for the sellerTickets field.
 func (r *queryResolver) SellerTickets(ctx context.Context, sellerID pulid.ID, day string) ([]*ent.Ticket, error) {
-	return r.ticketList(ctx)(r.Svc.SellerTickets(ctx, sellerID, day, listedColumns(ctx)))
+	sel := selectedTickets(ctx)
+	return r.ticketList(ctx, sel)(r.Svc.SellerTickets(ctx, sellerID, day, sel.columns))
 }
 
 // TrackedTicket is the resolver for the trackedTicket field.
