@@ -119,19 +119,8 @@ func TestNewCounterWaitsForTheSellerLock(t *testing.T) {
 	token := s.login(t, "CUSTOMER", "early")
 
 	raw := rawDB(t, dsn)
-	closing, err := raw.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closing.Rollback()
-	if _, err := closing.ExecContext(ctx, "UPDATE `sellers` SET `open` = 0 WHERE `id` = ?", stall); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan gqlResponse, 1)
-	go func() {
-		done <- s.query(t, token, `mutation($s: ID!) { fetch(input: {sellerId: $s}) { id } }`, map[string]any{"s": stall})
-	}()
-	waitForLockWait(t, raw, "the day's first fetch never waited for the seller row")
+	closing, done := fetchBehindLock(t, s, raw, token, stall, "the day's first fetch never waited for the seller row",
+		"UPDATE `sellers` SET `open` = 0 WHERE `id` = ?", stall)
 	if err := closing.Commit(); err != nil {
 		t.Fatal(err)
 	}
@@ -142,6 +131,30 @@ func TestNewCounterWaitsForTheSellerLock(t *testing.T) {
 	if err := raw.QueryRowContext(ctx, "SELECT COUNT(*) FROM `day_counters` WHERE `seller_id` = ? AND `open`", stall).Scan(&open); err != nil || open != 0 {
 		t.Errorf("%d counter rows say the closed stall is open (%v)", open, err)
 	}
+}
+
+// fetchBehindLock begins a transaction on raw that runs lock (which takes
+// a row lock), then has token's holder fetch a number at stall in the
+// background, and returns once that fetch waits for a row lock (never is
+// the failure if it does not). The transaction is rolled back at the end
+// of the test unless the caller ends it; the fetch's answer comes on done.
+func fetchBehindLock(t *testing.T, s *testServer, raw *sql.DB, token, stall, never, lock string, args ...any) (*sql.Tx, <-chan gqlResponse) {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := raw.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tx.Rollback() })
+	if _, err := tx.ExecContext(ctx, lock, args...); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan gqlResponse, 1)
+	go func() {
+		done <- s.query(t, token, `mutation($s: ID!) { fetch(input: {sellerId: $s}) { id } }`, map[string]any{"s": stall})
+	}()
+	waitForLockWait(t, raw, never)
+	return tx, done
 }
 
 // waitForLockWait waits until a transaction in this test's database waits

@@ -271,17 +271,8 @@ func TestCustomerFetchLocksTheUserFirst(t *testing.T) {
 	s.ok(t, token, fetch, map[string]any{"s": stall}, nil) // the day's counter row exists
 
 	raw := rawDB(t, dsn)
-	holder, err := raw.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer holder.Rollback()
-	if _, err := holder.ExecContext(ctx, "SELECT 1 FROM `day_counters` WHERE `seller_id` = ? FOR UPDATE", stall); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan gqlResponse, 1)
-	go func() { done <- s.query(t, token, fetch, map[string]any{"s": stall}) }()
-	waitForLockWait(t, raw, "the fetch never waited for the counter row")
+	holder, done := fetchBehindLock(t, s, raw, token, stall, "the fetch never waited for the counter row",
+		"SELECT 1 FROM `day_counters` WHERE `seller_id` = ? FOR UPDATE", stall)
 	conn, err := raw.Conn(ctx)
 	if err != nil {
 		t.Fatal(err)
