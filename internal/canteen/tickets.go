@@ -124,6 +124,17 @@ func (s *Service) Fetch(ctx context.Context, in FetchInput) (*ent.Ticket, error)
 		default:
 			return t, nil
 		}
+	} else {
+		t, err := s.fetchOneWriter(ctx, a, in.SellerID, owned, note, key, counter, held)
+		switch {
+		case errors.Is(err, errNumberTaken):
+			// A held number after a wrap, a key a racing retry used, or no
+			// counter row: the general path below sorts each out.
+		case err != nil:
+			return nil, err
+		default:
+			return t, nil
+		}
 	}
 	var t *ent.Ticket
 	err = s.inTx(ctx, func(tx *txn) error {
@@ -226,16 +237,6 @@ const (
 // retried key, a missing counter row) it answers a sentinel or a domain
 // error and the caller takes the general path.
 func (s *Service) fetchFast(ctx context.Context, a *Actor, sellerID pulid.ID, owned bool, note, key *string, c dayCounter, held []*textCheck) (*ent.Ticket, error) {
-	for _, v := range []struct {
-		s     *string
-		check func(string) error
-	}{{note, ticket.NoteValidator}, {key, ticket.IdempotencyKeyValidator}} {
-		if v.s != nil {
-			if err := v.check(*v.s); err != nil {
-				return nil, err
-			}
-		}
-	}
 	record := false
 	for _, h := range held {
 		record = record || h.state != ""
@@ -315,6 +316,93 @@ func (s *Service) giveTakeBack(ctx context.Context, uid pulid.ID, day int) {
 		s.log.WarnContext(ctx, "giving a refused take back", "user", uid, "err", err)
 	}
 }
+
+// fetchOneWriter issues a number on SQLite, whose one writer serialises
+// every write transaction: it holds the write lock for the fewest
+// statements, with everything else made before BEGIN. The counter UPDATE
+// takes the next number and answers it with the stall's open switch and
+// paid term (the copy in the counter row that fetchFast reads too); a
+// customer's UPDATE runs only while their active tickets of the day are
+// under the cap (counted in the same statement: with one writer nothing
+// can add one meanwhile); then the ticket's INSERT with every value. The
+// open switch and the term are checked here, not in the WHERE: the term is
+// compared as an instant, not as SQLite's text of it. A
+// refusal rolls back and tells why (whyRefused); a number still held
+// after a wrap, a key a racing retry used (both unique indexes) or a
+// missing counter row answers errNumberTaken, for the general path.
+func (s *Service) fetchOneWriter(ctx context.Context, a *Actor, sellerID pulid.ID, owned bool, note, key *string, c dayCounter, held []*textCheck) (*ent.Ticket, error) {
+	var t *ent.Ticket
+	err := s.inTx(ctx, func(tx *txn) error {
+		now := s.now()
+		day := s.BusinessDay(now)
+		if day != c.day {
+			return errNumberTaken // the day turned over since the counter was made
+		}
+		row, err := newTicketRow(a, sellerID, day, c, owned, note, key, now)
+		if err != nil {
+			return err
+		}
+		q, args := oneWriterCounterUpdate+oneWriterReturning, []any{sellerID, day}
+		if owned {
+			q, args = oneWriterCounterUpdate+oneWriterUnderCap+oneWriterReturning, append(args, day, a.UserID, s.cfg.MaxActiveTickets)
+		}
+		var number, seq int
+		var open bool
+		var paidUntil *time.Time
+		rows, err := tx.QueryContext(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		found := rows.Next()
+		if found {
+			err = rows.Scan(&number, &seq, &open, &paidUntil)
+		}
+		if cerr := rows.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = rows.Err()
+		}
+		switch {
+		case err != nil:
+			return err
+		case !found || !open || paidUntil == nil || !paidUntil.After(now):
+			return errRefused
+		}
+		if _, err := tx.ExecContext(ctx, ticketValues, row.valueArgs(number, seq)...); err != nil {
+			if store.UniqueViolation(err) {
+				return errNumberTaken
+			}
+			return err
+		}
+		t = tx.Ticket.Attach(row.issued(number, seq))
+		if err := s.recordChecks(ctx, tx, a, sellerID, t.ID, held); err != nil {
+			return err
+		}
+		s.queuesWritten(tx)
+		tx.onCommit(func() { s.issued.Add(1) })
+		return nil
+	})
+	if errors.Is(err, errRefused) {
+		return nil, s.whyRefused(ctx, a, owned, sellerID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return t.Unwrap(), nil
+}
+
+// oneWriterCounterUpdate, oneWriterUnderCap and oneWriterReturning make
+// fetchOneWriter's counter UPDATE. Arguments: seller, day; for a
+// customer, then day, user, cap. A customer whose user row is gone counts
+// NULL, which is under no cap: refused, and whyRefused says so (as on
+// MySQL, where the batch's user UPDATE finds no row).
+const (
+	oneWriterCounterUpdate = "UPDATE `day_counters` SET `last_number` = `last_number` % `max_number` + 1, `issued` = `issued` + 1 " +
+		"WHERE `seller_id` = ? AND `business_day` = ?"
+	oneWriterUnderCap  = " AND (SELECT (SELECT COUNT(*) FROM `tickets` WHERE `owner_id` = u.`id` AND `business_day` = ? AND `active_number` IS NOT NULL) FROM `users` u WHERE u.`id` = ?) < ?"
+	oneWriterReturning = " RETURNING `last_number`, `issued`, `open`, `paid_until`"
+)
 
 // errRefused ends a fast fetch whose counter UPDATE issued nothing: the
 // stall is closed, unpaid or unknown, the customer is at the cap or gone,
@@ -483,8 +571,17 @@ func (s *Service) insertTicket(ctx context.Context, tx *txn, a *Actor, sellerID 
 // fetch, and it cannot take its values from the statement before. It
 // writes the same columns with the same values (ent's defaults for status,
 // call_count and version included). Arguments: ticketRow.args.
-const ticketAfterCounter = "INSERT INTO `tickets` (`id`, `seller_id`, `business_day`, `number`, `code`, `active_number`, `issue_seq`, `status`, `issued_by`, `idempotency_key`, `note`, `track_token`, `call_count`, `version`, `created_at`, `owner_id`, `claimed_at`, `claim_code`) " +
+const ticketAfterCounter = insertTicketColumns +
 	"SELECT ?, ?, ?, LAST_INSERT_ID() & 16383, CONCAT(?, LPAD(LAST_INSERT_ID() & 16383, ?, '0')), LAST_INSERT_ID() & 16383, LAST_INSERT_ID() >> 14, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM DUAL WHERE ROW_COUNT() = 1"
+
+// insertTicketColumns are the columns every hand-written ticket INSERT
+// writes, in the order of its values.
+const insertTicketColumns = "INSERT INTO `tickets` (`id`, `seller_id`, `business_day`, `number`, `code`, `active_number`, `issue_seq`, `status`, `issued_by`, `idempotency_key`, `note`, `track_token`, `call_count`, `version`, `created_at`, `owner_id`, `claimed_at`, `claim_code`) "
+
+// ticketValues is ticketAfterCounter with every value given, for SQLite
+// (fetchOneWriter), which has no LAST_INSERT_ID(expr) to carry the number
+// from the counter UPDATE. Arguments: ticketRow.valueArgs.
+const ticketValues = insertTicketColumns + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 // ticketRow is a ticket fetchFast is about to insert, all but its number.
 type ticketRow struct {
@@ -494,6 +591,17 @@ type ticketRow struct {
 }
 
 func newTicketRow(a *Actor, sellerID pulid.ID, day int, c dayCounter, owned bool, note, key *string, now time.Time) (ticketRow, error) {
+	// The hand-written INSERTs bypass ent's builder: check what it would.
+	for _, v := range []struct {
+		s     *string
+		check func(string) error
+	}{{note, ticket.NoteValidator}, {key, ticket.IdempotencyKeyValidator}} {
+		if v.s != nil {
+			if err := v.check(*v.s); err != nil {
+				return ticketRow{}, err
+			}
+		}
+	}
 	tok, err := newTrackToken()
 	if err != nil {
 		return ticketRow{}, err
@@ -534,6 +642,15 @@ func newTicketRow(a *Actor, sellerID pulid.ID, day int, c dayCounter, owned bool
 		string(t.ID), string(sellerID), day, c.prefix, ticketcode.Width(c.maxNumber), string(t.Status), string(a.UserID),
 		nullable(key), nullable(note), tok, t.CallCount, t.Version, now, owner, claimedAt, claimCode,
 	}}, nil
+}
+
+// valueArgs are ticketValues' arguments: args with the code's prefix and
+// width replaced by the number, code, active number and issue sequence.
+func (r ticketRow) valueArgs(number, seq int) []any {
+	v := make([]any, 0, len(r.args)+2)
+	v = append(v, r.args[:3]...)
+	v = append(v, number, FormatCode(r.c.prefix, number, r.c.maxNumber), number, seq)
+	return append(v, r.args[5:]...)
 }
 
 // issued completes the ticket with the number and issue sequence the

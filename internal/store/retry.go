@@ -50,6 +50,21 @@ func Retryable(err error) bool {
 	return ent.IsConstraintError(err)
 }
 
+// UniqueViolation reports whether err is a unique index's (or primary
+// key's) refusal of a row, on either engine.
+func UniqueViolation(err error) bool {
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		return me.Number == 1062
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		c := se.Code()
+		return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
+}
+
 // RowLocks reports whether the dialect has SELECT … FOR UPDATE. SQLite has
 // no row locks; its transactions take the database write lock at BEGIN
 // (_txlock=immediate), which serialises them anyway.
