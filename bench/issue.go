@@ -112,7 +112,7 @@ func runIssueOn(ctx context.Context, e *env, lite bool) error {
 		s.title = "issue-sqlite: fetch on the embedded SQLite default vs callme's transaction in raw SQLite vs the minimal transaction"
 		s.intro = fmt.Sprintf("As issue, on callme's default database: a SQLite file (`-db sqlite:PATH`) on local disk, no MariaDB. Closed loop; %s per point and side, %d alternating rounds after %s of warm-up each. "+
 			"Walk-up and customer kinds as in issue (%d customers, cap 3 on). "+
-			"Baseline *raw*: callme's general fetch transaction (BEGIN IMMEDIATE; SELECT seller; for a customer COUNT their active tickets; SELECT day_counters; INSERT ticket; UPDATE day_counters; COMMIT) from a plain `database/sql` client in the bench process, on its own connection to the same file with the server's write settings (WAL, synchronous FULL, busy timeout 10 s, one connection: SQLite has one writer). "+
+			"Baseline *raw*: callme's general fetch transaction, which it ran for every fetch before its one-writer path and still runs for refusals and wraps (BEGIN IMMEDIATE; SELECT seller; for a customer COUNT their active tickets; SELECT day_counters; INSERT ticket; UPDATE day_counters; COMMIT) from a plain `database/sql` client in the bench process, on its own connection to the same file with the server's write settings (WAL, synchronous FULL, busy timeout 10 s, one connection: SQLite has one writer). "+
 			"Baseline *minimal*: UPDATE day_counters … RETURNING last_number; INSERT ticket; COMMIT (no checks). "+
 			"Duplicates and counters checked in SQL after every run. CPU ms/ticket: server + bench process.", dur, rounds, warm, len(customers))
 	}
