@@ -3,13 +3,10 @@ package canteen_test
 import (
 	"strings"
 	"testing"
-	"time"
 
 	"callme/ent"
 	"callme/internal/canteen"
-	"callme/internal/events"
 	"callme/internal/model"
-	"callme/internal/store"
 	"callme/internal/store/storetest"
 )
 
@@ -27,12 +24,8 @@ import (
 func TestFetchStatements(t *testing.T) {
 	forEngine(t, func(t *testing.T, e storetest.Engine) {
 		var stmts statements
-		db := storetest.Open(t, e, store.Options{Hook: stmts.hook})
-		clk := &clock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, shanghai)}
-		svc := canteen.New(db.Client, db.Dialect, events.NewLocal(64), nil, canteen.Config{
-			Admins: []string{"admin"}, Location: shanghai, DayStartHour: 4, DevLogin: true, Now: clk.Now,
-		}, nil)
-		f := &fixture{svc: svc, db: db, clock: clk}
+		f := newHookedFixture(t, e, stmts.hook)
+		svc, db := f.svc, f.db
 		seller, st := f.stall(t, "Eta", "E", 999)
 		customer := f.as(t, model.AppCustomer, "carol")
 		must[*ent.Ticket](t)(svc.Fetch(seller, canteen.FetchInput{SellerID: st.ID})) // the counter is known

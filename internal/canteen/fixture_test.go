@@ -55,7 +55,13 @@ func forEngine(t *testing.T, fn func(t *testing.T, e storetest.Engine)) {
 
 func newFixture(t *testing.T, e storetest.Engine, mod ...func(*canteen.Config)) *fixture {
 	t.Helper()
-	db := storetest.Open(t, e, store.Options{})
+	return newHookedFixture(t, e, nil, mod...)
+}
+
+// newHookedFixture is newFixture with hook seeing every SQL statement.
+func newHookedFixture(t *testing.T, e storetest.Engine, hook func(string), mod ...func(*canteen.Config)) *fixture {
+	t.Helper()
+	db := storetest.Open(t, e, store.Options{Hook: hook})
 	clk := &clock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, shanghai)}
 	cfg := canteen.Config{
 		Admins:       []string{"admin"},

@@ -9,9 +9,7 @@ import (
 
 	"callme/ent"
 	"callme/internal/canteen"
-	"callme/internal/events"
 	"callme/internal/model"
-	"callme/internal/store"
 	"callme/internal/store/storetest"
 )
 
@@ -50,12 +48,9 @@ func (s *statements) record(fn func()) []string {
 func TestThroughputReadsRecentDaysOnly(t *testing.T) {
 	forEngine(t, func(t *testing.T, e storetest.Engine) {
 		var stmts statements
-		db := storetest.Open(t, e, store.Options{Hook: stmts.hook})
-		clk := &clock{t: time.Date(2026, 11, 20, 12, 0, 0, 0, shanghai)}
-		svc := canteen.New(db.Client, db.Dialect, events.NewLocal(64), nil, canteen.Config{
-			Admins: []string{"admin"}, Location: shanghai, DayStartHour: 4, DevLogin: true, Now: clk.Now,
-		}, nil)
-		f := &fixture{svc: svc, db: db, clock: clk}
+		f := newHookedFixture(t, e, stmts.hook)
+		f.clock.Set(time.Date(2026, 11, 20, 12, 0, 0, 0, shanghai))
+		svc, clk, db := f.svc, f.clock, f.db
 		seller, st := f.stall(t, "Eta", "E", 999)
 		customer := f.as(t, model.AppCustomer, "carol")
 		serve := func(n int, gap time.Duration) {

@@ -245,15 +245,11 @@ func (s *Service) fetchFast(ctx context.Context, a *Actor, sellerID pulid.ID, ow
 	tookOn := 0 // the day of a take the batch committed without a ticket
 	err := s.inTx(ctx, func(tx *txn) error {
 		tookOn = 0
-		now := s.now()
-		day := s.BusinessDay(now)
-		if day != c.day {
-			return errNumberTaken // the day turned over since the counter was made
-		}
-		row, err := newTicketRow(a, sellerID, day, c, owned, note, key, now)
+		row, err := s.todaysRow(a, sellerID, c, owned, note, key)
 		if err != nil {
 			return err
 		}
+		now, day := row.t.CreatedAt, row.t.BusinessDay
 		batch, args := []string{counterUpdate, ticketAfterCounter}, []any{sellerID, day, now}
 		if owned {
 			batch = []string{takeWithinCap, customerCounterUpdate, ticketAfterCounter}
@@ -280,14 +276,10 @@ func (s *Service) fetchFast(ctx context.Context, a *Actor, sellerID pulid.ID, ow
 			return errRefused
 		}
 		v := res.LastInsertIDs[last-1]
-		t = tx.Ticket.Attach(row.issued(int(v&16383), int(v>>14)))
+		t = s.issuedIn(tx, row, int(v&16383), int(v>>14))
 		if record {
-			if err := s.recordChecks(ctx, tx, a, sellerID, t.ID, held); err != nil {
-				return err
-			}
+			return s.recordChecks(ctx, tx, a, sellerID, t.ID, held)
 		}
-		s.queuesWritten(tx)
-		tx.onCommit(func() { s.issued.Add(1) })
 		return nil
 	})
 	if errors.Is(err, errRefused) {
@@ -300,6 +292,28 @@ func (s *Service) fetchFast(ctx context.Context, a *Actor, sellerID pulid.ID, ow
 		return nil, err
 	}
 	return t.Unwrap(), nil
+}
+
+// todaysRow makes the row a fast fetch inserts, unless the business day
+// turned over since the counter c was made: errNumberTaken, and the
+// general path makes the new day's counter.
+func (s *Service) todaysRow(a *Actor, sellerID pulid.ID, c dayCounter, owned bool, note, key *string) (ticketRow, error) {
+	now := s.now()
+	day := s.BusinessDay(now)
+	if day != c.day {
+		return ticketRow{}, errNumberTaken
+	}
+	return newTicketRow(a, sellerID, day, c, owned, note, key, now)
+}
+
+// issuedIn binds the ticket a fast fetch inserted with number and seq to
+// tx, with what ent's hooks would do for an INSERT through its builder:
+// the queue's version bump and event, and the issued count, on commit.
+func (s *Service) issuedIn(tx *txn, row ticketRow, number, seq int) *ent.Ticket {
+	t := tx.Ticket.Attach(row.issued(number, seq))
+	s.queuesWritten(tx)
+	tx.onCommit(func() { s.issued.Add(1) })
+	return t
 }
 
 // giveTakeBack takes back from users.took a take whose batch committed
@@ -333,15 +347,11 @@ func (s *Service) giveTakeBack(ctx context.Context, uid pulid.ID, day int) {
 func (s *Service) fetchOneWriter(ctx context.Context, a *Actor, sellerID pulid.ID, owned bool, note, key *string, c dayCounter, held []*textCheck) (*ent.Ticket, error) {
 	var t *ent.Ticket
 	err := s.inTx(ctx, func(tx *txn) error {
-		now := s.now()
-		day := s.BusinessDay(now)
-		if day != c.day {
-			return errNumberTaken // the day turned over since the counter was made
-		}
-		row, err := newTicketRow(a, sellerID, day, c, owned, note, key, now)
+		row, err := s.todaysRow(a, sellerID, c, owned, note, key)
 		if err != nil {
 			return err
 		}
+		now, day := row.t.CreatedAt, row.t.BusinessDay
 		q, args := oneWriterCounterUpdate+oneWriterReturning, []any{sellerID, day}
 		if owned {
 			q, args = oneWriterCounterUpdate+oneWriterUnderCap+oneWriterReturning, append(args, day, a.UserID, s.cfg.MaxActiveTickets)
@@ -375,13 +385,8 @@ func (s *Service) fetchOneWriter(ctx context.Context, a *Actor, sellerID pulid.I
 			}
 			return err
 		}
-		t = tx.Ticket.Attach(row.issued(number, seq))
-		if err := s.recordChecks(ctx, tx, a, sellerID, t.ID, held); err != nil {
-			return err
-		}
-		s.queuesWritten(tx)
-		tx.onCommit(func() { s.issued.Add(1) })
-		return nil
+		t = s.issuedIn(tx, row, number, seq)
+		return s.recordChecks(ctx, tx, a, sellerID, t.ID, held)
 	})
 	if errors.Is(err, errRefused) {
 		return nil, s.whyRefused(ctx, a, owned, sellerID)
