@@ -588,11 +588,12 @@ const insertTicketColumns = "INSERT INTO `tickets` (`id`, `seller_id`, `business
 // from the counter UPDATE. Arguments: ticketRow.valueArgs.
 const ticketValues = insertTicketColumns + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
-// ticketRow is a ticket fetchFast is about to insert, all but its number.
+// ticketRow is a ticket a fast fetch (fetchFast, fetchOneWriter) is about
+// to insert, all but its number.
 type ticketRow struct {
 	t    *ent.Ticket
 	c    dayCounter // its code's prefix and width
-	args []any      // ticketAfterCounter's
+	args []any      // ticketAfterCounter's (valueArgs makes ticketValues')
 }
 
 func newTicketRow(a *Actor, sellerID pulid.ID, day int, c dayCounter, owned bool, note, key *string, now time.Time) (ticketRow, error) {

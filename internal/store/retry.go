@@ -27,23 +27,15 @@ func Retryable(err error) bool {
 	// says driver.ErrBadConn only then): database/sql retries those when it
 	// begins a transaction, but a MySQL transaction here begins with its
 	// first statement, on a connection it already holds (implicitTx).
-	if errors.Is(err, driver.ErrBadConn) {
+	if errors.Is(err, driver.ErrBadConn) || UniqueViolation(err) {
 		return true
 	}
 	var me *mysql.MySQLError
 	if errors.As(err, &me) {
-		switch me.Number {
-		case 1213, 1205, 1062:
-			return true
-		}
-		return false
+		return me.Number == 1213 || me.Number == 1205
 	}
 	var se *sqlite.Error
 	if errors.As(err, &se) {
-		switch se.Code() {
-		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
-			return true
-		}
 		c := se.Code() & 0xff
 		return c == sqlite3.SQLITE_BUSY || c == sqlite3.SQLITE_LOCKED
 	}
